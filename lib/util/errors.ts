@@ -1,0 +1,63 @@
+// Typed errors shared by every layer. Wire codes are exactly those of protocol.md; internal
+// codes never go over the wire.
+
+export type WireErrorCode = "NOT_LEADER" | "INVALID_KEY" | "BAD_REQUEST" | "UNAVAILABLE" | "TIMEOUT";
+export type InternalErrorCode = "ZMTP_PROTOCOL" | "STORAGE" | "CONFIG" | "CLOSED" | "HWM";
+export type ErrorCode = WireErrorCode | InternalErrorCode;
+
+/** Base class of every operating error: a person can read `message`, a program can switch on `code`. */
+export class KvError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = "KvError";
+  }
+}
+
+/** A peer broke ZMTP: the one connection is closed, nothing else is affected. */
+export class ZmtpProtocolError extends KvError {
+  constructor(message: string) {
+    super("ZMTP_PROTOCOL", message);
+    this.name = "ZmtpProtocolError";
+  }
+}
+
+/** Used on a socket that has been closed. */
+export class SocketClosedError extends KvError {
+  constructor(message = "socket is closed") {
+    super("CLOSED", message);
+    this.name = "SocketClosedError";
+  }
+}
+
+/** A send that could not be queued because the peer's queue is full (or there is no peer). */
+export class HighWaterMarkError extends KvError {
+  constructor(message: string) {
+    super("HWM", message);
+    this.name = "HighWaterMarkError";
+  }
+}
+
+export class ConfigError extends KvError {
+  constructor(message: string) {
+    super("CONFIG", message);
+    this.name = "ConfigError";
+  }
+}
+
+export class AssertionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "AssertionError";
+  }
+}
+
+/** Programmer errors only: never assert on input. */
+export function assert(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new AssertionError(message);
+}
+
+export function unreachable(value: never): never {
+  throw new AssertionError(`unreachable: ${JSON.stringify(value)}`);
+}
