@@ -1,0 +1,208 @@
+// The shell around one TCP connection: feeds bytes to the pure Session, writes what it asks,
+// buffers what the kernel did not take, and enforces the handshake deadline and heartbeats.
+// It knows nothing of socket semantics; it reports to its owner.
+import type { Socket } from "bun";
+import type { ZmtpProtocolError } from "../util/errors.ts";
+import { encodePing, type PeerInfo, Session } from "./session.ts";
+import type { SocketType } from "./socket-types.ts";
+
+export interface ConnectionOwner {
+  onReady(conn: Connection): void;
+  onMessage(conn: Connection, frames: Uint8Array[]): void;
+  onSubscription(conn: Connection, prefix: Uint8Array, isSubscribe: boolean): void;
+  /** Room in the write buffer again after back-pressure. */
+  onWritable(conn: Connection): void;
+  onClose(conn: Connection, reason: CloseReason): void;
+}
+
+export type CloseReason =
+  | { kind: "peer-closed" }
+  | { kind: "local" }
+  | { kind: "protocol"; error: ZmtpProtocolError }
+  | { kind: "handshake-timeout" }
+  | { kind: "heartbeat-timeout" };
+
+export interface ConnectionOptions {
+  socketType: SocketType;
+  identity: Uint8Array;
+  maxMessageBytes: number;
+  handshakeTimeoutMs: number;
+  heartbeatIvlMs: number;
+  heartbeatTimeoutMs: number;
+  /** Where this connection came from, for logs and events. */
+  endpoint: string;
+}
+
+export type BunSocket = Socket<Connection | undefined>;
+
+export class Connection {
+  peer: PeerInfo | null = null;
+  readonly endpoint: string;
+  private readonly session: Session;
+  private readonly socket: BunSocket;
+  private readonly owner: ConnectionOwner;
+  private readonly options: ConnectionOptions;
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private closed = false;
+  private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private lastReceivedMs = Date.now();
+  private peerTtlMs = 0;
+
+  constructor(socket: BunSocket, owner: ConnectionOwner, options: ConnectionOptions) {
+    this.socket = socket;
+    this.owner = owner;
+    this.options = options;
+    this.endpoint = options.endpoint;
+    this.session = new Session({
+      socketType: options.socketType,
+      identity: options.identity,
+      maxMessageBytes: options.maxMessageBytes,
+    });
+    socket.setNoDelay(true);
+    this.handshakeTimer = setTimeout(
+      () => this.close({ kind: "handshake-timeout" }),
+      options.handshakeTimeoutMs,
+    );
+    this.write(this.session.start());
+  }
+
+  get isReady(): boolean {
+    return this.peer !== null && !this.closed;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get peerMinor(): number {
+    return this.session.minor;
+  }
+
+  /** Bytes accepted for sending but not yet taken by the kernel. */
+  get backlogBytes(): number {
+    return this.pendingBytes;
+  }
+
+  write(bytes: Uint8Array): void {
+    if (this.closed || bytes.length === 0) return;
+    if (this.pendingBytes === 0) {
+      const n = this.socket.write(bytes);
+      if (n === bytes.length) return;
+      if (n < 0) return; // closing; the close handler reports it
+      bytes = bytes.subarray(n);
+    }
+    this.pending.push(bytes);
+    this.pendingBytes += bytes.length;
+  }
+
+  pause(): void {
+    if (!this.closed) this.socket.pause();
+  }
+
+  resume(): void {
+    if (!this.closed) this.socket.resume();
+  }
+
+  onData(chunk: Uint8Array): void {
+    if (this.closed) return;
+    this.lastReceivedMs = Date.now();
+    for (const event of this.session.push(chunk)) {
+      if (this.closed) return;
+      switch (event.type) {
+        case "send":
+          this.write(event.bytes);
+          break;
+        case "ready":
+          clearTimeout(this.handshakeTimer);
+          this.peer = event.peer;
+          this.startHeartbeats();
+          this.owner.onReady(this);
+          break;
+        case "message":
+          this.owner.onMessage(this, event.frames);
+          break;
+        case "subscribe":
+        case "cancel":
+          this.owner.onSubscription(this, event.prefix, event.type === "subscribe");
+          break;
+        case "ping":
+          this.peerTtlMs = event.ttlMs;
+          this.startHeartbeats();
+          break;
+        case "error":
+          this.close({ kind: "protocol", error: event.error });
+          return;
+      }
+    }
+  }
+
+  onDrain(): void {
+    while (this.pending.length > 0 && !this.closed) {
+      const head = this.pending[0] as Uint8Array;
+      const n = this.socket.write(head);
+      if (n < 0) return;
+      this.pendingBytes -= Math.max(0, n);
+      if (n < head.length) {
+        this.pending[0] = head.subarray(n);
+        return;
+      }
+      this.pending.shift();
+    }
+    if (!this.closed) this.owner.onWritable(this);
+  }
+
+  /** The TCP connection is gone (either side closed it). */
+  onSocketClosed(): void {
+    this.close({ kind: "peer-closed" });
+  }
+
+  close(reason: CloseReason): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.handshakeTimer);
+    clearInterval(this.heartbeatTimer);
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (reason.kind !== "peer-closed") this.socket.end();
+    this.owner.onClose(this, reason);
+  }
+
+  /**
+   * One timer per connection, only when heartbeats are on or the peer asked for a TTL:
+   * PING every heartbeatIvlMs; close when nothing at all arrived within the timeout.
+   */
+  private startHeartbeats(): void {
+    if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
+    const ivl = this.options.heartbeatIvlMs;
+    const silenceMs = Math.max(
+      ivl > 0 ? ivl + (this.options.heartbeatTimeoutMs || ivl) : 0,
+      this.peerTtlMs,
+    );
+    if (silenceMs === 0) return;
+    const tickMs = ivl > 0 ? ivl : Math.max(50, Math.floor(this.peerTtlMs / 4));
+    this.heartbeatTimer = setInterval(() => {
+      if (Date.now() - this.lastReceivedMs > silenceMs) {
+        this.close({ kind: "heartbeat-timeout" });
+        return;
+      }
+      if (ivl > 0) this.write(encodePing(ivl + (this.options.heartbeatTimeoutMs || ivl)));
+    }, tickMs);
+  }
+}
+
+export function describeClose(reason: CloseReason): string {
+  switch (reason.kind) {
+    case "peer-closed":
+      return "peer closed the connection";
+    case "local":
+      return "closed locally";
+    case "protocol":
+      return reason.error.message;
+    case "handshake-timeout":
+      return "handshake did not complete in time";
+    case "heartbeat-timeout":
+      return "peer went silent (heartbeat timeout)";
+  }
+}

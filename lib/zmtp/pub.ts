@@ -1,0 +1,61 @@
+// PUB (RFC 29): filters by topic prefix here, at the publisher, per subscriber connection.
+// Never blocks and never reports an error: a subscriber whose queue is full, or that has not
+// subscribed yet, simply misses the message.
+import type { Connection } from "./connection.ts";
+import { type FrameInput, type Pipe, SocketBase } from "./socket-base.ts";
+import type { SocketType } from "./socket-types.ts";
+
+function startsWith(frame: Uint8Array, prefix: Uint8Array): boolean {
+  if (prefix.length > frame.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (frame[i] !== prefix[i]) return false;
+  return true;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && startsWith(a, b);
+}
+
+export class Publisher extends SocketBase {
+  protected readonly socketType: SocketType = "PUB";
+
+  async send(frames: readonly FrameInput[]): Promise<void> {
+    this.assertOpen();
+    const message = this.toMessage(frames);
+    const topic = message[0] as Uint8Array;
+    for (const pipe of this.pipes) {
+      if (pipe.conn === null || !pipe.conn.isReady || !pipe.hasRoom) continue;
+      if (pipe.subscriptions.some((prefix) => startsWith(topic, prefix))) pipe.push(message);
+    }
+  }
+
+  /** Connected subscribers (for tests and diagnostics). */
+  get subscriberCount(): number {
+    let n = 0;
+    for (const pipe of this.pipes) if (pipe.conn?.isReady && pipe.subscriptions.length > 0) n++;
+    return n;
+  }
+
+  protected attach(_pipe: Pipe, _conn: Connection): boolean {
+    return true;
+  }
+
+  protected detach(pipe: Pipe): void {
+    pipe.subscriptions.length = 0;
+    pipe.clear();
+  }
+
+  /** ZMTP 3.0 subscribers send subscriptions as messages starting with 1 or 0 (zmtp.md 4.1). */
+  protected onPeerMessage(pipe: Pipe, frames: Uint8Array[]): void {
+    for (const frame of frames) {
+      const flag = frame[0];
+      if (flag === 1 || flag === 0) this.onPeerSubscription(pipe, frame.slice(1), flag === 1);
+    }
+  }
+
+  /** A set per connection, as libzmq keeps it: a counter would leak (zmtp.md 5.4). */
+  protected override onPeerSubscription(pipe: Pipe, prefix: Uint8Array, isSubscribe: boolean): void {
+    const index = pipe.subscriptions.findIndex((p) => sameBytes(p, prefix));
+    if (isSubscribe && index < 0) pipe.subscriptions.push(prefix.slice());
+    if (!isSubscribe && index >= 0) pipe.subscriptions.splice(index, 1);
+  }
+}

@@ -1,0 +1,440 @@
+// What every socket type shares: binding, connecting with reconnect, per-peer pipes with
+// bounded outgoing queues, a bounded incoming queue with back-pressure, events, and close with
+// linger. Socket types override the hooks to give the semantics of ROUTER, DEALER, PUB and SUB.
+import type { TCPSocketListener } from "bun";
+import { HighWaterMarkError, SocketClosedError } from "../util/errors.ts";
+import type { Logger } from "../util/log.ts";
+import { encodedMessageBytes, toBytes, writeMessage } from "./codec.ts";
+import {
+  type BunSocket,
+  type CloseReason,
+  Connection,
+  type ConnectionOwner,
+  describeClose,
+} from "./connection.ts";
+import { formatEndpoint, parseEndpoint } from "./endpoint.ts";
+import { type ResolvedOptions, type SocketOptions, socketDefaults } from "./options.ts";
+import type { SocketType } from "./socket-types.ts";
+import { nullLogger } from "../util/log.ts";
+
+export type Message = Uint8Array[];
+export type FrameInput = Uint8Array | string;
+
+export type SocketEvent =
+  | { type: "listening"; endpoint: string }
+  | { type: "accepted"; endpoint: string }
+  | { type: "connected"; endpoint: string }
+  | { type: "disconnected"; endpoint: string; reason: string }
+  | { type: "handshake-failed"; endpoint: string; reason: string }
+  | { type: "protocol-error"; endpoint: string; reason: string };
+
+/** Bytes we let a connection's write buffer hold before we stop feeding it from the queue. */
+const WRITE_BACKLOG_BYTES_MAX = 256 * 1024;
+/** Messages are coalesced into writes of about this size. */
+const WRITE_BATCH_BYTES = 64 * 1024;
+
+/** A peer's outgoing queue. On the connecting side it outlives connections (zmtp.md 6). */
+export class Pipe {
+  readonly queue: Message[] = [];
+  private head = 0;
+  conn: Connection | null = null;
+  /** Set by the socket type: ROUTER routing key, PUB subscriptions. */
+  routingKey = "";
+  readonly subscriptions: Uint8Array[] = [];
+  private flushScheduled = false;
+  private readonly owner: SocketBase;
+  readonly endpoint: string;
+  readonly isPersistent: boolean;
+
+  constructor(owner: SocketBase, endpoint: string, isPersistent: boolean) {
+    this.owner = owner;
+    this.endpoint = endpoint;
+    this.isPersistent = isPersistent;
+  }
+
+  get length(): number {
+    return this.queue.length - this.head;
+  }
+
+  get hasRoom(): boolean {
+    return this.length < this.owner.options.sendHwm;
+  }
+
+  get isIdle(): boolean {
+    return this.length === 0 && (this.conn === null || this.conn.backlogBytes === 0);
+  }
+
+  push(message: Message): void {
+    this.queue.push(message);
+    this.scheduleFlush();
+  }
+
+  clear(): void {
+    this.queue.length = 0;
+    this.head = 0;
+  }
+
+  scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    queueMicrotask(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  /** Moves queued messages into the connection, several per write, while it has room. */
+  flush(): void {
+    const conn = this.conn;
+    if (conn === null || !conn.isReady) return;
+    const before = this.length;
+    while (this.length > 0 && conn.backlogBytes < WRITE_BACKLOG_BYTES_MAX && !conn.isClosed) {
+      let end = this.head;
+      let bytes = 0;
+      while (end < this.queue.length && bytes < WRITE_BATCH_BYTES) {
+        bytes += encodedMessageBytes(this.queue[end] as Message);
+        end++;
+      }
+      const out = new Uint8Array(bytes);
+      let at = 0;
+      for (let i = this.head; i < end; i++) at = writeMessage(this.queue[i] as Message, out, at);
+      this.head = end;
+      conn.write(out);
+    }
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue.splice(0, this.head);
+      this.head = 0;
+    } else if (this.head === this.queue.length) {
+      this.queue.length = 0;
+      this.head = 0;
+    }
+    if (this.length < before) this.owner.onPipeRoom(this);
+  }
+}
+
+interface ConnectTarget {
+  endpoint: string;
+  host: string;
+  port: number;
+  pipe: Pipe;
+  attempt: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  isActive: boolean;
+}
+
+export abstract class SocketBase implements ConnectionOwner {
+  readonly options: ResolvedOptions;
+  protected readonly log: Logger;
+  protected readonly pipes = new Set<Pipe>();
+  private readonly listeners: TCPSocketListener<Connection | undefined>[] = [];
+  private readonly targets = new Map<string, ConnectTarget>();
+  private readonly pipeOf = new Map<Connection, Pipe>();
+  private readonly eventListeners = new Set<(event: SocketEvent) => void>();
+  private inbox: Message[] = [];
+  private inboxHead = 0;
+  private receivers: { resolve: (m: Message) => void; reject: (e: Error) => void }[] = [];
+  private isReadingPaused = false;
+  private roomWaiters: (() => void)[] = [];
+  private isClosed = false;
+  protected abstract readonly socketType: SocketType;
+
+  constructor(options: SocketOptions = {}) {
+    const routingId = options.routingId === undefined ? new Uint8Array(0) : toBytes(options.routingId);
+    if (routingId.length > 255) throw new RangeError("routingId longer than 255 bytes");
+    this.options = { ...socketDefaults, ...stripUndefined(options), routingId, logger: options.logger ?? nullLogger };
+    this.log = this.options.logger;
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  on(listener: (event: SocketEvent) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
+  }
+
+  /** Binds a TCP endpoint; port 0 picks a free port. Resolves to the endpoint actually bound. */
+  async bind(endpoint: string): Promise<string> {
+    this.assertOpen();
+    const { host, port } = parseEndpoint(endpoint);
+    const listener = Bun.listen<Connection | undefined>({
+      hostname: host,
+      port,
+      socket: this.socketHandlers(() => undefined),
+      data: undefined,
+    });
+    this.listeners.push(listener);
+    const bound = formatEndpoint(host, listener.port);
+    this.emit({ type: "listening", endpoint: bound });
+    return bound;
+  }
+
+  /** Connects to an endpoint, now or whenever it appears; reconnects after every loss. */
+  connect(endpoint: string): void {
+    this.assertOpen();
+    if (this.targets.has(endpoint)) return;
+    const { host, port } = parseEndpoint(endpoint);
+    const pipe = new Pipe(this, endpoint, true);
+    const target: ConnectTarget = {
+      endpoint, host, port, pipe, attempt: 0, timer: undefined, isActive: true,
+    };
+    this.targets.set(endpoint, target);
+    this.addPipe(pipe);
+    this.dial(target);
+  }
+
+  disconnect(endpoint: string): void {
+    const target = this.targets.get(endpoint);
+    if (target === undefined) return;
+    target.isActive = false;
+    clearTimeout(target.timer);
+    this.targets.delete(endpoint);
+    target.pipe.conn?.close({ kind: "local" });
+    this.removePipe(target.pipe);
+  }
+
+  /** Flushes queued messages for up to lingerMs, then closes every connection and listener. */
+  async close(): Promise<void> {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    for (const listener of this.listeners) listener.stop(false);
+    for (const target of this.targets.values()) {
+      target.isActive = false;
+      clearTimeout(target.timer);
+    }
+    const deadline = Date.now() + this.options.lingerMs;
+    while (Date.now() < deadline && [...this.pipes].some((p) => p.conn?.isReady && !p.isIdle)) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    for (const pipe of [...this.pipes]) pipe.conn?.close({ kind: "local" });
+    for (const listener of this.listeners) listener.stop(true);
+    this.pipes.clear();
+    const error = new SocketClosedError();
+    for (const r of this.receivers) r.reject(error);
+    this.receivers = [];
+    for (const w of this.roomWaiters) w();
+    this.roomWaiters = [];
+  }
+
+  // ---- receiving -------------------------------------------------------------------------
+
+  protected receiveMessage(): Promise<Message> {
+    if (this.inboxHead < this.inbox.length) {
+      const message = this.inbox[this.inboxHead] as Message;
+      this.inbox[this.inboxHead++] = [];
+      if (this.inboxHead === this.inbox.length) {
+        this.inbox = [];
+        this.inboxHead = 0;
+      }
+      this.maybeResumeReading();
+      return Promise.resolve(message);
+    }
+    if (this.isClosed) return Promise.reject(new SocketClosedError());
+    return new Promise((resolve, reject) => this.receivers.push({ resolve, reject }));
+  }
+
+  protected async *iterate(): AsyncGenerator<Message> {
+    while (true) {
+      try {
+        yield await this.receiveMessage();
+      } catch (error) {
+        if (error instanceof SocketClosedError) return;
+        throw error;
+      }
+    }
+  }
+
+  /** Delivers a message to a waiting receive() or the inbox, pausing reads above receiveHwm. */
+  protected deliver(message: Message): void {
+    const receiver = this.receivers.shift();
+    if (receiver !== undefined) {
+      receiver.resolve(message);
+      return;
+    }
+    this.inbox.push(message);
+    if (!this.isReadingPaused && this.inbox.length - this.inboxHead >= this.options.receiveHwm) {
+      this.isReadingPaused = true;
+      for (const pipe of this.pipes) pipe.conn?.pause();
+    }
+  }
+
+  private maybeResumeReading(): void {
+    if (!this.isReadingPaused) return;
+    if (this.inbox.length - this.inboxHead > this.options.receiveHwm / 2) return;
+    this.isReadingPaused = false;
+    for (const pipe of this.pipes) pipe.conn?.resume();
+  }
+
+  // ---- sending helpers -------------------------------------------------------------------
+
+  protected toMessage(frames: readonly FrameInput[]): Message {
+    if (frames.length === 0) throw new RangeError("a message needs at least one frame");
+    return frames.map(toBytes);
+  }
+
+  /** Resolves when some pipe may have room again (or the socket closed). */
+  protected waitForRoom(): Promise<void> {
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  onPipeRoom(_pipe: Pipe): void {
+    if (this.roomWaiters.length === 0) return;
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  protected assertOpen(): void {
+    if (this.isClosed) throw new SocketClosedError();
+  }
+
+  protected queueFull(pipe: Pipe): HighWaterMarkError {
+    return new HighWaterMarkError(`queue to ${pipe.endpoint} is full (${this.options.sendHwm} messages)`);
+  }
+
+  // ---- hooks for socket types --------------------------------------------------------------
+
+  /** A pipe joined (connecting side: at connect(); binding side: when the handshake is done). */
+  protected addPipe(pipe: Pipe): void {
+    this.pipes.add(pipe);
+  }
+
+  protected removePipe(pipe: Pipe): void {
+    this.pipes.delete(pipe);
+    pipe.clear();
+  }
+
+  /** The peer's handshake completed on this pipe; return false to refuse it. */
+  protected abstract attach(pipe: Pipe, conn: Connection): boolean;
+
+  protected abstract detach(pipe: Pipe): void;
+
+  protected abstract onPeerMessage(pipe: Pipe, frames: Uint8Array[]): void;
+
+  protected onPeerSubscription(_pipe: Pipe, _prefix: Uint8Array, _isSubscribe: boolean): void {}
+
+  // ---- ConnectionOwner --------------------------------------------------------------------
+
+  onReady(conn: Connection): void {
+    let pipe = this.pipeOf.get(conn);
+    const isAccepted = pipe === undefined;
+    if (pipe === undefined) {
+      pipe = new Pipe(this, conn.endpoint, false);
+      this.pipeOf.set(conn, pipe);
+    }
+    pipe.conn = conn;
+    if (this.isReadingPaused) conn.pause();
+    if (!this.attach(pipe, conn)) {
+      pipe.conn = null;
+      this.pipeOf.delete(conn);
+      conn.close({ kind: "local" });
+      return;
+    }
+    if (isAccepted) this.addPipe(pipe);
+    const target = this.targets.get(conn.endpoint);
+    if (target !== undefined && target.pipe === pipe) target.attempt = 0;
+    this.emit({ type: isAccepted ? "accepted" : "connected", endpoint: conn.endpoint });
+    pipe.flush();
+  }
+
+  onMessage(conn: Connection, frames: Uint8Array[]): void {
+    const pipe = this.pipeOf.get(conn);
+    if (pipe !== undefined && !this.isClosed) this.onPeerMessage(pipe, frames);
+  }
+
+  onSubscription(conn: Connection, prefix: Uint8Array, isSubscribe: boolean): void {
+    const pipe = this.pipeOf.get(conn);
+    if (pipe !== undefined) this.onPeerSubscription(pipe, prefix, isSubscribe);
+  }
+
+  onWritable(conn: Connection): void {
+    this.pipeOf.get(conn)?.flush();
+  }
+
+  onClose(conn: Connection, reason: CloseReason): void {
+    const pipe = this.pipeOf.get(conn);
+    this.pipeOf.delete(conn);
+    const text = describeClose(reason);
+    const wasReady = conn.peer !== null;
+    if (reason.kind === "protocol" || reason.kind === "handshake-timeout") {
+      this.log.warn("zmtp.connection_closed", { endpoint: conn.endpoint, reason: text });
+      this.emit({ type: wasReady ? "protocol-error" : "handshake-failed", endpoint: conn.endpoint, reason: text });
+    } else if (wasReady) {
+      this.emit({ type: "disconnected", endpoint: conn.endpoint, reason: text });
+    }
+    if (pipe !== undefined && pipe.conn === conn) {
+      pipe.conn = null;
+      if (wasReady) this.detach(pipe);
+      // A bound-side pipe dies with its connection; a connecting-side one waits for the next.
+      if (!pipe.isPersistent) this.removePipe(pipe);
+    }
+    const target = this.targets.get(conn.endpoint);
+    if (target !== undefined && target.pipe === pipe && target.isActive && !this.isClosed) {
+      this.scheduleReconnect(target);
+    }
+  }
+
+  // ---- TCP plumbing ------------------------------------------------------------------------
+
+  private socketHandlers(endpointOf: () => string | undefined) {
+    return {
+      open: (socket: BunSocket) => {
+        const endpoint = endpointOf() ?? formatEndpoint(socket.remoteAddress, socket.remotePort);
+        if (this.isClosed) {
+          socket.end();
+          return;
+        }
+        const conn = new Connection(socket, this, {
+          socketType: this.socketType,
+          identity: this.options.routingId,
+          maxMessageBytes: this.options.maxMessageBytes,
+          handshakeTimeoutMs: this.options.handshakeTimeoutMs,
+          heartbeatIvlMs: this.options.heartbeatIvlMs,
+          heartbeatTimeoutMs: this.options.heartbeatTimeoutMs,
+          endpoint,
+        });
+        socket.data = conn;
+        const target = this.targets.get(endpoint);
+        if (target !== undefined) this.pipeOf.set(conn, target.pipe);
+      },
+      data: (socket: BunSocket, chunk: Uint8Array) => socket.data?.onData(chunk),
+      drain: (socket: BunSocket) => socket.data?.onDrain(),
+      close: (socket: BunSocket) => socket.data?.onSocketClosed(),
+      error: (socket: BunSocket, error: Error) => {
+        this.log.debug("zmtp.socket_error", { error: error.message });
+        socket.data?.onSocketClosed();
+      },
+    };
+  }
+
+  private dial(target: ConnectTarget): void {
+    if (!target.isActive || this.isClosed) return;
+    const handlers = this.socketHandlers(() => target.endpoint);
+    Bun.connect<Connection | undefined>({
+      hostname: target.host,
+      port: target.port,
+      socket: handlers,
+      data: undefined,
+    }).catch(() => {
+      if (target.isActive && !this.isClosed) this.scheduleReconnect(target);
+    });
+  }
+
+  /** Waits ivl·2^attempt capped at ivlMax, plus up to ivl of jitter (zmtp.md 6). */
+  private scheduleReconnect(target: ConnectTarget): void {
+    clearTimeout(target.timer);
+    const ivl = this.options.reconnectIvlMs;
+    const base = Math.min(ivl * 2 ** target.attempt, Math.max(ivl, this.options.reconnectIvlMaxMs));
+    target.attempt = Math.min(target.attempt + 1, 16);
+    target.timer = setTimeout(() => this.dial(target), base + Math.floor(Math.random() * ivl));
+  }
+
+  protected emit(event: SocketEvent): void {
+    for (const listener of this.eventListeners) listener(event);
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
