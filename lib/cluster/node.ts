@@ -1,0 +1,494 @@
+// The node's shell: owns the sockets, the store and the one timer, and wires them to the pure
+// membership core, the replica and (while leading) the coordinator. Requests from clients and
+// peers arrive on the ROUTER; heartbeats go out on the PUB and come in on the SUB.
+import { KvError } from "../util/errors.ts";
+import type { Logger } from "../util/log.ts";
+import { replicasOf } from "../placement.ts";
+import {
+  type HeartbeatInfo,
+  type MemberInfo,
+  HEARTBEAT_TOPIC,
+  encodeJson,
+  errorReply,
+  okReply,
+  parseHeartbeat,
+  parseRequest,
+} from "../protocol.ts";
+import { GroupCommitter, KvStore } from "../store/index.ts";
+import { Publisher, Router, Subscriber, bytesToString } from "../zmtp/index.ts";
+import { Coordinator } from "./coordinator.ts";
+import { type Member, type MembershipChange, Membership } from "./membership.ts";
+import { PeerLinks } from "./peer-links.ts";
+import { handlePeerRequest, isPeerOp } from "./peer-handlers.ts";
+import { Replica } from "./replica.ts";
+import {
+  type ClusterState, joinCluster, loadClusterState, saveClusterState, saveNodeId,
+} from "./bootstrap.ts";
+
+export interface NodeSettings {
+  id: number;
+  host: string;
+  port: number;
+  pubPort: number;
+  rf: number | undefined;
+  join: string[];
+  dataDir: string;
+  partitions: number;
+  heartbeatMs: number;
+  suspectMs: number;
+  valueBytesMax: number;
+  minInsync: number;
+  requestTimeoutMs: number;
+}
+
+/** Ticks without any leader after which a restarted node trusts its own data (whole-cluster restart). */
+const BOOT_GRACE_SUSPECT_MULTIPLE = 3;
+/** Ticks between two catch-up requests for the same partition. */
+const CATCH_UP_RETRY_TICKS = 10;
+/** Partitions copied at once while catching up. */
+const CATCH_UP_PARALLEL_MAX = 8;
+
+export class WarehouseNode {
+  readonly settings: NodeSettings;
+  readonly log: Logger;
+  readonly store: KvStore;
+  readonly replica: Replica;
+  readonly membership: Membership;
+  readonly peers: PeerLinks;
+  readonly endpoint: string;
+  readonly pub: string;
+  state: ClusterState;
+  coordinator: Coordinator | null = null;
+  /** In-sync sets as the current leader last published them. */
+  knownInsync: number[][];
+  private readonly committer: GroupCommitter;
+  private readonly router: Router;
+  private readonly publisher: Publisher;
+  private readonly subscriber: Subscriber;
+  private readonly subscribedPubs = new Map<number, string>();
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private readonly catchUpAskedTick = new Map<number, number>();
+  private catchUpInFlight = 0;
+  private lastLeaderSeenTick = 0;
+  private didWarnUnderReplicated = false;
+  private isStopped = false;
+
+  private constructor(init: {
+    settings: NodeSettings;
+    log: Logger;
+    store: KvStore;
+    router: Router;
+    publisher: Publisher;
+    endpoint: string;
+    pub: string;
+    state: ClusterState;
+    isCaughtUp: boolean;
+  }) {
+    this.settings = init.settings;
+    this.log = init.log;
+    this.store = init.store;
+    this.router = init.router;
+    this.publisher = init.publisher;
+    this.endpoint = init.endpoint;
+    this.pub = init.pub;
+    this.state = init.state;
+    this.knownInsync = init.state.insync.map((ids) => [...ids]);
+    this.committer = new GroupCommitter(this.store);
+    this.replica = new Replica(this.store, this.committer);
+    this.subscriber = new Subscriber({ reconnectIvlMs: 50, reconnectIvlMaxMs: 400 });
+    this.subscriber.subscribe(HEARTBEAT_TOPIC);
+    this.peers = new PeerLinks();
+    const self: Member = { id: init.settings.id, endpoint: init.endpoint, pub: init.pub };
+    const suspectTicks = Math.max(2, Math.ceil(init.settings.suspectMs / init.settings.heartbeatMs));
+    this.membership = new Membership(self, init.state.members, suspectTicks, init.state.term);
+    for (const m of init.state.members) this.onMemberKnown(m);
+    this.apply(this.membership.setSelfCaughtUp(init.isCaughtUp));
+  }
+
+  /** Opens the store, binds, joins or bootstraps, and starts the loop. Throws KvError on refusal. */
+  static async start(settings: NodeSettings, log: Logger): Promise<WarehouseNode> {
+    const store = KvStore.open(`${settings.dataDir}/warehouse.sqlite`);
+    const router = new Router({ routerHandover: true, maxMessageBytes: settings.valueBytesMax * 2 + 65536 });
+    const publisher = new Publisher({ sendHwm: 100 });
+    try {
+      const endpoint = await router.bind(`tcp://${settings.host}:${settings.port}`);
+      const pub = await publisher.bind(`tcp://${settings.host}:${settings.pubPort}`);
+      const self: Member = { id: settings.id, endpoint, pub };
+      const loaded = loadClusterState(store, settings);
+      let state: ClusterState;
+      let isCaughtUp: boolean;
+      if (loaded === null && settings.join.length === 0) {
+        state = bootstrapState(self, settings);
+        isCaughtUp = true;
+        log.info("bootstrap", { rf: state.rf, partitions: state.partitions });
+      } else if (loaded === null) {
+        state = await joinCluster(self, settings, null, log);
+        isCaughtUp = false;
+      } else {
+        state = loaded;
+        const seeds = settings.join.length > 0 ? settings.join : loaded.members
+          .filter((m) => m.id !== self.id).map((m) => m.endpoint);
+        if (seeds.length > 0) {
+          state = await joinCluster(self, { ...settings, join: seeds }, loaded, log);
+        }
+        state = { ...state, members: upsert(state.members, self) };
+        isCaughtUp = false;
+      }
+      saveNodeId(store, settings.id);
+      saveClusterState(store, state);
+      return new WarehouseNode({ settings, log, store, router, publisher, endpoint, pub, state, isCaughtUp })
+        .run();
+    } catch (error) {
+      await Promise.all([router.close(), publisher.close()]);
+      store.close();
+      throw error;
+    }
+  }
+
+  private run(): this {
+    this.timer = setInterval(() => this.onTick(), this.settings.heartbeatMs);
+    void this.serveRequests();
+    void this.readHeartbeats();
+    this.publishHeartbeat();
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    if (this.isStopped) return;
+    this.isStopped = true;
+    clearInterval(this.timer);
+    await Promise.all([this.router.close(), this.publisher.close(), this.subscriber.close(), this.peers.close()]);
+    this.committer.flush();
+    this.committer.close();
+    this.store.close();
+  }
+
+  // ---- the loop ---------------------------------------------------------------------------
+
+  private onTick(): void {
+    if (this.isStopped) return;
+    this.apply(this.membership.tick());
+    if (this.membership.leaderId !== null) this.lastLeaderSeenTick = this.membership.tickCount;
+    this.checkBootGrace();
+    this.driveCatchUp();
+    this.warnIfUnderReplicated();
+    this.publishHeartbeat();
+  }
+
+  /** Carries out what the membership core decided. */
+  private apply(changes: MembershipChange[]): void {
+    for (const change of changes) {
+      switch (change.type) {
+        case "member-added":
+          this.log.info("member_added", { member: change.member.id, endpoint: change.member.endpoint });
+          this.onMemberKnown(change.member);
+          this.state = { ...this.state, members: this.membership.members() };
+          saveClusterState(this.store, this.state);
+          this.coordinator?.onMembersChanged();
+          break;
+        case "member-up":
+          this.log.info("member_up", { member: change.id });
+          break;
+        case "member-down":
+          this.log.warn("member_down", { member: change.id });
+          this.coordinator?.onMemberDown();
+          break;
+        case "leader-changed":
+          this.onLeaderChanged(change.leaderId, change.term);
+          break;
+      }
+    }
+  }
+
+  private onLeaderChanged(leaderId: number | null, term: number): void {
+    this.log.info("leader_changed", { leader: leaderId, term });
+    this.state = { ...this.state, term };
+    saveClusterState(this.store, this.state);
+    if (leaderId !== this.settings.id) {
+      this.coordinator = null;
+      return;
+    }
+    this.coordinator = new Coordinator({
+      facts: () => ({
+        selfId: this.settings.id,
+        term: this.membership.term,
+        rf: this.state.rf,
+        partitions: this.state.partitions,
+        minInsync: this.settings.minInsync,
+        memberIds: this.membership.memberIds(),
+        isAlive: (id) => this.membership.isAlive(id),
+      }),
+      self: this.replica,
+      peers: this.peers.link(this.settings.requestTimeoutMs),
+      log: this.log,
+      insync: this.knownInsync,
+      seqStart: () => 0,
+      onInsyncChanged: () => this.onInsyncChanged(),
+    });
+    this.coordinator.onMembersChanged();
+    this.onInsyncChanged();
+  }
+
+  private onInsyncChanged(): void {
+    if (this.coordinator === null) return;
+    this.knownInsync = this.coordinator.insyncMap();
+    this.state = { ...this.state, insync: this.knownInsync };
+    saveClusterState(this.store, this.state);
+  }
+
+  private onMemberKnown(member: Member): void {
+    if (member.id === this.settings.id) return;
+    this.peers.set(member.id, member.endpoint);
+    const previous = this.subscribedPubs.get(member.id);
+    if (previous === member.pub) return;
+    if (previous !== undefined) this.subscriber.disconnect(previous);
+    this.subscriber.connect(member.pub);
+    this.subscribedPubs.set(member.id, member.pub);
+  }
+
+  /** A node the cluster admitted through us (peer-handlers' join). */
+  admit(member: Member): void {
+    this.apply(this.membership.addMember(member));
+  }
+
+  // ---- catch-up ---------------------------------------------------------------------------
+
+  /** Partitions placement gives this node that the leader does not count it in sync for. */
+  private lagging(): number[] {
+    const ids = this.membership.memberIds();
+    const out: number[] = [];
+    for (let p = 0; p < this.state.partitions; p++) {
+      const insync = this.knownInsync[p] ?? [];
+      if (insync.includes(this.settings.id)) continue;
+      if (replicasOf(p, ids, this.state.rf).includes(this.settings.id)) out.push(p);
+    }
+    return out;
+  }
+
+  private driveCatchUp(): void {
+    const leaderId = this.membership.leaderId;
+    const lagging = this.lagging();
+    if (lagging.length === 0) {
+      if (!this.membership.isCaughtUp(this.settings.id)) this.apply(this.membership.setSelfCaughtUp(true));
+      this.dropSurplusPartitions();
+      return;
+    }
+    if (leaderId === null) return;
+    const now = this.membership.tickCount;
+    for (const partition of lagging) {
+      if (this.catchUpInFlight >= CATCH_UP_PARALLEL_MAX) return;
+      if (now - (this.catchUpAskedTick.get(partition) ?? -Infinity) < CATCH_UP_RETRY_TICKS) continue;
+      this.catchUpAskedTick.set(partition, now);
+      this.catchUpInFlight++;
+      // Our own coordinator updates knownInsync itself; a remote leader tells us by heartbeat.
+      const work = leaderId === this.settings.id && this.coordinator !== null
+        ? this.coordinator.catchUp(this.settings.id, partition)
+        : this.peers.catchUp(leaderId, this.settings.id, partition);
+      work
+        .then(() => this.log.info("caught_up", { partition }))
+        .catch((error: unknown) => this.log.warn("catch_up_failed", { partition, error: String(error) }))
+        .finally(() => this.catchUpInFlight--);
+    }
+  }
+
+  /** After a join moved a partition away, the old holder deletes its copy once the leader says so. */
+  private dropSurplusPartitions(): void {
+    if (this.membership.leaderId === null) return;
+    const ids = this.membership.memberIds();
+    for (let p = 0; p < this.state.partitions; p++) {
+      if ((this.knownInsync[p] ?? []).includes(this.settings.id)) continue;
+      if (replicasOf(p, ids, this.state.rf).includes(this.settings.id)) continue;
+      if (this.replica.hasRows(p)) {
+        const n = this.replica.dropPartition(p);
+        this.log.info("partition_dropped", { partition: p, rows: n });
+      }
+    }
+  }
+
+  /** With no leader at all for a while (the whole cluster restarted), trust our own data. */
+  private checkBootGrace(): void {
+    if (this.membership.isCaughtUp(this.settings.id)) return;
+    const graceTicks = BOOT_GRACE_SUSPECT_MULTIPLE * Math.ceil(this.settings.suspectMs / this.settings.heartbeatMs);
+    if (this.membership.tickCount - this.lastLeaderSeenTick < graceTicks) return;
+    this.log.info("no_leader_trusting_local_data", {});
+    this.apply(this.membership.setSelfCaughtUp(true));
+  }
+
+  private warnIfUnderReplicated(): void {
+    const live = this.membership.aliveCount();
+    if (live < this.state.rf) {
+      if (!this.didWarnUnderReplicated) {
+        this.log.warn("under_replicated", {
+          message: `cluster size (${live}) is smaller than replication factor (${this.state.rf})`,
+        });
+      }
+      this.didWarnUnderReplicated = true;
+    } else {
+      this.didWarnUnderReplicated = false;
+    }
+  }
+
+  // ---- heartbeats -------------------------------------------------------------------------
+
+  heartbeatInfo(): HeartbeatInfo & { caughtUp: boolean; insync?: number[][] } {
+    const leaderId = this.membership.leaderId;
+    const leader = leaderId === null ? null : this.membership.member(leaderId);
+    const members: MemberInfo[] = this.membership.members().map((m) => ({
+      ...m,
+      alive: this.membership.isAlive(m.id),
+    }));
+    const isCaughtUp = this.membership.isCaughtUp(this.settings.id);
+    return {
+      node: { id: this.settings.id, endpoint: this.endpoint, pub: this.pub },
+      role: this.membership.isLeader ? "leader" : isCaughtUp ? "follower" : "joining",
+      term: this.membership.term,
+      leader: leader === undefined || leader === null ? null : { id: leader.id, endpoint: leader.endpoint },
+      rf: this.state.rf,
+      partitions: this.state.partitions,
+      members,
+      caughtUp: isCaughtUp,
+      ...(this.coordinator !== null ? { insync: this.coordinator.insyncMap() } : {}),
+    };
+  }
+
+  private publishHeartbeat(): void {
+    if (this.isStopped) return;
+    void this.publisher.send([HEARTBEAT_TOPIC, encodeJson(this.heartbeatInfo())]).catch(() => undefined);
+  }
+
+  private async readHeartbeats(): Promise<void> {
+    for await (const frames of this.subscriber) {
+      if (frames.length !== 2) continue;
+      let raw: unknown;
+      try {
+        raw = JSON.parse(bytesToString(frames[1] as Uint8Array));
+      } catch {
+        continue;
+      }
+      const info = parseHeartbeat(raw);
+      if (info === null) continue;
+      const extra = raw as { caughtUp?: unknown; insync?: unknown };
+      this.apply(this.membership.onHeartbeat({
+        id: info.node.id,
+        endpoint: info.node.endpoint,
+        pub: info.node.pub,
+        term: info.term,
+        isCaughtUp: extra.caughtUp === true,
+        members: info.members,
+      }));
+      if (info.role === "leader" && info.node.id === this.membership.leaderId) {
+        const insync = parseInsync(extra.insync, this.state.partitions);
+        if (insync !== null) this.adoptInsync(insync);
+      }
+    }
+  }
+
+  private adoptInsync(insync: number[][]): void {
+    const changed = JSON.stringify(insync) !== JSON.stringify(this.knownInsync);
+    this.knownInsync = insync;
+    if (changed) {
+      this.state = { ...this.state, insync };
+      saveClusterState(this.store, this.state);
+    }
+  }
+
+  // ---- requests ---------------------------------------------------------------------------
+
+  private async serveRequests(): Promise<void> {
+    for await (const frames of this.router) {
+      const body = frames[frames.length - 1] as Uint8Array;
+      const envelope = frames.slice(0, -1);
+      // Each request runs on its own so a slow write never holds up the rest.
+      void this.handle(body).then(
+        (reply) => this.router.send([...envelope, encodeJson(reply)]).catch(() => undefined),
+        (error: unknown) => this.log.error("request_failed", { error: String(error) }),
+      );
+    }
+  }
+
+  private async handle(body: Uint8Array): Promise<unknown> {
+    if (frameLooksLikePeerOp(body)) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(bytesToString(body));
+      } catch {
+        parsed = null;
+      }
+      if (isPeerOp(parsed)) return handlePeerRequest(this, parsed);
+    }
+    const parsed = parseRequest(body, { valueBytesMax: this.settings.valueBytesMax });
+    if (!parsed.ok) return errorReply(parsed.id, parsed.code, parsed.message);
+    const request = parsed.request;
+    if (request.op === "HEARTBEAT") return okReply(request.id, { ...this.heartbeatInfo() });
+    const coordinator = this.coordinator;
+    if (coordinator === null) {
+      const leaderId = this.membership.leaderId;
+      const leader = leaderId === null ? undefined : this.membership.member(leaderId);
+      if (leader === undefined) {
+        return errorReply(request.id, "UNAVAILABLE", "no leader is elected at the moment; retry shortly");
+      }
+      return errorReply(request.id, "NOT_LEADER", `node ${this.settings.id} is not the leader; node ${leader.id} is`, {
+        leader: { id: leader.id, endpoint: leader.endpoint },
+      });
+    }
+    try {
+      switch (request.op) {
+        case "SET": {
+          const outcome = await coordinator.write(request.key, request.value);
+          return okReply(request.id, { status: outcome.existed ? "updated" : "created", replicas: outcome.replicas });
+        }
+        case "DELETE": {
+          const row = await coordinator.read(request.key);
+          if (row === undefined || row.value === null) {
+            return okReply(request.id, { status: "not_found", replicas: 0 });
+          }
+          const outcome = await coordinator.write(request.key, null);
+          return okReply(request.id, { status: outcome.existed ? "deleted" : "not_found", replicas: outcome.replicas });
+        }
+        case "GET": {
+          const row = await coordinator.read(request.key);
+          return row === undefined || row.value === null
+            ? okReply(request.id, { found: false })
+            : okReply(request.id, { found: true, value: row.value });
+        }
+      }
+    } catch (error) {
+      if (error instanceof KvError && isWire(error.code)) return errorReply(request.id, error.code, error.message);
+      this.log.error("request_error", { error: String(error) });
+      return errorReply(request.id, "UNAVAILABLE", "internal error; the operation did not complete");
+    }
+  }
+}
+
+function isWire(code: string): code is "NOT_LEADER" | "INVALID_KEY" | "BAD_REQUEST" | "UNAVAILABLE" | "TIMEOUT" {
+  return ["NOT_LEADER", "INVALID_KEY", "BAD_REQUEST", "UNAVAILABLE", "TIMEOUT"].includes(code);
+}
+
+/** Cheap pre-check so client requests are parsed once: peer ops all start with "PEER_". */
+function frameLooksLikePeerOp(body: Uint8Array): boolean {
+  return bytesToString(body.subarray(0, 64)).includes('"PEER_');
+}
+
+function bootstrapState(self: Member, settings: NodeSettings): ClusterState {
+  return {
+    rf: settings.rf ?? 2,
+    partitions: settings.partitions,
+    members: [self],
+    term: 0,
+    insync: Array.from({ length: settings.partitions }, () => [self.id]),
+  };
+}
+
+function upsert(members: readonly Member[], self: Member): Member[] {
+  return [...members.filter((m) => m.id !== self.id), self].sort((a, b) => a.id - b.id);
+}
+
+function parseInsync(value: unknown, partitions: number): number[][] | null {
+  if (!Array.isArray(value) || value.length !== partitions) return null;
+  const out: number[][] = [];
+  for (const ids of value) {
+    if (!Array.isArray(ids) || !ids.every((id) => Number.isSafeInteger(id) && id > 0)) return null;
+    out.push(ids as number[]);
+  }
+  return out;
+}
