@@ -39,6 +39,17 @@ export class HighWaterMarkError extends KvError {
   }
 }
 
+/**
+ * A durable write (or the read that backs it) failed in sqlite: disk full, I/O error, lock held
+ * too long. The node must not acknowledge anything that depended on it (style.md B5: exit 3).
+ */
+export class StorageError extends KvError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("STORAGE", message, options);
+    this.name = "StorageError";
+  }
+}
+
 export class ConfigError extends KvError {
   constructor(message: string) {
     super("CONFIG", message);

@@ -1,0 +1,21 @@
+// Public face of lib/store: the sqlite-backed row store, group commit and the row types. Other
+// areas import from here only, never from the files behind it.
+
+export { KvStore, type KvStoreOptions } from "./kv-store.ts";
+export {
+  GroupCommitter,
+  groupCommitDefaults,
+  type BatchApplier,
+  type CommitScheduling,
+  type GroupCommitStats,
+  type GroupCommitterOptions,
+} from "./group-commit.ts";
+export {
+  compareVersions,
+  isCanonicalKey,
+  isNewer,
+  versionZero,
+  type StoredRow,
+  type Version,
+} from "./row.ts";
+export { metaNames, schemaVersion } from "./schema.ts";
