@@ -1,0 +1,591 @@
+// Command-line flags of node.ts and client.ts: the defaults table, parsing, validation and --help
+// text. Produces frozen NodeConfig / ClientConfig objects and reports every problem in one pass
+// (after etcd's Config.validate). Pure: it reads only the argv it is given, never process.env,
+// the file system or the clock; the entry files pass Bun.argv.slice(2) in.
+import { parseArgs } from "node:util";
+import { formatTcpEndpoint, isValidHost, parsePort, parseTcpEndpoint } from "./util/endpoint.ts";
+import type { LogLevel } from "./util/log.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Defaults and bounds
+
+// Quiet by default: warnings and errors only. --log-level info adds state changes.
+const defaultLogLevel: LogLevel = "warn";
+
+/** Every default, in one table. */
+export const defaults = Object.freeze({
+  node: Object.freeze({
+    host: "127.0.0.1",
+    port: 7001,
+    /** Used when a bootstrapping node gets no --rf; a joining node takes the cluster's. */
+    rf: 2,
+    /** Used when a bootstrapping node gets no --partitions; a joining node takes the cluster's. */
+    partitions: 64,
+    /** Data directory is `<dataRoot>/<id>`. */
+    dataRoot: "./data",
+    heartbeatIntervalMs: 100,
+    /** Without --suspect-ms, a member is suspected after this many missed heartbeats. */
+    suspectHeartbeats: 5,
+    valueBytesMax: 1_048_576,
+    minInsync: 1,
+    requestTimeoutMs: 1000,
+    logLevel: defaultLogLevel,
+  }),
+  client: Object.freeze({
+    connect: "tcp://127.0.0.1:7001",
+    requestTimeoutMs: 1000,
+    giveUpMs: 5000,
+  }),
+});
+
+/** The accepted range of every numeric flag. */
+export const bounds = Object.freeze({
+  idMax: 2_147_483_647,
+  rfMax: 64,
+  partitionsMax: 4096,
+  heartbeatIntervalMsMin: 10,
+  heartbeatIntervalMsMax: 60_000,
+  suspectTimeoutMsMax: 600_000,
+  // A value's JSON form can take 6 bytes per byte ("\u0000"), and 6 * 8 MiB = 48 MiB still fits
+  // the 64 MiB ZMTP message limit (socketDefaults.maxMessageBytes) with room for the envelope.
+  valueBytesMax: 8 * 1024 * 1024,
+  requestTimeoutMsMax: 600_000,
+  giveUpMsMax: 3_600_000,
+});
+
+const logLevels: readonly LogLevel[] = ["debug", "info", "warn", "error"];
+
+// ---------------------------------------------------------------------------------------------
+// Config types
+
+export interface NodeConfig {
+  /** This node's id: a positive integer, unique and never reused in the cluster. */
+  readonly id: number;
+  /** Address to bind and to advertise to peers and clients. */
+  readonly host: string;
+  /** Request (ROUTER) port; 0 = any free port, reported in the ready line. */
+  readonly port: number;
+  /** Publish (PUB) port for heartbeats; 0 = any free port. */
+  readonly pubPort: number;
+  /** Replication factor asked for on the command line, or null when not given: a bootstrapping
+   * node then uses defaults.node.rf, a joining node takes the cluster's. A joining node that
+   * gives a different rf from the cluster's is refused. */
+  readonly rf: number | null;
+  /** Partition count asked for, or null when not given (same rules as rf). */
+  readonly partitions: number | null;
+  /** Members to join through; empty means bootstrap (unless the data directory has a cluster). */
+  readonly joinEndpoints: readonly string[];
+  readonly dataDir: string;
+  readonly heartbeatIntervalMs: number;
+  /** A member silent this long is suspected dead. Always more than 2 heartbeat intervals. */
+  readonly suspectTimeoutMs: number;
+  /** Largest value accepted, in UTF-8 bytes. */
+  readonly valueBytesMax: number;
+  /** Acknowledgements a write needs, the leader's own included. */
+  readonly minInsync: number;
+  /** How long the leader waits for a replica's acknowledgement. */
+  readonly requestTimeoutMs: number;
+  readonly logLevel: LogLevel;
+}
+
+export interface ClientConfig {
+  /** Seed endpoints, in the order given. */
+  readonly connectEndpoints: readonly string[];
+  /** Commands to run instead of the interactive REPL, separated by ";" (raw text, not split). */
+  readonly exec: string | null;
+  /** Print replies as JSON lines instead of text. */
+  readonly isJsonOutput: boolean;
+  /** Deadline of one request attempt. */
+  readonly requestTimeoutMs: number;
+  /** Total time spent retrying one command before giving up. */
+  readonly giveUpMs: number;
+}
+
+/** Result of parsing flags: a config, a request for --help (which wins over any error), or every
+ * problem found, each a sentence for a person. */
+export type ConfigResult<T> =
+  | { readonly ok: true; readonly help: false; readonly config: T }
+  | { readonly ok: true; readonly help: true }
+  | { readonly ok: false; readonly help: false; readonly errors: readonly string[] };
+
+// ---------------------------------------------------------------------------------------------
+// Flag tables (also the source of the --help text)
+
+interface FlagSpec {
+  readonly name: string;
+  readonly short?: string;
+  readonly kind: "string" | "boolean";
+  /** May be given more than once (values are concatenated). */
+  readonly isRepeatable?: boolean;
+  readonly valueName?: string;
+  readonly description: string;
+}
+
+const helpFlag: FlagSpec = {
+  name: "help", short: "h", kind: "boolean", description: "show this help",
+};
+
+const nodeFlags: readonly FlagSpec[] = [
+  { name: "id", kind: "string", valueName: "n",
+    description: "this node's id: a positive integer, unique in the cluster, never reused " +
+      "(required)" },
+  { name: "host", kind: "string", valueName: "host",
+    description: `address to bind and advertise (default ${defaults.node.host})` },
+  { name: "port", kind: "string", valueName: "port",
+    description: `request port; 0 picks a free port (default ${defaults.node.port})` },
+  { name: "pub-port", kind: "string", valueName: "port",
+    description: "heartbeat publish port (default --port + 1, or 0 when --port is 0)" },
+  { name: "rf", kind: "string", valueName: "n",
+    description: `replication factor, fixed when the cluster is created (default ` +
+      `${defaults.node.rf} on bootstrap; a joining node takes the cluster's)` },
+  { name: "partitions", kind: "string", valueName: "n",
+    description: `partition count 1..${bounds.partitionsMax}, fixed when the cluster is ` +
+      `created (default ${defaults.node.partitions} on bootstrap)` },
+  { name: "join", kind: "string", isRepeatable: true, valueName: "endpoints",
+    description: "join the cluster through these members: comma-separated tcp://host:port " +
+      "(default: bootstrap a new cluster)" },
+  { name: "data", kind: "string", valueName: "dir",
+    description: `data directory (default ${defaults.node.dataRoot}/<id>)` },
+  { name: "heartbeat-ms", kind: "string", valueName: "ms",
+    description: `heartbeat interval (default ${defaults.node.heartbeatIntervalMs})` },
+  { name: "suspect-ms", kind: "string", valueName: "ms",
+    description: "a member silent this long is suspected dead; more than 2 heartbeats " +
+      `(default ${defaults.node.suspectHeartbeats} x --heartbeat-ms)` },
+  { name: "max-value", kind: "string", valueName: "bytes",
+    description: `largest value in UTF-8 bytes, at most ${bounds.valueBytesMax} ` +
+      `(default ${defaults.node.valueBytesMax})` },
+  { name: "min-insync", kind: "string", valueName: "n",
+    description: "acknowledgements a write needs, at most rf " +
+      `(default ${defaults.node.minInsync})` },
+  { name: "request-timeout-ms", kind: "string", valueName: "ms",
+    description: `how long to wait for a replica's acknowledgement ` +
+      `(default ${defaults.node.requestTimeoutMs})` },
+  { name: "log-level", kind: "string", valueName: "level",
+    description: `debug, info, warn or error (default ${defaults.node.logLevel}); ` +
+      "logs are JSON lines on stderr" },
+  helpFlag,
+];
+
+const clientFlags: readonly FlagSpec[] = [
+  { name: "connect", kind: "string", isRepeatable: true, valueName: "endpoints",
+    description: `nodes to contact: comma-separated tcp://host:port ` +
+      `(default ${defaults.client.connect})` },
+  { name: "exec", kind: "string", valueName: "commands",
+    description: "run these commands, separated by ';', then exit (default: interactive REPL)" },
+  { name: "json", kind: "boolean", description: "print replies as JSON lines" },
+  { name: "timeout-ms", kind: "string", valueName: "ms",
+    description: `deadline of one request attempt (default ${defaults.client.requestTimeoutMs})` },
+  { name: "give-up-ms", kind: "string", valueName: "ms",
+    description: `stop retrying a command after this long (default ${defaults.client.giveUpMs})` },
+  helpFlag,
+];
+
+// ---------------------------------------------------------------------------------------------
+// Scanning argv
+
+/** String flags hold their values (several when repeatable); boolean flags hold true. */
+type FlagValues = ReadonlyMap<string, readonly string[] | true>;
+
+interface ScanResult {
+  readonly values: FlagValues;
+  /** Names of the known flags that appear at all, valid or not. */
+  readonly mentioned: ReadonlySet<string>;
+  readonly errors: readonly string[];
+  readonly isHelp: boolean;
+}
+
+interface ScanState {
+  readonly values: Map<string, string[] | true>;
+  readonly mentioned: Set<string>;
+  readonly errors: string[];
+}
+
+function parseArgsTokens(argv: readonly string[], specs: readonly FlagSpec[]) {
+  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {};
+  for (const spec of specs) {
+    options[spec.name] =
+      spec.short === undefined ? { type: spec.kind } : { type: spec.kind, short: spec.short };
+  }
+  // Not strict, so that every problem can be reported at once rather than only the first;
+  // the checks strict mode would make are done below on the tokens.
+  const config = {
+    args: [...argv], options, strict: false, allowPositionals: true, tokens: true,
+  } as const;
+  return parseArgs(config).tokens;
+}
+
+// A value taken from the next argument that is really another flag ("--port --json").
+function looksLikeFlag(value: string): boolean {
+  return value.startsWith("--") || /^-[a-zA-Z]/.test(value);
+}
+
+function scanFlags(argv: readonly string[], specs: readonly FlagSpec[]): ScanResult {
+  const state: ScanState = { values: new Map(), mentioned: new Set(), errors: [] };
+  scanInto(argv, specs, state);
+  return { ...state, isHelp: state.values.get("help") === true };
+}
+
+// Records flags and problems into `state`. Recursion (bounded by argv's length) resumes the scan
+// after a flag that swallowed the next flag as its value.
+function scanInto(argv: readonly string[], specs: readonly FlagSpec[], state: ScanState): void {
+  const { values, mentioned, errors } = state;
+  let tokens: ReturnType<typeof parseArgsTokens>;
+  try {
+    tokens = parseArgsTokens(argv, specs);
+  } catch (error) {
+    errors.push(error instanceof Error ? error.message : String(error));
+    return;
+  }
+  // An unknown flag cannot say whether it takes a value, so the argument right after it is
+  // taken as its value rather than reported a second time as a stray argument.
+  let unknownFlagIndex = -2;
+  for (const token of tokens) {
+    if (token.kind === "option-terminator") continue;
+    if (token.kind === "positional") {
+      if (token.index === unknownFlagIndex + 1) continue;
+      errors.push(`unexpected argument ${JSON.stringify(token.value)} (flags start with --)`);
+      continue;
+    }
+    const spec = specs.find((candidate) => candidate.name === token.name);
+    if (spec === undefined) {
+      errors.push(`unknown flag ${token.rawName} (see --help)`);
+      if (token.value === undefined) unknownFlagIndex = token.index;
+      continue;
+    }
+    mentioned.add(spec.name);
+    const flag = `--${spec.name}`;
+    if (spec.kind === "boolean") {
+      if (token.value !== undefined) errors.push(`${flag} takes no value`);
+      else values.set(spec.name, true);
+      continue;
+    }
+    if (token.value === undefined) {
+      errors.push(`${flag} needs a value: ${flag} <${spec.valueName ?? "value"}>`);
+      continue;
+    }
+    if (!token.inlineValue && looksLikeFlag(token.value)) {
+      errors.push(`${flag} needs a value: ${flag} <${spec.valueName ?? "value"}>`);
+      scanInto(argv.slice(token.index + 1), specs, state);
+      return;
+    }
+    const previous = values.get(spec.name);
+    if (previous !== undefined && spec.isRepeatable !== true) {
+      errors.push(`${flag} is given more than once`);
+      continue;
+    }
+    const earlier = previous === true || previous === undefined ? [] : previous;
+    values.set(spec.name, [...earlier, token.value]);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading values (each reader records its own problem and returns undefined on failure)
+
+class Reader {
+  readonly errors: string[] = [];
+  constructor(private readonly values: FlagValues) {}
+
+  has(name: string): boolean {
+    return this.values.has(name);
+  }
+
+  flag(name: string): boolean {
+    return this.values.get(name) === true;
+  }
+
+  /** The single value of a string flag, or undefined when absent. */
+  text(name: string): string | undefined {
+    const value = this.values.get(name);
+    return value === undefined || value === true ? undefined : value[0];
+  }
+
+  /** All values of a repeatable flag, each split on commas. */
+  list(name: string): string[] | undefined {
+    const value = this.values.get(name);
+    if (value === undefined || value === true) return undefined;
+    return value.flatMap((item) => item.split(",")).map((item) => item.trim());
+  }
+
+  integer(name: string, min: number, max: number): number | undefined {
+    const text = this.text(name);
+    if (text === undefined) return undefined;
+    const value = /^[0-9]{1,16}$/.test(text) ? Number.parseInt(text, 10) : Number.NaN;
+    if (Number.isSafeInteger(value) && value >= min && value <= max) return value;
+    this.errors.push(
+      `--${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`,
+    );
+    return undefined;
+  }
+
+  port(name: string): number | undefined {
+    const text = this.text(name);
+    if (text === undefined) return undefined;
+    const port = parsePort(text);
+    if (port === null) {
+      this.errors.push(`--${name} must be a port from 0 to 65535, got ${JSON.stringify(text)}`);
+      return undefined;
+    }
+    return port;
+  }
+
+  endpoints(name: string): string[] | undefined {
+    const items = this.list(name);
+    if (items === undefined) return undefined;
+    const endpoints: string[] = [];
+    for (const item of items) {
+      if (item === "") {
+        this.errors.push(`--${name} has an empty entry; separate endpoints with single commas`);
+        continue;
+      }
+      const endpoint = parseTcpEndpoint(item);
+      if (endpoint === null) {
+        this.errors.push(
+          `--${name}: ${JSON.stringify(item)} is not an endpoint like tcp://127.0.0.1:7001`,
+        );
+        continue;
+      }
+      const canonical = formatTcpEndpoint(endpoint.host, endpoint.port);
+      if (!endpoints.includes(canonical)) endpoints.push(canonical);
+    }
+    return endpoints;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node
+
+// Every reader that returns undefined records an error, so this is never shown; it stands in for
+// an assertion so that a gap in validation still yields a message rather than a stack trace.
+const unrecordedProblem = "internal error: a flag is invalid but no problem was recorded";
+
+function readNodeAddresses(reader: Reader): { host: string; port: number; pubPort?: number } {
+  const host = reader.text("host") ?? defaults.node.host;
+  if (!isValidHost(host)) {
+    reader.errors.push(`--host must be a host name or IP address, got ${JSON.stringify(host)}`);
+  }
+  const port = reader.has("port") ? reader.port("port") : defaults.node.port;
+  const givenPubPort = reader.port("pub-port");
+  if (port === undefined) return { host, port: 0 };
+  if (givenPubPort !== undefined) {
+    if (givenPubPort !== 0 && givenPubPort === port) {
+      reader.errors.push(`--pub-port must differ from --port (both are ${port})`);
+    }
+    return { host, port, pubPort: givenPubPort };
+  }
+  if (reader.has("pub-port")) return { host, port };
+  if (port === 0) return { host, port, pubPort: 0 };
+  if (port === 65535) {
+    reader.errors.push("--pub-port defaults to --port + 1 = 65536, which is not a port; " +
+      "give --pub-port");
+    return { host, port };
+  }
+  return { host, port, pubPort: port + 1 };
+}
+
+function readNodeTimings(
+  reader: Reader,
+): { heartbeatIntervalMs?: number; suspectTimeoutMs?: number } {
+  const heartbeatIntervalMs = reader.has("heartbeat-ms")
+    ? reader.integer("heartbeat-ms", bounds.heartbeatIntervalMsMin, bounds.heartbeatIntervalMsMax)
+    : defaults.node.heartbeatIntervalMs;
+  const suspectTimeoutMs = reader.integer("suspect-ms", 1, bounds.suspectTimeoutMsMax);
+  if (heartbeatIntervalMs === undefined) return {};
+  if (!reader.has("suspect-ms")) {
+    return {
+      heartbeatIntervalMs,
+      suspectTimeoutMs: heartbeatIntervalMs * defaults.node.suspectHeartbeats,
+    };
+  }
+  if (suspectTimeoutMs === undefined) return { heartbeatIntervalMs };
+  // Fewer than two missed heartbeats would suspect members for ordinary jitter.
+  if (suspectTimeoutMs <= 2 * heartbeatIntervalMs) {
+    reader.errors.push(`--suspect-ms (${suspectTimeoutMs}) must be more than 2 x --heartbeat-ms ` +
+      `(${2 * heartbeatIntervalMs})`);
+    return { heartbeatIntervalMs };
+  }
+  return { heartbeatIntervalMs, suspectTimeoutMs };
+}
+
+function readLogLevel(reader: Reader): LogLevel | undefined {
+  const text = reader.text("log-level");
+  if (text === undefined) return defaults.node.logLevel;
+  const level = logLevels.find((candidate) => candidate === text);
+  if (level === undefined) {
+    reader.errors.push(`--log-level must be one of ${logLevels.join(", ")}, got ` +
+      JSON.stringify(text));
+  }
+  return level;
+}
+
+function readReplication(reader: Reader): { rf?: number | null; minInsync?: number } {
+  const rf = reader.has("rf") ? reader.integer("rf", 1, bounds.rfMax) : null;
+  const minInsync = reader.has("min-insync")
+    ? reader.integer("min-insync", 1, bounds.rfMax)
+    : defaults.node.minInsync;
+  if (rf === undefined || minInsync === undefined) return { rf, minInsync };
+  // Without --rf the cluster's rf is unknown here; the node checks min-insync when it learns it.
+  if (rf !== null && minInsync > rf) {
+    reader.errors.push(`--min-insync (${minInsync}) cannot be more than --rf (${rf})`);
+    return { rf };
+  }
+  return { rf, minInsync };
+}
+
+function readDataDir(reader: Reader, id: number | undefined): string | undefined {
+  const text = reader.text("data");
+  if (text === undefined) return id === undefined ? undefined : `${defaults.node.dataRoot}/${id}`;
+  if (text.trim() === "" || text.includes("\u0000")) {
+    reader.errors.push(`--data must be a directory path, got ${JSON.stringify(text)}`);
+    return undefined;
+  }
+  return text;
+}
+
+/** Parses node.ts flags (argv without the runtime and script). */
+export function parseNodeConfig(argv: readonly string[]): ConfigResult<NodeConfig> {
+  const scan = scanFlags(argv, nodeFlags);
+  if (scan.isHelp) return { ok: true, help: true };
+  const reader = new Reader(scan.values);
+  reader.errors.push(...scan.errors);
+  const id = reader.integer("id", 1, bounds.idMax);
+  if (!scan.mentioned.has("id")) {
+    reader.errors.push("--id is required: a positive integer, e.g. --id 1");
+  }
+  const addresses = readNodeAddresses(reader);
+  const { rf, minInsync } = readReplication(reader);
+  const partitions = reader.has("partitions")
+    ? reader.integer("partitions", 1, bounds.partitionsMax)
+    : null;
+  const joinEndpoints = reader.endpoints("join") ?? [];
+  const dataDir = readDataDir(reader, id);
+  const { heartbeatIntervalMs, suspectTimeoutMs } = readNodeTimings(reader);
+  const valueBytesMax = reader.has("max-value")
+    ? reader.integer("max-value", 1, bounds.valueBytesMax)
+    : defaults.node.valueBytesMax;
+  const requestTimeoutMs = reader.has("request-timeout-ms")
+    ? reader.integer("request-timeout-ms", 1, bounds.requestTimeoutMsMax)
+    : defaults.node.requestTimeoutMs;
+  const logLevel = readLogLevel(reader);
+  if (reader.errors.length > 0) return { ok: false, help: false, errors: reader.errors };
+  if (
+    id === undefined || addresses.pubPort === undefined || rf === undefined ||
+    minInsync === undefined || partitions === undefined || dataDir === undefined ||
+    heartbeatIntervalMs === undefined || suspectTimeoutMs === undefined ||
+    valueBytesMax === undefined || requestTimeoutMs === undefined || logLevel === undefined
+  ) {
+    return { ok: false, help: false, errors: [unrecordedProblem] };
+  }
+  const config: NodeConfig = {
+    id, host: addresses.host, port: addresses.port, pubPort: addresses.pubPort, rf, partitions,
+    joinEndpoints: Object.freeze(joinEndpoints), dataDir, heartbeatIntervalMs, suspectTimeoutMs,
+    valueBytesMax, minInsync, requestTimeoutMs, logLevel,
+  };
+  return { ok: true, help: false, config: Object.freeze(config) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client
+
+/** Parses client.ts flags (argv without the runtime and script). */
+export function parseClientConfig(argv: readonly string[]): ConfigResult<ClientConfig> {
+  const scan = scanFlags(argv, clientFlags);
+  if (scan.isHelp) return { ok: true, help: true };
+  const reader = new Reader(scan.values);
+  reader.errors.push(...scan.errors);
+  // An empty --connect list cannot pass: each empty entry is reported by endpoints().
+  const connectEndpoints = reader.endpoints("connect") ?? [defaults.client.connect];
+  const exec = reader.text("exec") ?? null;
+  if (exec !== null && exec.replaceAll(";", "").trim() === "") {
+    reader.errors.push("--exec needs at least one command, e.g. --exec 'HEARTBEAT; NODES'");
+  }
+  const requestTimeoutMs = reader.has("timeout-ms")
+    ? reader.integer("timeout-ms", 1, bounds.requestTimeoutMsMax)
+    : defaults.client.requestTimeoutMs;
+  const giveUpMs = reader.has("give-up-ms")
+    ? reader.integer("give-up-ms", 1, bounds.giveUpMsMax)
+    : defaults.client.giveUpMs;
+  if (requestTimeoutMs !== undefined && giveUpMs !== undefined && giveUpMs < requestTimeoutMs) {
+    reader.errors.push(`--give-up-ms (${giveUpMs}) must be at least --timeout-ms ` +
+      `(${requestTimeoutMs}), or no request could run to its deadline`);
+  }
+  if (reader.errors.length > 0) return { ok: false, help: false, errors: reader.errors };
+  if (requestTimeoutMs === undefined || giveUpMs === undefined) {
+    return { ok: false, help: false, errors: [unrecordedProblem] };
+  }
+  const config: ClientConfig = {
+    connectEndpoints: Object.freeze(connectEndpoints),
+    exec,
+    isJsonOutput: reader.flag("json"),
+    requestTimeoutMs,
+    giveUpMs,
+  };
+  return { ok: true, help: false, config: Object.freeze(config) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Help text
+
+const usageWidth = 100;
+const usageColumn = 28;
+
+function wrapWords(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line !== "" && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === "" ? word : `${line} ${word}`;
+    }
+  }
+  if (line !== "") lines.push(line);
+  return lines;
+}
+
+function formatFlags(specs: readonly FlagSpec[]): string {
+  const out: string[] = [];
+  for (const spec of specs) {
+    const short = spec.short === undefined ? "" : `-${spec.short}, `;
+    const value = spec.valueName === undefined ? "" : ` <${spec.valueName}>`;
+    const head = `  ${short}--${spec.name}${value}`;
+    const body = wrapWords(spec.description, usageWidth - usageColumn);
+    const [first = "", ...rest] = body;
+    if (head.length < usageColumn) out.push(head.padEnd(usageColumn) + first);
+    else out.push(head, " ".repeat(usageColumn) + first);
+    for (const line of rest) out.push(" ".repeat(usageColumn) + line);
+  }
+  return out.join("\n");
+}
+
+/** --help text of node.ts. */
+export const nodeUsage = [
+  "Usage: bun node.ts --id <n> [options]",
+  "",
+  "Runs one Warehouse database node. The first node bootstraps the cluster and fixes its",
+  "replication factor and partition count; every other node joins through any member.",
+  "",
+  "Options:",
+  formatFlags(nodeFlags),
+  "",
+  "Examples:",
+  "  bun node.ts --id 1 --rf 2                                   bootstrap a cluster on :7001",
+  "  bun node.ts --id 2 --port 7003 --join tcp://127.0.0.1:7001  join it",
+  "",
+].join("\n");
+
+/** --help text of client.ts. */
+export const clientUsage = [
+  "Usage: bun client.ts [options]",
+  "",
+  "Interactive client for a Warehouse cluster: SET, GET, DELETE, HEARTBEAT, NODES, HELP, EXIT.",
+  "Keys are UUID version 4 strings. Exit status: 0 ok, 1 usage error, 2 cluster unreachable.",
+  "",
+  "Options:",
+  formatFlags(clientFlags),
+  "",
+  "Examples:",
+  "  bun client.ts --connect tcp://127.0.0.1:7001,tcp://127.0.0.1:7003",
+  "  bun client.ts --json --exec 'SET 0b5c3a4e-7f1d-4c2b-9e8a-1d2c3b4a5f6e hello; HEARTBEAT'",
+  "",
+].join("\n");
