@@ -1,0 +1,392 @@
+// The Warehouse client library: finds the cluster from seed endpoints, follows the leader through
+// heartbeats, sends requests with ids and per-attempt deadlines, and retries at the new leader
+// (from a NOT_LEADER hint or a heartbeat) or the next node until a bounded time has passed.
+// Used by the REPL, the tests and the benchmarks.
+import { KvError, type WireErrorCode } from "../util/errors.ts";
+import { type Logger, nullLogger } from "../util/log.ts";
+import {
+  type HeartbeatInfo,
+  type LeaderInfo,
+  type Reply,
+  decodeHeartbeat,
+  encodeJson,
+  leaderHintOf,
+  normalizeKey,
+  parseHeartbeat,
+  parseReply,
+  HEARTBEAT_TOPIC,
+} from "../protocol.ts";
+import { Dealer, Subscriber } from "../zmtp/index.ts";
+
+export interface ClusterMember {
+  id: number;
+  endpoint: string;
+  pub: string;
+  alive: boolean;
+  role?: string;
+}
+
+export interface ClusterView {
+  leader: LeaderInfo | null;
+  rf: number;
+  partitions: number;
+  members: ClusterMember[];
+  term: number;
+}
+
+export type ClientEvent =
+  | { type: "leader-changed"; leader: LeaderInfo | null; term: number }
+  | { type: "under-replicated"; live: number; rf: number }
+  | { type: "member-changed"; id: number; alive: boolean };
+
+export interface ClientConfig {
+  endpoints: readonly string[];
+  /** Deadline of one attempt. */
+  requestTimeoutMs: number;
+  /** Total time one operation may take across retries. */
+  giveUpMs: number;
+  logger?: Logger;
+}
+
+/** A member that sent no heartbeat for this long is shown as down. */
+const MEMBER_SILENCE_MS = 1_000;
+/** Pause between attempts when nobody knows a leader yet (e.g. during an election). */
+const NO_LEADER_BACKOFF_MS = 50;
+
+interface Pending {
+  resolve: (reply: Reply) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/** One DEALER per node; replaced after a timeout so a stale request is never delivered late. */
+class NodeLink {
+  readonly endpoint: string;
+  private dealer: Dealer;
+  private readonly pending: Map<string, Pending>;
+
+  constructor(endpoint: string, pending: Map<string, Pending>) {
+    this.endpoint = endpoint;
+    this.pending = pending;
+    this.dealer = this.open();
+  }
+
+  private open(): Dealer {
+    const dealer = new Dealer({ reconnectIvlMs: 50, reconnectIvlMaxMs: 500, lingerMs: 0 });
+    dealer.connect(this.endpoint);
+    void this.read(dealer);
+    return dealer;
+  }
+
+  send(body: Uint8Array): void {
+    void this.dealer.send([body]).catch(() => undefined);
+  }
+
+  reset(): void {
+    void this.dealer.close();
+    this.dealer = this.open();
+  }
+
+  close(): Promise<void> {
+    return this.dealer.close();
+  }
+
+  private async read(dealer: Dealer): Promise<void> {
+    for await (const frames of dealer) {
+      const reply = parseReply(frames[frames.length - 1] ?? new Uint8Array(0));
+      if (reply === null) continue;
+      const pending = this.pending.get(String(reply.id));
+      if (pending === undefined) continue;
+      this.pending.delete(String(reply.id));
+      clearTimeout(pending.timer);
+      pending.resolve(reply);
+    }
+  }
+}
+
+interface NodeSeen {
+  info: HeartbeatInfo;
+  seenMs: number;
+}
+
+export class WarehouseClient {
+  private readonly config: ClientConfig;
+  private readonly log: Logger;
+  private readonly links = new Map<string, NodeLink>();
+  private readonly pending = new Map<string, Pending>();
+  private readonly subscriber: Subscriber;
+  private readonly subscribed = new Set<string>();
+  private readonly seen = new Map<number, NodeSeen>();
+  private readonly listeners = new Set<(e: ClientEvent) => void>();
+  private leader: LeaderInfo | null = null;
+  private term = 0;
+  private rf = 0;
+  private partitions = 0;
+  private wasUnderReplicated = false;
+  private readonly aliveShown = new Map<number, boolean>();
+  private nextId = 1;
+  private readonly idPrefix = `c${Math.floor(Math.random() * 1e9).toString(36)}-`;
+  private readonly watchdog: ReturnType<typeof setInterval>;
+  private isClosed = false;
+
+  private constructor(config: ClientConfig) {
+    this.config = config;
+    this.log = config.logger ?? nullLogger;
+    this.subscriber = new Subscriber({ reconnectIvlMs: 50, reconnectIvlMaxMs: 500 });
+    this.subscriber.subscribe(HEARTBEAT_TOPIC);
+    void this.readHeartbeats();
+    this.watchdog = setInterval(() => this.refreshLiveness(), 200);
+  }
+
+  /** Connects to the seeds and learns the cluster; rejects with UNAVAILABLE when none answers. */
+  static async connect(config: ClientConfig): Promise<WarehouseClient> {
+    if (config.endpoints.length === 0) throw new KvError("BAD_REQUEST", "no endpoint to connect to");
+    const client = new WarehouseClient(config);
+    try {
+      const info = await client.heartbeat();
+      client.learn(info);
+      return client;
+    } catch (error) {
+      await client.close();
+      if (error instanceof KvError) {
+        throw new KvError("UNAVAILABLE", `cannot reach the cluster at ${config.endpoints.join(", ")}: ${error.message}`);
+      }
+      throw error;
+    }
+  }
+
+  async set(key: string, value: string): Promise<{ status: "created" | "updated"; replicas: number }> {
+    const reply = await this.call({ op: "SET", key: checkedKey(key), value });
+    const status = reply["status"];
+    if (status !== "created" && status !== "updated") throw malformed();
+    return { status, replicas: numberField(reply, "replicas") };
+  }
+
+  async get(key: string): Promise<{ found: boolean; value?: string }> {
+    const reply = await this.call({ op: "GET", key: checkedKey(key) });
+    if (reply["found"] === true && typeof reply["value"] === "string") return { found: true, value: reply["value"] };
+    if (reply["found"] === false) return { found: false };
+    throw malformed();
+  }
+
+  async delete(key: string): Promise<{ status: "deleted" | "not_found"; replicas: number }> {
+    const reply = await this.call({ op: "DELETE", key: checkedKey(key) });
+    const status = reply["status"];
+    if (status !== "deleted" && status !== "not_found") throw malformed();
+    return { status, replicas: numberField(reply, "replicas") };
+  }
+
+  /** Asks a node (the leader when known) for its heartbeat object. */
+  async heartbeat(): Promise<HeartbeatInfo> {
+    const reply = await this.call({ op: "HEARTBEAT" }, { anyNode: true });
+    const info = parseHeartbeat(reply);
+    if (info === null) throw malformed();
+    this.learn(info);
+    return info;
+  }
+
+  /** Sends a request as given and returns the raw reply object (for --json). */
+  async request(body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    return this.call(body, { raw: true });
+  }
+
+  view(): ClusterView {
+    const members = new Map<number, ClusterMember>();
+    for (const { info } of this.seen.values()) {
+      for (const m of info.members) {
+        if (!members.has(m.id)) members.set(m.id, { id: m.id, endpoint: m.endpoint, pub: m.pub, alive: false });
+      }
+    }
+    const now = Date.now();
+    for (const [id, s] of this.seen) {
+      const m = members.get(id) ?? { id, endpoint: s.info.node.endpoint, pub: s.info.node.pub, alive: false };
+      m.alive = now - s.seenMs <= MEMBER_SILENCE_MS;
+      m.role = m.alive ? s.info.role : "down";
+      members.set(id, m);
+    }
+    return {
+      leader: this.leader,
+      rf: this.rf,
+      partitions: this.partitions,
+      members: [...members.values()].sort((a, b) => a.id - b.id),
+      term: this.term,
+    };
+  }
+
+  on(listener: (e: ClientEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    clearInterval(this.watchdog);
+    for (const p of this.pending.values()) clearTimeout(p.timer);
+    this.pending.clear();
+    await Promise.all([...[...this.links.values()].map((l) => l.close()), this.subscriber.close()]);
+  }
+
+  // ---- requests -----------------------------------------------------------------------------
+
+  /**
+   * Sends to the leader (or, with no leader known, the nodes in order) and retries on timeout,
+   * NOT_LEADER and UNAVAILABLE until giveUpMs. Other errors are final and thrown as KvError.
+   */
+  private async call(
+    body: Record<string, unknown>,
+    options: { anyNode?: boolean; raw?: boolean } = {},
+  ): Promise<Record<string, unknown>> {
+    if (this.isClosed) throw new KvError("UNAVAILABLE", "client is closed");
+    const deadline = Date.now() + this.config.giveUpMs;
+    let attempt = 0;
+    let hint: LeaderInfo | null = null;
+    let lastError = new KvError("UNAVAILABLE", "no node answered");
+    while (Date.now() < deadline) {
+      const endpoint = this.pickEndpoint(attempt, hint, options.anyNode === true);
+      hint = null;
+      attempt++;
+      const timeoutMs = Math.min(this.config.requestTimeoutMs, Math.max(1, deadline - Date.now()));
+      const reply = await this.attempt(endpoint, body, timeoutMs);
+      if (reply === null) {
+        lastError = new KvError("TIMEOUT", `no reply from ${endpoint} within ${timeoutMs} ms`);
+        continue;
+      }
+      if (reply.ok || options.raw === true && !isRetryable(reply.error.code)) return { ...reply };
+      const code = reply.error.code;
+      lastError = new KvError(code, reply.error.message);
+      if (code === "NOT_LEADER") {
+        hint = leaderHintOf(reply);
+        if (hint !== null) this.setLeader(hint, this.term);
+        continue;
+      }
+      if (!isRetryable(code)) {
+        if (options.raw === true) return { ...reply };
+        throw lastError;
+      }
+      await new Promise((r) => setTimeout(r, NO_LEADER_BACKOFF_MS));
+    }
+    throw lastError;
+  }
+
+  private attempt(endpoint: string, body: Record<string, unknown>, timeoutMs: number): Promise<Reply | null> {
+    const id = `${this.idPrefix}${this.nextId++}`;
+    let link = this.links.get(endpoint);
+    if (link === undefined) {
+      link = new NodeLink(endpoint, this.pending);
+      this.links.set(endpoint, link);
+    }
+    const target = link;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        target.reset();
+        resolve(null);
+      }, timeoutMs);
+      this.pending.set(id, { resolve, timer });
+      target.send(encodeJson({ ...body, id }));
+    });
+  }
+
+  /** Leader hint first, then the leader from heartbeats, then every known node in id order. */
+  private pickEndpoint(attempt: number, hint: LeaderInfo | null, anyNode: boolean): string {
+    if (hint !== null) return hint.endpoint;
+    if (attempt === 0 && this.leader !== null && this.isAlive(this.leader.id)) return this.leader.endpoint;
+    const view = this.view();
+    const candidates = anyNode || view.members.length === 0
+      ? [...new Set([...(this.leader ? [this.leader.endpoint] : []), ...view.members.filter((m) => m.alive).map((m) => m.endpoint), ...this.config.endpoints])]
+      : [...view.members.filter((m) => m.alive), ...view.members.filter((m) => !m.alive)].map((m) => m.endpoint);
+    if (!anyNode && this.leader !== null && this.isAlive(this.leader.id) && attempt % 2 === 0) return this.leader.endpoint;
+    return candidates[attempt % candidates.length] ?? (this.config.endpoints[0] as string);
+  }
+
+  private isAlive(id: number): boolean {
+    const s = this.seen.get(id);
+    return s !== undefined && Date.now() - s.seenMs <= MEMBER_SILENCE_MS;
+  }
+
+  // ---- heartbeats ---------------------------------------------------------------------------
+
+  private learn(info: HeartbeatInfo): void {
+    this.rf = info.rf;
+    this.partitions = info.partitions;
+    this.seen.set(info.node.id, { info, seenMs: Date.now() });
+    for (const m of info.members) {
+      if (this.subscribed.has(m.pub)) continue;
+      this.subscribed.add(m.pub);
+      this.subscriber.connect(m.pub);
+    }
+    if (!this.subscribed.has(info.node.pub)) {
+      this.subscribed.add(info.node.pub);
+      this.subscriber.connect(info.node.pub);
+    }
+    // The highest term wins: a deposed leader's stale heartbeats never move us back.
+    if (info.term > this.term || (info.term === this.term && info.leader !== null && this.leader === null)) {
+      this.setLeader(info.leader, info.term);
+    }
+    this.refreshLiveness();
+  }
+
+  private setLeader(leader: LeaderInfo | null, term: number): void {
+    const changed = leader?.id !== this.leader?.id || leader?.endpoint !== this.leader?.endpoint;
+    this.term = Math.max(this.term, term);
+    if (!changed) return;
+    this.leader = leader;
+    this.emit({ type: "leader-changed", leader, term: this.term });
+  }
+
+  private refreshLiveness(): void {
+    const view = this.view();
+    for (const m of view.members) {
+      const before = this.aliveShown.get(m.id);
+      if (before !== m.alive) {
+        this.aliveShown.set(m.id, m.alive);
+        if (before !== undefined) this.emit({ type: "member-changed", id: m.id, alive: m.alive });
+      }
+    }
+    if (this.leader !== null && !this.isAlive(this.leader.id) && this.seen.size > 0) {
+      // The leader went silent; the next heartbeat from the new leader names it.
+      this.setLeader(null, this.term);
+    }
+    const live = view.members.filter((m) => m.alive).length;
+    const isUnder = this.rf > 0 && view.members.length > 0 && live < this.rf;
+    if (isUnder && !this.wasUnderReplicated) this.emit({ type: "under-replicated", live, rf: this.rf });
+    this.wasUnderReplicated = isUnder;
+  }
+
+  private async readHeartbeats(): Promise<void> {
+    for await (const frames of this.subscriber) {
+      const info = decodeHeartbeat(frames);
+      if (info !== null) this.learn(info);
+    }
+  }
+
+  private emit(event: ClientEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.log.warn("listener_failed", { error: String(error) });
+      }
+    }
+  }
+}
+
+function isRetryable(code: WireErrorCode): boolean {
+  return code === "NOT_LEADER" || code === "UNAVAILABLE" || code === "TIMEOUT";
+}
+
+function checkedKey(key: string): string {
+  const normalized = normalizeKey(key);
+  if (normalized === null) throw new KvError("INVALID_KEY", "key is not a valid UUID4");
+  return normalized;
+}
+
+function numberField(reply: Record<string, unknown>, name: string): number {
+  const value = reply[name];
+  if (typeof value !== "number") throw malformed();
+  return value;
+}
+
+function malformed(): KvError {
+  return new KvError("UNAVAILABLE", "the node sent a malformed reply");
+}
