@@ -134,7 +134,7 @@ const nodeFlags: readonly FlagSpec[] = [
   { name: "port", kind: "string", valueName: "port",
     description: `request port; 0 picks a free port (default ${defaults.node.port})` },
   { name: "pub-port", kind: "string", valueName: "port",
-    description: "heartbeat publish port (default --port + 1, or 0 when --port is 0)" },
+    description: `heartbeat publish port (default --port + ${pubPortOffset}, or 0 when --port is 0)` },
   { name: "rf", kind: "string", valueName: "n",
     description: `replication factor, fixed when the cluster is created (default ` +
       `${defaults.node.rf} on bootstrap; a joining node takes the cluster's)` },
@@ -358,6 +358,12 @@ class Reader {
 // an assertion so that a gap in validation still yields a message rather than a stack trace.
 const unrecordedProblem = "internal error: a flag is invalid but no problem was recorded";
 
+/**
+ * The publish port defaults to the request port + 100 (7001 publishes on 7101, as protocol.md's
+ * example shows), so that nodes on consecutive ports (7001, 7002, 7003) do not collide.
+ */
+export const pubPortOffset = 100;
+
 function readNodeAddresses(reader: Reader): { host: string; port: number; pubPort?: number } {
   const host = reader.text("host") ?? defaults.node.host;
   if (!isValidHost(host)) {
@@ -374,12 +380,12 @@ function readNodeAddresses(reader: Reader): { host: string; port: number; pubPor
   }
   if (reader.has("pub-port")) return { host, port };
   if (port === 0) return { host, port, pubPort: 0 };
-  if (port === 65535) {
-    reader.errors.push("--pub-port defaults to --port + 1 = 65536, which is not a port; " +
-      "give --pub-port");
+  if (port + pubPortOffset > 65535) {
+    reader.errors.push(`--pub-port defaults to --port + ${pubPortOffset} = ${port + pubPortOffset}, ` +
+      "which is not a port; give --pub-port");
     return { host, port };
   }
-  return { host, port, pubPort: port + 1 };
+  return { host, port, pubPort: port + pubPortOffset };
 }
 
 function readNodeTimings(

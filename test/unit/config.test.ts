@@ -101,9 +101,9 @@ describe("parseNodeConfig: defaults and valid values", () => {
     expect(nodeConfigOf(["--id", "1", "--port", "0", "--pub-port", "8000"]).pubPort).toBe(8000);
   });
 
-  test("the pub port defaults to port + 1", () => {
-    expect(nodeConfigOf(["--id", "1", "--port", "8000"]).pubPort).toBe(8001);
-    expect(nodeConfigOf(["--id", "1", "--port", "65534"]).pubPort).toBe(65535);
+  test("the pub port defaults to port + 100, so consecutive node ports never collide", () => {
+    expect(nodeConfigOf(["--id", "1", "--port", "7001"]).pubPort).toBe(7101);
+    expect(nodeConfigOf(["--id", "1", "--port", "65435"]).pubPort).toBe(65535);
   });
 
   test("--suspect-ms defaults to 5 heartbeats", () => {
@@ -156,7 +156,7 @@ describe("parseNodeConfig: problems", () => {
     [["--pub-port", "x"], '--pub-port must be a port from 0 to 65535, got "x"'],
     [["--port", "8000", "--pub-port", "8000"],
       "--pub-port must differ from --port (both are 8000)"],
-    [["--port", "65535"], "--pub-port defaults to --port + 1 = 65536, which is not a port; " +
+    [["--port", "65436"], "--pub-port defaults to --port + 100 = 65536, which is not a port; " +
       "give --pub-port"],
     [["--host", "bad host"], '--host must be a host name or IP address, got "bad host"'],
     [["--host", ""], '--host must be a host name or IP address, got ""'],
