@@ -39,6 +39,12 @@ export const defaults = Object.freeze({
 });
 
 /** The accepted range of every numeric flag. */
+/**
+ * The publish port defaults to the request port + 100 (7001 publishes on 7101, as protocol.md's
+ * example shows), so that nodes on consecutive ports (7001, 7002, 7003) do not collide.
+ */
+export const pubPortOffset = 100;
+
 export const bounds = Object.freeze({
   idMax: 2_147_483_647,
   rfMax: 64,
@@ -357,12 +363,6 @@ class Reader {
 // Every reader that returns undefined records an error, so this is never shown; it stands in for
 // an assertion so that a gap in validation still yields a message rather than a stack trace.
 const unrecordedProblem = "internal error: a flag is invalid but no problem was recorded";
-
-/**
- * The publish port defaults to the request port + 100 (7001 publishes on 7101, as protocol.md's
- * example shows), so that nodes on consecutive ports (7001, 7002, 7003) do not collide.
- */
-export const pubPortOffset = 100;
 
 function readNodeAddresses(reader: Reader): { host: string; port: number; pubPort?: number } {
   const host = reader.text("host") ?? defaults.node.host;

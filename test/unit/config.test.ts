@@ -36,7 +36,7 @@ describe("parseNodeConfig: defaults and valid values", () => {
       id: 1,
       host: "127.0.0.1",
       port: 7001,
-      pubPort: 7002,
+      pubPort: 7101,
       rf: null,
       partitions: null,
       joinEndpoints: [],
