@@ -191,9 +191,11 @@ export class WarehouseClient {
 
   view(): ClusterView {
     const members = new Map<number, ClusterMember>();
-    for (const { info } of this.seen.values()) {
+    // A member we have not heard from ourselves yet is shown as the freshest report has it.
+    const reports = [...this.seen.values()].sort((a, b) => b.seenMs - a.seenMs);
+    for (const { info } of reports) {
       for (const m of info.members) {
-        if (!members.has(m.id)) members.set(m.id, { id: m.id, endpoint: m.endpoint, pub: m.pub, alive: false });
+        if (!members.has(m.id)) members.set(m.id, { id: m.id, endpoint: m.endpoint, pub: m.pub, alive: m.alive });
       }
     }
     const now = Date.now();
