@@ -1,0 +1,127 @@
+// `bun run bench:cluster`: a 3-node, RF 2 cluster on loopback; closed-loop clients at several
+// concurrencies doing SET and GET of 256-byte values on random UUID4 keys; then failover time
+// (kill -9 the leader under a light write load, time to the first write the new leader acks).
+// Prints one JSON line per case. BENCH_SECONDS (default 10) sets each case's length.
+import { WarehouseClient } from "../lib/client/client.ts";
+import { Cluster, waitForSynced } from "../test/harness/cluster.ts";
+
+const seconds = Number(process.env["BENCH_SECONDS"] ?? 10);
+const concurrencies = (process.env["BENCH_CONCURRENCY"] ?? "1,16,64").split(",").map(Number);
+const failoverTrials = Number(process.env["BENCH_FAILOVER_TRIALS"] ?? 3);
+/** Loops share a few client connections, as several application processes would. */
+const CLIENTS_MAX = 4;
+const value = "v".repeat(256);
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+async function connect(endpoints: string[]): Promise<WarehouseClient> {
+  return WarehouseClient.connect({ endpoints, requestTimeoutMs: 2000, giveUpMs: 10_000 });
+}
+
+async function runCase(
+  clients: WarehouseClient[],
+  op: "SET" | "GET",
+  concurrency: number,
+  keys: string[],
+): Promise<void> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const end = performance.now() + seconds * 1000;
+  const loop = async (i: number): Promise<void> => {
+    const client = clients[i % clients.length] as WarehouseClient;
+    while (performance.now() < end) {
+      const key = op === "SET" ? crypto.randomUUID() : (keys[Math.floor(Math.random() * keys.length)] as string);
+      const start = performance.now();
+      try {
+        if (op === "SET") await client.set(key, value);
+        else await client.get(key);
+        latencies.push(performance.now() - start);
+      } catch {
+        errors++;
+      }
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, (_, i) => loop(i)));
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  console.log(JSON.stringify({
+    case: `${op.toLowerCase()}`,
+    concurrency,
+    valueBytes: value.length,
+    seconds: Number(elapsed.toFixed(1)),
+    ops: latencies.length,
+    opsPerSec: Math.round(latencies.length / elapsed),
+    p50Ms: Number(percentile(latencies, 50).toFixed(2)),
+    p99Ms: Number(percentile(latencies, 99).toFixed(2)),
+    errors,
+  }));
+}
+
+async function throughput(): Promise<void> {
+  await using cluster = new Cluster();
+  await cluster.startMany(3, 2);
+  const probe = await connect(cluster.endpoints());
+  await waitForSynced((b) => probe.request(b), { members: 3, rf: 2, leaderId: 1 });
+  await probe.close();
+  // Keys for GET: written once up front so reads hit real rows.
+  const seedClient = await connect(cluster.endpoints());
+  const keys = Array.from({ length: 2000 }, () => crypto.randomUUID());
+  for (let i = 0; i < keys.length; i += 64) {
+    await Promise.all(keys.slice(i, i + 64).map((k) => seedClient.set(k, value)));
+  }
+  await seedClient.close();
+  for (const concurrency of concurrencies) {
+    const clients = await Promise.all(
+      Array.from({ length: Math.min(CLIENTS_MAX, concurrency) }, () => connect(cluster.endpoints())),
+    );
+    await runCase(clients, "SET", concurrency, keys);
+    await runCase(clients, "GET", concurrency, keys);
+    await Promise.all(clients.map((c) => c.close()));
+  }
+}
+
+/** One trial: writes every 10 ms, kill -9 node 1, time until a write after the kill is acked. */
+async function failoverTrial(): Promise<number> {
+  await using cluster = new Cluster();
+  await cluster.startMany(3, 2);
+  const client = await connect(cluster.endpoints());
+  try {
+    await waitForSynced((b) => client.request(b), { members: 3, rf: 2, leaderId: 1 });
+    let killedAt = 0;
+    let firstAckAfterKill = 0;
+    const writer = (async () => {
+      while (firstAckAfterKill === 0) {
+        const started = performance.now();
+        try {
+          await client.set(crypto.randomUUID(), "x");
+          if (killedAt > 0 && started >= killedAt) firstAckAfterKill = performance.now();
+        } catch {
+          // a write that failed during the failover is retried by the next loop turn
+        }
+        await Bun.sleep(10);
+      }
+    })();
+    await Bun.sleep(500);
+    killedAt = performance.now();
+    await cluster.kill(1);
+    await writer;
+    return firstAckAfterKill - killedAt;
+  } finally {
+    await client.close();
+  }
+}
+
+await throughput();
+const trials: number[] = [];
+for (let i = 0; i < failoverTrials; i++) trials.push(await failoverTrial());
+const sorted = [...trials].sort((a, b) => a - b);
+console.log(JSON.stringify({
+  case: "failover",
+  trials: trials.map((t) => Math.round(t)),
+  medianMs: Math.round(percentile(sorted, 50)),
+  maxMs: Math.round(sorted[sorted.length - 1] ?? NaN),
+}));
