@@ -576,7 +576,7 @@ export const nodeUsage = [
   "",
   "Examples:",
   "  bun node.ts --id 1 --rf 2                                   bootstrap a cluster on :7001",
-  "  bun node.ts --id 2 --port 7003 --join tcp://127.0.0.1:7001  join it",
+  "  bun node.ts --id 2 --port 7002 --join tcp://127.0.0.1:7001  join it",
   "",
 ].join("\n");
 
@@ -591,7 +591,7 @@ export const clientUsage = [
   formatFlags(clientFlags),
   "",
   "Examples:",
-  "  bun client.ts --connect tcp://127.0.0.1:7001,tcp://127.0.0.1:7003",
+  "  bun client.ts --connect tcp://127.0.0.1:7001,tcp://127.0.0.1:7002",
   "  bun client.ts --json --exec 'SET 0b5c3a4e-7f1d-4c2b-9e8a-1d2c3b4a5f6e hello; HEARTBEAT'",
   "",
 ].join("\n");

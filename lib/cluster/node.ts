@@ -108,7 +108,7 @@ export class WarehouseNode {
   /** Opens the store, binds, joins or bootstraps, and starts the loop. Throws KvError on refusal. */
   static async start(settings: NodeSettings, log: Logger): Promise<WarehouseNode> {
     const store = KvStore.open(`${settings.dataDir}/warehouse.sqlite`);
-    const router = new Router({ routerHandover: true, maxMessageBytes: settings.valueBytesMax * 2 + 65536 });
+    const router = new Router({ routerHandover: true, maxMessageBytes: settings.valueBytesMax * 6 + 65536 });
     const publisher = new Publisher({ sendHwm: 100 });
     try {
       const endpoint = await router.bind(`tcp://${settings.host}:${settings.port}`);
