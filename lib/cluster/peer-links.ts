@@ -9,8 +9,18 @@ import { type ApplyResult, parseRow } from "./replica.ts";
 /** Catch-up copies whole partitions; it may take far longer than one request. */
 const CATCH_UP_TIMEOUT_MS = 60_000;
 
+/** Rows bound for one peer in one event-loop turn travel in one PEER_REPLICATE. */
+const REPLICATE_BATCH_ROWS_MAX = 512;
+
+interface QueuedRow {
+  row: StoredRow;
+  resolve: (result: ApplyResult) => void;
+  reject: (error: unknown) => void;
+}
+
 export class PeerLinks {
   private readonly rpcs = new Map<number, PeerRpc>();
+  private readonly outgoing = new Map<number, { term: number; rows: QueuedRow[] }[]>();
 
   set(id: number, endpoint: string): void {
     const existing = this.rpcs.get(id);
@@ -36,16 +46,52 @@ export class PeerLinks {
     await this.call(leaderId, { op: "PEER_CATCHUP", node: nodeId, partition }, CATCH_UP_TIMEOUT_MS);
   }
 
+  /**
+   * Queues rows for a peer; everything queued in the same turn goes out as one request, so the
+   * replica parses, commits and answers a whole batch at once.
+   */
+  private replicate(id: number, term: number, rows: StoredRow[], timeoutMs: number): Promise<ApplyResult[]> {
+    let batches = this.outgoing.get(id);
+    if (batches === undefined) {
+      batches = [];
+      this.outgoing.set(id, batches);
+      setImmediate(() => this.flushReplicate(id, timeoutMs));
+    }
+    let batch = batches[batches.length - 1];
+    if (batch === undefined || batch.term !== term || batch.rows.length >= REPLICATE_BATCH_ROWS_MAX) {
+      batch = { term, rows: [] };
+      batches.push(batch);
+    }
+    const target = batch;
+    return Promise.all(rows.map((row) => new Promise<ApplyResult>((resolve, reject) => {
+      target.rows.push({ row, resolve, reject });
+    })));
+  }
+
+  private flushReplicate(id: number, timeoutMs: number): void {
+    const batches = this.outgoing.get(id) ?? [];
+    this.outgoing.delete(id);
+    for (const { term, rows } of batches) {
+      this.call(id, { op: "PEER_REPLICATE", term, rows: rows.map((q) => q.row) }, timeoutMs).then(
+        (reply) => {
+          const results = reply["results"];
+          if (!Array.isArray(results) || results.length !== rows.length) {
+            throw new KvError("UNAVAILABLE", `node ${id} sent a malformed replicate reply`);
+          }
+          rows.forEach((q, i) => {
+            const r = results[i] as { applied?: unknown; existed?: unknown } | undefined;
+            q.resolve({ applied: r?.applied === true, existed: r?.existed === true });
+          });
+        },
+      ).catch((error: unknown) => {
+        for (const q of rows) q.reject(error);
+      });
+    }
+  }
+
   link(timeoutMs: number): PeerLink {
     return {
-      replicate: async (id, term, rows): Promise<ApplyResult[]> => {
-        const reply = await this.call(id, { op: "PEER_REPLICATE", term, rows }, timeoutMs);
-        const results = reply["results"];
-        if (!Array.isArray(results) || results.length !== rows.length) {
-          throw new KvError("UNAVAILABLE", `node ${id} sent a malformed replicate reply`);
-        }
-        return results.map((r) => ({ applied: r?.applied === true, existed: r?.existed === true }));
-      },
+      replicate: (id, term, rows) => this.replicate(id, term, rows, timeoutMs),
       read: async (id, key): Promise<StoredRow | undefined> => {
         const reply = await this.call(id, { op: "PEER_READ", key }, timeoutMs);
         const row = reply["row"] === null ? undefined : parseRow(reply["row"], Number.MAX_SAFE_INTEGER);
