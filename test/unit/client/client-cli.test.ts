@@ -1,0 +1,132 @@
+// client.ts as a process, without a cluster: --help, flag errors, and the behaviour that must not
+// need a connection (an invalid key is reported and nothing is sent), plus exit code 2 when the
+// cluster cannot be reached. A silent TCP listener stands in for a node and counts connections.
+import { afterEach, describe, expect, test } from "bun:test";
+
+const clientPath = new URL("../../../client.ts", import.meta.url).pathname;
+const validKey = "9b2c1a4e-3f5d-4c2b-8a1e-7d6f5e4c3b2a";
+
+interface Result {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+async function runClient(args: readonly string[], stdin = ""): Promise<Result> {
+  const child = Bun.spawn([process.execPath, clientPath, ...args], {
+    stdin: new Blob([stdin]),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  try {
+    const [stdout, stderr, code] = await Promise.all([
+      new Response(child.stdout).text(),
+      new Response(child.stderr).text(),
+      child.exited,
+    ]);
+    return { code, stdout, stderr };
+  } finally {
+    child.kill("SIGKILL");
+  }
+}
+
+/** Accepts TCP connections and never answers: a node that is not there. */
+class SilentListener {
+  connectionCount = 0;
+  private readonly server = Bun.listen({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open: () => {
+        this.connectionCount++;
+      },
+      data: () => {},
+    },
+  });
+
+  get endpoint(): string {
+    return `tcp://127.0.0.1:${this.server.port}`;
+  }
+
+  stop(): void {
+    this.server.stop(true);
+  }
+}
+
+let listener: SilentListener | null = null;
+afterEach(() => {
+  listener?.stop();
+  listener = null;
+});
+
+function silentNode(): SilentListener {
+  listener = new SilentListener();
+  return listener;
+}
+
+const fast = ["--timeout-ms", "100", "--give-up-ms", "300"];
+
+describe("client.ts", () => {
+  test("--help prints the usage and exits 0", async () => {
+    const result = await runClient(["--help"]);
+    expect(result.stdout).toStartWith("Usage: bun client.ts [options]\n");
+    expect(result.stdout).toContain("--exec <commands>");
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+  });
+
+  test("an unknown flag is a usage error: exit 1, message on stderr", async () => {
+    const result = await runClient(["--bogus"]);
+    expect(result.stderr).toStartWith("Error: ");
+    expect(result.stderr).toContain("--bogus");
+    expect(result.stdout).toBe("");
+    expect(result.code).toBe(1);
+  });
+
+  test("--exec with an invalid key reports it without connecting, exit 1", async () => {
+    const node = silentNode();
+    const args = ["--connect", node.endpoint, ...fast, "--exec", "SET not-a-uuid x"];
+    const result = await runClient(args);
+    expect(result.stdout).toBe("Error: key is not a valid UUID4\n");
+    expect(result.code).toBe(1);
+    expect(node.connectionCount).toBe(0);
+  });
+
+  test("--exec HELP needs no cluster and exits 0", async () => {
+    const node = silentNode();
+    const result = await runClient(["--connect", node.endpoint, "--exec", "HELP"]);
+    expect(result.stdout).toContain("SET <uuid4> <value>");
+    expect(result.code).toBe(0);
+    expect(node.connectionCount).toBe(0);
+  });
+
+  test("piped stdin: every line runs, errors are printed, exit 1 when one failed", async () => {
+    const node = silentNode();
+    const result = await runClient(["--connect", node.endpoint, ...fast], "GET nope\nhelp\nFOO\n");
+    expect(result.stdout).toStartWith(
+      "Error: key is not a valid UUID4\nCommands (case-insensitive",
+    );
+    expect(result.stdout).toEndWith('Error: unknown command "FOO" (type HELP)\n');
+    expect(result.code).toBe(1);
+    expect(node.connectionCount).toBe(0);
+  });
+
+  test("--json prints a local error as a JSON object", async () => {
+    const result = await runClient(["--json", "--exec", "GET nope"]);
+    expect(JSON.parse(result.stdout)).toEqual({
+      ok: false,
+      error: { code: "INVALID_KEY", message: "key is not a valid UUID4" },
+    });
+    expect(result.code).toBe(1);
+  });
+
+  test("an unreachable cluster: exit 2 and an UNAVAILABLE error on stderr", async () => {
+    const node = silentNode();
+    const args = ["--connect", node.endpoint, ...fast, "--exec", `GET ${validKey}`];
+    const result = await runClient(args);
+    expect(result.stderr).toStartWith("Error UNAVAILABLE: ");
+    expect(result.stdout).toBe("");
+    expect(result.code).toBe(2);
+    expect(node.connectionCount).toBeGreaterThan(0);
+  });
+});

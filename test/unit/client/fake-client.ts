@@ -1,0 +1,108 @@
+// An in-memory stand-in for WarehouseClient, for testing the REPL shell without a cluster. It
+// records every call, can be told to fail, and lets a test emit cluster events.
+import type { ClientEvent, ClusterView } from "../../../lib/client/client.ts";
+import type { ReplClient } from "../../../lib/client/repl-shell.ts";
+import type { HeartbeatInfo } from "../../../lib/protocol.ts";
+import { KvError } from "../../../lib/util/errors.ts";
+
+export const fakeView: ClusterView = {
+  leader: { id: 1, endpoint: "tcp://127.0.0.1:7001" },
+  rf: 2,
+  partitions: 64,
+  term: 3,
+  members: [
+    { id: 1, endpoint: "tcp://127.0.0.1:7001", pub: "tcp://127.0.0.1:7101", alive: true,
+      role: "leader" },
+    { id: 2, endpoint: "tcp://127.0.0.1:7002", pub: "tcp://127.0.0.1:7102", alive: true,
+      role: "follower" },
+  ],
+};
+
+export class FakeClient implements ReplClient {
+  readonly calls: string[] = [];
+  readonly store = new Map<string, string>();
+  /** When set, every operation fails with this error (request() answers it as a reply). */
+  failure: KvError | null = null;
+  closeCount = 0;
+  view: () => ClusterView;
+  private readonly listeners = new Set<(event: ClientEvent) => void>();
+
+  constructor(currentView: ClusterView = fakeView) {
+    this.view = () => currentView;
+  }
+
+  private check(): void {
+    if (this.failure !== null) throw this.failure;
+  }
+
+  async set(
+    key: string,
+    value: string,
+  ): Promise<{ status: "created" | "updated"; replicas: number }> {
+    this.calls.push(`set ${key} ${value}`);
+    this.check();
+    const status = this.store.has(key) ? "updated" : "created";
+    this.store.set(key, value);
+    return { status, replicas: 2 };
+  }
+
+  async get(key: string): Promise<{ found: true; value: string } | { found: false }> {
+    this.calls.push(`get ${key}`);
+    this.check();
+    const value = this.store.get(key);
+    return value === undefined ? { found: false } : { found: true, value };
+  }
+
+  async delete(key: string): Promise<{ status: "deleted" | "not_found"; replicas: number }> {
+    this.calls.push(`delete ${key}`);
+    this.check();
+    return this.store.delete(key)
+      ? { status: "deleted", replicas: 2 }
+      : { status: "not_found", replicas: 2 };
+  }
+
+  async heartbeat(): Promise<HeartbeatInfo> {
+    this.calls.push("heartbeat");
+    this.check();
+    const current = this.view();
+    const [first] = current.members;
+    if (first === undefined) throw new KvError("UNAVAILABLE", "no members");
+    return {
+      node: { id: first.id, endpoint: first.endpoint, pub: first.pub },
+      role: "leader",
+      term: current.term,
+      leader: current.leader,
+      rf: current.rf,
+      partitions: current.partitions,
+      members: current.members.map(({ id, endpoint, pub, alive }) => ({
+        id, endpoint, pub, alive,
+      })),
+    };
+  }
+
+  on(listener: (event: ClientEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  emit(event: ClientEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
+  async request(body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    this.calls.push(`request ${JSON.stringify(body)}`);
+    if (this.failure !== null) {
+      const { code, message } = this.failure;
+      return { id: 1, ok: false, error: { code, message } };
+    }
+    return { id: 1, ok: true, echo: body };
+  }
+
+  async close(): Promise<void> {
+    this.closeCount++;
+  }
+}
