@@ -19,7 +19,7 @@
 import { CLI } from "cliffy";
 import { clearLine, createInterface, cursorTo, Interface } from "node:readline";
 import { AssertionError, unreachable } from "../util/errors.ts";
-import type { WarehouseClient } from "./client.ts";
+import type { ClusterView, WarehouseClient } from "./client.ts";
 import {
   type Command,
   errorJson,
@@ -138,11 +138,25 @@ export async function executeCommand(
 
 type LineResult = "continue" | "exit" | "unreachable";
 
+// The first reply names every member, but the client learns a member's role only from that
+// member's own heartbeats, which arrive over the subscription moments later (one heartbeat
+// interval, 100 ms by default). Until then the member shows as alive with role "-". Before the
+// cluster is first shown (on connect, NODES, WHERE) the shell waits for those heartbeats, at most
+// for the client's silence window, after which an unheard member shows as down anyway.
+const viewSettleMs = 1_000;
+const viewPollMs = 10;
+
+/** Whether the client has heard from every member it shows as alive. */
+export function isViewSettled(view: ClusterView): boolean {
+  return view.members.every((member) => !member.alive || member.role !== undefined);
+}
+
 /** State of one REPL run: the (lazily connected) client, the failure count and notices. */
 class Session {
   private client: ReplClient | null = null;
   private unsubscribe: (() => void) | null = null;
   private lastNotice: string | null = null;
+  private hasWaitedForView = false;
   failureCount = 0;
   /** Where notices go; the terminal reader swaps in one that redraws the prompt. */
   notify: (text: string) => void;
@@ -168,6 +182,7 @@ class Session {
       return null;
     }
     this.unsubscribe = this.client.on((event) => this.notice(formatEvent(event)));
+    if (this.options.interactive) await this.settleView(this.client);
     const view = this.client.view();
     if (this.options.interactive) {
       this.print(this.options.json ? JSON.stringify(view) : formatCluster(view));
@@ -175,6 +190,16 @@ class Session {
     const warning = underReplicationWarning(view);
     if (warning !== null) this.notice(warning);
     return this.client;
+  }
+
+  /** Waits (once per session, bounded by viewSettleMs) until the view is settled. */
+  private async settleView(client: ReplClient): Promise<void> {
+    if (this.hasWaitedForView) return;
+    this.hasWaitedForView = true;
+    const deadline = Date.now() + viewSettleMs;
+    while (!isViewSettled(client.view()) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, viewPollMs));
+    }
   }
 
   /** Repeats of the same notice (the client may report a lasting condition more than once) are
@@ -201,6 +226,7 @@ class Session {
     }
     const client = await this.ensureClient();
     if (client === null) return "unreachable";
+    if (parsed.kind === "nodes" || parsed.kind === "where") await this.settleView(client);
     const outcome = await executeCommand(parsed, client, this.options.json);
     if (!outcome.isOk) this.failureCount++;
     this.print(outcome.text);

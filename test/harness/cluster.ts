@@ -105,10 +105,12 @@ async function readReadyLine(proc: Subprocess<"ignore", "pipe", "pipe">): Promis
   const deadline = Date.now() + timeouts.readyMs;
   try {
     while (Date.now() < deadline) {
-      const result = await Promise.race([
-        reader.read(),
-        Bun.sleep(Math.max(1, deadline - Date.now())).then(() => ({ done: true, value: undefined })),
-      ]);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const expired = new Promise<{ done: true; value: undefined }>((resolve) => {
+        timer = setTimeout(() => resolve({ done: true, value: undefined }), Math.max(1, deadline - Date.now()));
+      });
+      // The timer is cleared so a script using the harness is not kept alive by it.
+      const result = await Promise.race([reader.read(), expired]).finally(() => clearTimeout(timer));
       if (result.done) return null;
       text += decoder.decode(result.value, { stream: true });
       const newline = text.indexOf("\n");

@@ -13,6 +13,7 @@ import {
   type ShellOptions,
 } from "../../../lib/client/repl-shell.ts";
 import { KvError } from "../../../lib/util/errors.ts";
+import { PtySession, visible } from "../../harness/pty.ts";
 import { FakeClient, fakeView } from "./fake-client.ts";
 
 const key = "9b2c1a4e-3f5d-4c2b-8a1e-7d6f5e4c3b2a";
@@ -359,50 +360,6 @@ describe("runShell: interactive without a terminal (stdin a TTY, stdout redirect
 // The interactive path on a real pseudo-terminal.
 
 const fixture = new URL("./tty-repl.fixture.ts", import.meta.url).pathname;
-const waitMs = 5000;
-
-// Drops terminal control sequences, so assertions read what a person sees.
-function visible(text: string): string {
-  return text.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").replaceAll("\r", "");
-}
-
-class PtySession {
-  raw = "";
-  readonly process: Bun.Subprocess;
-  private readonly terminal: Bun.Terminal;
-
-  constructor() {
-    this.terminal = new Bun.Terminal({
-      cols: 160,
-      rows: 40,
-      data: (_terminal, data) => {
-        this.raw += new TextDecoder().decode(data);
-      },
-    });
-    this.process = Bun.spawn([process.execPath, fixture], { terminal: this.terminal });
-  }
-
-  type(text: string): void {
-    this.terminal.write(text);
-  }
-
-  /** Waits until the visible output has `text` at least `count` times after `from`. */
-  async waitFor(text: string, count = 1, from = 0): Promise<void> {
-    const deadline = Date.now() + waitMs;
-    while (visible(this.raw).slice(from).split(text).length - 1 < count) {
-      if (Date.now() > deadline) {
-        const seen = visible(this.raw);
-        throw new Error(`no ${JSON.stringify(text)} (x${count}) on the terminal:\n${seen}`);
-      }
-      await Bun.sleep(5);
-    }
-  }
-
-  close(): void {
-    this.process.kill("SIGKILL");
-    this.terminal.close();
-  }
-}
 
 describe("runShell: interactive on a pseudo-terminal (cliffy)", () => {
   let session: PtySession | null = null;
@@ -412,7 +369,7 @@ describe("runShell: interactive on a pseudo-terminal (cliffy)", () => {
   });
 
   test("line editing, history, notices above the prompt, Ctrl-C and Ctrl-D", async () => {
-    const pty = new PtySession();
+    const pty = new PtySession([process.execPath, fixture]);
     session = pty;
     await pty.waitFor("warehouse> ");
     expect(visible(pty.raw)).toContain("leader: 1 (tcp://127.0.0.1:7001)  rf: 2  partitions: 64");
@@ -453,7 +410,7 @@ describe("runShell: interactive on a pseudo-terminal (cliffy)", () => {
   });
 
   test("a pasted block runs in order, then EXIT leaves with code 0", async () => {
-    const pty = new PtySession();
+    const pty = new PtySession([process.execPath, fixture]);
     session = pty;
     await pty.waitFor("warehouse> ");
     pty.type(`SET ${key} one\rGET ${key}\rSET ${key} two\rGET ${key}\rEXIT\r`);
