@@ -1,0 +1,143 @@
+// The single executables: scripts/build compiles node.ts and client.ts into a temp directory,
+// then the compiled node runs a 1-node cluster and the compiled client does SET/GET through it,
+// from a scratch directory with no source files, so nothing is loaded from the repository.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import type { Subprocess } from "bun";
+import { repoRoot, timeouts } from "../harness/cluster.ts";
+
+/** Compiling two binaries takes a few seconds; a hung build must still fail the test. */
+const BUILD_DEADLINE_MS = 60_000;
+const RUN_DEADLINE_MS = 15_000;
+
+let root: string;
+let bin: string;
+const started: Subprocess[] = [];
+
+/** Runs a command to completion, killing it at the deadline. */
+async function run(
+  argv: string[],
+  options: { cwd: string; env?: Record<string, string>; deadlineMs: number },
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const proc = Bun.spawn(argv, {
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  started.push(proc);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      proc.kill("SIGKILL");
+      reject(new Error(`${argv.join(" ")} did not finish within ${options.deadlineMs} ms`));
+    }, options.deadlineMs);
+  });
+  try {
+    const outputs = Promise.all([
+      new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited,
+    ]);
+    const [stdout, stderr, code] = await Promise.race([outputs, deadline]);
+    return { code, stdout, stderr };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Starts the compiled node and returns its ready line. */
+async function startNode(dataDir: string): Promise<{ endpoint: string; pub: string }> {
+  const proc = Bun.spawn(
+    [
+      join(bin, "warehouse-node"),
+      "--id", "1", "--rf", "1", "--port", "0", "--pub-port", "0", "--data", dataDir,
+    ],
+    { cwd: root, stdin: "ignore", stdout: "pipe", stderr: "pipe" },
+  );
+  started.push(proc);
+  const reader = proc.stdout.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  const deadline = Date.now() + timeouts.readyMs;
+  try {
+    while (!text.includes("\n")) {
+      const chunk = await Promise.race([
+        reader.read(),
+        Bun.sleep(Math.max(1, deadline - Date.now())).then(() => null),
+      ]);
+      if (chunk === null || chunk.done) {
+        const stderr = await Promise.race([
+          new Response(proc.stderr).text(), Bun.sleep(500).then(() => ""),
+        ]);
+        throw new Error(`compiled node gave no ready line: ${text}${stderr}`);
+      }
+      text += decoder.decode(chunk.value, { stream: true });
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  const line = text.slice(0, text.indexOf("\n"));
+  const ready = JSON.parse(line) as { event: string; endpoint: string; pub: string };
+  expect(ready.event).toBe("ready");
+  return ready;
+}
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), "warehouse-exe-"));
+  bin = join(root, "bin");
+  // The build script finds bun on PATH, as under `bun run build`.
+  const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env["PATH"] ?? ""}` };
+  const build = await run(["bash", join(repoRoot, "scripts", "build"), bin], {
+    cwd: repoRoot, env, deadlineMs: BUILD_DEADLINE_MS,
+  });
+  if (build.code !== 0) {
+    throw new Error(`scripts/build failed (${build.code}): ${build.stdout}${build.stderr}`);
+  }
+}, BUILD_DEADLINE_MS);
+
+afterAll(async () => {
+  for (const proc of started) proc.kill("SIGKILL");
+  await Promise.all(started.map((proc) => proc.exited));
+  rmSync(root, { recursive: true, force: true });
+});
+
+test("the compiled node and client do SET, GET and DELETE", async () => {
+  const node = await startNode(join(root, "data"));
+  const key = crypto.randomUUID();
+  const client = join(bin, "warehouse");
+  const text = await run([
+    client, "--connect", node.endpoint,
+    "--exec", `SET ${key} {"doc": "hello world"}; GET ${key}; DELETE ${key}; GET ${key}`,
+  ], { cwd: root, deadlineMs: RUN_DEADLINE_MS });
+  expect(text.stderr).toBe("");
+  expect(text.code).toBe(0);
+  expect(text.stdout.trimEnd().split("\n")).toEqual([
+    "Created (1 replica)", '{"doc": "hello world"}', "Deleted (1 replica)", "Not found",
+  ]);
+
+  const script = `SET ${key} v2; GET ${key}`;
+  const json = await run([client, "--json", "--connect", node.endpoint, "--exec", script], {
+    cwd: root, deadlineMs: RUN_DEADLINE_MS,
+  });
+  expect(json.code).toBe(0);
+  const replies = json.stdout.trimEnd().split("\n").map((line) => JSON.parse(line) as unknown);
+  expect(replies).toEqual([
+    { id: expect.anything(), ok: true, status: "created", replicas: 1 },
+    { id: expect.anything(), ok: true, found: true, value: "v2" },
+  ]);
+});
+
+test("the compiled binaries report bad flags with exit code 1 and print --help", async () => {
+  const options = { cwd: root, deadlineMs: RUN_DEADLINE_MS };
+  const nodeHelp = await run([join(bin, "warehouse-node"), "--help"], options);
+  expect(nodeHelp.code).toBe(0);
+  expect(nodeHelp.stdout).toContain("--id");
+  const badNode = await run([join(bin, "warehouse-node"), "--id", "0"], options);
+  expect(badNode.code).toBe(1);
+  expect(badNode.stderr).toContain("--id must be an integer");
+  const badClient = await run([join(bin, "warehouse"), "--connect", "nowhere"], options);
+  expect(badClient.code).toBe(1);
+  expect(badClient.stderr).toContain("is not an endpoint");
+});
