@@ -85,16 +85,21 @@ export class Connection {
     return this.pendingBytes;
   }
 
+  /**
+   * Writes now what the kernel takes and keeps a copy of the rest, so callers may reuse
+   * `bytes` as soon as this returns (Pipe.flush encodes into one shared scratch buffer).
+   */
   write(bytes: Uint8Array): void {
     if (this.closed || bytes.length === 0) return;
+    let rest = bytes;
     if (this.pendingBytes === 0) {
       const n = this.socket.write(bytes);
       if (n === bytes.length) return;
       if (n < 0) return; // closing; the close handler reports it
-      bytes = bytes.subarray(n);
+      rest = bytes.subarray(n);
     }
-    this.pending.push(bytes);
-    this.pendingBytes += bytes.length;
+    this.pending.push(rest.slice());
+    this.pendingBytes += rest.length;
   }
 
   pause(): void {

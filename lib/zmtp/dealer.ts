@@ -57,7 +57,7 @@ export class Dealer extends SocketBase {
 
   protected detach(_pipe: Pipe): void {}
 
-  protected onPeerMessage(_pipe: Pipe, frames: Uint8Array[]): void {
-    this.deliver(frames);
+  protected onPeerMessage(pipe: Pipe, frames: Uint8Array[]): void {
+    this.deliver(pipe, frames);
   }
 }

@@ -6,9 +6,15 @@ import type { Connection } from "./connection.ts";
 import { type FrameInput, type Message, type Pipe, SocketBase } from "./socket-base.ts";
 import type { SocketType } from "./socket-types.ts";
 
-/** Routing ids as map keys: one char per byte. */
+/** Routing ids as map keys: one char per byte. A loop, not a spread: this runs per send. */
 function keyOf(id: Uint8Array): string {
-  return String.fromCharCode(...id);
+  let key = "";
+  for (let i = 0; i < id.length; i++) key += String.fromCharCode(id[i] as number);
+  return key;
+}
+
+function idOf(key: string): Uint8Array {
+  return Uint8Array.from(key, (c) => c.charCodeAt(0));
 }
 
 export class Router extends SocketBase {
@@ -46,7 +52,7 @@ export class Router extends SocketBase {
 
   /** Routing ids of the peers currently connected. */
   get peerIds(): Uint8Array[] {
-    return [...this.routes.values()].map((p) => Uint8Array.from(p.routingKey, (c) => c.charCodeAt(0)));
+    return [...this.routes.values()].map((p) => idOf(p.routingKey));
   }
 
   protected attach(pipe: Pipe, conn: Connection): boolean {
@@ -70,6 +76,7 @@ export class Router extends SocketBase {
       key = keyOf(Uint8Array.of(0, id >>> 24, (id >>> 16) & 0xff, (id >>> 8) & 0xff, id & 0xff));
     }
     pipe.routingKey = key;
+    pipe.routingId = idOf(key);
     this.routes.set(key, pipe);
     return true;
   }
@@ -81,8 +88,8 @@ export class Router extends SocketBase {
   }
 
   protected onPeerMessage(pipe: Pipe, frames: Uint8Array[]): void {
-    const id = Uint8Array.from(pipe.routingKey, (c) => c.charCodeAt(0));
-    frames.unshift(id);
-    this.deliver(frames);
+    // A copy per message, so an application that mutates a frame cannot corrupt the route.
+    frames.unshift(pipe.routingId.slice());
+    this.deliver(pipe, frames);
   }
 }

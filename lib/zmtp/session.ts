@@ -42,6 +42,11 @@ export interface SessionOptions {
 
 /** Frames per message are bounded too, so a flood of empty frames cannot exhaust memory. */
 const FRAMES_PER_MESSAGE_MAX = 65_536;
+/**
+ * Commands (READY with metadata, SUBSCRIBE) may need more room than a small maxMessageBytes
+ * allows; a message frame above maxMessageBytes is still refused when it is assembled.
+ */
+const COMMAND_BYTES_MAX = 64 * 1024;
 /** libzmq truncates PING contexts to 16 bytes (zmtp.md 4.2). */
 const PING_CONTEXT_BYTES_MAX = 16;
 
@@ -59,7 +64,7 @@ export class Session {
 
   constructor(options: SessionOptions) {
     this.options = options;
-    this.decoder = new FrameDecoder(options.maxMessageBytes);
+    this.decoder = new FrameDecoder(Math.max(options.maxMessageBytes, COMMAND_BYTES_MAX));
   }
 
   /** Our whole greeting, to be written as soon as TCP connects (never wait for the peer's). */

@@ -65,11 +65,11 @@ export class Subscriber extends SocketBase {
     pipe.clear();
   }
 
-  protected onPeerMessage(_pipe: Pipe, frames: Uint8Array[]): void {
+  protected onPeerMessage(pipe: Pipe, frames: Uint8Array[]): void {
     const topic = frames[0] as Uint8Array;
     for (const { prefix } of this.counts.values()) {
       if (prefix.length <= topic.length && prefix.every((b, i) => topic[i] === b)) {
-        this.deliver(frames);
+        this.deliver(pipe, frames);
         return;
       }
     }
