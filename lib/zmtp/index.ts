@@ -6,5 +6,5 @@ export { Subscriber } from "./sub.ts";
 export type { FrameInput, Message, SocketEvent } from "./socket-base.ts";
 export type { SocketOptions } from "./options.ts";
 export { socketDefaults } from "./options.ts";
-export { formatEndpoint, isValidEndpoint, parseEndpoint } from "./endpoint.ts";
+export { formatEndpoint, parseEndpoint } from "./endpoint.ts";
 export { bytesToString, toBytes } from "./codec.ts";
