@@ -53,9 +53,13 @@ const MEMBER_SILENCE_MS = 1_000;
 /** Pause between attempts when nobody knows a leader yet (e.g. during an election). */
 const NO_LEADER_BACKOFF_MS = 50;
 
+/** How one attempt ended: a reply, no reply in time, or abandoned because the leader moved. */
+type AttemptOutcome = Reply | "timeout" | "redirect";
+
 interface Pending {
-  resolve: (reply: Reply) => void;
+  resolve: (outcome: AttemptOutcome) => void;
   timer: ReturnType<typeof setTimeout>;
+  endpoint: string;
 }
 
 /** One DEALER per node; replaced after a timeout so a stale request is never delivered late. */
@@ -249,7 +253,13 @@ export class WarehouseClient {
       attempt++;
       const timeoutMs = Math.min(this.config.requestTimeoutMs, Math.max(1, deadline - Date.now()));
       const reply = await this.attempt(endpoint, body, timeoutMs);
-      if (reply === null) {
+      if (reply === "redirect") {
+        // A new leader was announced while we waited on the old one: go there at once.
+        lastError = new KvError("TIMEOUT", `${endpoint} stopped leading before it answered`);
+        hint = this.leader;
+        continue;
+      }
+      if (reply === "timeout") {
         lastError = new KvError("TIMEOUT", `no reply from ${endpoint} within ${timeoutMs} ms`);
         continue;
       }
@@ -270,7 +280,11 @@ export class WarehouseClient {
     throw lastError;
   }
 
-  private attempt(endpoint: string, body: Record<string, unknown>, timeoutMs: number): Promise<Reply | null> {
+  private attempt(
+    endpoint: string,
+    body: Record<string, unknown>,
+    timeoutMs: number,
+  ): Promise<AttemptOutcome> {
     const id = `${this.idPrefix}${this.nextId++}`;
     let link = this.links.get(endpoint);
     if (link === undefined) {
@@ -282,9 +296,9 @@ export class WarehouseClient {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         target.reset();
-        resolve(null);
+        resolve("timeout");
       }, timeoutMs);
-      this.pending.set(id, { resolve, timer });
+      this.pending.set(id, { resolve, timer, endpoint });
       target.send(encodeJson({ ...body, id }));
     });
   }
@@ -333,7 +347,25 @@ export class WarehouseClient {
     this.term = Math.max(this.term, term);
     if (!changed) return;
     this.leader = leader;
+    if (leader !== null) this.redirectPending(leader.endpoint);
     this.emit({ type: "leader-changed", leader, term: this.term });
+  }
+
+  /**
+   * Attempts waiting on a node that is no longer the leader would otherwise sit out their whole
+   * timeout (a killed leader never answers): they end now and retry at the new leader. Their
+   * links are reset, as after a timeout, so the abandoned request is never delivered late.
+   */
+  private redirectPending(leaderEndpoint: string): void {
+    const stale = new Set<string>();
+    for (const [id, pending] of this.pending) {
+      if (pending.endpoint === leaderEndpoint) continue;
+      this.pending.delete(id);
+      clearTimeout(pending.timer);
+      stale.add(pending.endpoint);
+      pending.resolve("redirect");
+    }
+    for (const endpoint of stale) this.links.get(endpoint)?.reset();
   }
 
   private refreshLiveness(): void {

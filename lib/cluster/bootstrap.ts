@@ -13,11 +13,19 @@ export interface ClusterState {
   term: number;
   /** partition → ids in sync, as last known from the leader. */
   insync: number[][];
+  /**
+   * The term of the leader that produced `insync`: how recent this node's knowledge of the
+   * sets is. After a whole-cluster restart the node with the newest sets must lead first.
+   */
+  insyncTerm: number;
 }
 
 const INSYNC_META = "insync";
+const INSYNC_TERM_META = "insync_term";
 const JOIN_TIMEOUT_MS = 2000;
 const JOIN_ATTEMPTS = 5;
+/** A restarted node's peers answer within milliseconds if they run at all (see rejoin). */
+const REJOIN_TIMEOUT_MS = 1000;
 
 /** A join the cluster refused: the process should exit non-zero with this message. */
 export class JoinRefusedError extends KvError {
@@ -46,7 +54,8 @@ export function loadClusterState(
   const members = JSON.parse(store.getMeta(metaNames.members) ?? "[]") as Member[];
   const term = Number(store.getMeta(metaNames.currentTerm) ?? "0");
   const insync = JSON.parse(store.getMeta(INSYNC_META) ?? "[]") as number[][];
-  return { rf, partitions, members, term, insync };
+  const insyncTerm = Number(store.getMeta(INSYNC_TERM_META) ?? "0");
+  return { rf, partitions, members, term, insync, insyncTerm };
 }
 
 export function saveClusterState(store: KvStore, state: ClusterState): void {
@@ -55,6 +64,7 @@ export function saveClusterState(store: KvStore, state: ClusterState): void {
   store.setMeta(metaNames.members, JSON.stringify(state.members));
   store.setMeta(metaNames.currentTerm, String(state.term));
   store.setMeta(INSYNC_META, JSON.stringify(state.insync));
+  store.setMeta(INSYNC_TERM_META, String(state.insyncTerm));
 }
 
 export function saveNodeId(store: KvStore, id: number): void {
@@ -72,16 +82,17 @@ export async function joinCluster(
   known: ClusterState | null,
   log: Logger,
 ): Promise<ClusterState> {
+  if (known !== null) return rejoin(self, settings, known, log);
   for (let attempt = 0; attempt < JOIN_ATTEMPTS; attempt++) {
     for (const seed of settings.join) {
       const rpc = new PeerRpc(seed);
       try {
         const reply = await rpc.request(
-          { op: "PEER_JOIN", node: self, rf: settings.rf ?? known?.rf ?? null },
+          { op: "PEER_JOIN", node: self, rf: settings.rf ?? null },
           JOIN_TIMEOUT_MS,
         );
         if (!reply.ok) throw new JoinRefusedError(`join refused by ${seed}: ${reply.error.message}`);
-        const state = parseJoinReply(reply, known);
+        const state = parseJoinReply(reply, null);
         if (state !== null) {
           log.info("joined", { via: seed, rf: state.rf, members: state.members.length });
           return state;
@@ -94,8 +105,49 @@ export async function joinCluster(
       }
     }
   }
-  if (known !== null) return known;
   throw new KvError("UNAVAILABLE", `no member answered at ${settings.join.join(", ")}`);
+}
+
+/**
+ * A restarted node asks every seed at once, once and briefly. When the whole cluster restarts,
+ * the other nodes are starting too and answer no join until they run, so retrying as a new
+ * node does would hold every start for the whole retry budget. Any refusal still wins; with
+ * no answer the node carries on with what it stored.
+ */
+async function rejoin(
+  self: Member,
+  settings: { join: string[]; rf: number | undefined },
+  known: ClusterState,
+  log: Logger,
+): Promise<ClusterState> {
+  const ask = async (seed: string): Promise<ClusterState> => {
+    const rpc = new PeerRpc(seed);
+    try {
+      const reply = await rpc.request(
+        { op: "PEER_JOIN", node: self, rf: settings.rf ?? known.rf },
+        REJOIN_TIMEOUT_MS,
+      );
+      if (!reply.ok) throw new JoinRefusedError(`join refused by ${seed}: ${reply.error.message}`);
+      const state = parseJoinReply(reply, known);
+      if (state === null) throw new KvError("UNAVAILABLE", `${seed} sent a malformed join reply`);
+      log.info("joined", { via: seed, rf: state.rf, members: state.members.length });
+      return state;
+    } finally {
+      await rpc.close();
+    }
+  };
+  const outcomes = await Promise.allSettled(settings.join.map(ask));
+  let joined: ClusterState | undefined;
+  for (const [i, outcome] of outcomes.entries()) {
+    if (outcome.status === "fulfilled") {
+      joined ??= outcome.value;
+    } else if (outcome.reason instanceof JoinRefusedError) {
+      throw outcome.reason;
+    } else {
+      log.warn("join_attempt_failed", { seed: settings.join[i], error: String(outcome.reason) });
+    }
+  }
+  return joined ?? known;
 }
 
 function parseJoinReply(reply: Record<string, unknown>, known: ClusterState | null): ClusterState | null {
@@ -114,5 +166,6 @@ function parseJoinReply(reply: Record<string, unknown>, known: ClusterState | nu
     members: list,
     term: Math.max(Number(term) || 0, known?.term ?? 0),
     insync: known?.insync ?? [],
+    insyncTerm: known?.insyncTerm ?? 0,
   };
 }

@@ -15,6 +15,18 @@ export interface PeerLink {
   page(nodeId: number, partition: number, after: Version, limit: number): Promise<StoredRow[]>;
 }
 
+/**
+ * A replica refused a write because it has seen a newer term: another node leads now. This
+ * coordinator must not acknowledge the write (the new leader may never see it) nor drop the
+ * replica from the in-sync set (it did nothing wrong).
+ */
+export class StaleTermError extends KvError {
+  constructor(message: string) {
+    super("NOT_LEADER", message);
+    this.name = "StaleTermError";
+  }
+}
+
 export interface ClusterFacts {
   selfId: number;
   term: number;
@@ -37,6 +49,10 @@ export class Coordinator {
   private insync: number[][];
   /** partition → ids being brought level: they get live writes but are not waited for. */
   private readonly receiving = new Map<number, Set<number>>();
+  /** partition → receiving ids that failed a live write: their catch-up must start over. */
+  private readonly missed = new Map<number, Set<number>>();
+  /** "partition/node" → the copy running for it. */
+  private readonly catchingUp = new Map<string, Promise<void>>();
   private readonly seq: number[];
   private readonly inflightByKey = new Map<string, Promise<unknown>>();
   private readonly inflightByPartition = new Map<number, Set<Promise<unknown>>>();
@@ -75,6 +91,10 @@ export class Coordinator {
     const partition = partitionOf(key, facts.partitions);
     const previous = this.inflightByKey.get(key);
     if (previous !== undefined) await previous.catch(() => undefined);
+    // An in-sync replica this write will not reach must leave the set before the write is
+    // acknowledged: "in sync" means "holds every acknowledged write".
+    const unreachable = (this.insync[partition] ?? []).filter((id) => !facts.isAlive(id));
+    if (unreachable.length > 0) this.dropFromInsync(partition, unreachable);
     const required = (this.insync[partition] ?? []).filter((id) => facts.isAlive(id));
     if (required.length < facts.minInsync || required.length === 0) {
       throw new KvError(
@@ -122,7 +142,18 @@ export class Coordinator {
    * flight settle, then every row from an in-sync source is copied to it; only then does it
    * count as in sync. Rows carry versions, so copies that cross live writes are harmless.
    */
-  async catchUp(nodeId: number, partition: number): Promise<void> {
+  catchUp(nodeId: number, partition: number): Promise<void> {
+    // A replica that asks again while its copy still runs joins that copy: two copies at once
+    // would clear each other's receiving and missed marks.
+    const key = `${partition}/${nodeId}`;
+    const running = this.catchingUp.get(key);
+    if (running !== undefined) return running;
+    const work = this.copyTo(nodeId, partition).finally(() => this.catchingUp.delete(key));
+    this.catchingUp.set(key, work);
+    return work;
+  }
+
+  private async copyTo(nodeId: number, partition: number): Promise<void> {
     const facts = this.facts();
     if (partition < 0 || partition >= facts.partitions) {
       throw new KvError("BAD_REQUEST", `no partition ${partition}`);
@@ -134,6 +165,7 @@ export class Coordinator {
       this.receiving.set(partition, set);
     }
     set.add(nodeId);
+    this.missed.get(partition)?.delete(nodeId);
     try {
       await Promise.allSettled([...(this.inflightByPartition.get(partition) ?? [])]);
       const source = (this.insync[partition] ?? []).find((id) => id !== nodeId && facts.isAlive(id));
@@ -153,10 +185,18 @@ export class Coordinator {
         }
         if (rows.length < CATCH_UP_PAGE_ROWS) break;
       }
+      // A live write that failed to reach it after the copy began may be in neither the copy
+      // nor its store; counting it in sync now would lose that write.
+      if (this.missed.get(partition)?.has(nodeId) === true) {
+        throw new KvError(
+          "UNAVAILABLE",
+          `node ${nodeId} missed a write to partition ${partition} while catching up`,
+        );
+      }
       const ids = this.insync[partition] ?? [];
       if (!ids.includes(nodeId)) ids.push(nodeId);
       this.insync[partition] = ids.sort((a, b) => a - b);
-      this.log.info("replica_in_sync", { partition, node: nodeId });
+      this.log.info("replica_in_sync", { partition, replica: nodeId });
       this.pruneSurplus();
       this.onInsyncChanged();
     } finally {
@@ -168,7 +208,12 @@ export class Coordinator {
     const placement = replicasOf(row.partition, facts.memberIds, facts.rf);
     const targets = new Set<number>(required);
     for (const id of placement) if (facts.isAlive(id)) targets.add(id);
-    for (const id of this.receiving.get(row.partition) ?? []) if (facts.isAlive(id)) targets.add(id);
+    for (const id of this.receiving.get(row.partition) ?? []) {
+      // A receiving replica that looks down is not waited for; it misses this write, so its
+      // catch-up has to start over.
+      if (facts.isAlive(id)) targets.add(id);
+      else this.markMissed(row.partition, id);
+    }
     const results = await Promise.allSettled(
       [...targets].map(async (id) => {
         const [result] = id === facts.selfId
@@ -180,20 +225,40 @@ export class Coordinator {
     let acked = 0;
     let existed = false;
     const failed: number[] = [];
+    let staleTerm: StaleTermError | undefined;
+    const targetIds = [...targets];
     results.forEach((r, i) => {
-      const id = [...targets][i] as number;
+      const id = targetIds[i] as number;
       if (r.status === "fulfilled" && r.value.result !== undefined) {
         if (required.includes(id)) acked++;
         existed ||= r.value.result.existed;
-      } else if (required.includes(id)) {
-        failed.push(id);
+        return;
       }
+      if (r.status === "rejected" && r.reason instanceof StaleTermError) staleTerm = r.reason;
+      failed.push(id);
     });
-    if (failed.length > 0) this.dropFromInsync(row.partition, failed);
+    if (staleTerm !== undefined) throw staleTerm;
+    // Checked against the sets as they are now, not as they were when the write started: a
+    // replica that finished catching up meanwhile counts as in sync but lacks this write.
+    const insyncNow = this.insync[row.partition] ?? [];
+    const outOfSync = failed.filter((id) => insyncNow.includes(id));
+    if (outOfSync.length > 0) this.dropFromInsync(row.partition, outOfSync);
+    for (const id of failed) {
+      if (this.receiving.get(row.partition)?.has(id) === true) this.markMissed(row.partition, id);
+    }
     if (acked < facts.minInsync) {
       throw new KvError("TIMEOUT", `only ${acked} of ${required.length} replicas acknowledged; the write may or may not have happened`);
     }
     return { existed, replicas: acked };
+  }
+
+  private markMissed(partition: number, id: number): void {
+    let missed = this.missed.get(partition);
+    if (missed === undefined) {
+      missed = new Set();
+      this.missed.set(partition, missed);
+    }
+    missed.add(id);
   }
 
   private track(key: string, partition: number, work: Promise<unknown>): void {

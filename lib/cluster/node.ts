@@ -1,15 +1,17 @@
 // The node's shell: owns the sockets, the store and the one timer, and wires them to the pure
 // membership core, the replica and (while leading) the coordinator. Requests from clients and
 // peers arrive on the ROUTER; heartbeats go out on the PUB and come in on the SUB.
-import { KvError } from "../util/errors.ts";
+import { ConfigError, KvError } from "../util/errors.ts";
 import type { Logger } from "../util/log.ts";
 import { replicasOf } from "../placement.ts";
 import {
   type HeartbeatInfo,
   type MemberInfo,
+  type RequestId,
   HEARTBEAT_TOPIC,
   encodeJson,
   errorReply,
+  isRequestId,
   okReply,
   parseHeartbeat,
   parseRequest,
@@ -70,6 +72,18 @@ export class WarehouseNode {
   private readonly catchUpAskedTick = new Map<number, number>();
   private catchUpInFlight = 0;
   private lastLeaderSeenTick = 0;
+  /**
+   * Whether knownInsync says where this node stands: true once a leader's heartbeat has given
+   * its in-sync sets (or this node bootstrapped, or trusts its own data after the boot grace).
+   * The sets stored on disk are from before a restart: acting on them, a node that missed writes
+   * while it was down would count itself in sync and could even take the lead.
+   */
+  private isInsyncKnown: boolean;
+  /** The leader's last heartbeat listed this node as alive: the leader will send it writes. */
+  private isSeenByLeader = false;
+  private isInsyncPublishScheduled = false;
+  /** Each peer's insyncTerm from its heartbeats (see checkBootGrace). */
+  private readonly peerInsyncTerms = new Map<number, number>();
   private didWarnUnderReplicated = false;
   private isStopped = false;
 
@@ -93,6 +107,7 @@ export class WarehouseNode {
     this.pub = init.pub;
     this.state = init.state;
     this.knownInsync = init.state.insync.map((ids) => [...ids]);
+    this.isInsyncKnown = init.isCaughtUp;
     this.committer = new GroupCommitter(this.store);
     this.replica = new Replica(this.store, this.committer);
     this.subscriber = new Subscriber({ reconnectIvlMs: 50, reconnectIvlMaxMs: 400 });
@@ -100,7 +115,10 @@ export class WarehouseNode {
     this.peers = new PeerLinks();
     const self: Member = { id: init.settings.id, endpoint: init.endpoint, pub: init.pub };
     const suspectTicks = Math.max(2, Math.ceil(init.settings.suspectMs / init.settings.heartbeatMs));
-    this.membership = new Membership(self, init.state.members, suspectTicks, init.state.term);
+    // Terms only grow: the stored rows carry the terms this node has seen, even if the stored
+    // term is behind them (it is saved only on a leader change).
+    const term = Math.max(init.state.term, init.store.maxTerm());
+    this.membership = new Membership(self, init.state.members, suspectTicks, term);
     for (const m of init.state.members) this.onMemberKnown(m);
     this.apply(this.membership.setSelfCaughtUp(init.isCaughtUp));
   }
@@ -111,8 +129,8 @@ export class WarehouseNode {
     const router = new Router({ routerHandover: true, maxMessageBytes: settings.valueBytesMax * 6 + 65536 });
     const publisher = new Publisher({ sendHwm: 100 });
     try {
-      const endpoint = await router.bind(`tcp://${settings.host}:${settings.port}`);
-      const pub = await publisher.bind(`tcp://${settings.host}:${settings.pubPort}`);
+      const endpoint = await bindOrExplain(router, settings.host, settings.port, "--port");
+      const pub = await bindOrExplain(publisher, settings.host, settings.pubPort, "--pub-port");
       const self: Member = { id: settings.id, endpoint, pub };
       const loaded = loadClusterState(store, settings);
       let state: ClusterState;
@@ -191,6 +209,7 @@ export class WarehouseNode {
           break;
         case "member-down":
           this.log.warn("member_down", { member: change.id });
+          this.peers.reset(change.id);
           this.coordinator?.onMemberDown();
           break;
         case "leader-changed":
@@ -222,7 +241,9 @@ export class WarehouseNode {
       peers: this.peers.link(this.settings.requestTimeoutMs),
       log: this.log,
       insync: this.knownInsync,
-      seqStart: () => 0,
+      // Continuing from the highest seq held keeps versions unique even if two nodes ever led
+      // in the same term (each from its own view); a fresh term alone would restart at 1.
+      seqStart: (partition) => this.store.maxSeq(partition),
       onInsyncChanged: () => this.onInsyncChanged(),
     });
     this.coordinator.onMembersChanged();
@@ -232,8 +253,18 @@ export class WarehouseNode {
   private onInsyncChanged(): void {
     if (this.coordinator === null) return;
     this.knownInsync = this.coordinator.insyncMap();
-    this.state = { ...this.state, insync: this.knownInsync };
+    this.state = { ...this.state, insync: this.knownInsync, insyncTerm: this.membership.term };
     saveClusterState(this.store, this.state);
+    // Followers learn the sets only from heartbeats, and one that takes over with an old copy
+    // can find no live in-sync replica of a partition that has one (a replica that just caught
+    // up): tell them now rather than at the next tick, once per turn however many changed.
+    if (!this.isInsyncPublishScheduled) {
+      this.isInsyncPublishScheduled = true;
+      setImmediate(() => {
+        this.isInsyncPublishScheduled = false;
+        this.publishHeartbeat();
+      });
+    }
   }
 
   private onMemberKnown(member: Member): void {
@@ -266,6 +297,7 @@ export class WarehouseNode {
   }
 
   private driveCatchUp(): void {
+    if (!this.isInsyncKnown) return;
     const leaderId = this.membership.leaderId;
     const lagging = this.lagging();
     if (lagging.length === 0) {
@@ -274,6 +306,9 @@ export class WarehouseNode {
       return;
     }
     if (leaderId === null) return;
+    // A leader that does not see us alive would not send us the live writes of a partition
+    // being copied, and would refuse to count us in sync: wait until our heartbeats reach it.
+    if (leaderId !== this.settings.id && !this.isSeenByLeader) return;
     const now = this.membership.tickCount;
     for (const partition of lagging) {
       if (this.catchUpInFlight >= CATCH_UP_PARALLEL_MAX) return;
@@ -305,12 +340,26 @@ export class WarehouseNode {
     }
   }
 
-  /** With no leader at all for a while (the whole cluster restarted), trust our own data. */
+  /**
+   * With no leader at all for a while (the whole cluster restarted), trust our own data, unless
+   * a live member knows newer in-sync sets (a higher insyncTerm: it was there after we left,
+   * and our sets may count us in sync for writes we never got), or equally new ones and has a
+   * lower id. That member trusts itself instead and leads; we catch up from it. Only one node
+   * trusting itself also keeps two leaders from starting in the same new term.
+   */
   private checkBootGrace(): void {
     if (this.membership.isCaughtUp(this.settings.id)) return;
     const graceTicks = BOOT_GRACE_SUSPECT_MULTIPLE * Math.ceil(this.settings.suspectMs / this.settings.heartbeatMs);
     if (this.membership.tickCount - this.lastLeaderSeenTick < graceTicks) return;
+    const ownTerm = this.state.insyncTerm;
+    const outranked = this.membership.memberIds().some((id) => {
+      if (id === this.settings.id || !this.membership.isAlive(id)) return false;
+      const theirs = this.peerInsyncTerms.get(id) ?? 0;
+      return theirs > ownTerm || (theirs === ownTerm && id < this.settings.id);
+    });
+    if (outranked) return;
     this.log.info("no_leader_trusting_local_data", {});
+    this.isInsyncKnown = true;
     this.apply(this.membership.setSelfCaughtUp(true));
   }
 
@@ -330,7 +379,7 @@ export class WarehouseNode {
 
   // ---- heartbeats -------------------------------------------------------------------------
 
-  heartbeatInfo(): HeartbeatInfo & { caughtUp: boolean; insync?: number[][] } {
+  heartbeatInfo(): HeartbeatInfo & { caughtUp: boolean; insyncTerm: number; insync?: number[][] } {
     const leaderId = this.membership.leaderId;
     const leader = leaderId === null ? null : this.membership.member(leaderId);
     const members: MemberInfo[] = this.membership.members().map((m) => ({
@@ -347,6 +396,7 @@ export class WarehouseNode {
       partitions: this.state.partitions,
       members,
       caughtUp: isCaughtUp,
+      insyncTerm: this.state.insyncTerm,
       ...(this.coordinator !== null ? { insync: this.coordinator.insyncMap() } : {}),
     };
   }
@@ -367,7 +417,10 @@ export class WarehouseNode {
       }
       const info = parseHeartbeat(raw);
       if (info === null) continue;
-      const extra = raw as { caughtUp?: unknown; insync?: unknown };
+      const extra = raw as { caughtUp?: unknown; insync?: unknown; insyncTerm?: unknown };
+      if (Number.isSafeInteger(extra.insyncTerm)) {
+        this.peerInsyncTerms.set(info.node.id, extra.insyncTerm as number);
+      }
       this.apply(this.membership.onHeartbeat({
         id: info.node.id,
         endpoint: info.node.endpoint,
@@ -377,17 +430,20 @@ export class WarehouseNode {
         members: info.members,
       }));
       if (info.role === "leader" && info.node.id === this.membership.leaderId) {
+        this.isSeenByLeader = info.members.some((m) => m.id === this.settings.id && m.alive);
         const insync = parseInsync(extra.insync, this.state.partitions);
-        if (insync !== null) this.adoptInsync(insync);
+        if (insync !== null) this.adoptInsync(insync, info.term);
       }
     }
   }
 
-  private adoptInsync(insync: number[][]): void {
-    const changed = JSON.stringify(insync) !== JSON.stringify(this.knownInsync);
+  private adoptInsync(insync: number[][], term: number): void {
+    this.isInsyncKnown = true;
+    const changed = JSON.stringify(insync) !== JSON.stringify(this.knownInsync)
+      || term !== this.state.insyncTerm;
     this.knownInsync = insync;
     if (changed) {
-      this.state = { ...this.state, insync };
+      this.state = { ...this.state, insync, insyncTerm: term };
       saveClusterState(this.store, this.state);
     }
   }
@@ -399,10 +455,14 @@ export class WarehouseNode {
       const body = frames[frames.length - 1] as Uint8Array;
       const envelope = frames.slice(0, -1);
       // Each request runs on its own so a slow write never holds up the rest.
-      void this.handle(body).then(
-        (reply) => this.router.send([...envelope, encodeJson(reply)]).catch(() => undefined),
-        (error: unknown) => this.log.error("request_failed", { error: String(error) }),
-      );
+      void this.handle(body)
+        .catch((error: unknown) => {
+          this.log.error("request_failed", { error: String(error) });
+          // A bug must not leave the sender waiting for a reply that never comes.
+          const message = "internal error while handling the request";
+          return errorReply(requestIdOf(body), "UNAVAILABLE", message);
+        })
+        .then((reply) => this.router.send([...envelope, encodeJson(reply)]).catch(() => undefined));
     }
   }
 
@@ -464,6 +524,33 @@ function isWire(code: string): code is "NOT_LEADER" | "INVALID_KEY" | "BAD_REQUE
   return ["NOT_LEADER", "INVALID_KEY", "BAD_REQUEST", "UNAVAILABLE", "TIMEOUT"].includes(code);
 }
 
+/** Binds, or throws a ConfigError naming the endpoint and its flag (Bun's message names neither). */
+async function bindOrExplain(
+  socket: { bind(endpoint: string): Promise<string> },
+  host: string,
+  port: number,
+  flag: string,
+): Promise<string> {
+  const endpoint = `tcp://${host}:${port}`;
+  try {
+    return await socket.bind(endpoint);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ConfigError(`cannot listen on ${endpoint} (${flag}): ${reason}; ` +
+      "is another process using that port?");
+  }
+}
+
+/** The id of a request that could not be handled, when its body has a usable one. */
+function requestIdOf(body: Uint8Array): RequestId | null {
+  try {
+    const id: unknown = (JSON.parse(bytesToString(body)) as { id?: unknown } | null)?.id;
+    return isRequestId(id) ? id : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Cheap pre-check so client requests are parsed once: peer ops all start with "PEER_". */
 function frameLooksLikePeerOp(body: Uint8Array): boolean {
   return bytesToString(body.subarray(0, 64)).includes('"PEER_');
@@ -476,6 +563,7 @@ function bootstrapState(self: Member, settings: NodeSettings): ClusterState {
     members: [self],
     term: 0,
     insync: Array.from({ length: settings.partitions }, () => [self.id]),
+    insyncTerm: 0,
   };
 }
 

@@ -3,6 +3,7 @@
 import type { WarehouseNode } from "./node.ts";
 import { parseRow } from "./replica.ts";
 import type { StoredRow } from "../store/index.ts";
+import { parseTcpEndpoint } from "../util/endpoint.ts";
 
 export type PeerOp = "PEER_JOIN" | "PEER_REPLICATE" | "PEER_READ" | "PEER_PAGE" | "PEER_CATCHUP";
 const peerOps: readonly string[] = ["PEER_JOIN", "PEER_REPLICATE", "PEER_READ", "PEER_PAGE", "PEER_CATCHUP"];
@@ -88,8 +89,11 @@ export async function handlePeerRequest(node: WarehouseNode, req: PeerRequest): 
  */
 function join(node: WarehouseNode, req: PeerRequest): Record<string, unknown> {
   const n = req["node"] as { id?: unknown; endpoint?: unknown; pub?: unknown } | null;
+  // A malformed endpoint admitted here would be persisted and published in every heartbeat,
+  // where clients reject it: the cluster would become unusable through one bad request.
   if (typeof n !== "object" || n === null || !Number.isSafeInteger(n.id) || (n.id as number) < 1
-    || typeof n.endpoint !== "string" || typeof n.pub !== "string") {
+    || typeof n.endpoint !== "string" || parseTcpEndpoint(n.endpoint) === null
+    || typeof n.pub !== "string" || parseTcpEndpoint(n.pub) === null) {
     return refuse(req.id, "BAD_REQUEST", "PEER_JOIN needs node {id, endpoint, pub}");
   }
   const id = n.id as number;

@@ -2,7 +2,7 @@
 // coordinator and catch-up make over them.
 import { KvError } from "../util/errors.ts";
 import type { StoredRow, Version } from "../store/index.ts";
-import type { PeerLink } from "./coordinator.ts";
+import { type PeerLink, StaleTermError } from "./coordinator.ts";
 import { type PeerReply, PeerRpc } from "./peer-rpc.ts";
 import { type ApplyResult, parseRow } from "./replica.ts";
 
@@ -29,6 +29,18 @@ export class PeerLinks {
     this.rpcs.set(id, new PeerRpc(endpoint));
   }
 
+  /**
+   * Starts over with a member that went down: its unanswered requests fail now instead of at
+   * their deadlines, and requests still queued for it are dropped, never delivered to it late
+   * (after a restart) as if they were new.
+   */
+  reset(id: number): void {
+    const existing = this.rpcs.get(id);
+    if (existing === undefined) return;
+    void existing.close();
+    this.rpcs.set(id, new PeerRpc(existing.endpoint));
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.rpcs.values()].map((r) => r.close()));
     this.rpcs.clear();
@@ -38,6 +50,9 @@ export class PeerLinks {
     const rpc = this.rpcs.get(id);
     if (rpc === undefined) throw new KvError("UNAVAILABLE", `node ${id} is not a known member`);
     const reply = await rpc.request(body, timeoutMs);
+    if (!reply.ok && reply.error.code === "STALE_TERM") {
+      throw new StaleTermError(`node ${id} has seen a newer leader: ${reply.error.message}`);
+    }
     if (!reply.ok) throw new KvError("UNAVAILABLE", `node ${id} refused: ${reply.error.message}`);
     return reply;
   }

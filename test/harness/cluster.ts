@@ -63,7 +63,11 @@ export type StartOutcome =
   | { ok: true; node: NodeHandle }
   | { ok: false; exitCode: number | null; stderr: string };
 
-export async function launchNode(options: StartNodeOptions): Promise<StartOutcome> {
+/** `track` sees the process as soon as it is spawned, so a test that fails mid-start still reaps it. */
+export async function launchNode(
+  options: StartNodeOptions,
+  track: (proc: Subprocess) => void = () => undefined,
+): Promise<StartOutcome> {
   const args = [
     bunPath, join(repoRoot, "node.ts"),
     "--id", String(options.id),
@@ -76,6 +80,7 @@ export async function launchNode(options: StartNodeOptions): Promise<StartOutcom
   if (options.join !== undefined && options.join.length > 0) args.push("--join", options.join.join(","));
   args.push(...(options.extraArgs ?? []));
   const proc = Bun.spawn(args, { stdin: "ignore", stdout: "pipe", stderr: "pipe", cwd: repoRoot });
+  track(proc);
   let stderrText = "";
   void (async () => {
     const decoder = new TextDecoder();
@@ -130,6 +135,7 @@ export class Cluster implements AsyncDisposable {
   readonly root: string;
   readonly nodes = new Map<number, NodeHandle>();
   private readonly all: Subprocess[] = [];
+  private isDisposed = false;
 
   constructor() {
     this.root = mkdtempSync(join(tmpdir(), "warehouse-test-"));
@@ -160,11 +166,15 @@ export class Cluster implements AsyncDisposable {
 
   /** Like start, but returns a refusal instead of throwing (for join-refusal tests). */
   async launch(options: Omit<StartNodeOptions, "dataDir"> & { dataDir?: string }): Promise<StartOutcome> {
-    const outcome = await launchNode({ ...options, dataDir: options.dataDir ?? this.dataDir(options.id) });
-    if (outcome.ok) {
-      this.all.push(outcome.node.process);
-      this.nodes.set(options.id, outcome.node);
-    }
+    const outcome = await launchNode(
+      { ...options, dataDir: options.dataDir ?? this.dataDir(options.id) },
+      (proc) => {
+        // A start still in flight when the test ended must not outlive the cleanup.
+        if (this.isDisposed) proc.kill("SIGKILL");
+        else this.all.push(proc);
+      },
+    );
+    if (outcome.ok) this.nodes.set(options.id, outcome.node);
     return outcome;
   }
 
@@ -197,6 +207,7 @@ export class Cluster implements AsyncDisposable {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
+    this.isDisposed = true;
     for (const p of this.all) p.kill("SIGKILL");
     await Promise.all(this.all.map((p) => p.exited));
     rmSync(this.root, { recursive: true, force: true });

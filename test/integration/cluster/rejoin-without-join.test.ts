@@ -1,0 +1,67 @@
+// Scenario 5: a node killed with SIGKILL and restarted on its data directory with no --join (it
+// first joined with one) finds the cluster from what it stored, rejoins, and has its data: the
+// keys it held are on its disk after the kill, and once the other two nodes are gone it alone
+// serves every key placement gives it, written before, during and after its absence.
+import { expect, test } from "bun:test";
+import type { WarehouseClient } from "../../../lib/client/client.ts";
+import { partitionOf, replicasOf } from "../../../lib/placement.ts";
+import { KvStore } from "../../../lib/store/index.ts";
+import { Cluster, waitFor, waitForSynced } from "../../harness/cluster.ts";
+import {
+  Ledger, askNode, connectClient, expectAllReadable, heartbeatVia, scenarioTimeoutMs,
+} from "./workload.ts";
+
+function onNode3(key: string): boolean {
+  return replicasOf(partitionOf(key, 64), [1, 2, 3], 2).includes(3);
+}
+
+async function writeKeys(client: WarehouseClient, ledger: Ledger, tag: string): Promise<string[]> {
+  const keys = Array.from({ length: 30 }, () => crypto.randomUUID());
+  await Promise.all(keys.map((key) => ledger.set(client, key, `${tag} ${key}`)));
+  return keys;
+}
+
+test("a node restarted with no --join rejoins from its stored state and has its data", async () => {
+  await using cluster = new Cluster();
+  await cluster.startMany(3, 2);
+  await using c = await connectClient(cluster);
+  const { client } = c;
+  await waitForSynced(heartbeatVia(client), { members: 3, rf: 2, leaderId: 1 });
+  const ledger = new Ledger();
+
+  const before = await writeKeys(client, ledger, "before");
+  const node3 = await cluster.kill(3);
+  // What node 3 acknowledged is on its disk, SIGKILL notwithstanding.
+  const store = KvStore.open(`${node3.dataDir}/warehouse.sqlite`);
+  try {
+    const missing = before.filter(onNode3)
+      .filter((key) => store.get(key)?.value !== `before ${key}`);
+    expect(missing).toEqual([]);
+  } finally {
+    store.close();
+  }
+
+  const during = await writeKeys(client, ledger, "during");
+  const back = await cluster.restart(3, node3);
+  expect(back.endpoint).toBe(node3.endpoint);
+  await waitForSynced(heartbeatVia(client), { members: 3, rf: 2, leaderId: 1 });
+  // Node 3's own view: a follower of node 1 in a 3-member cluster with RF 2.
+  await waitFor(async () => {
+    const own = await askNode(back.endpoint, { op: "HEARTBEAT" });
+    const members = own["members"] as { id: number; alive: boolean }[];
+    return own["role"] === "follower" && (own["leader"] as { id: number } | null)?.id === 1
+      && own["rf"] === 2 && members.filter((m) => m.alive).length === 3;
+  }, { what: "node 3 following node 1 with all three members live" });
+  const after = await writeKeys(client, ledger, "after");
+  expect(ledger.failures).toEqual([]);
+
+  // With nodes 1 and 2 gone, node 3 leads alone and must serve every key placed on it.
+  await cluster.kill(1);
+  await cluster.kill(2);
+  await waitFor(async () => (await client.heartbeat()).leader?.id === 3, {
+    what: "node 3 leading alone",
+  });
+  const mine = [...before, ...during, ...after].filter(onNode3);
+  expect(mine.length).toBeGreaterThan(0);
+  await expectAllReadable(client, ledger, mine);
+}, scenarioTimeoutMs);
