@@ -247,6 +247,8 @@ export class WarehouseClient {
     let attempt = 0;
     let hint: LeaderInfo | null = null;
     let lastError = new KvError("UNAVAILABLE", "no node answered");
+    // What a live node said beats a timeout from a dead one when we finally give up.
+    let lastAnswer: KvError | undefined;
     while (Date.now() < deadline) {
       const endpoint = this.pickEndpoint(attempt, hint, options.anyNode === true);
       hint = null;
@@ -266,6 +268,7 @@ export class WarehouseClient {
       if (reply.ok || options.raw === true && !isRetryable(reply.error.code)) return { ...reply };
       const code = reply.error.code;
       lastError = new KvError(code, reply.error.message);
+      if (code !== "NOT_LEADER") lastAnswer = lastError;
       if (code === "NOT_LEADER") {
         hint = leaderHintOf(reply);
         if (hint !== null) this.setLeader(hint, this.term);
@@ -277,7 +280,7 @@ export class WarehouseClient {
       }
       await new Promise((r) => setTimeout(r, NO_LEADER_BACKOFF_MS));
     }
-    throw lastError;
+    throw lastAnswer ?? lastError;
   }
 
   private attempt(

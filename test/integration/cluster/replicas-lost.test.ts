@@ -1,0 +1,39 @@
+// When every replica of a key's partition is down, the client gets UNAVAILABLE naming the
+// partition from the live leader, not a timeout from a dead node, and keys whose replicas live
+// are still served.
+import { expect, test } from "bun:test";
+import { partitionOf, replicasOf } from "../../../lib/placement.ts";
+import { KvError } from "../../../lib/util/errors.ts";
+import { Cluster, waitFor, waitForSynced } from "../../harness/cluster.ts";
+import { connectClient, heartbeatVia, scenarioTimeoutMs } from "./workload.ts";
+
+/** A fresh key whose replicas (3 nodes, RF 2, 64 partitions) are exactly `ids`. */
+function keyOn(ids: number[]): string {
+  while (true) {
+    const key = crypto.randomUUID();
+    const replicas = replicasOf(partitionOf(key, 64), [1, 2, 3], 2).sort();
+    if (replicas.join() === ids.join()) return key;
+  }
+}
+
+test("a key whose replicas are all down is UNAVAILABLE; others are still served", async () => {
+  await using cluster = new Cluster();
+  await cluster.startMany(3, 2);
+  await using c = await connectClient(cluster);
+  await waitForSynced(heartbeatVia(c.client), { members: 3, rf: 2, leaderId: 1 });
+  const lost = keyOn([1, 3]);
+  const kept = keyOn([2, 3]);
+  await c.client.set(lost, "gone for now");
+  await c.client.set(kept, "still here");
+  await cluster.kill(1);
+  await cluster.kill(3);
+  await waitFor(async () => {
+    const hb = await c.client.request({ op: "HEARTBEAT" });
+    return hb["role"] === "leader" && (hb["node"] as { id: number }).id === 2;
+  }, { what: "node 2 leading alone" });
+  expect(await c.client.get(kept)).toEqual({ found: true, value: "still here" });
+  const error = await c.client.get(lost).then(() => null, (e: unknown) => e);
+  expect(error).toBeInstanceOf(KvError);
+  expect((error as KvError).code).toBe("UNAVAILABLE");
+  expect((error as KvError).message).toContain(`partition ${partitionOf(lost, 64)}`);
+}, scenarioTimeoutMs);
