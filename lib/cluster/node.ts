@@ -70,6 +70,8 @@ export class WarehouseNode {
   private readonly subscribedPubs = new Map<number, string>();
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly catchUpAskedTick = new Map<number, number>();
+  /** Partitions this node neither holds nor is placed on, checked and found empty. */
+  private readonly surplusEmpty = new Set<number>();
   private catchUpInFlight = 0;
   private lastLeaderSeenTick = 0;
   /**
@@ -331,12 +333,20 @@ export class WarehouseNode {
     if (this.membership.leaderId === null) return;
     const ids = this.membership.memberIds();
     for (let p = 0; p < this.state.partitions; p++) {
-      if ((this.knownInsync[p] ?? []).includes(this.settings.id)) continue;
-      if (replicasOf(p, ids, this.state.rf).includes(this.settings.id)) continue;
+      const isHeld = (this.knownInsync[p] ?? []).includes(this.settings.id)
+        || replicasOf(p, ids, this.state.rf).includes(this.settings.id);
+      if (isHeld) {
+        this.surplusEmpty.delete(p);
+        continue;
+      }
+      // No write reaches a partition we neither hold nor are placed on, so once it is empty
+      // it stays empty: no need to ask sqlite again every tick.
+      if (this.surplusEmpty.has(p)) continue;
       if (this.replica.hasRows(p)) {
         const n = this.replica.dropPartition(p);
         this.log.info("partition_dropped", { partition: p, rows: n });
       }
+      this.surplusEmpty.add(p);
     }
   }
 
