@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { replicasOf } from "../../lib/placement.ts";
 
 export const repoRoot = join(import.meta.dir, "..", "..");
 export const bunPath = process.execPath;
@@ -215,8 +216,8 @@ export class Cluster implements AsyncDisposable {
 }
 
 /**
- * Waits until the node at `endpoint` leads with `members` live members and every partition has
- * `rf` in-sync replicas, read from the leader's raw HEARTBEAT reply (its `insync` field).
+ * Waits until the node at `endpoint` leads with `members` live members and every partition's
+ * in-sync set is exactly its placement, read from the leader's raw HEARTBEAT reply (`insync`).
  */
 export async function waitForSynced(
   request: (body: Record<string, unknown>) => Promise<Record<string, unknown>>,
@@ -227,9 +228,13 @@ export async function waitForSynced(
     if (reply["role"] !== "leader") return false;
     const node = reply["node"] as { id: number };
     if (options.leaderId !== undefined && node.id !== options.leaderId) return false;
-    const members = reply["members"] as { alive: boolean }[];
+    const members = reply["members"] as { id: number; alive: boolean }[];
     if (members.filter((m) => m.alive).length !== options.members) return false;
     const insync = reply["insync"] as number[][] | undefined;
-    return insync !== undefined && insync.every((ids) => ids.length === Math.min(options.rf, options.members));
+    if (insync === undefined) return false;
+    // In sync means exactly the replicas placement names: copies made, surplus holders let go.
+    const ids = members.map((m) => m.id);
+    return insync.every((held, p) =>
+      [...held].sort().join() === replicasOf(p, ids, options.rf).sort().join());
   }, { what: `a leader with ${options.members} live members and every partition fully in sync` });
 }
