@@ -6,37 +6,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { replicasOf } from "../../lib/placement.ts";
+import { timeouts, waitFor } from "./wait.ts";
+
+export { timeouts, waitFor } from "./wait.ts";
 
 export const repoRoot = join(import.meta.dir, "..", "..");
 export const bunPath = process.execPath;
-
-/** The harness's single place for timeouts: tests never pick their own. */
-export const timeouts = {
-  readyMs: 15_000,
-  conditionMs: 10_000,
-} as const;
-
-export interface WaitOptions {
-  timeoutMs?: number;
-  what: string;
-  intervalMs?: number;
-}
-
-/** Polls `condition` until it is truthy; fails naming `what` at the deadline. */
-export async function waitFor<T>(condition: () => T | Promise<T>, options: WaitOptions): Promise<T> {
-  const deadline = Date.now() + (options.timeoutMs ?? timeouts.conditionMs);
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await condition();
-      if (value) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    await Bun.sleep(options.intervalMs ?? 20);
-  }
-  throw new Error(`timed out waiting for ${options.what}${lastError ? `: ${String(lastError)}` : ""}`);
-}
 
 export interface NodeHandle {
   id: number;

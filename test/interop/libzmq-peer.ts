@@ -2,7 +2,7 @@
 // starts it, sends it JSON-line commands, collects the messages it reports, and kills it.
 // It asserts nothing itself; tests decide what the fixture's reports mean.
 import type { Subprocess } from "bun";
-import { DeadlineError, within } from "../integration/zmtp/helpers.ts";
+import { DeadlineError, within } from "../harness/zmtp.ts";
 
 const FIXTURE = new URL("./libzmq-fixture.mjs", import.meta.url).pathname;
 

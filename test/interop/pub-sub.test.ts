@@ -1,25 +1,18 @@
 // Interop: our PUB and SUB against real libzmq 4.3.5 SUB and PUB sockets, both bind/connect
 // directions: publisher-side topic filtering, SUBSCRIBE/CANCEL as libzmq sends them, and the
 // slow-joiner rule (publish until the first message arrives; never sleep).
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { Publisher, Subscriber } from "../../lib/zmtp/index.ts";
-import { publishUntilReceived, text, texts, within } from "../integration/zmtp/helpers.ts";
+import { publishUntilReceived, text, texts, within } from "../harness/zmtp.ts";
 import { LibzmqPeer } from "./libzmq-peer.ts";
+import { useCleanups } from "../harness/cleanup.ts";
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const { defer, track } = useCleanups();
 
 async function startPeer(...args: Parameters<typeof LibzmqPeer.start>): Promise<LibzmqPeer> {
   const peer = await LibzmqPeer.start(...args);
-  cleanups.push(() => peer[Symbol.asyncDispose]());
+  defer(() => peer[Symbol.asyncDispose]());
   return peer;
-}
-
-function track<T extends { close(): Promise<void> }>(socket: T): T {
-  cleanups.push(() => socket.close());
-  return socket;
 }
 
 const lingerless = { lingerMs: 0 };

@@ -2,7 +2,7 @@
 // libzmq socket of an incompatible type are refused by our ROUTER while a libzmq DEALER on the
 // same socket carries on; a SIGKILLed libzmq peer restarted on the same port gets our queued
 // messages and our subscriptions again.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { Dealer, Router, type SocketEvent, Subscriber } from "../../lib/zmtp/index.ts";
 import {
   RawPeer,
@@ -11,23 +11,16 @@ import {
   trackUnhandled,
   waitFor,
   within,
-} from "../integration/zmtp/helpers.ts";
+} from "../harness/zmtp.ts";
 import { LibzmqPeer } from "./libzmq-peer.ts";
+import { useCleanups } from "../harness/cleanup.ts";
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const { defer, track } = useCleanups();
 
 async function startPeer(...args: Parameters<typeof LibzmqPeer.start>): Promise<LibzmqPeer> {
   const peer = await LibzmqPeer.start(...args);
-  cleanups.push(() => peer[Symbol.asyncDispose]());
+  defer(() => peer[Symbol.asyncDispose]());
   return peer;
-}
-
-function track<T extends { close(): Promise<void> }>(socket: T): T {
-  cleanups.push(() => socket.close());
-  return socket;
 }
 
 const failures = (events: SocketEvent[]): SocketEvent[] =>
@@ -36,7 +29,7 @@ const failures = (events: SocketEvent[]): SocketEvent[] =>
 describe("bad peers next to a libzmq DEALER", () => {
   test("a bad greeting by raw TCP is refused; the libzmq DEALER keeps working", async () => {
     const unhandled = trackUnhandled();
-    cleanups.push(() => unhandled.stop());
+    defer(() => unhandled.stop());
     const router = track(new Router({ lingerMs: 0 }));
     const events = recordEvents(router);
     const endpoint = await router.bind("tcp://127.0.0.1:0");

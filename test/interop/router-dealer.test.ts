@@ -1,25 +1,18 @@
 // Interop: our ROUTER and DEALER against real libzmq 4.3.5 DEALER, ROUTER and REQ sockets
 // (zeromq.js under Node), in both bind/connect directions, with multipart, empty, >255-byte and
 // 1 MiB frames, peer-set routing ids and ROUTER_MANDATORY.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { Dealer, Router } from "../../lib/zmtp/index.ts";
-import { filled, text, texts, within } from "../integration/zmtp/helpers.ts";
+import { filled, text, texts, within } from "../harness/zmtp.ts";
 import { LibzmqPeer } from "./libzmq-peer.ts";
+import { useCleanups } from "../harness/cleanup.ts";
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const { defer, track } = useCleanups();
 
 async function startPeer(...args: Parameters<typeof LibzmqPeer.start>): Promise<LibzmqPeer> {
   const peer = await LibzmqPeer.start(...args);
-  cleanups.push(() => peer[Symbol.asyncDispose]());
+  defer(() => peer[Symbol.asyncDispose]());
   return peer;
-}
-
-function track<T extends { close(): Promise<void> }>(socket: T): T {
-  cleanups.push(() => socket.close());
-  return socket;
 }
 
 const lingerless = { lingerMs: 0 };

@@ -12,7 +12,7 @@ import {
   trackUnhandled,
   waitFor,
   within,
-} from "./helpers.ts";
+} from "../../harness/zmtp.ts";
 
 const cleanups: (() => unknown)[] = [];
 let unhandled: ReturnType<typeof trackUnhandled>;

@@ -1,6 +1,6 @@
 // Flow between our sockets: DEALER round-robin and fair-queued receive, and high-water marks
 // when a peer stops reading (PUB drops for that subscriber only; DEALER send waits).
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { Dealer, Publisher, Router, Subscriber } from "../../../lib/zmtp/index.ts";
 import {
   filled,
@@ -10,17 +10,10 @@ import {
   text,
   waitFor,
   within,
-} from "./helpers.ts";
+} from "../../harness/zmtp.ts";
+import { useCleanups } from "../../harness/cleanup.ts";
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-function track<T extends { close(): Promise<void> }>(socket: T): T {
-  cleanups.push(() => socket.close());
-  return socket;
-}
+const { track } = useCleanups();
 
 const opts = { lingerMs: 0 };
 

@@ -1,7 +1,7 @@
 // Our sockets to each other over loopback, for every valid pair: ROUTER<->DEALER,
 // DEALER<->DEALER, ROUTER<->ROUTER, PUB->SUB; routing ids, unroutable messages, handover,
 // and the subscription forms a PUB must accept.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { Dealer, Publisher, Router, Subscriber } from "../../../lib/zmtp/index.ts";
 import { HighWaterMarkError } from "../../../lib/util/errors.ts";
 import {
@@ -13,17 +13,10 @@ import {
   texts,
   waitFor,
   within,
-} from "./helpers.ts";
+} from "../../harness/zmtp.ts";
+import { useCleanups } from "../../harness/cleanup.ts";
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-function track<T extends { close(): Promise<void> }>(socket: T): T {
-  cleanups.push(() => socket.close());
-  return socket;
-}
+const { defer, track } = useCleanups();
 
 const opts = { lingerMs: 0 };
 const recv = (s: { receive(): Promise<Uint8Array[]> }, what = "a message") =>
@@ -135,7 +128,7 @@ describe("duplicate routing ids", () => {
     expect(texts(await recv(router))).toEqual(["dup", "from first"]);
 
     const newcomer = await RawZmtpPeer.connect(endpoint, { socketType: "DEALER", identity: "dup" });
-    cleanups.push(() => newcomer.raw.close());
+    defer(() => newcomer.raw.close());
     await newcomer.sendMessage(["from newcomer"]);
     await waitFor(() => newcomer.raw.isClosed, { what: "the newcomer to be closed" });
 
@@ -149,7 +142,7 @@ describe("duplicate routing ids", () => {
     const router = track(new Router({ ...opts, routerHandover: true }));
     const endpoint = await router.bind("tcp://127.0.0.1:0");
     const stale = await RawZmtpPeer.connect(endpoint, { socketType: "DEALER", identity: "node-1" });
-    cleanups.push(() => stale.raw.close());
+    defer(() => stale.raw.close());
     await stale.sendMessage(["from the stale connection"]);
     expect(texts(await recv(router))).toEqual(["node-1", "from the stale connection"]);
 
@@ -219,7 +212,7 @@ describe("PUB accepts both subscription forms on any connection (raw SUB peers)"
       const pub = track(new Publisher(opts));
       const endpoint = await pub.bind("tcp://127.0.0.1:0");
       const peer = await RawZmtpPeer.connect(endpoint, { socketType: "SUB", minor });
-      cleanups.push(() => peer.raw.close());
+      defer(() => peer.raw.close());
       await peer.sendMessage([Uint8Array.of(1, 0x41)]); // 3.0 subscribe "A"
       await peer.sendCommand("SUBSCRIBE", "Z"); // 3.1 subscribe "Z"
       await waitFor(() => pub.subscriberCount === 1, { what: "the subscriptions" });
@@ -249,7 +242,7 @@ describe("PUB accepts both subscription forms on any connection (raw SUB peers)"
 
   test("our SUB sends commands to a 3.1 PUB and 01/00 messages to a 3.0 PUB", async () => {
     const listener = new RawListener();
-    cleanups.push(() => listener.stop());
+    defer(() => listener.stop());
     for (const minor of [1, 0]) {
       const sub = track(new Subscriber(opts));
       const events = recordEvents(sub);

@@ -1,22 +1,15 @@
 // Connection lifecycle between our sockets across processes: connect before bind, and reconnect
 // after the peer process is SIGKILLed and restarted on the same port (queued messages delivered,
 // SUB subscriptions re-sent). The peer is test/integration/zmtp/echo-peer.ts run by Bun.
-import { afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { Dealer, Subscriber } from "../../../lib/zmtp/index.ts";
-import { recordEvents, text, texts, waitFor, within } from "./helpers.ts";
+import { recordEvents, text, texts, waitFor, within } from "../../harness/zmtp.ts";
+import { useCleanups } from "../../harness/cleanup.ts";
 
 const PEER = new URL("./echo-peer.ts", import.meta.url).pathname;
 const BUN = process.execPath;
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-function track<T extends { close(): Promise<void> }>(socket: T): T {
-  cleanups.push(() => socket.close());
-  return socket;
-}
+const { defer, track } = useCleanups();
 
 interface PeerProcess {
   endpoint: string;
@@ -31,7 +24,7 @@ async function startPeer(mode: "router" | "pub", port = 0): Promise<PeerProcess>
     if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
     await proc.exited;
   };
-  cleanups.push(kill);
+  defer(kill);
   const reader = proc.stdout.getReader();
   let line = "";
   const readLine = async (): Promise<string> => {

@@ -1,19 +1,12 @@
 // Volume between our sockets over loopback: a 1 MiB frame each way, and 100,000 messages in each
 // direction with none lost or reordered per peer (DEALER/ROUTER), and through PUB->SUB when the
 // subscriber keeps up.
-import { afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { Dealer, Publisher, Router, Subscriber } from "../../../lib/zmtp/index.ts";
-import { filled, publishUntilReceived, text, waitFor, within } from "./helpers.ts";
+import { filled, publishUntilReceived, text, waitFor, within } from "../../harness/zmtp.ts";
+import { useCleanups } from "../../harness/cleanup.ts";
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-function track<T extends { close(): Promise<void> }>(socket: T): T {
-  cleanups.push(() => socket.close());
-  return socket;
-}
+const { track } = useCleanups();
 
 const opts = { lingerMs: 0 };
 

@@ -8,8 +8,11 @@ import {
   encodeGreeting,
   encodeMessage,
   encodeReady,
-} from "../../../lib/zmtp/codec.ts";
-import type { Message, SocketEvent } from "../../../lib/zmtp/index.ts";
+} from "../../lib/zmtp/codec.ts";
+import type { Message, SocketEvent } from "../../lib/zmtp/index.ts";
+import { waitFor } from "./wait.ts";
+
+export { waitFor };
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -49,17 +52,6 @@ export function within<T>(promise: Promise<T>, timeoutMs: number, what: string):
 }
 
 /** Polls `condition` every few ms until it holds; fails naming `what` after `timeoutMs`. */
-export async function waitFor(
-  condition: () => boolean,
-  options: { timeoutMs?: number; what: string },
-): Promise<void> {
-  const timeoutMs = options.timeoutMs ?? 5_000;
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new DeadlineError(options.what, timeoutMs);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
 
 /** True when `promise` settles within `ms`; used to show that something did NOT happen. */
 export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
