@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Subprocess } from "bun";
 import { repoRoot, timeouts } from "../harness/cluster.ts";
+import { type RunResult, runToEnd } from "../harness/run.ts";
 
 /** Compiling two binaries takes a few seconds; a hung build must still fail the test. */
 const BUILD_DEADLINE_MS = 60_000;
@@ -17,34 +18,11 @@ let bin: string;
 const started: Subprocess[] = [];
 
 /** Runs a command to completion, killing it at the deadline. */
-async function run(
+function run(
   argv: string[],
   options: { cwd: string; env?: Record<string, string>; deadlineMs: number },
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const proc = Bun.spawn(argv, {
-    cwd: options.cwd,
-    env: options.env ?? process.env,
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  started.push(proc);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      proc.kill("SIGKILL");
-      reject(new Error(`${argv.join(" ")} did not finish within ${options.deadlineMs} ms`));
-    }, options.deadlineMs);
-  });
-  try {
-    const outputs = Promise.all([
-      new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited,
-    ]);
-    const [stdout, stderr, code] = await Promise.race([outputs, deadline]);
-    return { code, stdout, stderr };
-  } finally {
-    clearTimeout(timer);
-  }
+): Promise<RunResult> {
+  return runToEnd(argv, { ...options, onSpawn: (proc) => void started.push(proc) });
 }
 
 /** Starts the compiled node and returns its ready line. */

@@ -18,36 +18,16 @@ import {
   waitForSynced,
 } from "../harness/cluster.ts";
 import { PtySession } from "../harness/pty.ts";
+import { type RunResult, runToEnd } from "../harness/run.ts";
 
 const clientPath = join(repoRoot, "client.ts");
 // Hooks get bun's short default timeout, not bunfig's: allow for three slow starts and syncing.
 const startMs = 3 * timeouts.readyMs + timeouts.conditionMs;
 const underReplicated = "WARNING: cluster size (1) is smaller than replication factor (2)";
 
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** Runs client.ts to completion with `stdin` piped in (a pipe, so not interactive). */
-async function runClient(args: readonly string[], stdin = ""): Promise<Run> {
-  const child = Bun.spawn([bunPath, clientPath, ...args], {
-    cwd: repoRoot,
-    stdin: new Blob([stdin]),
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  try {
-    const [stdout, stderr, code] = await Promise.all([
-      new Response(child.stdout).text(),
-      new Response(child.stderr).text(),
-      child.exited,
-    ]);
-    return { code, stdout, stderr };
-  } finally {
-    child.kill("SIGKILL");
-  }
+function runClient(args: readonly string[], stdin = ""): Promise<RunResult> {
+  return runToEnd([bunPath, clientPath, ...args], { cwd: repoRoot, stdin, deadlineMs: 30_000 });
 }
 
 function escapeRegExp(text: string): string {

@@ -3,9 +3,9 @@
 // error codes a client can provoke, and heartbeats on a SUB. The fixture only reports frames;
 // every expectation about the protocol lives here.
 import { expect, test } from "bun:test";
-import type { Subprocess } from "bun";
 import { WarehouseClient } from "../../lib/client/client.ts";
 import { Cluster, waitForSynced } from "../harness/cluster.ts";
+import { runToEnd } from "../harness/run.ts";
 
 const FIXTURE = new URL("./warehouse-client-fixture.mjs", import.meta.url).pathname;
 /** Bounds one fixture run: it gives up on a missing reply after 5 s itself. */
@@ -13,41 +13,21 @@ const FIXTURE_DEADLINE_MS = 15_000;
 
 type Json = Record<string, unknown>;
 interface FixtureRun {
-  proc: Subprocess<"ignore", "pipe", "pipe">;
   lines: Promise<Json[]>;
 }
 
+/** Runs the fixture to completion; runToEnd kills it at the deadline or when it is done. */
 function startFixture(mode: string, endpoint: string, arg: string): FixtureRun {
-  const proc = Bun.spawn(["node", FIXTURE, mode, endpoint, arg], {
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const lines = (async () => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        proc.kill("SIGKILL");
-        reject(new Error(`fixture ${mode} did not finish within ${FIXTURE_DEADLINE_MS} ms`));
-      }, FIXTURE_DEADLINE_MS);
-    });
-    try {
-      const outputs = Promise.all([
-        new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited,
-      ]);
-      const [stdout, stderr, code] = await Promise.race([outputs, deadline]);
+  const lines = runToEnd(["node", FIXTURE, mode, endpoint, arg], { deadlineMs: FIXTURE_DEADLINE_MS })
+    .then(({ code, stdout, stderr }) => {
       const parsed = stdout.split("\n").filter((l) => l.trim() !== "")
         .map((l) => JSON.parse(l) as Json);
-      const last = parsed.at(-1);
-      if (code !== 0 || last?.["done"] !== true) {
+      if (code !== 0 || parsed.at(-1)?.["done"] !== true) {
         throw new Error(`fixture ${mode} failed (exit ${code}): ${stdout}${stderr}`);
       }
       return parsed.slice(0, -1);
-    } finally {
-      clearTimeout(timer);
-    }
-  })();
-  return { proc, lines };
+    });
+  return { lines };
 }
 
 /** The frames of each reply, as text, in request order. */
@@ -220,7 +200,7 @@ test("libzmq DEALER, REQ and SUB against a 3-node cluster follow protocol.md", a
       }
     }
   } finally {
-    for (const run of runs) run.proc.kill("SIGKILL");
-    await Promise.all(runs.map((run) => run.proc.exited));
+    // Every fixture is killed by runToEnd when it ends or misses its deadline.
+    await Promise.allSettled(runs.map((run) => run.lines));
   }
 }, 30_000);

@@ -14,6 +14,7 @@ import {
 import { WarehouseClient } from "../../../lib/client/client.ts";
 import { Dealer } from "../../../lib/zmtp/index.ts";
 import { Cluster, type NodeHandle, bunPath, repoRoot, waitFor } from "../../harness/cluster.ts";
+import { type RunResult, runToEnd } from "../../harness/run.ts";
 
 const VALUE_BYTES_MAX = 1024;
 const REPLY_TIMEOUT_MS = 5_000;
@@ -396,12 +397,6 @@ describe("a node given bad requests", () => {
   });
 });
 
-interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 describe("node command-line errors", () => {
   let cwd: string;
 
@@ -411,24 +406,10 @@ describe("node command-line errors", () => {
   afterAll(() => rmSync(cwd, { recursive: true, force: true }));
 
   /** Runs node.ts with `args` in a scratch directory; it must exit on its own. */
-  async function runNode(args: string[]): Promise<RunResult> {
-    const proc = Bun.spawn([bunPath, join(repoRoot, "node.ts"), ...args], {
-      cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe",
-    });
-    try {
-      const [stdout, stderr, code] = await Promise.race([
-        Promise.all([
-          new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited,
-        ]),
-        Bun.sleep(10_000).then(() => {
-          throw new Error(`bun node.ts ${args.join(" ")} did not exit within 10 s`);
-        }),
-      ]);
-      return { code, stdout, stderr };
-    } finally {
-      proc.kill("SIGKILL");
-    }
+  function runNode(args: string[]): Promise<RunResult> {
+    return runToEnd([bunPath, join(repoRoot, "node.ts"), ...args], { cwd });
   }
+
 
   const cases: [string[], RegExp][] = [
     [["--id", "0"], /--id must be an integer from 1/],

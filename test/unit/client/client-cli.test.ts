@@ -2,32 +2,13 @@
 // need a connection (an invalid key is reported and nothing is sent), plus exit code 2 when the
 // cluster cannot be reached. A silent TCP listener stands in for a node and counts connections.
 import { afterEach, describe, expect, test } from "bun:test";
+import { type RunResult, runToEnd } from "../../harness/run.ts";
 
 const clientPath = new URL("../../../client.ts", import.meta.url).pathname;
 const validKey = "9b2c1a4e-3f5d-4c2b-8a1e-7d6f5e4c3b2a";
 
-interface Result {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-async function runClient(args: readonly string[], stdin = ""): Promise<Result> {
-  const child = Bun.spawn([process.execPath, clientPath, ...args], {
-    stdin: new Blob([stdin]),
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  try {
-    const [stdout, stderr, code] = await Promise.all([
-      new Response(child.stdout).text(),
-      new Response(child.stderr).text(),
-      child.exited,
-    ]);
-    return { code, stdout, stderr };
-  } finally {
-    child.kill("SIGKILL");
-  }
+function runClient(args: readonly string[], stdin = ""): Promise<RunResult> {
+  return runToEnd([process.execPath, clientPath, ...args], { stdin });
 }
 
 /** Accepts TCP connections and never answers: a node that is not there. */
