@@ -3,17 +3,14 @@
 // another node, the leader: the restarted follower is now the only copy of half its partitions,
 // and every acknowledged key must read back its last acknowledged value.
 import { expect, test } from "bun:test";
-import { Cluster, waitForSynced } from "../../harness/cluster.ts";
+import { waitForSynced } from "../../harness/cluster.ts";
 import {
-  Ledger, Writer, connectClient, expectAllReadable, heartbeatVia, scenarioTimeoutMs,
+  Ledger, Writer, startSyncedCluster, expectAllReadable, heartbeatVia, scenarioTimeoutMs,
 } from "./workload.ts";
 
 test("a restarted follower catches up; then losing another node loses nothing", async () => {
-  await using cluster = new Cluster();
-  await cluster.startMany(3, 2);
-  await using c = await connectClient(cluster);
-  const { client } = c;
-  await waitForSynced(heartbeatVia(client), { members: 3, rf: 2, leaderId: 1 });
+  await using env = await startSyncedCluster();
+  const { cluster, client } = env;
 
   const ledger = new Ledger();
   const keys = Array.from({ length: 40 }, () => crypto.randomUUID());

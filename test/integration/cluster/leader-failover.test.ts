@@ -3,19 +3,16 @@
 // restarts on its data directory, catches up, leads again, and every write is readable,
 // including those made while it was down and during the hand-back.
 import { expect, test } from "bun:test";
-import { Cluster, waitForSynced } from "../../harness/cluster.ts";
+import { waitForSynced } from "../../harness/cluster.ts";
 import {
-  Ledger, Writer, connectClient, expectAllReadable, heartbeatVia, scenarioTimeoutMs,
+  Ledger, Writer, startSyncedCluster, expectAllReadable, heartbeatVia, scenarioTimeoutMs,
 } from "./workload.ts";
 
 const FAILOVER_MS_MAX = 1000;
 
 test("leader killed: node 2 takes writes within 1 s; node 1 returns and leads", async () => {
-  await using cluster = new Cluster();
-  await cluster.startMany(3, 2);
-  await using c = await connectClient(cluster);
-  const { client } = c;
-  await waitForSynced(heartbeatVia(client), { members: 3, rf: 2, leaderId: 1 });
+  await using env = await startSyncedCluster();
+  const { cluster, client } = env;
 
   const ledger = new Ledger();
   for (let i = 0; i < 50; i++) await ledger.set(client, crypto.randomUUID(), `before-${i}`);

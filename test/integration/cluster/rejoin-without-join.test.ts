@@ -6,9 +6,9 @@ import { expect, test } from "bun:test";
 import type { WarehouseClient } from "../../../lib/client/client.ts";
 import { partitionOf, replicasOf } from "../../../lib/placement.ts";
 import { KvStore } from "../../../lib/store/index.ts";
-import { Cluster, waitFor, waitForSynced } from "../../harness/cluster.ts";
+import { waitFor, waitForSynced } from "../../harness/cluster.ts";
 import {
-  Ledger, askNode, connectClient, expectAllReadable, heartbeatVia, scenarioTimeoutMs,
+  Ledger, askNode, startSyncedCluster, expectAllReadable, heartbeatVia, scenarioTimeoutMs,
 } from "./workload.ts";
 
 function onNode3(key: string): boolean {
@@ -22,11 +22,8 @@ async function writeKeys(client: WarehouseClient, ledger: Ledger, tag: string): 
 }
 
 test("a node restarted with no --join rejoins from its stored state and has its data", async () => {
-  await using cluster = new Cluster();
-  await cluster.startMany(3, 2);
-  await using c = await connectClient(cluster);
-  const { client } = c;
-  await waitForSynced(heartbeatVia(client), { members: 3, rf: 2, leaderId: 1 });
+  await using env = await startSyncedCluster();
+  const { cluster, client } = env;
   const ledger = new Ledger();
 
   const before = await writeKeys(client, ledger, "before");

@@ -4,8 +4,8 @@
 import { expect, test } from "bun:test";
 import { partitionOf, replicasOf } from "../../../lib/placement.ts";
 import { KvError } from "../../../lib/util/errors.ts";
-import { Cluster, waitFor, waitForSynced } from "../../harness/cluster.ts";
-import { connectClient, heartbeatVia, scenarioTimeoutMs } from "./workload.ts";
+import { waitFor } from "../../harness/cluster.ts";
+import { scenarioTimeoutMs, startSyncedCluster } from "./workload.ts";
 
 /** A fresh key whose replicas (3 nodes, RF 2, 64 partitions) are exactly `ids`. */
 function keyOn(ids: number[]): string {
@@ -17,22 +17,20 @@ function keyOn(ids: number[]): string {
 }
 
 test("a key whose replicas are all down is UNAVAILABLE; others are still served", async () => {
-  await using cluster = new Cluster();
-  await cluster.startMany(3, 2);
-  await using c = await connectClient(cluster);
-  await waitForSynced(heartbeatVia(c.client), { members: 3, rf: 2, leaderId: 1 });
+  await using env = await startSyncedCluster();
+  const { cluster, client } = env;
   const lost = keyOn([1, 3]);
   const kept = keyOn([2, 3]);
-  await c.client.set(lost, "gone for now");
-  await c.client.set(kept, "still here");
+  await client.set(lost, "gone for now");
+  await client.set(kept, "still here");
   await cluster.kill(1);
   await cluster.kill(3);
   await waitFor(async () => {
-    const hb = await c.client.request({ op: "HEARTBEAT" });
+    const hb = await client.request({ op: "HEARTBEAT" });
     return hb["role"] === "leader" && (hb["node"] as { id: number }).id === 2;
   }, { what: "node 2 leading alone" });
-  expect(await c.client.get(kept)).toEqual({ found: true, value: "still here" });
-  const error = await c.client.get(lost).then(() => null, (e: unknown) => e);
+  expect(await client.get(kept)).toEqual({ found: true, value: "still here" });
+  const error = await client.get(lost).then(() => null, (e: unknown) => e);
   expect(error).toBeInstanceOf(KvError);
   expect((error as KvError).code).toBe("UNAVAILABLE");
   expect((error as KvError).message).toContain(`partition ${partitionOf(lost, 64)}`);

@@ -3,17 +3,14 @@
 // serve every acknowledged write; the cluster then takes new writes. In the second case node 1
 // was down while node 2 led, so node 1's own data is the oldest: it must catch up, not lead on it.
 import { expect, test } from "bun:test";
-import { Cluster, waitForSynced } from "../../harness/cluster.ts";
+import { waitForSynced } from "../../harness/cluster.ts";
 import {
-  Ledger, Writer, connectClient, expectAllReadable, heartbeatVia, scenarioTimeoutMs,
+  Ledger, Writer, startSyncedCluster, expectAllReadable, heartbeatVia, scenarioTimeoutMs,
 } from "./workload.ts";
 
 test("after a whole-cluster kill and restart node 1 leads; every write is readable", async () => {
-  await using cluster = new Cluster();
-  await cluster.startMany(3, 2);
-  await using c = await connectClient(cluster);
-  const { client } = c;
-  await waitForSynced(heartbeatVia(client), { members: 3, rf: 2, leaderId: 1 });
+  await using env = await startSyncedCluster();
+  const { cluster, client } = env;
   const ledger = new Ledger();
   const keys = Array.from({ length: 60 }, () => crypto.randomUUID());
   await Promise.all(keys.map((key) => ledger.set(client, key, `v1 ${key}`)));
@@ -39,11 +36,8 @@ test("after a whole-cluster kill and restart node 1 leads; every write is readab
 }, scenarioTimeoutMs);
 
 test("a whole-cluster restart after node 1 was down: nothing node 2 took is lost", async () => {
-  await using cluster = new Cluster();
-  await cluster.startMany(3, 2);
-  await using c = await connectClient(cluster);
-  const { client } = c;
-  await waitForSynced(heartbeatVia(client), { members: 3, rf: 2, leaderId: 1 });
+  await using env = await startSyncedCluster();
+  const { cluster, client } = env;
   const ledger = new Ledger();
   const keys = Array.from({ length: 40 }, () => crypto.randomUUID());
   await Promise.all(keys.map((key) => ledger.set(client, key, `v1 ${key}`)));

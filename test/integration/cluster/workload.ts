@@ -4,7 +4,7 @@
 import { expect } from "bun:test";
 import { WarehouseClient } from "../../../lib/client/client.ts";
 import { Dealer, bytesToString } from "../../../lib/zmtp/index.ts";
-import { type Cluster, timeouts, waitFor } from "../../harness/cluster.ts";
+import { Cluster, timeouts, waitFor, waitForSynced } from "../../harness/cluster.ts";
 
 /**
  * Per-test limit of the scenarios. bun 1.4.5 does not apply bunfig's [test] timeout, and its
@@ -25,6 +25,41 @@ export async function connectClient(cluster: Cluster): Promise<TestClient> {
     giveUpMs: 5000,
   });
   return { client, [Symbol.asyncDispose]: () => client.close() };
+}
+
+export interface SyncedCluster extends AsyncDisposable {
+  cluster: Cluster;
+  client: WarehouseClient;
+}
+
+/**
+ * The starting point of most scenarios: nodes 1-3 with RF 2 and a connected client, once node 1
+ * leads and every partition is in sync on its placement. Disposing closes the client, then
+ * kills the nodes.
+ */
+export async function startSyncedCluster(): Promise<SyncedCluster> {
+  const cluster = new Cluster();
+  try {
+    await cluster.startMany(3, 2);
+    const { client } = await connectClient(cluster);
+    try {
+      await waitForSynced(heartbeatVia(client), { members: 3, rf: 2, leaderId: 1 });
+    } catch (error) {
+      await client.close();
+      throw error;
+    }
+    return {
+      cluster,
+      client,
+      [Symbol.asyncDispose]: async () => {
+        await client.close();
+        await cluster[Symbol.asyncDispose]();
+      },
+    };
+  } catch (error) {
+    await cluster[Symbol.asyncDispose]();
+    throw error;
+  }
 }
 
 /** The raw HEARTBEAT request the harness's waitForSynced takes, sent through the client. */
