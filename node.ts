@@ -19,7 +19,9 @@ const config = parsed.config;
 const log = createLogger(config.logLevel, { node: config.id });
 
 // A bug must not take the node down silently, nor may a stray rejection kill it.
-process.on("unhandledRejection", (reason) => log.error("unhandled_rejection", { reason: String(reason) }));
+process.on("unhandledRejection", (reason) =>
+  log.error("unhandled_rejection", { reason: String(reason) }),
+);
 
 let node: WarehouseNode;
 try {
@@ -47,7 +49,9 @@ try {
   process.exit(error instanceof KvError && error.code === "STORAGE" ? 3 : 1);
 }
 
-console.log(JSON.stringify({ event: "ready", id: config.id, endpoint: node.endpoint, pub: node.pub }));
+console.log(
+  JSON.stringify({ event: "ready", id: config.id, endpoint: node.endpoint, pub: node.pub }),
+);
 
 let isStopping = false;
 async function stop(): Promise<void> {

@@ -33,7 +33,10 @@ async function runCase(
   const loop = async (i: number): Promise<void> => {
     const client = clients[i % clients.length] as WarehouseClient;
     while (performance.now() < end) {
-      const key = op === "SET" ? crypto.randomUUID() : (keys[Math.floor(Math.random() * keys.length)] as string);
+      const key =
+        op === "SET"
+          ? crypto.randomUUID()
+          : (keys[Math.floor(Math.random() * keys.length)] as string);
       const start = performance.now();
       try {
         if (op === "SET") await client.set(key, value);
@@ -48,17 +51,19 @@ async function runCase(
   await Promise.all(Array.from({ length: concurrency }, (_, i) => loop(i)));
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
-  console.log(JSON.stringify({
-    case: `${op.toLowerCase()}`,
-    concurrency,
-    valueBytes: value.length,
-    seconds: Number(elapsed.toFixed(1)),
-    ops: latencies.length,
-    opsPerSec: Math.round(latencies.length / elapsed),
-    p50Ms: Number(percentile(latencies, 50).toFixed(2)),
-    p99Ms: Number(percentile(latencies, 99).toFixed(2)),
-    errors,
-  }));
+  console.log(
+    JSON.stringify({
+      case: `${op.toLowerCase()}`,
+      concurrency,
+      valueBytes: value.length,
+      seconds: Number(elapsed.toFixed(1)),
+      ops: latencies.length,
+      opsPerSec: Math.round(latencies.length / elapsed),
+      p50Ms: Number(percentile(latencies, 50).toFixed(2)),
+      p99Ms: Number(percentile(latencies, 99).toFixed(2)),
+      errors,
+    }),
+  );
 }
 
 async function throughput(): Promise<void> {
@@ -76,7 +81,9 @@ async function throughput(): Promise<void> {
   await seedClient.close();
   for (const concurrency of concurrencies) {
     const clients = await Promise.all(
-      Array.from({ length: Math.min(CLIENTS_MAX, concurrency) }, () => connect(cluster.endpoints())),
+      Array.from({ length: Math.min(CLIENTS_MAX, concurrency) }, () =>
+        connect(cluster.endpoints()),
+      ),
     );
     await runCase(clients, "SET", concurrency, keys);
     await runCase(clients, "GET", concurrency, keys);
@@ -119,9 +126,11 @@ await throughput();
 const trials: number[] = [];
 for (let i = 0; i < failoverTrials; i++) trials.push(await failoverTrial());
 const sorted = [...trials].sort((a, b) => a - b);
-console.log(JSON.stringify({
-  case: "failover",
-  trials: trials.map((t) => Math.round(t)),
-  medianMs: Math.round(percentile(sorted, 50)),
-  maxMs: Math.round(sorted[sorted.length - 1] ?? NaN),
-}));
+console.log(
+  JSON.stringify({
+    case: "failover",
+    trials: trials.map((t) => Math.round(t)),
+    medianMs: Math.round(percentile(sorted, 50)),
+    maxMs: Math.round(sorted[sorted.length - 1] ?? NaN),
+  }),
+);

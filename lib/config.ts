@@ -140,7 +140,8 @@ const nodeFlags: readonly FlagSpec[] = [
   { name: "port", kind: "string", valueName: "port",
     description: `request port; 0 picks a free port (default ${defaults.node.port})` },
   { name: "pub-port", kind: "string", valueName: "port",
-    description: `heartbeat publish port (default --port + ${pubPortOffset}, or 0 when --port is 0)` },
+    description: `heartbeat publish port (default --port + ${pubPortOffset}, ` +
+      "or 0 when --port is 0)" },
   { name: "rf", kind: "string", valueName: "n",
     description: `replication factor, fixed when the cluster is created (default ` +
       `${defaults.node.rf} on bootstrap; a joining node takes the cluster's)` },
@@ -381,7 +382,8 @@ function readNodeAddresses(reader: Reader): { host: string; port: number; pubPor
   if (reader.has("pub-port")) return { host, port };
   if (port === 0) return { host, port, pubPort: 0 };
   if (port + pubPortOffset > 65535) {
-    reader.errors.push(`--pub-port defaults to --port + ${pubPortOffset} = ${port + pubPortOffset}, ` +
+    const pubPort = port + pubPortOffset;
+    reader.errors.push(`--pub-port defaults to --port + ${pubPortOffset} = ${pubPort}, ` +
       "which is not a port; give --pub-port");
     return { host, port };
   }

@@ -16,7 +16,7 @@ async function readyLine(proc: Subprocess<"ignore", "pipe", number>): Promise<st
   const reader = proc.stdout.getReader();
   const { value } = await reader.read();
   reader.releaseLock();
-  return value === undefined ? null : new TextDecoder().decode(value).split("\n")[0] ?? null;
+  return value === undefined ? null : (new TextDecoder().decode(value).split("\n")[0] ?? null);
 }
 
 /** The leader's raw heartbeat lists every partition's in-sync replicas. */
@@ -24,8 +24,12 @@ async function isSynced(client: WarehouseClient): Promise<boolean> {
   const hb = await client.request({ op: "HEARTBEAT" }).catch(() => null);
   const insync = hb?.["insync"];
   const members = hb?.["members"];
-  return Array.isArray(insync) && Array.isArray(members) && members.length === ids.length
-    && insync.every((replicas) => Array.isArray(replicas) && replicas.length === 2);
+  return (
+    Array.isArray(insync) &&
+    Array.isArray(members) &&
+    members.length === ids.length &&
+    insync.every((replicas) => Array.isArray(replicas) && replicas.length === 2)
+  );
 }
 
 async function stopNodes(): Promise<void> {
@@ -36,8 +40,18 @@ async function stopNodes(): Promise<void> {
 mkdirSync(dataRoot, { recursive: true });
 const endpoints = ids.map((id) => `tcp://127.0.0.1:${basePort + id - 1}`);
 for (const id of ids) {
-  const args = [process.execPath, join(root, "node.ts"), "--id", String(id),
-    "--port", String(basePort + id - 1), "--data", join(dataRoot, String(id)), "--log-level", "info"];
+  const args = [
+    process.execPath,
+    join(root, "node.ts"),
+    "--id",
+    String(id),
+    "--port",
+    String(basePort + id - 1),
+    "--data",
+    join(dataRoot, String(id)),
+    "--log-level",
+    "info",
+  ];
   if (id === 1) args.push("--rf", "2");
   else args.push("--join", endpoints[0] as string);
   const log = openSync(join(dataRoot, `node-${id}.log`), "a");
@@ -51,7 +65,7 @@ for (const id of ids) {
   }
 }
 
-// Open the REPL only once every partition has both its replicas, so the first SET says "2 replicas".
+// Open the REPL once every partition has both its replicas, so the first SET says "2 replicas".
 const probe = await WarehouseClient.connect({ endpoints, requestTimeoutMs: 1000, giveUpMs: 5000 });
 const deadline = Date.now() + 15_000;
 while (!(await isSynced(probe)) && Date.now() < deadline) await Bun.sleep(50);
@@ -59,7 +73,13 @@ await probe.close();
 console.log(`Started nodes 1-3 on ${endpoints.join(", ")} (logs in ./data/node-<id>.log)`);
 
 const client = Bun.spawn(
-  [process.execPath, join(root, "client.ts"), "--connect", endpoints.join(","), ...process.argv.slice(2)],
+  [
+    process.execPath,
+    join(root, "client.ts"),
+    "--connect",
+    endpoints.join(","),
+    ...process.argv.slice(2),
+  ],
   { stdin: "inherit", stdout: "inherit", stderr: "inherit" },
 );
 // Ctrl-C reaches the whole process group; the REPL handles it, we only stop the nodes after.

@@ -143,7 +143,8 @@ export class WarehouseClient {
 
   /** Connects to the seeds and learns the cluster; rejects with UNAVAILABLE when none answers. */
   static async connect(config: ClientConfig): Promise<WarehouseClient> {
-    if (config.endpoints.length === 0) throw new KvError("BAD_REQUEST", "no endpoint to connect to");
+    if (config.endpoints.length === 0)
+      throw new KvError("BAD_REQUEST", "no endpoint to connect to");
     const client = new WarehouseClient(config);
     try {
       const info = await client.heartbeat();
@@ -152,13 +153,19 @@ export class WarehouseClient {
     } catch (error) {
       await client.close();
       if (error instanceof KvError) {
-        throw new KvError("UNAVAILABLE", `cannot reach the cluster at ${config.endpoints.join(", ")}: ${error.message}`);
+        throw new KvError(
+          "UNAVAILABLE",
+          `cannot reach the cluster at ${config.endpoints.join(", ")}: ${error.message}`,
+        );
       }
       throw error;
     }
   }
 
-  async set(key: string, value: string): Promise<{ status: "created" | "updated"; replicas: number }> {
+  async set(
+    key: string,
+    value: string,
+  ): Promise<{ status: "created" | "updated"; replicas: number }> {
     const reply = await this.call({ op: "SET", key: checkedKey(key), value });
     const status = reply["status"];
     if (status !== "created" && status !== "updated") throw malformed();
@@ -167,7 +174,8 @@ export class WarehouseClient {
 
   async get(key: string): Promise<{ found: boolean; value?: string }> {
     const reply = await this.call({ op: "GET", key: checkedKey(key) });
-    if (reply["found"] === true && typeof reply["value"] === "string") return { found: true, value: reply["value"] };
+    if (reply["found"] === true && typeof reply["value"] === "string")
+      return { found: true, value: reply["value"] };
     if (reply["found"] === false) return { found: false };
     throw malformed();
   }
@@ -199,12 +207,18 @@ export class WarehouseClient {
     const reports = [...this.seen.values()].sort((a, b) => b.seenMs - a.seenMs);
     for (const { info } of reports) {
       for (const m of info.members) {
-        if (!members.has(m.id)) members.set(m.id, { id: m.id, endpoint: m.endpoint, pub: m.pub, alive: m.alive });
+        if (!members.has(m.id))
+          members.set(m.id, { id: m.id, endpoint: m.endpoint, pub: m.pub, alive: m.alive });
       }
     }
     const now = Date.now();
     for (const [id, s] of this.seen) {
-      const m = members.get(id) ?? { id, endpoint: s.info.node.endpoint, pub: s.info.node.pub, alive: false };
+      const m = members.get(id) ?? {
+        id,
+        endpoint: s.info.node.endpoint,
+        pub: s.info.node.pub,
+        alive: false,
+      };
       m.alive = now - s.seenMs <= MEMBER_SILENCE_MS;
       m.role = m.alive ? s.info.role : "down";
       members.set(id, m);
@@ -265,7 +279,7 @@ export class WarehouseClient {
         lastError = new KvError("TIMEOUT", `no reply from ${endpoint} within ${timeoutMs} ms`);
         continue;
       }
-      if (reply.ok || options.raw === true && !isRetryable(reply.error.code)) return { ...reply };
+      if (reply.ok || (options.raw === true && !isRetryable(reply.error.code))) return { ...reply };
       const code = reply.error.code;
       lastError = new KvError(code, reply.error.message);
       if (code !== "NOT_LEADER") lastAnswer = lastError;
@@ -309,12 +323,23 @@ export class WarehouseClient {
   /** Leader hint first, then the leader from heartbeats, then every known node in id order. */
   private pickEndpoint(attempt: number, hint: LeaderInfo | null, anyNode: boolean): string {
     if (hint !== null) return hint.endpoint;
-    if (attempt === 0 && this.leader !== null && this.isAlive(this.leader.id)) return this.leader.endpoint;
+    if (attempt === 0 && this.leader !== null && this.isAlive(this.leader.id))
+      return this.leader.endpoint;
     const view = this.view();
-    const candidates = anyNode || view.members.length === 0
-      ? [...new Set([...(this.leader ? [this.leader.endpoint] : []), ...view.members.filter((m) => m.alive).map((m) => m.endpoint), ...this.config.endpoints])]
-      : [...view.members.filter((m) => m.alive), ...view.members.filter((m) => !m.alive)].map((m) => m.endpoint);
-    if (!anyNode && this.leader !== null && this.isAlive(this.leader.id) && attempt % 2 === 0) return this.leader.endpoint;
+    const candidates =
+      anyNode || view.members.length === 0
+        ? [
+            ...new Set([
+              ...(this.leader ? [this.leader.endpoint] : []),
+              ...view.members.filter((m) => m.alive).map((m) => m.endpoint),
+              ...this.config.endpoints,
+            ]),
+          ]
+        : [...view.members.filter((m) => m.alive), ...view.members.filter((m) => !m.alive)].map(
+            (m) => m.endpoint,
+          );
+    if (!anyNode && this.leader !== null && this.isAlive(this.leader.id) && attempt % 2 === 0)
+      return this.leader.endpoint;
     return candidates[attempt % candidates.length] ?? (this.config.endpoints[0] as string);
   }
 
@@ -339,7 +364,10 @@ export class WarehouseClient {
       this.subscriber.connect(info.node.pub);
     }
     // The highest term wins: a deposed leader's stale heartbeats never move us back.
-    if (info.term > this.term || (info.term === this.term && info.leader !== null && this.leader === null)) {
+    if (
+      info.term > this.term ||
+      (info.term === this.term && info.leader !== null && this.leader === null)
+    ) {
       this.setLeader(info.leader, info.term);
     }
     this.refreshLiveness();
@@ -386,7 +414,8 @@ export class WarehouseClient {
     }
     const live = view.members.filter((m) => m.alive).length;
     const isUnder = this.rf > 0 && view.members.length > 0 && live < this.rf;
-    if (isUnder && !this.wasUnderReplicated) this.emit({ type: "under-replicated", live, rf: this.rf });
+    if (isUnder && !this.wasUnderReplicated)
+      this.emit({ type: "under-replicated", live, rf: this.rf });
     this.wasUnderReplicated = isUnder;
   }
 

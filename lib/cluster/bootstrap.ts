@@ -1,5 +1,6 @@
-// How a node learns which cluster it belongs to: from its own data directory (restart), from a
-// member it joins through, or by bootstrapping a new cluster. Persists that knowledge in meta.
+// How a node starts: binding its endpoints, then learning which cluster it belongs to, from its
+// own data directory (restart), from a member it joins through, or by bootstrapping a new
+// cluster. Persists that knowledge in meta.
 import { ConfigError, KvError } from "../util/errors.ts";
 import type { Logger } from "../util/log.ts";
 import { type KvStore, metaNames } from "../store/index.ts";
@@ -43,12 +44,15 @@ export function loadClusterState(
   if (storedId === undefined) return null;
   if (Number(storedId) !== settings.id) {
     throw new ConfigError(
-      `data directory belongs to node ${storedId}, not node ${settings.id}; use --id ${storedId} or another --data`,
+      `data directory belongs to node ${storedId}, not node ${settings.id}; ` +
+        `use --id ${storedId} or another --data`,
     );
   }
   const rf = Number(store.getMeta(metaNames.rf));
   if (settings.rf !== undefined && settings.rf !== rf) {
-    throw new ConfigError(`--rf ${settings.rf} differs from this node's stored replication factor ${rf}`);
+    throw new ConfigError(
+      `--rf ${settings.rf} differs from this node's stored replication factor ${rf}`,
+    );
   }
   const partitions = Number(store.getMeta(metaNames.partitions));
   const members = JSON.parse(store.getMeta(metaNames.members) ?? "[]") as Member[];
@@ -78,7 +82,7 @@ export function saveNodeId(store: KvStore, id: number): void {
  */
 export async function joinCluster(
   self: Member,
-  settings: { join: string[]; rf: number | undefined },
+  settings: { join: string[]; rf: number | undefined; minInsync: number },
   known: ClusterState | null,
   log: Logger,
 ): Promise<ClusterState> {
@@ -88,10 +92,11 @@ export async function joinCluster(
       const rpc = new PeerRpc(seed);
       try {
         const reply = await rpc.request(
-          { op: "PEER_JOIN", node: self, rf: settings.rf ?? null },
+          { op: "PEER_JOIN", node: self, rf: settings.rf ?? null, minInsync: settings.minInsync },
           JOIN_TIMEOUT_MS,
         );
-        if (!reply.ok) throw new JoinRefusedError(`join refused by ${seed}: ${reply.error.message}`);
+        if (!reply.ok)
+          throw new JoinRefusedError(`join refused by ${seed}: ${reply.error.message}`);
         const state = parseJoinReply(reply, null);
         if (state !== null) {
           log.info("joined", { via: seed, rf: state.rf, members: state.members.length });
@@ -116,7 +121,7 @@ export async function joinCluster(
  */
 async function rejoin(
   self: Member,
-  settings: { join: string[]; rf: number | undefined },
+  settings: { join: string[]; rf: number | undefined; minInsync: number },
   known: ClusterState,
   log: Logger,
 ): Promise<ClusterState> {
@@ -124,7 +129,7 @@ async function rejoin(
     const rpc = new PeerRpc(seed);
     try {
       const reply = await rpc.request(
-        { op: "PEER_JOIN", node: self, rf: settings.rf ?? known.rf },
+        { op: "PEER_JOIN", node: self, rf: settings.rf ?? known.rf, minInsync: settings.minInsync },
         REJOIN_TIMEOUT_MS,
       );
       if (!reply.ok) throw new JoinRefusedError(`join refused by ${seed}: ${reply.error.message}`);
@@ -150,14 +155,19 @@ async function rejoin(
   return joined ?? known;
 }
 
-function parseJoinReply(reply: Record<string, unknown>, known: ClusterState | null): ClusterState | null {
+function parseJoinReply(
+  reply: Record<string, unknown>,
+  known: ClusterState | null,
+): ClusterState | null {
   const { rf, partitions, members, term } = reply;
-  if (!Number.isSafeInteger(rf) || !Number.isSafeInteger(partitions) || !Array.isArray(members)) return null;
+  if (!Number.isSafeInteger(rf) || !Number.isSafeInteger(partitions) || !Array.isArray(members))
+    return null;
   const list: Member[] = [];
   for (const m of members) {
     if (typeof m !== "object" || m === null) return null;
     const { id, endpoint, pub } = m as Record<string, unknown>;
-    if (!Number.isSafeInteger(id) || typeof endpoint !== "string" || typeof pub !== "string") return null;
+    if (!Number.isSafeInteger(id) || typeof endpoint !== "string" || typeof pub !== "string")
+      return null;
     list.push({ id: id as number, endpoint, pub });
   }
   return {
@@ -168,4 +178,42 @@ function parseJoinReply(reply: Record<string, unknown>, known: ClusterState | nu
     insync: known?.insync ?? [],
     insyncTerm: known?.insyncTerm ?? 0,
   };
+}
+
+/** A new cluster of one: this node holds every partition. */
+export function bootstrapState(
+  self: Member,
+  settings: { rf: number | undefined; partitions: number },
+): ClusterState {
+  return {
+    rf: settings.rf ?? 2,
+    partitions: settings.partitions,
+    members: [self],
+    term: 0,
+    insync: Array.from({ length: settings.partitions }, () => [self.id]),
+    insyncTerm: 0,
+  };
+}
+
+/** The member list with this node on its current endpoints. */
+export function withSelf(members: readonly Member[], self: Member): Member[] {
+  return [...members.filter((m) => m.id !== self.id), self].sort((a, b) => a.id - b.id);
+}
+
+/** Binds, or throws a ConfigError naming the endpoint and its flag (Bun's names neither). */
+export async function bindOrExplain(
+  socket: { bind(endpoint: string): Promise<string> },
+  host: string,
+  port: number,
+  flag: string,
+): Promise<string> {
+  const endpoint = `tcp://${host}:${port}`;
+  try {
+    return await socket.bind(endpoint);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ConfigError(
+      `cannot listen on ${endpoint} (${flag}): ${reason}; ` + "is another process using that port?",
+    );
+  }
 }

@@ -99,7 +99,8 @@ export class Coordinator {
     if (required.length < facts.minInsync || required.length === 0) {
       throw new KvError(
         "UNAVAILABLE",
-        `partition ${partition} has ${required.length} live in-sync replicas (need ${facts.minInsync})`,
+        `partition ${partition} has ${required.length} live in-sync replicas ` +
+          `(need ${facts.minInsync})`,
       );
     }
     const seq = (this.seq[partition] ?? 0) + 1;
@@ -168,15 +169,18 @@ export class Coordinator {
     this.missed.get(partition)?.delete(nodeId);
     try {
       await Promise.allSettled([...(this.inflightByPartition.get(partition) ?? [])]);
-      const source = (this.insync[partition] ?? []).find((id) => id !== nodeId && facts.isAlive(id));
+      const source = (this.insync[partition] ?? []).find(
+        (id) => id !== nodeId && facts.isAlive(id),
+      );
       if (source === undefined) {
         throw new KvError("UNAVAILABLE", `no live in-sync source for partition ${partition}`);
       }
       let after: Version = { term: 0, seq: 0 };
       while (true) {
-        const rows = source === facts.selfId
-          ? this.self.page(partition, after, CATCH_UP_PAGE_ROWS)
-          : await this.peers.page(source, partition, after, CATCH_UP_PAGE_ROWS);
+        const rows =
+          source === facts.selfId
+            ? this.self.page(partition, after, CATCH_UP_PAGE_ROWS)
+            : await this.peers.page(source, partition, after, CATCH_UP_PAGE_ROWS);
         if (rows.length > 0) {
           if (nodeId === facts.selfId) await this.self.apply(rows);
           else await this.peers.replicate(nodeId, this.facts().term, rows);
@@ -204,7 +208,11 @@ export class Coordinator {
     }
   }
 
-  private async fanOut(row: StoredRow, required: number[], facts: ClusterFacts): Promise<WriteOutcome> {
+  private async fanOut(
+    row: StoredRow,
+    required: number[],
+    facts: ClusterFacts,
+  ): Promise<WriteOutcome> {
     const placement = replicasOf(row.partition, facts.memberIds, facts.rf);
     const targets = new Set<number>(required);
     for (const id of placement) if (facts.isAlive(id)) targets.add(id);
@@ -216,9 +224,10 @@ export class Coordinator {
     }
     const results = await Promise.allSettled(
       [...targets].map(async (id) => {
-        const [result] = id === facts.selfId
-          ? await this.self.apply([row])
-          : await this.peers.replicate(id, row.term, [row]);
+        const [result] =
+          id === facts.selfId
+            ? await this.self.apply([row])
+            : await this.peers.replicate(id, row.term, [row]);
         return { id, result };
       }),
     );
@@ -247,7 +256,11 @@ export class Coordinator {
       if (this.receiving.get(row.partition)?.has(id) === true) this.markMissed(row.partition, id);
     }
     if (acked < facts.minInsync) {
-      throw new KvError("TIMEOUT", `only ${acked} of ${required.length} replicas acknowledged; the write may or may not have happened`);
+      throw new KvError(
+        "TIMEOUT",
+        `only ${acked} of ${required.length} replicas acknowledged; ` +
+          "the write may or may not have happened",
+      );
     }
     return { existed, replicas: acked };
   }

@@ -50,7 +50,12 @@ export class Membership {
     // Known members start as not yet seen: alive only once a heartbeat arrives.
     for (const m of others) {
       if (m.id !== self.id) {
-        this.states.set(m.id, { member: m, lastSeenTick: -Infinity, isAlive: false, isCaughtUp: false });
+        this.states.set(m.id, {
+          member: m,
+          lastSeenTick: -Infinity,
+          isAlive: false,
+          isCaughtUp: false,
+        });
       }
     }
   }
@@ -105,7 +110,12 @@ export class Membership {
       state.member = member;
       return [{ type: "member-added", member }];
     }
-    this.states.set(member.id, { member, lastSeenTick: -Infinity, isAlive: false, isCaughtUp: false });
+    this.states.set(member.id, {
+      member,
+      lastSeenTick: -Infinity,
+      isAlive: false,
+      isCaughtUp: false,
+    });
     return [{ type: "member-added", member }];
   }
 

@@ -1,30 +1,34 @@
 // The node's shell: owns the sockets, the store and the one timer, and wires them to the pure
 // membership core, the replica and (while leading) the coordinator. Requests from clients and
 // peers arrive on the ROUTER; heartbeats go out on the PUB and come in on the SUB.
-import { ConfigError, KvError } from "../util/errors.ts";
+import { ConfigError } from "../util/errors.ts";
 import type { Logger } from "../util/log.ts";
 import { replicasOf } from "../placement.ts";
 import {
   type HeartbeatInfo,
   type MemberInfo,
-  type RequestId,
   HEARTBEAT_TOPIC,
   encodeJson,
   errorReply,
-  isRequestId,
-  okReply,
   parseHeartbeat,
-  parseRequest,
 } from "../protocol.ts";
 import { GroupCommitter, KvStore } from "../store/index.ts";
 import { Publisher, Router, Subscriber, bytesToString } from "../zmtp/index.ts";
 import { Coordinator } from "./coordinator.ts";
 import { type Member, type MembershipChange, Membership } from "./membership.ts";
 import { PeerLinks } from "./peer-links.ts";
+import { handleClientRequest, requestIdOf } from "./client-handlers.ts";
 import { handlePeerRequest, isPeerOp } from "./peer-handlers.ts";
 import { Replica } from "./replica.ts";
 import {
-  type ClusterState, joinCluster, loadClusterState, saveClusterState, saveNodeId,
+  type ClusterState,
+  bindOrExplain,
+  bootstrapState,
+  joinCluster,
+  loadClusterState,
+  saveClusterState,
+  saveNodeId,
+  withSelf,
 } from "./bootstrap.ts";
 
 export interface NodeSettings {
@@ -43,7 +47,7 @@ export interface NodeSettings {
   requestTimeoutMs: number;
 }
 
-/** Ticks without any leader after which a restarted node trusts its own data (whole-cluster restart). */
+/** Suspect windows without any leader after which a restarted node trusts its own data. */
 const BOOT_GRACE_SUSPECT_MULTIPLE = 3;
 /** Ticks between two catch-up requests for the same partition. */
 const CATCH_UP_RETRY_TICKS = 10;
@@ -116,7 +120,10 @@ export class WarehouseNode {
     this.subscriber.subscribe(HEARTBEAT_TOPIC);
     this.peers = new PeerLinks();
     const self: Member = { id: init.settings.id, endpoint: init.endpoint, pub: init.pub };
-    const suspectTicks = Math.max(2, Math.ceil(init.settings.suspectMs / init.settings.heartbeatMs));
+    const suspectTicks = Math.max(
+      2,
+      Math.ceil(init.settings.suspectMs / init.settings.heartbeatMs),
+    );
     // Terms only grow: the stored rows carry the terms this node has seen, even if the stored
     // term is behind them (it is saved only on a leader change).
     const term = Math.max(init.state.term, init.store.maxTerm());
@@ -125,10 +132,13 @@ export class WarehouseNode {
     this.apply(this.membership.setSelfCaughtUp(init.isCaughtUp));
   }
 
-  /** Opens the store, binds, joins or bootstraps, and starts the loop. Throws KvError on refusal. */
+  /** Opens the store, binds, joins or bootstraps, starts the loop. Throws KvError on refusal. */
   static async start(settings: NodeSettings, log: Logger): Promise<WarehouseNode> {
     const store = KvStore.open(`${settings.dataDir}/warehouse.sqlite`);
-    const router = new Router({ routerHandover: true, maxMessageBytes: settings.valueBytesMax * 6 + 65536 });
+    const router = new Router({
+      routerHandover: true,
+      maxMessageBytes: settings.valueBytesMax * 6 + 65536,
+    });
     const publisher = new Publisher({ sendHwm: 100 });
     try {
       const endpoint = await bindOrExplain(router, settings.host, settings.port, "--port");
@@ -146,18 +156,35 @@ export class WarehouseNode {
         isCaughtUp = false;
       } else {
         state = loaded;
-        const seeds = settings.join.length > 0 ? settings.join : loaded.members
-          .filter((m) => m.id !== self.id).map((m) => m.endpoint);
+        const seeds =
+          settings.join.length > 0
+            ? settings.join
+            : loaded.members.filter((m) => m.id !== self.id).map((m) => m.endpoint);
         if (seeds.length > 0) {
           state = await joinCluster(self, { ...settings, join: seeds }, loaded, log);
         }
-        state = { ...state, members: upsert(state.members, self) };
+        state = { ...state, members: withSelf(state.members, self) };
         isCaughtUp = false;
+      }
+      if (settings.minInsync > state.rf) {
+        throw new ConfigError(
+          `--min-insync ${settings.minInsync} is more than the cluster's ` +
+            `replication factor ${state.rf}: no write could ever be acknowledged`,
+        );
       }
       saveNodeId(store, settings.id);
       saveClusterState(store, state);
-      return new WarehouseNode({ settings, log, store, router, publisher, endpoint, pub, state, isCaughtUp })
-        .run();
+      return new WarehouseNode({
+        settings,
+        log,
+        store,
+        router,
+        publisher,
+        endpoint,
+        pub,
+        state,
+        isCaughtUp,
+      }).run();
     } catch (error) {
       await Promise.all([router.close(), publisher.close()]);
       store.close();
@@ -177,7 +204,12 @@ export class WarehouseNode {
     if (this.isStopped) return;
     this.isStopped = true;
     clearInterval(this.timer);
-    await Promise.all([this.router.close(), this.publisher.close(), this.subscriber.close(), this.peers.close()]);
+    await Promise.all([
+      this.router.close(),
+      this.publisher.close(),
+      this.subscriber.close(),
+      this.peers.close(),
+    ]);
     this.committer.flush();
     this.committer.close();
     this.store.close();
@@ -200,7 +232,10 @@ export class WarehouseNode {
     for (const change of changes) {
       switch (change.type) {
         case "member-added":
-          this.log.info("member_added", { member: change.member.id, endpoint: change.member.endpoint });
+          this.log.info("member_added", {
+            member: change.member.id,
+            endpoint: change.member.endpoint,
+          });
           this.onMemberKnown(change.member);
           this.state = { ...this.state, members: this.membership.members() };
           saveClusterState(this.store, this.state);
@@ -303,7 +338,8 @@ export class WarehouseNode {
     const leaderId = this.membership.leaderId;
     const lagging = this.lagging();
     if (lagging.length === 0) {
-      if (!this.membership.isCaughtUp(this.settings.id)) this.apply(this.membership.setSelfCaughtUp(true));
+      if (!this.membership.isCaughtUp(this.settings.id))
+        this.apply(this.membership.setSelfCaughtUp(true));
       this.dropSurplusPartitions();
       return;
     }
@@ -314,27 +350,32 @@ export class WarehouseNode {
     const now = this.membership.tickCount;
     for (const partition of lagging) {
       if (this.catchUpInFlight >= CATCH_UP_PARALLEL_MAX) return;
-      if (now - (this.catchUpAskedTick.get(partition) ?? -Infinity) < CATCH_UP_RETRY_TICKS) continue;
+      if (now - (this.catchUpAskedTick.get(partition) ?? -Infinity) < CATCH_UP_RETRY_TICKS)
+        continue;
       this.catchUpAskedTick.set(partition, now);
       this.catchUpInFlight++;
       // Our own coordinator updates knownInsync itself; a remote leader tells us by heartbeat.
-      const work = leaderId === this.settings.id && this.coordinator !== null
-        ? this.coordinator.catchUp(this.settings.id, partition)
-        : this.peers.catchUp(leaderId, this.settings.id, partition);
+      const work =
+        leaderId === this.settings.id && this.coordinator !== null
+          ? this.coordinator.catchUp(this.settings.id, partition)
+          : this.peers.catchUp(leaderId, this.settings.id, partition);
       work
         .then(() => this.log.info("caught_up", { partition }))
-        .catch((error: unknown) => this.log.warn("catch_up_failed", { partition, error: String(error) }))
+        .catch((error: unknown) =>
+          this.log.warn("catch_up_failed", { partition, error: String(error) }),
+        )
         .finally(() => this.catchUpInFlight--);
     }
   }
 
-  /** After a join moved a partition away, the old holder deletes its copy once the leader says so. */
+  /** After a join moved a partition away, the old holder drops its copy once the leader agrees. */
   private dropSurplusPartitions(): void {
     if (this.membership.leaderId === null) return;
     const ids = this.membership.memberIds();
     for (let p = 0; p < this.state.partitions; p++) {
-      const isHeld = (this.knownInsync[p] ?? []).includes(this.settings.id)
-        || replicasOf(p, ids, this.state.rf).includes(this.settings.id);
+      const isHeld =
+        (this.knownInsync[p] ?? []).includes(this.settings.id) ||
+        replicasOf(p, ids, this.state.rf).includes(this.settings.id);
       if (isHeld) {
         this.surplusEmpty.delete(p);
         continue;
@@ -359,7 +400,8 @@ export class WarehouseNode {
    */
   private checkBootGrace(): void {
     if (this.membership.isCaughtUp(this.settings.id)) return;
-    const graceTicks = BOOT_GRACE_SUSPECT_MULTIPLE * Math.ceil(this.settings.suspectMs / this.settings.heartbeatMs);
+    const graceTicks =
+      BOOT_GRACE_SUSPECT_MULTIPLE * Math.ceil(this.settings.suspectMs / this.settings.heartbeatMs);
     if (this.membership.tickCount - this.lastLeaderSeenTick < graceTicks) return;
     const ownTerm = this.state.insyncTerm;
     const outranked = this.membership.memberIds().some((id) => {
@@ -401,7 +443,10 @@ export class WarehouseNode {
       node: { id: this.settings.id, endpoint: this.endpoint, pub: this.pub },
       role: this.membership.isLeader ? "leader" : isCaughtUp ? "follower" : "joining",
       term: this.membership.term,
-      leader: leader === undefined || leader === null ? null : { id: leader.id, endpoint: leader.endpoint },
+      leader:
+        leader === undefined || leader === null
+          ? null
+          : { id: leader.id, endpoint: leader.endpoint },
       rf: this.state.rf,
       partitions: this.state.partitions,
       members,
@@ -413,7 +458,9 @@ export class WarehouseNode {
 
   private publishHeartbeat(): void {
     if (this.isStopped) return;
-    void this.publisher.send([HEARTBEAT_TOPIC, encodeJson(this.heartbeatInfo())]).catch(() => undefined);
+    void this.publisher
+      .send([HEARTBEAT_TOPIC, encodeJson(this.heartbeatInfo())])
+      .catch(() => undefined);
   }
 
   private async readHeartbeats(): Promise<void> {
@@ -431,14 +478,16 @@ export class WarehouseNode {
       if (Number.isSafeInteger(extra.insyncTerm)) {
         this.peerInsyncTerms.set(info.node.id, extra.insyncTerm as number);
       }
-      this.apply(this.membership.onHeartbeat({
-        id: info.node.id,
-        endpoint: info.node.endpoint,
-        pub: info.node.pub,
-        term: info.term,
-        isCaughtUp: extra.caughtUp === true,
-        members: info.members,
-      }));
+      this.apply(
+        this.membership.onHeartbeat({
+          id: info.node.id,
+          endpoint: info.node.endpoint,
+          pub: info.node.pub,
+          term: info.term,
+          isCaughtUp: extra.caughtUp === true,
+          members: info.members,
+        }),
+      );
       if (info.role === "leader" && info.node.id === this.membership.leaderId) {
         this.isSeenByLeader = info.members.some((m) => m.id === this.settings.id && m.alive);
         const insync = parseInsync(extra.insync, this.state.partitions);
@@ -449,8 +498,8 @@ export class WarehouseNode {
 
   private adoptInsync(insync: number[][], term: number): void {
     this.isInsyncKnown = true;
-    const changed = JSON.stringify(insync) !== JSON.stringify(this.knownInsync)
-      || term !== this.state.insyncTerm;
+    const changed =
+      JSON.stringify(insync) !== JSON.stringify(this.knownInsync) || term !== this.state.insyncTerm;
     this.knownInsync = insync;
     if (changed) {
       this.state = { ...this.state, insync, insyncTerm: term };
@@ -486,99 +535,13 @@ export class WarehouseNode {
       }
       if (isPeerOp(parsed)) return handlePeerRequest(this, parsed);
     }
-    const parsed = parseRequest(body, { valueBytesMax: this.settings.valueBytesMax });
-    if (!parsed.ok) return errorReply(parsed.id, parsed.code, parsed.message);
-    const request = parsed.request;
-    if (request.op === "HEARTBEAT") return okReply(request.id, { ...this.heartbeatInfo() });
-    const coordinator = this.coordinator;
-    if (coordinator === null) {
-      const leaderId = this.membership.leaderId;
-      const leader = leaderId === null ? undefined : this.membership.member(leaderId);
-      if (leader === undefined) {
-        return errorReply(request.id, "UNAVAILABLE", "no leader is elected at the moment; retry shortly");
-      }
-      return errorReply(request.id, "NOT_LEADER", `node ${this.settings.id} is not the leader; node ${leader.id} is`, {
-        leader: { id: leader.id, endpoint: leader.endpoint },
-      });
-    }
-    try {
-      switch (request.op) {
-        case "SET": {
-          const outcome = await coordinator.write(request.key, request.value);
-          return okReply(request.id, { status: outcome.existed ? "updated" : "created", replicas: outcome.replicas });
-        }
-        case "DELETE": {
-          const row = await coordinator.read(request.key);
-          if (row === undefined || row.value === null) {
-            return okReply(request.id, { status: "not_found", replicas: 0 });
-          }
-          const outcome = await coordinator.write(request.key, null);
-          return okReply(request.id, { status: outcome.existed ? "deleted" : "not_found", replicas: outcome.replicas });
-        }
-        case "GET": {
-          const row = await coordinator.read(request.key);
-          return row === undefined || row.value === null
-            ? okReply(request.id, { found: false })
-            : okReply(request.id, { found: true, value: row.value });
-        }
-      }
-    } catch (error) {
-      if (error instanceof KvError && isWire(error.code)) return errorReply(request.id, error.code, error.message);
-      this.log.error("request_error", { error: String(error) });
-      return errorReply(request.id, "UNAVAILABLE", "internal error; the operation did not complete");
-    }
-  }
-}
-
-function isWire(code: string): code is "NOT_LEADER" | "INVALID_KEY" | "BAD_REQUEST" | "UNAVAILABLE" | "TIMEOUT" {
-  return ["NOT_LEADER", "INVALID_KEY", "BAD_REQUEST", "UNAVAILABLE", "TIMEOUT"].includes(code);
-}
-
-/** Binds, or throws a ConfigError naming the endpoint and its flag (Bun's message names neither). */
-async function bindOrExplain(
-  socket: { bind(endpoint: string): Promise<string> },
-  host: string,
-  port: number,
-  flag: string,
-): Promise<string> {
-  const endpoint = `tcp://${host}:${port}`;
-  try {
-    return await socket.bind(endpoint);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new ConfigError(`cannot listen on ${endpoint} (${flag}): ${reason}; ` +
-      "is another process using that port?");
-  }
-}
-
-/** The id of a request that could not be handled, when its body has a usable one. */
-function requestIdOf(body: Uint8Array): RequestId | null {
-  try {
-    const id: unknown = (JSON.parse(bytesToString(body)) as { id?: unknown } | null)?.id;
-    return isRequestId(id) ? id : null;
-  } catch {
-    return null;
+    return handleClientRequest(this, body);
   }
 }
 
 /** Cheap pre-check so client requests are parsed once: peer ops all start with "PEER_". */
 function frameLooksLikePeerOp(body: Uint8Array): boolean {
   return bytesToString(body.subarray(0, 64)).includes('"PEER_');
-}
-
-function bootstrapState(self: Member, settings: NodeSettings): ClusterState {
-  return {
-    rf: settings.rf ?? 2,
-    partitions: settings.partitions,
-    members: [self],
-    term: 0,
-    insync: Array.from({ length: settings.partitions }, () => [self.id]),
-    insyncTerm: 0,
-  };
-}
-
-function upsert(members: readonly Member[], self: Member): Member[] {
-  return [...members.filter((m) => m.id !== self.id), self].sort((a, b) => a.id - b.id);
 }
 
 function parseInsync(value: unknown, partitions: number): number[][] | null {

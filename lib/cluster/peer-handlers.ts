@@ -6,7 +6,13 @@ import type { StoredRow } from "../store/index.ts";
 import { parseTcpEndpoint } from "../util/endpoint.ts";
 
 export type PeerOp = "PEER_JOIN" | "PEER_REPLICATE" | "PEER_READ" | "PEER_PAGE" | "PEER_CATCHUP";
-const peerOps: readonly string[] = ["PEER_JOIN", "PEER_REPLICATE", "PEER_READ", "PEER_PAGE", "PEER_CATCHUP"];
+const peerOps: readonly string[] = [
+  "PEER_JOIN",
+  "PEER_REPLICATE",
+  "PEER_READ",
+  "PEER_PAGE",
+  "PEER_CATCHUP",
+];
 
 export interface PeerRequest {
   id: unknown;
@@ -15,7 +21,11 @@ export interface PeerRequest {
 }
 
 export function isPeerOp(value: unknown): value is PeerRequest {
-  return typeof value === "object" && value !== null && peerOps.includes(String((value as { op?: unknown }).op));
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    peerOps.includes(String((value as { op?: unknown }).op))
+  );
 }
 
 const PAGE_ROWS_MAX = 4096;
@@ -28,7 +38,10 @@ function refuse(id: unknown, code: string, message: string): Record<string, unkn
   return { id, ok: false, error: { code, message } };
 }
 
-export async function handlePeerRequest(node: WarehouseNode, req: PeerRequest): Promise<Record<string, unknown>> {
+export async function handlePeerRequest(
+  node: WarehouseNode,
+  req: PeerRequest,
+): Promise<Record<string, unknown>> {
   const partitions = node.state.partitions;
   switch (req.op) {
     case "PEER_JOIN":
@@ -57,13 +70,24 @@ export async function handlePeerRequest(node: WarehouseNode, req: PeerRequest): 
     case "PEER_PAGE": {
       const { partition, after, limit } = req;
       const a = after as { term?: unknown; seq?: unknown } | null;
-      if (!Number.isSafeInteger(partition) || (partition as number) < 0 || (partition as number) >= partitions
-        || typeof a !== "object" || a === null || !Number.isSafeInteger(a.term) || !Number.isSafeInteger(a.seq)
-        || !Number.isSafeInteger(limit) || (limit as number) < 1) {
+      if (
+        !Number.isSafeInteger(partition) ||
+        (partition as number) < 0 ||
+        (partition as number) >= partitions ||
+        typeof a !== "object" ||
+        a === null ||
+        !Number.isSafeInteger(a.term) ||
+        !Number.isSafeInteger(a.seq) ||
+        !Number.isSafeInteger(limit) ||
+        (limit as number) < 1
+      ) {
         return refuse(req.id, "BAD_REQUEST", "PEER_PAGE needs partition, after and limit");
       }
-      const rows = node.replica.page(partition as number, { term: a.term as number, seq: a.seq as number },
-        Math.min(limit as number, PAGE_ROWS_MAX));
+      const rows = node.replica.page(
+        partition as number,
+        { term: a.term as number, seq: a.seq as number },
+        Math.min(limit as number, PAGE_ROWS_MAX),
+      );
       return ok(req.id, { rows });
     }
     case "PEER_CATCHUP": {
@@ -91,27 +115,60 @@ function join(node: WarehouseNode, req: PeerRequest): Record<string, unknown> {
   const n = req["node"] as { id?: unknown; endpoint?: unknown; pub?: unknown } | null;
   // A malformed endpoint admitted here would be persisted and published in every heartbeat,
   // where clients reject it: the cluster would become unusable through one bad request.
-  if (typeof n !== "object" || n === null || !Number.isSafeInteger(n.id) || (n.id as number) < 1
-    || typeof n.endpoint !== "string" || parseTcpEndpoint(n.endpoint) === null
-    || typeof n.pub !== "string" || parseTcpEndpoint(n.pub) === null) {
+  if (
+    typeof n !== "object" ||
+    n === null ||
+    !Number.isSafeInteger(n.id) ||
+    (n.id as number) < 1 ||
+    typeof n.endpoint !== "string" ||
+    parseTcpEndpoint(n.endpoint) === null ||
+    typeof n.pub !== "string" ||
+    parseTcpEndpoint(n.pub) === null
+  ) {
     return refuse(req.id, "BAD_REQUEST", "PEER_JOIN needs node {id, endpoint, pub}");
   }
   const id = n.id as number;
   const rf = req["rf"];
   if (rf !== null && rf !== undefined && rf !== node.state.rf) {
-    return refuse(req.id, "RF_MISMATCH",
-      `replication factor ${String(rf)} differs from the cluster's replication factor ${node.state.rf}`);
+    return refuse(
+      req.id,
+      "RF_MISMATCH",
+      `replication factor ${String(rf)} differs from ` +
+        `the cluster's replication factor ${node.state.rf}`,
+    );
+  }
+  // Checked here, before admitting: the joining node cannot know the RF until we answer.
+  const minInsync = req["minInsync"];
+  if (typeof minInsync === "number" && minInsync > node.state.rf) {
+    return refuse(
+      req.id,
+      "MIN_INSYNC_ABOVE_RF",
+      `--min-insync ${minInsync} is more than the ` +
+        `cluster's replication factor ${node.state.rf}: no write could ever be acknowledged`,
+    );
   }
   if (id === node.settings.id) {
-    return refuse(req.id, "DUPLICATE_ID", `node id ${id} is already taken by the live member at ${node.endpoint}`);
+    return refuse(
+      req.id,
+      "DUPLICATE_ID",
+      `node id ${id} is already taken by the live member at ${node.endpoint}`,
+    );
   }
   for (const m of node.membership.members()) {
     if (!node.membership.isAlive(m.id)) continue;
     if (m.id === id && m.endpoint !== n.endpoint) {
-      return refuse(req.id, "DUPLICATE_ID", `node id ${id} is already taken by the live member at ${m.endpoint}`);
+      return refuse(
+        req.id,
+        "DUPLICATE_ID",
+        `node id ${id} is already taken by the live member at ${m.endpoint}`,
+      );
     }
     if (m.id !== id && (m.endpoint === n.endpoint || m.pub === n.pub)) {
-      return refuse(req.id, "DUPLICATE_ENDPOINT", `endpoint ${n.endpoint} is already used by live node ${m.id}`);
+      return refuse(
+        req.id,
+        "DUPLICATE_ENDPOINT",
+        `endpoint ${n.endpoint} is already used by live node ${m.id}`,
+      );
     }
   }
   const member = { id, endpoint: n.endpoint, pub: n.pub };

@@ -46,7 +46,11 @@ export class PeerLinks {
     this.rpcs.clear();
   }
 
-  async call(id: number, body: Record<string, unknown>, timeoutMs: number): Promise<PeerReply & { ok: true }> {
+  async call(
+    id: number,
+    body: Record<string, unknown>,
+    timeoutMs: number,
+  ): Promise<PeerReply & { ok: true }> {
     const rpc = this.rpcs.get(id);
     if (rpc === undefined) throw new KvError("UNAVAILABLE", `node ${id} is not a known member`);
     const reply = await rpc.request(body, timeoutMs);
@@ -65,7 +69,12 @@ export class PeerLinks {
    * Queues rows for a peer; everything queued in the same turn goes out as one request, so the
    * replica parses, commits and answers a whole batch at once.
    */
-  private replicate(id: number, term: number, rows: StoredRow[], timeoutMs: number): Promise<ApplyResult[]> {
+  private replicate(
+    id: number,
+    term: number,
+    rows: StoredRow[],
+    timeoutMs: number,
+  ): Promise<ApplyResult[]> {
     let batches = this.outgoing.get(id);
     if (batches === undefined) {
       batches = [];
@@ -73,22 +82,31 @@ export class PeerLinks {
       setImmediate(() => this.flushReplicate(id, timeoutMs));
     }
     let batch = batches[batches.length - 1];
-    if (batch === undefined || batch.term !== term || batch.rows.length >= REPLICATE_BATCH_ROWS_MAX) {
+    if (
+      batch === undefined ||
+      batch.term !== term ||
+      batch.rows.length >= REPLICATE_BATCH_ROWS_MAX
+    ) {
       batch = { term, rows: [] };
       batches.push(batch);
     }
     const target = batch;
-    return Promise.all(rows.map((row) => new Promise<ApplyResult>((resolve, reject) => {
-      target.rows.push({ row, resolve, reject });
-    })));
+    return Promise.all(
+      rows.map(
+        (row) =>
+          new Promise<ApplyResult>((resolve, reject) => {
+            target.rows.push({ row, resolve, reject });
+          }),
+      ),
+    );
   }
 
   private flushReplicate(id: number, timeoutMs: number): void {
     const batches = this.outgoing.get(id) ?? [];
     this.outgoing.delete(id);
     for (const { term, rows } of batches) {
-      this.call(id, { op: "PEER_REPLICATE", term, rows: rows.map((q) => q.row) }, timeoutMs).then(
-        (reply) => {
+      this.call(id, { op: "PEER_REPLICATE", term, rows: rows.map((q) => q.row) }, timeoutMs)
+        .then((reply) => {
           const results = reply["results"];
           if (!Array.isArray(results) || results.length !== rows.length) {
             throw new KvError("UNAVAILABLE", `node ${id} sent a malformed replicate reply`);
@@ -97,10 +115,10 @@ export class PeerLinks {
             const r = results[i] as { applied?: unknown; existed?: unknown } | undefined;
             q.resolve({ applied: r?.applied === true, existed: r?.existed === true });
           });
-        },
-      ).catch((error: unknown) => {
-        for (const q of rows) q.reject(error);
-      });
+        })
+        .catch((error: unknown) => {
+          for (const q of rows) q.reject(error);
+        });
     }
   }
 
@@ -109,16 +127,23 @@ export class PeerLinks {
       replicate: (id, term, rows) => this.replicate(id, term, rows, timeoutMs),
       read: async (id, key): Promise<StoredRow | undefined> => {
         const reply = await this.call(id, { op: "PEER_READ", key }, timeoutMs);
-        const row = reply["row"] === null ? undefined : parseRow(reply["row"], Number.MAX_SAFE_INTEGER);
+        const row =
+          reply["row"] === null ? undefined : parseRow(reply["row"], Number.MAX_SAFE_INTEGER);
         if (row === null) throw new KvError("UNAVAILABLE", `node ${id} sent a malformed row`);
         return row;
       },
       page: async (id, partition, after: Version, limit): Promise<StoredRow[]> => {
-        const reply = await this.call(id, { op: "PEER_PAGE", partition, after, limit }, CATCH_UP_TIMEOUT_MS);
+        const reply = await this.call(
+          id,
+          { op: "PEER_PAGE", partition, after, limit },
+          CATCH_UP_TIMEOUT_MS,
+        );
         const rows = reply["rows"];
-        if (!Array.isArray(rows)) throw new KvError("UNAVAILABLE", `node ${id} sent a malformed page`);
+        if (!Array.isArray(rows))
+          throw new KvError("UNAVAILABLE", `node ${id} sent a malformed page`);
         const parsed = rows.map((r) => parseRow(r, Number.MAX_SAFE_INTEGER));
-        if (parsed.some((r) => r === null)) throw new KvError("UNAVAILABLE", `node ${id} sent a malformed row`);
+        if (parsed.some((r) => r === null))
+          throw new KvError("UNAVAILABLE", `node ${id} sent a malformed row`);
         return parsed as StoredRow[];
       },
     };

@@ -4,10 +4,12 @@ import { KvError } from "../util/errors.ts";
 import { Dealer, bytesToString } from "../zmtp/index.ts";
 import { encodeJson } from "../protocol.ts";
 
-export type PeerReply = { ok: true; [field: string]: unknown } | {
-  ok: false;
-  error: { code: string; message: string };
-};
+export type PeerReply =
+  | { ok: true; [field: string]: unknown }
+  | {
+      ok: false;
+      error: { code: string; message: string };
+    };
 
 interface Pending {
   resolve: (reply: PeerReply) => void;
@@ -34,7 +36,9 @@ export class PeerRpc {
 
   request(body: Record<string, unknown>, timeoutMs: number): Promise<PeerReply> {
     if (this.pending.size >= PENDING_PER_PEER_MAX) {
-      return Promise.reject(new KvError("UNAVAILABLE", `too many requests pending to ${this.endpoint}`));
+      return Promise.reject(
+        new KvError("UNAVAILABLE", `too many requests pending to ${this.endpoint}`),
+      );
     }
     const id = this.nextId++;
     return new Promise<PeerReply>((resolve, reject) => {

@@ -54,14 +54,27 @@ export class Replica {
 export function parseRow(value: unknown, partitions: number): StoredRow | null {
   if (typeof value !== "object" || value === null) return null;
   const { key, partition, term, seq, value: v } = value as Record<string, unknown>;
-  if (typeof key !== "string" || !/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(key)) {
+  if (
+    typeof key !== "string" ||
+    !/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(key)
+  ) {
     return null;
   }
-  if (!Number.isSafeInteger(partition) || (partition as number) < 0 || (partition as number) >= partitions) {
+  if (
+    !Number.isSafeInteger(partition) ||
+    (partition as number) < 0 ||
+    (partition as number) >= partitions
+  ) {
     return null;
   }
   if (!Number.isSafeInteger(term) || (term as number) < 0) return null;
   if (!Number.isSafeInteger(seq) || (seq as number) < 0) return null;
   if (v !== null && typeof v !== "string") return null;
-  return { key, partition: partition as number, term: term as number, seq: seq as number, value: v };
+  return {
+    key,
+    partition: partition as number,
+    term: term as number,
+    seq: seq as number,
+    value: v,
+  };
 }

@@ -1,11 +1,12 @@
 // Typed errors shared by every layer. Wire codes are exactly those of protocol.md; internal
 // codes never go over the wire.
 
-export type WireErrorCode = "NOT_LEADER" | "INVALID_KEY" | "BAD_REQUEST" | "UNAVAILABLE" | "TIMEOUT";
+export type WireErrorCode =
+  "NOT_LEADER" | "INVALID_KEY" | "BAD_REQUEST" | "UNAVAILABLE" | "TIMEOUT";
 export type InternalErrorCode = "ZMTP_PROTOCOL" | "STORAGE" | "CONFIG" | "CLOSED" | "HWM";
 export type ErrorCode = WireErrorCode | InternalErrorCode;
 
-/** Base class of every operating error: a person can read `message`, a program can switch on `code`. */
+/** Base of every operating error: a person reads `message`, a program switches on `code`. */
 export class KvError extends Error {
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {

@@ -75,7 +75,11 @@ export function encodedMessageBytes(frames: readonly Uint8Array[]): number {
 }
 
 /** Writes a message's frames into `out` at `offset`; returns the new offset. */
-export function writeMessage(frames: readonly Uint8Array[], out: Uint8Array, offset: number): number {
+export function writeMessage(
+  frames: readonly Uint8Array[],
+  out: Uint8Array,
+  offset: number,
+): number {
   let at = offset;
   for (let i = 0; i < frames.length; i++) {
     const f = frames[i] as Uint8Array;
@@ -153,7 +157,8 @@ export function parseProperties(data: Uint8Array): Map<string, Uint8Array> | Zmt
     at += 1 + nameLength;
     const valueLength = view.getUint32(at);
     at += 4;
-    if (valueLength > data.length - at) return new ZmtpProtocolError("READY property runs past end");
+    if (valueLength > data.length - at)
+      return new ZmtpProtocolError("READY property runs past end");
     props.set(name, data.subarray(at, at + valueLength));
     at += valueLength;
   }
@@ -189,8 +194,7 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
 }
 
 export type DecodedFrame =
-  | { kind: "frame"; body: Uint8Array; more: boolean }
-  | { kind: "command"; body: Uint8Array };
+  { kind: "frame"; body: Uint8Array; more: boolean } | { kind: "command"; body: Uint8Array };
 
 /**
  * Incremental frame decoder. `push` returns every frame completed by the chunk, or a
@@ -213,7 +217,8 @@ export class FrameDecoder {
     this.chunks.push(chunk);
     this.pending += chunk.length;
     if (this.pending < this.needed) return [];
-    const data = this.chunks.length === 1 ? (this.chunks[0] as Uint8Array) : concatBytes(this.chunks);
+    const data =
+      this.chunks.length === 1 ? (this.chunks[0] as Uint8Array) : concatBytes(this.chunks);
     const frames: DecodedFrame[] = [];
     let at = 0;
     this.needed = 2;

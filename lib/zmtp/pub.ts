@@ -53,7 +53,11 @@ export class Publisher extends SocketBase {
   }
 
   /** A set per connection, as libzmq keeps it: a counter would leak (zmtp.md 5.4). */
-  protected override onPeerSubscription(pipe: Pipe, prefix: Uint8Array, isSubscribe: boolean): void {
+  protected override onPeerSubscription(
+    pipe: Pipe,
+    prefix: Uint8Array,
+    isSubscribe: boolean,
+  ): void {
     const index = pipe.subscriptions.findIndex((p) => sameBytes(p, prefix));
     if (isSubscribe && index < 0) pipe.subscriptions.push(prefix.slice());
     if (!isSubscribe && index >= 0) pipe.subscriptions.splice(index, 1);

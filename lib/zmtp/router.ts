@@ -27,12 +27,14 @@ export class Router extends SocketBase {
     this.assertOpen();
     const message = this.toMessage(frames);
     if (message.length < 2) {
-      if (this.options.routerMandatory) throw new RangeError("ROUTER messages need a routing id frame and a body");
+      if (this.options.routerMandatory)
+        throw new RangeError("ROUTER messages need a routing id frame and a body");
       return;
     }
     const pipe = this.routes.get(keyOf(message[0] as Uint8Array));
     if (pipe === undefined) {
-      if (this.options.routerMandatory) throw new HighWaterMarkError("no peer with that routing id (EHOSTUNREACH)");
+      if (this.options.routerMandatory)
+        throw new HighWaterMarkError("no peer with that routing id (EHOSTUNREACH)");
       return;
     }
     if (!pipe.hasRoom) {

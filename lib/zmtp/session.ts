@@ -138,9 +138,10 @@ export class Session {
     this.parts.push(body);
     this.partsBytes += body.length;
     if (this.partsBytes > this.options.maxMessageBytes) {
-      this.fail(events, new ZmtpProtocolError(
-        `message exceeds the limit of ${this.options.maxMessageBytes} bytes`,
-      ));
+      this.fail(
+        events,
+        new ZmtpProtocolError(`message exceeds the limit of ${this.options.maxMessageBytes} bytes`),
+      );
       return;
     }
     if (this.parts.length > FRAMES_PER_MESSAGE_MAX) {
@@ -175,7 +176,8 @@ export class Session {
     // After the handshake: commands stop here and never reach socket logic (zmtp.md 4.2).
     switch (command.name) {
       case "PING": {
-        const ttl = command.data.length >= 2 ? ((command.data[0] ?? 0) << 8) | (command.data[1] ?? 0) : 0;
+        const ttl =
+          command.data.length >= 2 ? ((command.data[0] ?? 0) << 8) | (command.data[1] ?? 0) : 0;
         const context = command.data.subarray(2, 2 + PING_CONTEXT_BYTES_MAX);
         events.push({ type: "send", bytes: encodeCommand("PONG", context) });
         if (ttl > 0) events.push({ type: "ping", ttlMs: ttl * 100 });
@@ -209,9 +211,12 @@ export class Session {
     }
     const socketType = bytesToString(typeBytes);
     if (!isCompatiblePeer(this.options.socketType, socketType)) {
-      this.fail(events, new ZmtpProtocolError(
-        `incompatible peer socket type ${socketType} for ${this.options.socketType}`,
-      ));
+      this.fail(
+        events,
+        new ZmtpProtocolError(
+          `incompatible peer socket type ${socketType} for ${this.options.socketType}`,
+        ),
+      );
       return;
     }
     const identity = props.get("identity") ?? new Uint8Array(0);
@@ -220,7 +225,10 @@ export class Session {
       return;
     }
     this.state = "traffic";
-    events.push({ type: "ready", peer: { socketType, identity: identity.slice(), minor: this.peerMinor } });
+    events.push({
+      type: "ready",
+      peer: { socketType, identity: identity.slice(), minor: this.peerMinor },
+    });
   }
 
   private fail(events: SessionEvent[], error: ZmtpProtocolError): SessionEvent[] {
@@ -231,7 +239,11 @@ export class Session {
 }
 
 /** Subscribe/cancel as the peer understands it: a command for 3.1, a message for 3.0. */
-export function encodeSubscription(prefix: Uint8Array, subscribe: boolean, peerMinor: number): Uint8Array {
+export function encodeSubscription(
+  prefix: Uint8Array,
+  subscribe: boolean,
+  peerMinor: number,
+): Uint8Array {
   if (peerMinor >= 1) return encodeCommand(subscribe ? "SUBSCRIBE" : "CANCEL", prefix);
   const body = concatBytes([Uint8Array.of(subscribe ? 1 : 0), prefix]);
   return concatBytes([encodeFrameHeader(body.length, 0), body]);

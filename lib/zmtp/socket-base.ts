@@ -160,9 +160,15 @@ export abstract class SocketBase implements ConnectionOwner {
   protected abstract readonly socketType: SocketType;
 
   constructor(options: SocketOptions = {}) {
-    const routingId = options.routingId === undefined ? new Uint8Array(0) : toBytes(options.routingId);
+    const routingId =
+      options.routingId === undefined ? new Uint8Array(0) : toBytes(options.routingId);
     if (routingId.length > 255) throw new RangeError("routingId longer than 255 bytes");
-    this.options = { ...socketDefaults, ...stripUndefined(options), routingId, logger: options.logger ?? nullLogger };
+    this.options = {
+      ...socketDefaults,
+      ...stripUndefined(options),
+      routingId,
+      logger: options.logger ?? nullLogger,
+    };
     this.log = this.options.logger;
   }
 
@@ -198,7 +204,13 @@ export abstract class SocketBase implements ConnectionOwner {
     const { host, port } = parseEndpoint(endpoint);
     const pipe = new Pipe(this, endpoint, true);
     const target: ConnectTarget = {
-      endpoint, host, port, pipe, attempt: 0, timer: undefined, isActive: true,
+      endpoint,
+      host,
+      port,
+      pipe,
+      attempt: 0,
+      timer: undefined,
+      isActive: true,
     };
     this.targets.set(endpoint, target);
     this.addPipe(pipe);
@@ -309,7 +321,9 @@ export abstract class SocketBase implements ConnectionOwner {
   }
 
   protected queueFull(pipe: Pipe): HighWaterMarkError {
-    return new HighWaterMarkError(`queue to ${pipe.endpoint} is full (${this.options.sendHwm} messages)`);
+    return new HighWaterMarkError(
+      `queue to ${pipe.endpoint} is full (${this.options.sendHwm} messages)`,
+    );
   }
 
   // ---- hooks for socket types --------------------------------------------------------------
@@ -378,7 +392,11 @@ export abstract class SocketBase implements ConnectionOwner {
     const wasReady = conn.peer !== null;
     if (reason.kind === "protocol" || reason.kind === "handshake-timeout") {
       this.log.warn("zmtp.connection_closed", { endpoint: conn.endpoint, reason: text });
-      this.emit({ type: wasReady ? "protocol-error" : "handshake-failed", endpoint: conn.endpoint, reason: text });
+      this.emit({
+        type: wasReady ? "protocol-error" : "handshake-failed",
+        endpoint: conn.endpoint,
+        reason: text,
+      });
     } else if (wasReady) {
       this.emit({ type: "disconnected", endpoint: conn.endpoint, reason: text });
     }

@@ -27,6 +27,14 @@ test("joins with a different RF, a taken id or a taken endpoint are refused", as
       .toContain("replication factor 3 differs from the cluster's replication factor 2");
   }
 
+  // --min-insync is checked against the cluster's RF once the join tells it.
+  const insync = await cluster.launch({ id: 4, join: [seed], extraArgs: ["--min-insync", "3"] });
+  expect(insync.ok).toBe(false);
+  if (!insync.ok) {
+    expect(insync.exitCode).toBe(1);
+    expect(insync.stderr).toContain("--min-insync 3 is more than the cluster's replication factor 2");
+  }
+
   const dup = await cluster.launch({
     id: 2, dataDir: join(cluster.root, "2-duplicate"), join: [seed],
   });
