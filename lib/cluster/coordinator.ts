@@ -239,8 +239,12 @@ export class Coordinator {
     results.forEach((r, i) => {
       const id = targetIds[i] as number;
       if (r.status === "fulfilled" && r.value.result !== undefined) {
-        if (required.includes(id)) acked++;
-        existed ||= r.value.result.existed;
+        // Only in-sync replicas hold every acknowledged write: a lagging one may still hold a
+        // value that was deleted since, and would turn "created" into "updated".
+        if (required.includes(id)) {
+          acked++;
+          existed ||= r.value.result.existed;
+        }
         return;
       }
       if (r.status === "rejected" && r.reason instanceof StaleTermError) staleTerm = r.reason;

@@ -126,9 +126,17 @@ export class Membership {
     return this.electLeader();
   }
 
-  /** Adopts a higher term seen anywhere (terms only grow). */
-  observeTerm(term: number): void {
-    if (term > this.currentTerm) this.currentTerm = term;
+  /**
+   * Adopts a higher term seen anywhere (terms only grow). A leader that sees one learns that
+   * someone else led meanwhile (e.g. across a healed partition): it keeps leading, but in a new
+   * term above both, so that two leaders never stamp versions in the same term.
+   */
+  observeTerm(term: number): MembershipChange[] {
+    if (term <= this.currentTerm) return [];
+    this.currentTerm = term;
+    if (this.currentLeader !== this.selfId) return [];
+    this.currentTerm++;
+    return [{ type: "leader-changed", leaderId: this.selfId, term: this.currentTerm }];
   }
 
   tick(): MembershipChange[] {
@@ -160,8 +168,18 @@ export class Membership {
       state.isAlive = true;
       changes.push({ type: "member-up", id: status.id });
     }
-    this.observeTerm(status.term);
-    return changes.concat(this.electLeader());
+    // The sender's term is adopted before the election, so a leader-changed event carries the
+    // term the new leader announced; a leader that stays leader past a higher term moves above
+    // it (see observeTerm), one that hands over does not.
+    const wasLeader = this.isLeader;
+    const termBefore = this.currentTerm;
+    if (status.term > this.currentTerm) this.currentTerm = status.term;
+    changes.push(...this.electLeader());
+    if (wasLeader && this.isLeader && this.currentTerm > termBefore) {
+      this.currentTerm++;
+      changes.push({ type: "leader-changed", leaderId: this.selfId, term: this.currentTerm });
+    }
+    return changes;
   }
 
   /**

@@ -314,6 +314,11 @@ export class WarehouseNode {
     this.subscribedPubs.set(member.id, member.pub);
   }
 
+  /** A term seen in a peer's request (peer-handlers' replicate). */
+  observeTerm(term: number): void {
+    this.apply(this.membership.observeTerm(term));
+  }
+
   /** A node the cluster admitted through us (peer-handlers' join). */
   admit(member: Member): void {
     this.apply(this.membership.addMember(member));

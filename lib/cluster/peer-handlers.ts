@@ -56,7 +56,7 @@ export async function handlePeerRequest(
       if ((term as number) < node.membership.term) {
         return refuse(req.id, "STALE_TERM", `term ${term} is older than ${node.membership.term}`);
       }
-      node.membership.observeTerm(term as number);
+      node.observeTerm(term as number);
       const parsed = rows.map((r) => parseRow(r, partitions));
       if (parsed.some((r) => r === null)) return refuse(req.id, "BAD_REQUEST", "malformed row");
       const results = await node.replica.apply(parsed as StoredRow[]);
