@@ -17,6 +17,16 @@ export { waitFor };
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** "04 0e 05 45" -> bytes; also accepts ascii runs written as 'text'. */
+export function hex(spec: string): Uint8Array {
+  const out: number[] = [];
+  for (const token of spec.match(/'[^']*'|[0-9a-f]{2}/g) ?? []) {
+    if (token.startsWith("'")) out.push(...encoder.encode(token.slice(1, -1)));
+    else out.push(Number.parseInt(token, 16));
+  }
+  return Uint8Array.from(out);
+}
+
 export function text(frame: Uint8Array | undefined): string {
   return frame === undefined ? "<missing>" : decoder.decode(frame);
 }

@@ -148,15 +148,7 @@ export class FakePeers implements PeerLink {
 }
 
 /** The mutable truth behind ClusterFacts: tests change it between steps. */
-export interface FactsState {
-  selfId: number;
-  term: number;
-  rf: number;
-  partitions: number;
-  minInsync: number;
-  memberIds: number[];
-  alive: Set<number>;
-}
+export type FactsState = Omit<ClusterFacts, "isAlive"> & { alive: Set<number> };
 
 export interface FakeCluster {
   readonly coordinator: Coordinator;

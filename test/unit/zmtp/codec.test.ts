@@ -14,18 +14,9 @@ import {
   parseProperties,
 } from "../../../lib/zmtp/codec.ts";
 import { ZmtpProtocolError } from "../../../lib/util/errors.ts";
+import { hex } from "../../harness/zmtp.ts";
 
 const enc = new TextEncoder();
-
-/** "04 0e 05 45" -> bytes; also accepts ascii runs written as 'text'. */
-function hex(spec: string): Uint8Array {
-  const out: number[] = [];
-  for (const token of spec.match(/'[^']*'|[0-9a-f]{2}/g) ?? []) {
-    if (token.startsWith("'")) out.push(...enc.encode(token.slice(1, -1)));
-    else out.push(Number.parseInt(token, 16));
-  }
-  return Uint8Array.from(out);
-}
 
 function greeting(patch: Record<number, number> = {}, mechanism = "NULL"): Uint8Array {
   const g = new Uint8Array(64);

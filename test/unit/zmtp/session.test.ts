@@ -14,17 +14,9 @@ import {
   encodeSubscription,
 } from "../../../lib/zmtp/session.ts";
 import type { SocketType } from "../../../lib/zmtp/socket-types.ts";
+import { hex } from "../../harness/zmtp.ts";
 
 const enc = new TextEncoder();
-
-function hex(spec: string): Uint8Array {
-  const out: number[] = [];
-  for (const token of spec.match(/'[^']*'|[0-9a-f]{2}/g) ?? []) {
-    if (token.startsWith("'")) out.push(...enc.encode(token.slice(1, -1)));
-    else out.push(Number.parseInt(token, 16));
-  }
-  return Uint8Array.from(out);
-}
 
 function concat(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
