@@ -3,7 +3,7 @@
 // scripts and --json replies, an interactive session on a pseudo-terminal that sees the leader
 // killed (notice, writes go on) and then the cluster shrink below RF (warning), and an
 // unreachable cluster (exit 2). Every process started here is SIGKILLed at the end.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { WarehouseClient } from "../../lib/client/client.ts";
 import { helpText } from "../../lib/client/repl.ts";
@@ -19,6 +19,7 @@ import {
 } from "../harness/cluster.ts";
 import { PtySession } from "../harness/pty.ts";
 import { type RunResult, runToEnd } from "../harness/run.ts";
+import { SilentNode } from "../harness/silent-node.ts";
 
 const clientPath = join(repoRoot, "client.ts");
 // Hooks get bun's short default timeout, not bunfig's: allow for three slow starts and syncing.
@@ -71,14 +72,6 @@ async function startSyncedCluster(cluster: Cluster): Promise<number> {
   } finally {
     await client.close();
   }
-}
-
-/** An endpoint nobody listens on: a port the OS just handed out, closed again. */
-function deadEndpoint(): string {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data: () => {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return `tcp://127.0.0.1:${port}`;
 }
 
 describe("REPL scripts against a 3-node RF 2 cluster", () => {
@@ -306,6 +299,16 @@ describe("REPL on a pseudo-terminal against a 3-node RF 2 cluster", () => {
 
 describe("REPL with an unreachable cluster", () => {
   const flags = ["--timeout-ms", "100", "--give-up-ms", "300"];
+  let silent: SilentNode | null = null;
+  afterEach(() => {
+    silent?.stop();
+    silent = null;
+  });
+  /** A node that accepts connections and never answers. */
+  const deadEndpoint = (): string => {
+    silent = new SilentNode();
+    return silent.endpoint;
+  };
 
   test("--exec and piped stdin exit 2 with a clear message", async () => {
     const endpoint = deadEndpoint();

@@ -3,6 +3,7 @@
 // cluster cannot be reached. A silent TCP listener stands in for a node and counts connections.
 import { afterEach, describe, expect, test } from "bun:test";
 import { type RunResult, runToEnd } from "../../harness/run.ts";
+import { SilentNode } from "../../harness/silent-node.ts";
 
 const clientPath = new URL("../../../client.ts", import.meta.url).pathname;
 const validKey = "9b2c1a4e-3f5d-4c2b-8a1e-7d6f5e4c3b2a";
@@ -11,37 +12,14 @@ function runClient(args: readonly string[], stdin = ""): Promise<RunResult> {
   return runToEnd([process.execPath, clientPath, ...args], { stdin });
 }
 
-/** Accepts TCP connections and never answers: a node that is not there. */
-class SilentListener {
-  connectionCount = 0;
-  private readonly server = Bun.listen({
-    hostname: "127.0.0.1",
-    port: 0,
-    socket: {
-      open: () => {
-        this.connectionCount++;
-      },
-      data: () => {},
-    },
-  });
-
-  get endpoint(): string {
-    return `tcp://127.0.0.1:${this.server.port}`;
-  }
-
-  stop(): void {
-    this.server.stop(true);
-  }
-}
-
-let listener: SilentListener | null = null;
+let listener: SilentNode | null = null;
 afterEach(() => {
   listener?.stop();
   listener = null;
 });
 
-function silentNode(): SilentListener {
-  listener = new SilentListener();
+function silentNode(): SilentNode {
+  listener = new SilentNode();
   return listener;
 }
 
