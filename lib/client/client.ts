@@ -320,26 +320,27 @@ export class WarehouseClient {
     });
   }
 
-  /** Leader hint first, then the leader from heartbeats, then every known node in id order. */
+  /** Leader hint first, then the leader from heartbeats, then the known nodes, live ones first. */
   private pickEndpoint(attempt: number, hint: LeaderInfo | null, anyNode: boolean): string {
     if (hint !== null) return hint.endpoint;
-    if (attempt === 0 && this.leader !== null && this.isAlive(this.leader.id))
-      return this.leader.endpoint;
-    const view = this.view();
+    const leader = this.leader !== null && this.isAlive(this.leader.id) ? this.leader : null;
+    // A live leader gets the first attempt, and every other one for leader-only requests.
+    if (leader !== null && (attempt === 0 || (!anyNode && attempt % 2 === 0))) {
+      return leader.endpoint;
+    }
+    const members = this.view().members;
+    const live = members.filter((m) => m.alive).map((m) => m.endpoint);
+    const down = members.filter((m) => !m.alive).map((m) => m.endpoint);
     const candidates =
-      anyNode || view.members.length === 0
+      anyNode || members.length === 0
         ? [
             ...new Set([
               ...(this.leader ? [this.leader.endpoint] : []),
-              ...view.members.filter((m) => m.alive).map((m) => m.endpoint),
+              ...live,
               ...this.config.endpoints,
             ]),
           ]
-        : [...view.members.filter((m) => m.alive), ...view.members.filter((m) => !m.alive)].map(
-            (m) => m.endpoint,
-          );
-    if (!anyNode && this.leader !== null && this.isAlive(this.leader.id) && attempt % 2 === 0)
-      return this.leader.endpoint;
+        : [...live, ...down];
     return candidates[attempt % candidates.length] ?? (this.config.endpoints[0] as string);
   }
 
