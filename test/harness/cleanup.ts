@@ -7,6 +7,8 @@ export interface Cleanups {
   defer(cleanup: () => unknown): void;
   /** Closes `socket` after the current test; returns it for chaining. */
   track<T extends { close(): Promise<void> }>(socket: T): T;
+  /** Disposes `resource` after the current test; returns it for chaining. */
+  own<T extends AsyncDisposable>(resource: T): T;
 }
 
 /** Call once at the top level of a test file: registers the afterEach that runs the cleanups. */
@@ -20,6 +22,10 @@ export function useCleanups(): Cleanups {
     track: (socket) => {
       cleanups.push(() => socket.close());
       return socket;
+    },
+    own: (resource) => {
+      cleanups.push(() => resource[Symbol.asyncDispose]());
+      return resource;
     },
   };
 }

@@ -7,12 +7,10 @@ import { publishUntilReceived, text, texts, within } from "../harness/zmtp.ts";
 import { LibzmqPeer } from "./libzmq-peer.ts";
 import { useCleanups } from "../harness/cleanup.ts";
 
-const { defer, track } = useCleanups();
+const { track, own } = useCleanups();
 
 async function startPeer(...args: Parameters<typeof LibzmqPeer.start>): Promise<LibzmqPeer> {
-  const peer = await LibzmqPeer.start(...args);
-  defer(() => peer[Symbol.asyncDispose]());
-  return peer;
+  return own(await LibzmqPeer.start(...args));
 }
 
 const lingerless = { lingerMs: 0 };

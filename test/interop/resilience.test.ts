@@ -15,12 +15,10 @@ import {
 import { LibzmqPeer } from "./libzmq-peer.ts";
 import { useCleanups } from "../harness/cleanup.ts";
 
-const { defer, track } = useCleanups();
+const { defer, track, own } = useCleanups();
 
 async function startPeer(...args: Parameters<typeof LibzmqPeer.start>): Promise<LibzmqPeer> {
-  const peer = await LibzmqPeer.start(...args);
-  defer(() => peer[Symbol.asyncDispose]());
-  return peer;
+  return own(await LibzmqPeer.start(...args));
 }
 
 const failures = (events: SocketEvent[]): SocketEvent[] =>

@@ -2,6 +2,10 @@
 // FrameDecoder, with bytes captured from libzmq 4.3.4/4.3.5 (zmtp.md) as oracles.
 import { describe, expect, test } from "bun:test";
 import {
+  parseCommand,
+  parseGreeting,
+  parseProperties,
+  concatBytes,
   type DecodedFrame,
   FrameDecoder,
   encodeCommand,
@@ -9,9 +13,6 @@ import {
   encodeGreeting,
   encodeMessage,
   encodeReady,
-  parseCommand,
-  parseGreeting,
-  parseProperties,
 } from "../../../lib/zmtp/codec.ts";
 import { ZmtpProtocolError } from "../../../lib/util/errors.ts";
 import { hex } from "../../harness/zmtp.ts";
@@ -29,15 +30,7 @@ function greeting(patch: Record<number, number> = {}, mechanism = "NULL"): Uint8
   return g;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+const concat = (...parts: Uint8Array[]): Uint8Array => concatBytes(parts);
 
 function decodeAll(decoder: FrameDecoder, chunks: Uint8Array[]): DecodedFrame[] {
   const frames: DecodedFrame[] = [];

@@ -2,6 +2,7 @@
 // table, ERROR, PING/PONG, SUBSCRIBE/CANCEL in both ZMTP 3.1 and 3.0 forms, message assembly.
 import { describe, expect, test } from "bun:test";
 import {
+  concatBytes,
   encodeCommand,
   encodeGreeting,
   encodeMessage,
@@ -18,15 +19,7 @@ import { hex } from "../../harness/zmtp.ts";
 
 const enc = new TextEncoder();
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+const concat = (...parts: Uint8Array[]): Uint8Array => concatBytes(parts);
 
 function peerGreeting(minor = 1, major = 3): Uint8Array {
   const g = encodeGreeting();
