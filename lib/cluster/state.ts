@@ -122,11 +122,13 @@ export class ClusterState {
     if (!this.memberMap.has(change.id)) return ignored(`member ${change.id} is not a member`);
     this.memberMap.delete(change.id);
     this.removedIds.add(change.id);
-    // A removed member holds nothing the cluster may count on. The remove command is refused
-    // before it is proposed when it would empty a set (see removalBlockers).
+    // A removed member holds nothing the cluster may count on, except where it was the last
+    // in-sync replica: the leader refuses such a removal before proposing it (removalBlockers),
+    // and should one still commit, the set keeps the id so the partition reads as unavailable
+    // rather than silently empty.
     for (const set of this.insyncSets) {
       const at = set.indexOf(change.id);
-      if (at >= 0) set.splice(at, 1);
+      if (at >= 0 && set.length > 1) set.splice(at, 1);
     }
     return { type: "member-removed", id: change.id };
   }

@@ -19,3 +19,18 @@ export {
   type Version,
 } from "./row.ts";
 export { metaNames, schemaVersion } from "./schema.ts";
+export { MemoryReplicaStore } from "./memory-replica-store.ts";
+export { SqliteReplicaStore } from "./sqlite-replica-store.ts";
+export {
+  positionZero,
+  type AppliedChange,
+  type ChangeRecord,
+  type ChangeStatus,
+  type CommitOutcome,
+  type DataRow,
+  type EpochStart,
+  type LogPosition,
+  type LogSummary,
+  type ReplicaStorage,
+  type ReplicaWrite,
+} from "./replica-types.ts";
