@@ -2,7 +2,7 @@
 // epoch. Pure. By log matching (docs/agreement.md), logs that agree on the epoch of a seq are
 // identical up to it, so agreement is a prefix property and a binary search finds its end.
 
-import type { LogSummary } from "../store/index.ts";
+import type { LogSummary } from "../store/replica-types.ts";
 
 export type LogShape = Pick<LogSummary, "base" | "last" | "epochs">;
 
