@@ -43,6 +43,8 @@ const pureFiles = [
   "lib/cluster/membership.ts",
   "lib/cluster/state.ts",
   "lib/cluster/divergence.ts",
+  "lib/cluster/data-messages.ts",
+  "lib/cluster/replica-core.ts",
   "lib/store/replica-types.ts",
   "lib/store/memory-replica-store.ts",
 ];
