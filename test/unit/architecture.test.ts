@@ -45,6 +45,7 @@ const pureFiles = [
   "lib/cluster/divergence.ts",
   "lib/cluster/data-messages.ts",
   "lib/cluster/replica-core.ts",
+  "lib/cluster/partition-leader.ts",
   "lib/store/replica-types.ts",
   "lib/store/memory-replica-store.ts",
 ];
