@@ -243,7 +243,11 @@ export interface RaftConfig {
 
 export type ProposeResult =
   | { ok: true; index: number; term: number }
-  | { ok: false; reason: "not-leader" | "transferring" | "no-leader"; leaderId: NodeId | 0 };
+  | {
+      ok: false;
+      reason: "not-leader" | "transferring" | "no-leader" | "too-large";
+      leaderId: NodeId | 0;
+    };
 
 export type ProposeConfChangeResult =
   | { ok: true; index: number; term: number }
