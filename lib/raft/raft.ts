@@ -1,0 +1,416 @@
+// The Raft state machine proper (internal; RaftCore in core.ts is the public face): terms,
+// roles and their transitions, the election timer with the rank bias, the common part of
+// step() (term rules, votes) and configuration changes at commit. Role-specific handling lives
+// in roles/. Pure: no I/O, no clock; randomness comes from the injected Random.
+import { assert, unreachable } from "./assert.ts";
+import { RaftLog } from "./log.ts";
+import { decodeConfChange } from "./messages.ts";
+import { Progress } from "./progress.ts";
+import { majorityValue, voteResult } from "./quorum.ts";
+import { broadcastAppend } from "./roles/leader.ts";
+import type {
+  ConfChange, Entry, Message, NodeId, Outbound, RaftConfig, RaftLogger, RaftStorage, Random,
+  ReadState, Role, Snapshot, StepResult, VoteMessage,
+} from "./types.ts";
+
+const silentLogger: RaftLogger = { debug() {}, info() {}, warn() {} };
+
+/** A ReadIndex request waiting for a quorum to confirm the round it rides on (§6.4). */
+export interface PendingRead {
+  context: string;
+  /** The commit index at request time; -1 until the leader commits an entry of its term. */
+  index: number;
+  round: number;
+}
+
+/** Bound on queued ReadIndex requests (style.md B6). */
+export const pendingReadsMax = 10_000;
+
+export class Raft {
+  readonly id: NodeId;
+  readonly config: RaftConfig;
+  readonly random: Random;
+  readonly logger: RaftLogger;
+  readonly log: RaftLog;
+
+  term = 0;
+  vote: NodeId | 0 = 0;
+  role: Role = "follower";
+  leaderId: NodeId | 0 = 0;
+  /** Sorted voters of the configuration in force (changes take effect at commit). */
+  voters: NodeId[] = [];
+  /** Configurations by the index they took effect at, for snapshots at an applied index. */
+  confHistory: { index: number; voters: NodeId[] }[] = [];
+  /** Indexes of conf-change entries in the log above the commit index, ascending. */
+  confChangeIndexes: number[] = [];
+
+  /** Leader only: one entry per voter, itself included. */
+  progress: Map<NodeId, Progress> | null = null;
+  votes = new Map<NodeId, boolean>();
+
+  electionElapsed = 0;
+  heartbeatElapsed = 0;
+  randomizedElectionTimeout = 0;
+  /** Ticks since this node last heard from a leader (or was constructed): stickiness. */
+  leaderContactTicks = 0;
+
+  leadTransferee: NodeId | 0 = 0;
+  /** The term in which this node last started a leader transfer (no lease in that term). */
+  transferTerm = 0;
+  /** Leader: no new conf change until this index is applied. */
+  pendingConfIndex = 0;
+
+  /** Heartbeat round of the current leadership; roundSent is the newest not yet in a Ready. */
+  round = 0;
+  roundPending: number | null = null;
+  pendingReads: PendingRead[] = [];
+  readStates: ReadState[] = [];
+  messages: Outbound[] = [];
+
+  constructor(config: RaftConfig, storage: RaftStorage, random: Random, logger?: RaftLogger) {
+    this.id = config.id;
+    this.config = config;
+    this.random = random;
+    this.logger = logger ?? silentLogger;
+    const { hardState, confState } = storage.initialState();
+    const snapshotIndex = storage.firstIndex() - 1;
+    assert(hardState.commit >= snapshotIndex, "stored commit is below the snapshot");
+    assert(hardState.commit <= storage.lastIndex(), "stored commit is beyond the stored log");
+    const applied = config.applied ?? snapshotIndex;
+    assert(applied >= snapshotIndex && applied <= hardState.commit, `bad applied ${applied}`);
+    this.log = new RaftLog(storage, snapshotIndex, applied);
+    this.term = hardState.term;
+    this.vote = hardState.vote;
+    this.voters = confState.voters.slice().sort((a, b) => a - b);
+    this.confHistory = [{ index: snapshotIndex, voters: this.voters.slice() }];
+    this.confChangeIndexes = this.scanConfChanges(snapshotIndex + 1, storage.lastIndex() + 1);
+    this.commitTo(hardState.commit);
+    this.becomeFollower(this.term, 0);
+    // A restart behaves as if it had just heard from a leader: a lease granted before the
+    // crash survives a fast restart (types.ts, the lease contract).
+    this.leaderContactTicks = 0;
+  }
+
+  private scanConfChanges(lo: number, hi: number): number[] {
+    const found: number[] = [];
+    const step = 1024;
+    for (let at = lo; at < hi; at += step) {
+      const batch = this.log.entries(at, Math.min(hi, at + step)) ?? [];
+      for (const entry of batch) if (entry.type === "conf-change") found.push(entry.index);
+    }
+    return found;
+  }
+
+  isPromotable(): boolean {
+    return this.voters.includes(this.id);
+  }
+
+  rank(): number {
+    return this.voters.indexOf(this.id);
+  }
+
+  send(message: Message, afterPersist: boolean): void {
+    this.messages.push({ message, afterPersist });
+  }
+
+  /** See RaftConfig in types.ts for the formula. */
+  resetRandomizedElectionTimeout(): void {
+    const { electionTicks, rankStaggerTicks } = this.config;
+    const jitterTicks =
+      rankStaggerTicks > 0 ? Math.max(1, Math.floor(rankStaggerTicks / 2)) : electionTicks;
+    const rank = Math.max(0, this.rank());
+    this.randomizedElectionTimeout =
+      electionTicks + rank * rankStaggerTicks + this.random.nextInt(jitterTicks);
+  }
+
+  private reset(term: number): void {
+    if (this.term !== term) {
+      this.term = term;
+      this.vote = 0;
+    }
+    this.leaderId = 0;
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.resetRandomizedElectionTimeout();
+    this.leadTransferee = 0;
+    this.votes.clear();
+    this.progress = null;
+    this.pendingReads = [];
+    this.round = 0;
+    this.roundPending = null;
+  }
+
+  becomeFollower(term: number, leaderId: NodeId | 0): void {
+    const wasFollower = this.role === "follower";
+    this.reset(term);
+    this.role = "follower";
+    this.leaderId = leaderId;
+    // A node that was campaigning or leading holds no follower's lease on anyone.
+    if (!wasFollower) this.leaderContactTicks = this.config.electionTicks;
+    this.logger.debug("became-follower", { term, leaderId });
+  }
+
+  becomePreCandidate(): void {
+    assert(this.role !== "leader", "a leader cannot become a pre-candidate");
+    // PreVote (thesis §9.6) changes neither term nor vote.
+    this.votes.clear();
+    this.progress = null;
+    this.leaderId = 0;
+    this.role = "pre-candidate";
+    this.leaderContactTicks = this.config.electionTicks;
+    this.logger.debug("became-pre-candidate", { term: this.term });
+  }
+
+  becomeCandidate(): void {
+    assert(this.role !== "leader", "a leader cannot become a candidate");
+    this.reset(this.term + 1);
+    this.vote = this.id;
+    this.role = "candidate";
+    this.leaderContactTicks = this.config.electionTicks;
+    this.logger.info("became-candidate", { term: this.term });
+  }
+
+  /** The last index known durable on this node (what a leader may count for itself). */
+  stableLastIndex(): number {
+    if (this.log.unstable.snapshot !== null) return 0;
+    return Math.min(this.log.lastIndex(), this.log.unstable.offset - 1);
+  }
+
+  becomeLeader(): void {
+    assert(this.role === "candidate", "only a candidate becomes leader");
+    this.reset(this.term);
+    this.role = "leader";
+    this.leaderId = this.id;
+    const progress = new Map<NodeId, Progress>();
+    const next = this.log.lastIndex() + 1;
+    for (const voter of this.voters) {
+      progress.set(voter, new Progress(next, this.config.maxInflightAppends));
+    }
+    this.progress = progress;
+    const own = this.selfProgress();
+    if (own !== null) {
+      own.maybeUpdate(this.stableLastIndex());
+      own.becomeReplicate();
+      own.recentActive = true;
+    }
+    // No conf change until everything this leader inherited is applied (etcd's rule, and the
+    // fix for the single-server change bug: a leader commits an entry of its term first).
+    this.pendingConfIndex = this.log.lastIndex();
+    this.appendEntries([{ term: this.term, index: 0, type: "normal", data: "" }]);
+    this.logger.info("became-leader", { term: this.term });
+    broadcastAppend(this);
+  }
+
+  selfProgress(): Progress | null {
+    return this.progress?.get(this.id) ?? null;
+  }
+
+  /** Leader: appends new entries of its term at the end of its log. */
+  appendEntries(entries: Entry[]): number {
+    const lastIndex = this.log.lastIndex();
+    const stamped = entries.map((e, i) => ({ ...e, term: this.term, index: lastIndex + 1 + i }));
+    this.log.append(stamped);
+    this.noteConfChanges(stamped);
+    return lastIndex + stamped.length;
+  }
+
+  /** Tracks conf-change entries newly in the log; a replaced suffix loses its own. */
+  noteConfChanges(entries: Entry[]): void {
+    const first = entries[0];
+    if (first === undefined) return;
+    this.confChangeIndexes = this.confChangeIndexes.filter((i) => i < first.index);
+    for (const entry of entries) {
+      if (entry.type === "conf-change") this.confChangeIndexes.push(entry.index);
+    }
+  }
+
+  /** Advances the commit index and puts the conf changes it covers into force. */
+  commitTo(index: number): void {
+    if (index <= this.log.committed) return;
+    this.log.commitTo(index);
+    while (this.confChangeIndexes.length > 0 && (this.confChangeIndexes[0] ?? 0) <= index) {
+      const at = this.confChangeIndexes.shift() as number;
+      const entry = this.log.entries(at, at + 1)?.[0];
+      assert(entry !== undefined && entry.type === "conf-change", `no conf change at ${at}`);
+      this.applyConfChange(entry);
+    }
+  }
+
+  /** The voters after `change`, or a reason why it cannot be applied to `voters`. */
+  static checkConfChange(voters: NodeId[], change: ConfChange): NodeId[] | string {
+    const has = voters.includes(change.nodeId);
+    switch (change.type) {
+      case "add-voter":
+        if (has) return `node ${change.nodeId} is already a voter`;
+        return voters.concat([change.nodeId]).sort((a, b) => a - b);
+      case "remove-voter":
+        if (!has) return `node ${change.nodeId} is not a voter`;
+        if (voters.length === 1) return "cannot remove the last voter";
+        return voters.filter((v) => v !== change.nodeId);
+      default:
+        return unreachable(change.type);
+    }
+  }
+
+  private applyConfChange(entry: Entry): void {
+    const change = decodeConfChange(entry.data);
+    const next = change === null ? "malformed conf change" : Raft.checkConfChange(this.voters, change);
+    if (typeof next === "string") {
+      // Checked when proposed; one that still fails here is skipped identically everywhere.
+      this.logger.warn("conf-change-skipped", { index: entry.index, reason: next });
+      return;
+    }
+    this.voters = next;
+    this.confHistory.push({ index: entry.index, voters: next.slice() });
+    this.logger.info("conf-changed", { index: entry.index, voters: next });
+    if (this.progress !== null) this.leaderConfChanged();
+  }
+
+  private leaderConfChanged(): void {
+    const progress = this.progress as Map<NodeId, Progress>;
+    for (const id of [...progress.keys()]) if (!this.voters.includes(id)) progress.delete(id);
+    for (const voter of this.voters) {
+      if (!progress.has(voter)) {
+        const added = new Progress(this.log.lastIndex() + 1, this.config.maxInflightAppends);
+        added.recentActive = true;
+        progress.set(voter, added);
+      }
+    }
+    if (this.leadTransferee !== 0 && !this.voters.includes(this.leadTransferee)) {
+      this.leadTransferee = 0;
+    }
+    if (!this.voters.includes(this.id)) {
+      // A removed leader steps down once its removal commits (thesis §4.2.2).
+      this.becomeFollower(this.term, 0);
+      this.logger.info("removed-leader-stepped-down", { term: this.term });
+    }
+  }
+
+  confStateAt(index: number): NodeId[] {
+    let voters = this.confHistory[0]?.voters ?? [];
+    for (const item of this.confHistory) {
+      if (item.index > index) break;
+      voters = item.voters;
+    }
+    return voters.slice();
+  }
+
+  /** Drops configuration history older than the newest entry at or below `index`. */
+  trimConfHistory(index: number): void {
+    while (this.confHistory.length > 1 && (this.confHistory[1]?.index ?? Infinity) <= index) {
+      this.confHistory.shift();
+    }
+  }
+
+  restoreSnapshot(snapshot: Snapshot): void {
+    this.log.restore(snapshot);
+    this.voters = snapshot.meta.confState.voters.slice().sort((a, b) => a - b);
+    this.confHistory = [{ index: snapshot.meta.index, voters: this.voters.slice() }];
+    this.confChangeIndexes = [];
+  }
+
+  /** In lease: this node ignores (pre)vote requests of higher terms (thesis §4.2.3). */
+  isInLease(): boolean {
+    if (!this.config.checkQuorum) return false;
+    if (this.role === "leader") return true;
+    return this.role === "follower" && this.leaderContactTicks < this.config.electionTicks;
+  }
+
+  /** The newest heartbeat round a quorum acknowledged in this term (0: none). */
+  quorumRound(): number {
+    const progress = this.progress;
+    if (progress === null) return 0;
+    return majorityValue(this.voters, (id) =>
+      id === this.id ? this.round : (progress.get(id)?.ackedRound ?? 0),
+    );
+  }
+
+  // ---- campaigning ----
+
+  campaign(kind: "pre-vote" | "vote", force: boolean): void {
+    if (!this.isPromotable()) return;
+    if (this.role === "leader") return;
+    if (kind === "pre-vote") this.becomePreCandidate();
+    else this.becomeCandidate();
+    const term = kind === "pre-vote" ? this.term + 1 : this.term;
+    this.votes.set(this.id, true);
+    if (voteResult(this.voters, this.votes) === "won") {
+      // A single-voter configuration wins at once.
+      if (kind === "pre-vote") this.campaign("vote", false);
+      else this.becomeLeader();
+      return;
+    }
+    for (const voter of this.voters) {
+      if (voter === this.id) continue;
+      const request: VoteMessage = {
+        type: kind, from: this.id, to: voter, term,
+        lastLogIndex: this.log.lastIndex(), lastLogTerm: this.log.lastTerm(), force,
+      };
+      this.send(request, true);
+    }
+  }
+
+  /** The common part of step(): term rules (§5.1) and votes; then the role's handler. */
+  stepTerm(message: Message): StepResult | "continue" {
+    if (message.term > this.term) {
+      if (message.type === "vote" || message.type === "pre-vote") {
+        if (!message.force && this.isInLease()) {
+          this.logger.debug("vote-ignored-in-lease", { from: message.from, term: message.term });
+          return { ok: true };
+        }
+      }
+      const keepsTerm =
+        message.type === "pre-vote" || (message.type === "pre-vote-response" && !message.reject);
+      if (!keepsTerm) {
+        const fromLeader =
+          message.type === "append" || message.type === "heartbeat" || message.type === "snapshot";
+        this.becomeFollower(message.term, fromLeader ? message.from : 0);
+      }
+    } else if (message.term < this.term) {
+      this.answerStale(message);
+      return { ok: true };
+    }
+    if (message.type === "vote" || message.type === "pre-vote") {
+      this.answerVote(message);
+      return { ok: true };
+    }
+    return "continue";
+  }
+
+  private answerStale(message: Message): void {
+    const usesNewerTerms = this.config.checkQuorum || this.config.preVote;
+    if (usesNewerTerms && (message.type === "append" || message.type === "heartbeat")) {
+      // A deposed leader cut off for a while learns our term and steps down; without this,
+      // PreVote/CheckQuorum could leave it stuck (etcd does the same).
+      this.send({
+        type: "append-response", from: this.id, to: message.from, term: this.term,
+        index: 0, reject: false, rejectHint: 0, logTerm: 0,
+      }, true);
+    } else if (message.type === "pre-vote") {
+      this.send({
+        type: "pre-vote-response", from: this.id, to: message.from, term: this.term, reject: true,
+      }, true);
+    }
+  }
+
+  private answerVote(message: VoteMessage): void {
+    const canVote =
+      this.vote === message.from ||
+      (this.vote === 0 && this.leaderId === 0) ||
+      (message.type === "pre-vote" && message.term > this.term);
+    const responseType = message.type === "vote" ? "vote-response" : "pre-vote-response";
+    if (canVote && this.log.isUpToDate(message.lastLogIndex, message.lastLogTerm)) {
+      this.send({
+        type: responseType, from: this.id, to: message.from, term: message.term, reject: false,
+      }, true);
+      if (message.type === "vote") {
+        this.electionElapsed = 0;
+        this.vote = message.from;
+      }
+    } else {
+      this.send({
+        type: responseType, from: this.id, to: message.from, term: this.term, reject: true,
+      }, true);
+    }
+  }
+}
