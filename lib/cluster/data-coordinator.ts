@@ -98,6 +98,10 @@ export class DataCoordinator {
     for (const leader of this.leaders) leader.tick();
   }
 
+  hasOutgoing(): boolean {
+    return this.outgoing.length > 0 || this.leaders.some((l) => l.hasUnsent());
+  }
+
   /** Sends what the partitions ordered since the last call (one replicate per replica). */
   takeOutgoing(): OutgoingData[] {
     for (const leader of this.leaders) leader.flush();

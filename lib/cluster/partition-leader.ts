@@ -348,6 +348,10 @@ export class PartitionLeader {
     if (this.recent.length > RECENT_CHANGES_MAX) this.recent.shift();
   }
 
+  hasUnsent(): boolean {
+    return this.unsent.length > 0;
+  }
+
   /** Sends the writes ordered since the last flush: one replicate per replica. */
   flush(): void {
     if (this.unsent.length === 0) return;
