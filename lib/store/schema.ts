@@ -6,7 +6,7 @@ import type { Database } from "bun:sqlite";
 import { assert, StorageError } from "../util/errors.ts";
 
 /** The schema this code writes. Stored in `PRAGMA user_version`; 0 means a new, empty file. */
-export const schemaVersion = 2;
+export const schemaVersion = 3;
 
 export interface ConnectionOptions {
   /** How long a write waits for a lock another connection holds before failing with STORAGE. */
@@ -81,6 +81,30 @@ const migrations: readonly string[] = [
     base_seq INTEGER NOT NULL CHECK (base_seq >= 0),
     base_epoch INTEGER NOT NULL CHECK (base_epoch >= 0),
     is_copying INTEGER NOT NULL CHECK (is_copying IN (0, 1))
+  ) STRICT;
+  `,
+  // Stage 2's control plane (raft-log-store.ts): the Raft log after the latest snapshot, the
+  // hard state and that snapshot. The last two hold at most one row each (id = 1); no row means
+  // the initial state (term 0, no vote, commit 0; the empty snapshot at index 0).
+  `
+  CREATE TABLE raft_entries (
+    log_index INTEGER PRIMARY KEY NOT NULL CHECK (log_index >= 1),
+    term INTEGER NOT NULL CHECK (term >= 1),
+    type TEXT NOT NULL CHECK (type IN ('normal', 'conf-change')),
+    data TEXT NOT NULL
+  ) STRICT;
+  CREATE TABLE raft_hard_state (
+    id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+    term INTEGER NOT NULL CHECK (term >= 0),
+    vote INTEGER NOT NULL CHECK (vote >= 0),
+    commit_index INTEGER NOT NULL CHECK (commit_index >= 0)
+  ) STRICT;
+  CREATE TABLE raft_snapshot (
+    id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+    log_index INTEGER NOT NULL CHECK (log_index >= 0),
+    term INTEGER NOT NULL CHECK (term >= 0),
+    conf_state TEXT NOT NULL,
+    data TEXT NOT NULL
   ) STRICT;
   `,
 ];
