@@ -6,6 +6,7 @@
 import type { Database } from "bun:sqlite";
 import { assert } from "../util/errors.ts";
 import { guardSqlite, openDatabase } from "./database.ts";
+import type { SharedTransaction } from "./transaction.ts";
 import { statusOf } from "./memory-replica-store.ts";
 import {
   positionZero,
@@ -192,6 +193,21 @@ export class SqliteReplicaStore implements ReplicaStorage {
     if (writes.length === 0) return { statuses: [] };
     const working = this.guard("commit", () => this.commitTransaction(writes));
     for (const [partition, state] of working.partitions) this.cache.set(partition, state);
+    return { statuses: working.statuses };
+  }
+
+  /**
+   * Writes what commit() writes inside a transaction the caller runs (runTransaction), so it
+   * commits or rolls back with the node's Raft state. The caches change on commit.
+   */
+  commitWithin(transaction: SharedTransaction, writes: readonly ReplicaWrite[]): CommitOutcome {
+    assert(!this.isClosed, `store ${this.path} is closed`);
+    assert(transaction.isOpen && transaction.db === this.db, "commitWithin needs an open transaction");
+    if (writes.length === 0) return { statuses: [] };
+    const working = this.guard("commit", () => this.applyWrites(writes));
+    transaction.onCommit(() => {
+      for (const [partition, state] of working.partitions) this.cache.set(partition, state);
+    });
     return { statuses: working.statuses };
   }
 
