@@ -65,6 +65,10 @@ const pureFiles = [
   "lib/cluster/node-core.ts",
   "lib/store/replica-types.ts",
   "lib/store/memory-replica-store.ts",
+  "lib/store/row.ts",
+  "lib/cluster/peer-protocol.ts",
+  "lib/cluster/peer-data-parse.ts",
+  "lib/cluster/peer-fields.ts",
 ];
 
 test("every lib import respects the layering table", () => {
