@@ -172,14 +172,24 @@ export class NodeCore {
     this.coordinator.write(op.key, value, op.writer, (r) => done(writeResult(r)));
   }
 
-  /** A join asked of this node (the leader): adds the member through the log. */
-  join(member: MemberRecord, done: (ok: boolean, message: string) => void): void {
-    const result = this.raft.proposeConfChange({
-      type: "add-voter",
-      nodeId: member.id,
-      context: JSON.stringify(member),
-    });
-    if (!result.ok) return done(false, `cannot add member ${member.id} now: ${result.reason}`);
+  /**
+   * A join asked of this node (the leader): adds a new member through a conf change, or records
+   * a member's new endpoints; `done` runs once the entry is applied.
+   */
+  join(
+    member: MemberRecord,
+    kind: "add" | "update",
+    done: (ok: boolean, message: string) => void,
+  ): void {
+    const result =
+      kind === "add"
+        ? this.raft.proposeConfChange({
+            type: "add-voter",
+            nodeId: member.id,
+            context: JSON.stringify(member),
+          })
+        : this.raft.propose(encodeCommand({ type: "member-update", member }));
+    if (!result.ok) return done(false, `cannot change member ${member.id} now: ${result.reason}`);
     this.pendingJoins.set(member.id, done);
   }
 
@@ -264,6 +274,10 @@ export class NodeCore {
     const parsed = parseCommand(entry.data);
     if (!parsed.ok) return; // a command this build does not know: nothing to change
     this.emit(this.stateValue.applyCommand(parsed.value));
+    if (parsed.value.type === "member-update") {
+      this.pendingJoins.get(parsed.value.member.id)?.(true, "");
+      this.pendingJoins.delete(parsed.value.member.id);
+    }
   }
 
   private applyConfChange(data: string): void {
@@ -290,6 +304,7 @@ export class NodeCore {
     const restored = ClusterState.restore(data);
     if (restored !== null) this.stateValue = restored;
     this.appliedIndex = index;
+    this.emit({ type: "restored" });
   }
 
   private maybeSnapshot(): void {
@@ -350,20 +365,26 @@ export class NodeCore {
       this.handBackTicksSeen = 0;
       return;
     }
+    // The lowest voter below us whose log matches ours. Raft clears recentActive at every
+    // election-timeout boundary (CheckQuorum), so a tick that sees it cleared neither counts
+    // nor starts the count over.
     let candidate = 0;
+    let isActive = false;
     for (const id of status.voters) {
       if (id >= this.id) break;
       const p = status.progress.get(id);
-      if (p !== undefined && p.recentActive && p.match === status.lastIndex) {
+      if (p !== undefined && p.match === status.lastIndex) {
         candidate = id;
+        isActive = p.recentActive;
         break;
       }
     }
-    if (candidate === 0 || candidate !== this.handBackCandidate) {
+    if (candidate !== this.handBackCandidate) {
       this.handBackCandidate = candidate;
       this.handBackTicksSeen = 0;
       return;
     }
+    if (candidate === 0 || !isActive) return;
     if (++this.handBackTicksSeen >= this.config.handBackTicks) {
       this.handBackTicksSeen = 0;
       this.raft.transferLeader(candidate);

@@ -208,7 +208,8 @@ export class PartitionLeader {
     switch (reply.type) {
       case "fenced":
         if (from !== source) return true;
-        next({ type: "truncate", ...base, source: reply.summary }, target);
+        const { base: logBase, last, epochs } = reply.summary;
+        next({ type: "truncate", ...base, source: { base: logBase, last, epochs } }, target);
         return true;
       case "truncated":
       case "installed":

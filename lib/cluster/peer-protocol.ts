@@ -22,6 +22,7 @@ import { parseDataReply, parseDataRequest, type DataLimits } from "./peer-data-p
 import {
   PeerInvalid,
   anyObject,
+  boolean,
   exactObject,
   integer,
   invalid,
@@ -81,6 +82,8 @@ export interface JoinRequest {
   /** The joiner's --rf, or null when it takes the cluster's. */
   readonly rf: number | null;
   readonly minInsync: number;
+  /** The node has Raft state already: it restarted (maybe on new ports), it is not new. */
+  readonly isRestart: boolean;
 }
 
 export interface RemoveRequest {
@@ -94,7 +97,8 @@ export interface LeaderHint {
   readonly endpoint: string;
 }
 
-export type MembershipRefusal = "NOT_LEADER" | "REFUSED";
+/** NOT_LEADER: ask the leader; BUSY: another membership change is under way, ask again. */
+export type MembershipRefusal = "NOT_LEADER" | "BUSY" | "REFUSED";
 
 /** The answer to a join or a removal. */
 export type MembershipReply =
@@ -265,7 +269,7 @@ function raftBody<R extends RaftAddressed>(
 
 /** A member record with endpoints a client can dial (they are published in heartbeats). */
 function member(value: unknown, path: string): MemberRecord {
-  exactObject(value, path, ["id", "endpoint", "pub"]);
+  exactObject(value, path, ["id", "endpoint", "pub", "peer"]);
   const parsed = parseMember(value);
   if (!parsed.ok) invalid(`${path}: ${parsed.error}`);
   const record = parsed.value;
@@ -273,17 +277,19 @@ function member(value: unknown, path: string): MemberRecord {
     invalid(`${path}.endpoint is not tcp://host:port`);
   }
   if (parseTcpEndpoint(record.pub) === null) invalid(`${path}.pub is not tcp://host:port`);
+  if (parseTcpEndpoint(record.peer) === null) invalid(`${path}.peer is not tcp://host:port`);
   return record;
 }
 
 function joinBody(body: unknown, from: number): JoinRequest {
-  const fields = exactObject(body, "body", ["rid", "member", "rf", "minInsync"]);
+  const fields = exactObject(body, "body", ["rid", "member", "rf", "minInsync", "isRestart"]);
   const rid = integer(fields.rid, "body.rid", 1);
   const joining = member(fields.member, "body.member");
   if (joining.id !== from) invalid(`body.member.id ${joining.id} is not the sender ${from}`);
   const rf = fields.rf === null ? null : integer(fields.rf, "body.rf", 1, RF_MAX);
   const minInsync = integer(fields.minInsync, "body.minInsync", 1, rf ?? RF_MAX);
-  return { rid, member: joining, rf, minInsync };
+  const isRestart = boolean(fields.isRestart, "body.isRestart");
+  return { rid, member: joining, rf, minInsync, isRestart };
 }
 
 function membershipReply(body: unknown, limits: PeerLimits<RaftAddressed>): MembershipReply {
@@ -315,7 +321,7 @@ function membershipRefusal(body: unknown): MembershipReply {
   const fields = exactObject(body, "body", ["rid", "ok", "code", "message"], ["leader"]);
   if (fields.ok !== false) invalid("body.ok must be a boolean");
   const rid = integer(fields.rid, "body.rid", 1);
-  const code = oneOf(fields.code, "body.code", ["NOT_LEADER", "REFUSED"] as const);
+  const code = oneOf(fields.code, "body.code", ["NOT_LEADER", "BUSY", "REFUSED"] as const);
   const message = text(fields.message, "body.message", REPLY_MESSAGE_CHARS_MAX);
   if (!Object.hasOwn(fields, "leader")) return { rid, ok: false, code, message };
   if (code !== "NOT_LEADER") invalid("body.leader is only sent with NOT_LEADER");

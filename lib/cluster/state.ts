@@ -13,6 +13,8 @@ export interface MemberRecord {
   readonly endpoint: string;
   /** Heartbeat publish endpoint. */
   readonly pub: string;
+  /** Peer endpoint: Raft and data-plane traffic between members (firewall it from clients). */
+  readonly peer: string;
 }
 
 /**
@@ -20,13 +22,16 @@ export interface MemberRecord {
  * cluster itself starts from a snapshot (`ClusterState.initial`), so there is no bootstrap
  * command.
  */
-export type ClusterCommand = {
-  readonly type: "insync-add" | "insync-remove";
-  readonly partition: number;
-  readonly id: number;
-  /** Term of the leader that proposed it (kept for the log and transcripts). */
-  readonly term: number;
-};
+export type ClusterCommand =
+  | {
+      readonly type: "insync-add" | "insync-remove";
+      readonly partition: number;
+      readonly id: number;
+      /** Term of the leader that proposed it (kept for the log and transcripts). */
+      readonly term: number;
+    }
+  /** A member restarted with new endpoints (e.g. ports chosen at start). */
+  | { readonly type: "member-update"; readonly member: MemberRecord };
 
 /** A membership change as the cluster sees it: a Raft conf change and its context. */
 export type MemberChange =
@@ -39,7 +44,9 @@ export type StateEffect =
   | { readonly type: "member-updated"; readonly member: MemberRecord }
   | { readonly type: "member-removed"; readonly id: number }
   | { readonly type: "insync-changed"; readonly partition: number; readonly ids: readonly number[] }
-  | { readonly type: "ignored"; readonly reason: string };
+  | { readonly type: "ignored"; readonly reason: string }
+  /** The whole state was replaced from a snapshot (a joining or lagging node). */
+  | { readonly type: "restored" };
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
@@ -105,7 +112,12 @@ export class ClusterState {
 
   /** Applies a committed normal entry's command. Commands that no longer fit are ignored. */
   applyCommand(command: ClusterCommand): StateEffect {
-    return this.applyInsync(command);
+    if (command.type !== "member-update") return this.applyInsync(command);
+    if (!this.memberMap.has(command.member.id)) {
+      return ignored(`member ${command.member.id} is not a member`);
+    }
+    this.memberMap.set(command.member.id, command.member);
+    return { type: "member-updated", member: command.member };
   }
 
   /** Applies a committed membership change (a Raft conf change's context). */
@@ -185,7 +197,7 @@ export class ClusterState {
     return state;
   }
 
-  private applyInsync(command: ClusterCommand): StateEffect {
+  private applyInsync(command: Exclude<ClusterCommand, { type: "member-update" }>): StateEffect {
     if (!this.isBootstrapped) return ignored("in-sync change before bootstrap");
     if (command.partition >= this.partitionsValue) {
       return ignored(`partition ${command.partition} does not exist`);
@@ -226,6 +238,11 @@ export function parseCommand(text: string): Parsed<ClusterCommand> {
   }
   if (!isRecord(raw)) return { ok: false, error: "command is not an object" };
   switch (raw.type) {
+    case "member-update": {
+      const member = parseMember(raw.member);
+      if (!member.ok) return member;
+      return { ok: true, value: { type: "member-update", member: member.value } };
+    }
     case "insync-add":
     case "insync-remove":
       if (!isCount(raw.partition, 0, PARTITIONS_MAX - 1)) {
@@ -243,7 +260,8 @@ export function parseCommand(text: string): Parsed<ClusterCommand> {
 }
 
 export function encodeMember(member: MemberRecord): string {
-  return JSON.stringify({ id: member.id, endpoint: member.endpoint, pub: member.pub });
+  const { id, endpoint, pub, peer } = member;
+  return JSON.stringify({ id, endpoint, pub, peer });
 }
 
 /** Parses a member record (a conf change's context, or a snapshot's member). */
@@ -256,11 +274,12 @@ export function parseMember(raw: unknown): Parsed<MemberRecord> {
     }
   }
   if (!isRecord(raw)) return { ok: false, error: "member is not an object" };
-  const { id, endpoint, pub } = raw;
+  const { id, endpoint, pub, peer } = raw;
   if (!isId(id)) return { ok: false, error: "bad member id" };
   if (!isEndpoint(endpoint)) return { ok: false, error: "bad member endpoint" };
   if (!isEndpoint(pub)) return { ok: false, error: "bad member pub endpoint" };
-  return { ok: true, value: { id, endpoint, pub } };
+  if (!isEndpoint(peer)) return { ok: false, error: "bad member peer endpoint" };
+  return { ok: true, value: { id, endpoint, pub, peer } };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -262,6 +262,8 @@ export class Raft {
     }
     this.voters = next;
     this.confHistory.push({ index: entry.index, voters: next.slice() });
+    // The rank bias depends on this node's place among the voters: redraw with the new rank.
+    this.resetRandomizedElectionTimeout();
     this.logger.info("conf-changed", { index: entry.index, voters: next });
     if (this.progress !== null) this.leaderConfChanged();
   }
@@ -307,6 +309,7 @@ export class Raft {
     this.voters = snapshot.meta.confState.voters.slice().sort((a, b) => a - b);
     this.confHistory = [{ index: snapshot.meta.index, voters: this.voters.slice() }];
     this.confChangeIndexes = [];
+    this.resetRandomizedElectionTimeout();
   }
 
   /** In lease: this node ignores (pre)vote requests of higher terms (thesis §4.2.3). */

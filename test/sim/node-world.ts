@@ -95,6 +95,7 @@ export class NodeWorld {
       id,
       endpoint: `tcp://10.0.0.${id}:7001`,
       pub: `tcp://10.0.0.${id}:7101`,
+      peer: `tcp://10.0.0.${id}:7301`,
     };
     const node: SimNode = {
       id,

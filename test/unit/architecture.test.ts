@@ -55,7 +55,6 @@ const allowed: Record<string, { areas: string[]; external: string[]; typeOnly?: 
 /** Pure cores: no module that does I/O, not even through another area. */
 const pureFiles = [
   "lib/placement.ts",
-  "lib/cluster/membership.ts",
   "lib/cluster/state.ts",
   "lib/cluster/divergence.ts",
   "lib/cluster/data-messages.ts",
@@ -63,6 +62,9 @@ const pureFiles = [
   "lib/cluster/partition-leader.ts",
   "lib/cluster/data-coordinator.ts",
   "lib/cluster/node-core.ts",
+  "lib/cluster/liveness.ts",
+  "lib/cluster/heartbeat-info.ts",
+  "lib/cluster/join-rules.ts",
   "lib/store/replica-types.ts",
   "lib/store/memory-replica-store.ts",
   "lib/store/row.ts",

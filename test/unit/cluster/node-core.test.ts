@@ -14,7 +14,7 @@ function formCluster(seed: number, size = 3): NodeWorld {
     world.addNode(id);
     world.start(id);
     const joined: boolean[] = [];
-    world.core(1).join(world.member(id), (ok) => joined.push(ok));
+    world.core(1).join(world.member(id), "add", (ok) => joined.push(ok));
     world.drain(1);
     expect(world.runUntil(() => joined.length > 0, 5000)).toBe(true);
     expect(joined).toEqual([true]);
@@ -71,5 +71,19 @@ describe("NodeCore", () => {
       expect(world.runUntil(() => get.length > 0, 2000)).toBe(true);
       expect(get[0]).toEqual({ ok: true, fields: expect.objectContaining({ found: true, value }) });
     }
+  });
+});
+
+describe("NodeCore leadership", () => {
+  test("a lower-ordered member that returns and catches up gets the lead handed back", () => {
+    const world = formCluster(3);
+    expect(world.runUntil(() => inSyncEverywhere(world, 1), 5000)).toBe(true);
+    world.crash(1);
+    expect(world.runUntil(() => world.leaderId() === 2, 5000)).toBe(true);
+    world.start(1);
+    expect(world.runUntil(() => world.leaderId() === 1, 10_000)).toBe(true);
+    const set = world.request(1, { op: "SET", key: keyOf(7), value: "back", writer: null });
+    expect(world.runUntil(() => set.length > 0, 2000)).toBe(true);
+    expect(set[0]?.ok).toBe(true);
   });
 });

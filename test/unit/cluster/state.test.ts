@@ -16,6 +16,7 @@ const member = (id: number): MemberRecord => ({
   id,
   endpoint: `tcp://127.0.0.1:${7000 + id}`,
   pub: `tcp://127.0.0.1:${7100 + id}`,
+  peer: `tcp://127.0.0.1:${7300 + id}`,
 });
 
 function threeMembers(): ClusterState {
@@ -100,9 +101,8 @@ describe("ClusterState", () => {
       expect(parseCommand(bad).ok).toBe(false);
     }
     expect(parseMember(encodeMember(member(4)))).toEqual({ ok: true, value: member(4) });
-    expect(parseMember({ id: 4, endpoint: "http://x", pub: "tcp://y" }).ok).toBe(false);
-    expect(parseMember({ id: 4, endpoint: `tcp://${"x".repeat(300)}`, pub: "tcp://y" }).ok).toBe(
-      false,
-    );
+    expect(parseMember({ ...member(4), endpoint: "http://x" }).ok).toBe(false);
+    expect(parseMember({ ...member(4), peer: undefined }).ok).toBe(false);
+    expect(parseMember({ ...member(4), endpoint: `tcp://${"x".repeat(300)}` }).ok).toBe(false);
   });
 });
