@@ -20,11 +20,18 @@ export interface CoordinatorSettings {
   readonly minInsync: number;
   /** Ticks a data request may go unanswered before its replica is taken as failed. */
   readonly requestTimeoutTicks: number;
+  /**
+   * The same for a takeover's fence: shorter, since until every partition is fenced nothing is
+   * served, and taking a slow replica out of the in-sync set is always safe.
+   */
+  readonly fenceTimeoutTicks: number;
 }
 
 export interface CoordinatorHooks {
   state(): ClusterState;
   propose(command: ClusterCommand): boolean;
+  /** A member this node has not heard from lately: fenced as failed without waiting. */
+  isSuspect(id: number): boolean;
 }
 
 export interface OutgoingData {
@@ -135,16 +142,15 @@ export class DataCoordinator {
       },
       send: (to, request) => this.send(partition, to, request),
       propose: (command) => hooks.propose(command),
+      isSuspect: (id) => id !== settings.selfId && hooks.isSuspect(id),
     });
   }
 
   private send(partition: number, to: number, request: OutgoingRequest): number {
     const rid = this.nextRid++;
-    this.tracked.set(rid, {
-      partition,
-      to,
-      deadlineTick: this.tickCount + this.settings.requestTimeoutTicks,
-    });
+    const timeoutTicks =
+      request.type === "fence" ? this.settings.fenceTimeoutTicks : this.settings.requestTimeoutTicks;
+    this.tracked.set(rid, { partition, to, deadlineTick: this.tickCount + timeoutTicks });
     this.outgoing.push({ to, request: { ...request, rid } as DataRequest });
     return rid;
   }

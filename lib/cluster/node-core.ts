@@ -92,6 +92,8 @@ export class NodeCore {
   private queued: Array<() => void> = [];
   private nextReadContext = 1;
   private appliedIndex = 0;
+  private tickCount = 0;
+  private readonly lastHeardTick = new Map<number, number>();
   /** Term of the last applied entry: a leader coordinates once it equals its own term. */
   private appliedTerm = 0;
   private appliedSinceSnapshot = 0;
@@ -133,6 +135,7 @@ export class NodeCore {
   // ---- inputs ------------------------------------------------------------------------------
 
   tick(): void {
+    this.tickCount++;
     this.raft.tick();
     this.coordinator?.tick();
     this.maybeHandBack();
@@ -141,6 +144,9 @@ export class NodeCore {
   step(from: number, input: StepInput): void {
     switch (input.kind) {
       case "raft":
+        // Any Raft message proves the sender alive: a new leader does not wait for members it
+        // has not heard from during its election (see DataCoordinator's isSuspect).
+        this.lastHeardTick.set(from, this.tickCount);
         this.raft.step(input.message);
         return;
       case "data-request":
@@ -348,8 +354,14 @@ export class NodeCore {
         epoch: status.term,
         minInsync: this.config.minInsync,
         requestTimeoutTicks: this.config.requestTimeoutTicks,
+        fenceTimeoutTicks: Math.max(2, Math.floor(this.config.raft.electionTicks / 2)),
       },
-      { state: () => this.stateValue, propose: (command) => this.propose(command) },
+      {
+        state: () => this.stateValue,
+        propose: (command) => this.propose(command),
+        isSuspect: (id) => this.tickCount - (this.lastHeardTick.get(id) ?? -Infinity) >
+          this.config.raft.electionTicks,
+      },
     );
     for (const run of this.queued.splice(0)) run();
   }

@@ -435,7 +435,7 @@ function coreConfig(settings: NodeSettings, tickMs: number): NodeCoreConfig {
     raft: {
       electionTicks: ELECTION_TICKS,
       heartbeatTicks: 1,
-      rankStaggerTicks: 2,
+      rankStaggerTicks: 1,
       preVote: true,
       checkQuorum: true,
       maxInflightAppends: 256,

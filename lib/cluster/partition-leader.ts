@@ -33,6 +33,8 @@ export interface PartitionContext {
   send(to: number, request: OutgoingRequest): number;
   /** Proposes an in-sync change; false when it could not be proposed (not the leader). */
   propose(command: ClusterCommand): boolean;
+  /** A member not heard from lately: a takeover does not wait for its answer. */
+  isSuspect(id: number): boolean;
 }
 
 export type WriteResult =
@@ -122,11 +124,14 @@ export class PartitionLeader {
   private startFencing(): void {
     this.phase = "fencing";
     this.summaries = new Map();
+    const suspects: number[] = [];
     for (const id of this.context.insync()) {
       const p = this.progressOf(id);
       p.mode = "insync";
-      p.stepRid = this.send(id, { type: "fence", partition: this.partition, epoch: this.context.epoch });
+      if (this.context.isSuspect(id)) suspects.push(id);
+      else p.stepRid = this.send(id, { type: "fence", partition: this.partition, epoch: this.context.epoch });
     }
+    for (const id of suspects) this.onFailure(id);
   }
 
   /** Fencing ends when every in-sync replica answered or left the set. */
@@ -483,7 +488,8 @@ export class PartitionLeader {
       this.readsInFlight.delete(rid);
       if (reply.type === "row") return read({ ok: true, row: reply.row });
       if (reply.type === "refused" && reply.reason === "stale-epoch") this.depose();
-      return read({ ok: false, code: "UNAVAILABLE", message: `replica ${from} refused the read` });
+      const message = `replica ${from} of partition ${this.partition} refused the read`;
+      return read({ ok: false, code: "UNAVAILABLE", message });
     }
     if (this.phase === "fencing" && reply.type === "fenced" && this.progressOf(from).stepRid === rid) {
       this.progressOf(from).stepRid = 0;
@@ -505,7 +511,8 @@ export class PartitionLeader {
     const read = this.readsInFlight.get(rid);
     if (read !== undefined) {
       this.readsInFlight.delete(rid);
-      read({ ok: false, code: "UNAVAILABLE", message: `replica ${to} did not answer the read` });
+      const message = `replica ${to} of partition ${this.partition} did not answer the read`;
+      read({ ok: false, code: "UNAVAILABLE", message });
     }
     this.stepSource.delete(rid);
     this.tailRids.delete(rid);

@@ -26,6 +26,8 @@ export class PartitionWorld {
   readonly stores = new Map<number, MemoryReplicaStore>();
   readonly cores = new Map<number, ReplicaCore>();
   readonly down = new Set<number>();
+  /** Members the leader takes as failed at takeover without asking. */
+  readonly suspects = new Set<number>();
   insync: number[];
   placement: number[];
   proposals: ClusterCommand[] = [];
@@ -64,6 +66,7 @@ export class PartitionWorld {
         this.proposals.push(command);
         return true;
       },
+      isSuspect: (id) => this.suspects.has(id),
     });
     return this.leader;
   }
