@@ -158,7 +158,7 @@ export function raftStorageContract(fixture: RaftStorageFixture): void {
       expect(store.entries(1, 5)).toEqual(log);
     });
 
-    test("compaction keeps the snapshot's term at its index and drops the entries it covers", () => {
+    test("compaction keeps the snapshot's term at its index and drops the entries below", () => {
       store.append([...run(1, 4, 1), ...run(5, 10, 2)]);
       store.setHardState({ term: 2, vote: 1, commit: 8 });
       const snapshot = snapshotAt(6, 2, [1, 2, 3]);
