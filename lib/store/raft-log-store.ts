@@ -103,6 +103,8 @@ export class SqliteRaftStorage implements RaftStorage {
   private readonly ownsDatabase: boolean;
   private readonly statements: Statements;
   private readonly persistTransaction: (persist: RaftPersist) => LogState;
+  /** Inside an open transaction bun runs this as a SAVEPOINT: a throw undoes only this part. */
+  private readonly persistSavepoint: (base: LogState, persist: RaftPersist) => LogState;
   private state: LogState;
   /** Written inside a shared transaction that has not finished yet. */
   private pending: { transaction: SharedTransaction; state: LogState } | null = null;
@@ -117,6 +119,9 @@ export class SqliteRaftStorage implements RaftStorage {
     this.persistTransaction = this.db.transaction((persist: RaftPersist) =>
       this.write(this.state, persist),
     ).immediate;
+    this.persistSavepoint = this.db.transaction((base: LogState, persist: RaftPersist) =>
+      this.write(base, persist),
+    );
     this.state = guardSqlite(path, "load raft state", () => this.load());
   }
 
@@ -204,8 +209,9 @@ export class SqliteRaftStorage implements RaftStorage {
   /**
    * Writes what persist() writes, inside a transaction the caller runs (runTransaction), so it
    * commits or rolls back with the caller's other writes. The caches change when the
-   * transaction commits. Several calls in one transaction apply in call order. No read of this
-   * store may happen until the transaction has finished.
+   * transaction commits. Several calls in one transaction apply in call order. A call that
+   * throws leaves nothing of itself behind (it runs in a savepoint), so the caller may still
+   * commit what else it wrote. No read of this store may happen until the transaction ends.
    */
   persistWithin(transaction: SharedTransaction, persist: RaftPersist): void {
     assert(!this.isClosed, `raft storage ${this.path} is closed`);
@@ -218,7 +224,9 @@ export class SqliteRaftStorage implements RaftStorage {
       this.pending = null;
     }
     const base = this.pending?.state ?? this.state;
-    const state = guardSqlite(this.path, "persist raft state", () => this.write(base, persist));
+    const state = guardSqlite(this.path, "persist raft state", () =>
+      this.persistSavepoint(base, persist),
+    );
     const isFirst = this.pending === null;
     this.pending = { transaction, state };
     if (!isFirst) return;

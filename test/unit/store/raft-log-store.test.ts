@@ -191,6 +191,24 @@ describe("SqliteRaftStorage in a shared transaction", () => {
     reopened.close();
   });
 
+  test("a refused persistWithin leaves nothing behind when the caller commits anyway", () => {
+    const db = openDatabase(":memory:", { busyTimeoutMs: 0 });
+    const store = new SqliteRaftStorage(":memory:", db);
+    store.append(run(1, 2, 1));
+    runTransaction(db, ":memory:", (transaction) => {
+      // The snapshot is written before the entries' gap is found; the savepoint undoes it.
+      const bad = ready({ snapshot: snapshotAt(5, 2), entries: [entry(9, 2)] });
+      expect(() => store.persistWithin(transaction, bad)).toThrow(/gap/);
+      store.persistWithin(transaction, ready({ entries: [entry(3, 1)] }));
+    });
+    expect(store.firstIndex()).toBe(1);
+    expect(store.entries(1, 4)).toEqual(run(1, 3, 1));
+    const rows = db.query<{ n: number }, []>("SELECT count(*) AS n FROM raft_snapshot").get();
+    expect(rows?.n).toBe(0);
+    store.close();
+    db.close();
+  });
+
   test("the seam refuses misuse: outside or after a transaction, another database", () => {
     const db = openDatabase(":memory:", { busyTimeoutMs: 0 });
     const store = new SqliteRaftStorage(":memory:", db);
