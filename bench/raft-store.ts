@@ -1,10 +1,12 @@
-// Raft storage benchmark (a script, not a test): `bun bench/raft-store.ts [seconds per run]`.
-// Prints one JSON line per case on stdout, each on a fresh temp file with synchronous=FULL
-// (every transaction is one fsync of the WAL):
+// Raft storage benchmark (a script, not a test):
+//   bun bench/raft-store.ts [seconds per run] [rounds]
+// Runs every case once per round, the cases interleaved so that a noisy disk weighs on all of
+// them alike, and prints one JSON line per run, then one line per case with the median of its
+// rounds. Each run uses a fresh temp file with synchronous=FULL (one WAL fsync per commit):
 //   1. persist(): 1 entry + the hard state per transaction (a follower's turn under light load);
 //   2. persist(): 64 entries + the hard state per transaction (a turn under heavy load);
-//   3. runTransaction(): 1 entry + the hard state + one row of another table, the shape of a
-//      node's turn that commits Raft state and data-plane writes together.
+//   3. runTransaction(): 1 entry + the hard state + one data-plane change (SqliteReplicaStore's
+//      commitWithin), the shape of a node's turn that commits both with one fsync.
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,10 +17,17 @@ import {
   openDatabase,
   runTransaction,
   SqliteRaftStorage,
+  SqliteReplicaStore,
   type RaftPersist,
 } from "../lib/store/index.ts";
 
+/** A canonical UUID4 key for the n-th change, as the data plane stores them. */
+function keyOf(n: number): string {
+  return `${n.toString(16).padStart(8, "0")}-0000-4000-8000-000000000000`;
+}
+
 const secondsPerRun = Number(process.argv[2] ?? "3");
+const rounds = Number(process.argv[3] ?? "3");
 const dataBytes = 100;
 
 function entriesFrom(first: number, count: number, term: number): Entry[] {
@@ -35,16 +44,26 @@ function print(fields: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify(fields) + "\n");
 }
 
+type Turn = (
+  store: SqliteRaftStorage,
+  replicas: SqliteReplicaStore,
+  db: Database,
+  path: string,
+  persist: RaftPersist,
+) => void;
+type Case = [name: string, entriesPerTransaction: number, turn: Turn];
+
 /** Runs `turn` (which persists one transaction) until the deadline on a fresh temp file. */
 function measure(
   name: string,
   entriesPerTransaction: number,
-  turn: (store: SqliteRaftStorage, db: Database, path: string, persist: RaftPersist) => void,
-): void {
+  turn: Turn,
+): number {
   const dir = mkdtempSync(join(tmpdir(), "warehouse-bench-raft-"));
   const path = join(dir, "node.sqlite");
   const db = openDatabase(path, { busyTimeoutMs: 5000 });
   const store = new SqliteRaftStorage(path, db);
+  const replicas = new SqliteReplicaStore(path, db);
   try {
     let next = 1;
     let transactions = 0;
@@ -54,7 +73,7 @@ function measure(
       const entries = entriesFrom(next, entriesPerTransaction, 1);
       next += entriesPerTransaction;
       const hardState = { term: 1, vote: 1, commit: next - 1 };
-      turn(store, db, path, { hardState, entries, snapshot: null, compaction: null });
+      turn(store, replicas, db, path, { hardState, entries, snapshot: null, compaction: null });
       transactions++;
     }
     const seconds = (performance.now() - started) / 1000;
@@ -68,19 +87,45 @@ function measure(
       transactionsPerSec: Math.round(transactions / seconds),
       entriesPerSec: Math.round((transactions * entriesPerTransaction) / seconds),
     });
+    return transactions / seconds;
   } finally {
     store.close();
+    replicas.close();
     db.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-measure("raft.persist.oneEntry", 1, (store, _db, _path, persist) => store.persist(persist));
-measure("raft.persist.64Entries", 64, (store, _db, _path, persist) => store.persist(persist));
-measure("raft.runTransaction.oneEntryAndOneRow", 1, (store, db, path, persist) => {
+const persistOnly: Turn = (store, _replicas, _db, _path, persist) => store.persist(persist);
+
+const withDataPlane: Turn = (store, replicas, db, path, persist) => {
   runTransaction(db, path, (transaction) => {
     store.persistWithin(transaction, persist);
-    const value = String(persist.hardState?.commit ?? 0);
-    db.run("INSERT OR REPLACE INTO meta (name, value) VALUES ('bench', ?)", [value]);
+    const seq = persist.hardState?.commit ?? 0;
+    const change = { seq, epoch: 1, key: keyOf(seq), value: "v".repeat(dataBytes), writer: null };
+    replicas.commitWithin(transaction, [{ type: "append", partition: 0, changes: [change] }]);
   });
-});
+};
+
+const cases: Case[] = [
+  ["raft.persist.oneEntry", 1, persistOnly],
+  ["raft.persist.64Entries", 64, persistOnly],
+  ["raft.runTransaction.oneEntryAndOneChange", 1, withDataPlane],
+];
+
+const results = new Map<string, number[]>(cases.map(([name]) => [name, []]));
+for (let round = 0; round < rounds; round++) {
+  for (const [name, entriesPerTransaction, turn] of cases) {
+    results.get(name)?.push(measure(name, entriesPerTransaction, turn));
+  }
+}
+for (const [name, entriesPerTransaction] of cases) {
+  const sorted = (results.get(name) ?? []).slice().sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)] ?? 0;
+  print({
+    bench: name,
+    rounds,
+    medianTransactionsPerSec: Math.round(median),
+    medianEntriesPerSec: Math.round(median * entriesPerTransaction),
+  });
+}
