@@ -198,6 +198,7 @@ export class SqliteRaftStorage implements RaftStorage {
    */
   persist(persist: RaftPersist): void {
     assert(!this.isClosed, `raft storage ${this.path} is closed`);
+    if (isNothing(persist)) return;
     assert(!this.db.inTransaction, "persist inside an open transaction: use persistWithin");
     assert(this.pending === null || !this.pending.transaction.isOpen, "persist while staged");
     this.pending = null;
@@ -308,7 +309,12 @@ export class SqliteRaftStorage implements RaftStorage {
     assert(isCount(hardState.term), `bad hard state term ${hardState.term}`);
     assert(isCount(hardState.vote), `bad hard state vote ${hardState.vote}`);
     assert(isCount(hardState.commit), `bad hard state commit ${hardState.commit}`);
-    assert(hardState.term >= state.hardState.term, `hard state term goes back`);
+    const previous = state.hardState;
+    assert(hardState.term >= previous.term, `hard state term goes back`);
+    // One vote per term (§5.2): a vote once cast stays until the term changes.
+    const isSameTerm = hardState.term === previous.term;
+    assert(!isSameTerm || previous.vote === 0 || hardState.vote === previous.vote, "a second vote");
+    assert(hardState.commit >= previous.commit, `hard state commit goes back`);
     const { term, vote, commit } = hardState;
     this.statements.upsertHardState.run(term, vote, commit);
     return { ...state, hardState: { term, vote, commit } };
@@ -380,6 +386,11 @@ export class SqliteRaftStorage implements RaftStorage {
   private guard<T>(operation: string, run: () => T): T {
     return guardSqlite(this.path, operation, run);
   }
+}
+
+function isNothing(persist: RaftPersist): boolean {
+  const { hardState, entries, snapshot, compaction } = persist;
+  return hardState === null && entries.length === 0 && snapshot === null && compaction === null;
 }
 
 function isCount(value: number): boolean {
