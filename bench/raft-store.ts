@@ -2,11 +2,13 @@
 //   bun bench/raft-store.ts [seconds per run] [rounds]
 // Runs every case once per round, the cases interleaved so that a noisy disk weighs on all of
 // them alike, and prints one JSON line per run, then one line per case with the median of its
-// rounds. Each run uses a fresh temp file with synchronous=FULL (one WAL fsync per commit):
+// rounds. Each run uses a fresh temp file with synchronous=FULL (one WAL fsync per commit),
+// except the last case, in memory:
 //   1. persist(): 1 entry + the hard state per transaction (a follower's turn under light load);
 //   2. persist(): 64 entries + the hard state per transaction (a turn under heavy load);
 //   3. runTransaction(): 1 entry + the hard state + one data-plane change (SqliteReplicaStore's
-//      commitWithin), the shape of a node's turn that commits both with one fsync.
+//      commitWithin), the shape of a node's turn that commits both with one fsync;
+//   4. case 1 on an in-memory database: the store's own cost per transaction, without a disk.
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -59,8 +61,9 @@ function measure(
   entriesPerTransaction: number,
   turn: Turn,
 ): number {
+  const isInMemory = name.endsWith(".inMemory");
   const dir = mkdtempSync(join(tmpdir(), "warehouse-bench-raft-"));
-  const path = join(dir, "node.sqlite");
+  const path = isInMemory ? ":memory:" : join(dir, "node.sqlite");
   const db = openDatabase(path, { busyTimeoutMs: 5000 });
   const store = new SqliteRaftStorage(path, db);
   const replicas = new SqliteReplicaStore(path, db);
@@ -79,7 +82,7 @@ function measure(
     const seconds = (performance.now() - started) / 1000;
     print({
       bench: name,
-      synchronous: "FULL",
+      synchronous: isInMemory ? "none (in memory)" : "FULL",
       entryDataBytes: dataBytes,
       entriesPerTransaction,
       transactions,
@@ -111,6 +114,8 @@ const cases: Case[] = [
   ["raft.persist.oneEntry", 1, persistOnly],
   ["raft.persist.64Entries", 64, persistOnly],
   ["raft.runTransaction.oneEntryAndOneChange", 1, withDataPlane],
+  // No disk at all: what the store itself costs per transaction, beside the fsync.
+  ["raft.persist.oneEntry.inMemory", 1, persistOnly],
 ];
 
 const results = new Map<string, number[]>(cases.map(([name]) => [name, []]));
