@@ -19,6 +19,9 @@ export {
   type Version,
 } from "./row.ts";
 export { metaNames, schemaVersion } from "./schema.ts";
+export { guardSqlite, openDatabase } from "./database.ts";
+export { runTransaction, SharedTransaction } from "./transaction.ts";
+export { entrySizeBytes, SqliteRaftStorage, type RaftPersist } from "./raft-log-store.ts";
 export { MemoryReplicaStore } from "./memory-replica-store.ts";
 export { SqliteReplicaStore } from "./sqlite-replica-store.ts";
 export {

@@ -103,6 +103,8 @@ export class SqliteRaftStorage implements RaftStorage {
   private readonly ownsDatabase: boolean;
   private readonly statements: Statements;
   private readonly persistTransaction: (persist: RaftPersist) => LogState;
+  /** Inside an open transaction bun runs this as a SAVEPOINT: a throw undoes only this part. */
+  private readonly persistSavepoint: (base: LogState, persist: RaftPersist) => LogState;
   private state: LogState;
   /** Written inside a shared transaction that has not finished yet. */
   private pending: { transaction: SharedTransaction; state: LogState } | null = null;
@@ -117,6 +119,9 @@ export class SqliteRaftStorage implements RaftStorage {
     this.persistTransaction = this.db.transaction((persist: RaftPersist) =>
       this.write(this.state, persist),
     ).immediate;
+    this.persistSavepoint = this.db.transaction((base: LogState, persist: RaftPersist) =>
+      this.write(base, persist),
+    );
     this.state = guardSqlite(path, "load raft state", () => this.load());
   }
 
@@ -193,6 +198,7 @@ export class SqliteRaftStorage implements RaftStorage {
    */
   persist(persist: RaftPersist): void {
     assert(!this.isClosed, `raft storage ${this.path} is closed`);
+    if (isNothing(persist)) return;
     assert(!this.db.inTransaction, "persist inside an open transaction: use persistWithin");
     assert(this.pending === null || !this.pending.transaction.isOpen, "persist while staged");
     this.pending = null;
@@ -204,8 +210,9 @@ export class SqliteRaftStorage implements RaftStorage {
   /**
    * Writes what persist() writes, inside a transaction the caller runs (runTransaction), so it
    * commits or rolls back with the caller's other writes. The caches change when the
-   * transaction commits. Several calls in one transaction apply in call order. No read of this
-   * store may happen until the transaction has finished.
+   * transaction commits. Several calls in one transaction apply in call order. A call that
+   * throws leaves nothing of itself behind (it runs in a savepoint), so the caller may still
+   * commit what else it wrote. No read of this store may happen until the transaction ends.
    */
   persistWithin(transaction: SharedTransaction, persist: RaftPersist): void {
     assert(!this.isClosed, `raft storage ${this.path} is closed`);
@@ -218,7 +225,9 @@ export class SqliteRaftStorage implements RaftStorage {
       this.pending = null;
     }
     const base = this.pending?.state ?? this.state;
-    const state = guardSqlite(this.path, "persist raft state", () => this.write(base, persist));
+    const state = guardSqlite(this.path, "persist raft state", () =>
+      this.persistSavepoint(base, persist),
+    );
     const isFirst = this.pending === null;
     this.pending = { transaction, state };
     if (!isFirst) return;
@@ -300,7 +309,12 @@ export class SqliteRaftStorage implements RaftStorage {
     assert(isCount(hardState.term), `bad hard state term ${hardState.term}`);
     assert(isCount(hardState.vote), `bad hard state vote ${hardState.vote}`);
     assert(isCount(hardState.commit), `bad hard state commit ${hardState.commit}`);
-    assert(hardState.term >= state.hardState.term, `hard state term goes back`);
+    const previous = state.hardState;
+    assert(hardState.term >= previous.term, `hard state term goes back`);
+    // One vote per term (§5.2): a vote once cast stays until the term changes.
+    const isSameTerm = hardState.term === previous.term;
+    assert(!isSameTerm || previous.vote === 0 || hardState.vote === previous.vote, "a second vote");
+    assert(hardState.commit >= previous.commit, `hard state commit goes back`);
     const { term, vote, commit } = hardState;
     this.statements.upsertHardState.run(term, vote, commit);
     return { ...state, hardState: { term, vote, commit } };
@@ -372,6 +386,11 @@ export class SqliteRaftStorage implements RaftStorage {
   private guard<T>(operation: string, run: () => T): T {
     return guardSqlite(this.path, operation, run);
   }
+}
+
+function isNothing(persist: RaftPersist): boolean {
+  const { hardState, entries, snapshot, compaction } = persist;
+  return hardState === null && entries.length === 0 && snapshot === null && compaction === null;
 }
 
 function isCount(value: number): boolean {

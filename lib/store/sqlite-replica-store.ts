@@ -6,8 +6,8 @@
 import type { Database } from "bun:sqlite";
 import { assert } from "../util/errors.ts";
 import { guardSqlite, openDatabase } from "./database.ts";
-import type { SharedTransaction } from "./transaction.ts";
 import { statusOf } from "./memory-replica-store.ts";
+import type { SharedTransaction } from "./transaction.ts";
 import {
   positionZero,
   type AppliedChange,
@@ -139,6 +139,10 @@ export class SqliteReplicaStore implements ReplicaStorage {
   private readonly statements: Statements;
   private readonly cache = new Map<number, CachedPartition>();
   private readonly commitTransaction: (writes: readonly ReplicaWrite[]) => WorkingCommit;
+  /** Inside an open transaction bun runs this as a SAVEPOINT: a throw undoes only this part. */
+  private readonly commitSavepoint: (writes: readonly ReplicaWrite[]) => WorkingCommit;
+  /** The shared transaction this store has written in and that has not committed yet. */
+  private stagedIn: SharedTransaction | null = null;
   private isClosed = false;
 
   /** Uses `db` (already opened by openDatabase) when given, else opens `path` itself. */
@@ -150,6 +154,9 @@ export class SqliteReplicaStore implements ReplicaStorage {
     this.commitTransaction = this.db.transaction((writes: readonly ReplicaWrite[]) =>
       this.applyWrites(writes),
     ).immediate;
+    this.commitSavepoint = this.db.transaction((writes: readonly ReplicaWrite[]) =>
+      this.applyWrites(writes),
+    );
     for (const row of this.statements.partitions.all()) {
       this.cache.set(row.partition, this.load(row));
     }
@@ -197,15 +204,22 @@ export class SqliteReplicaStore implements ReplicaStorage {
   }
 
   /**
-   * Writes what commit() writes inside a transaction the caller runs (runTransaction), so it
-   * commits or rolls back with the node's Raft state. The caches change on commit.
+   * Writes what commit() writes, inside a transaction the caller runs (runTransaction in
+   * transaction.ts), so it commits or rolls back with the caller's other writes (a node's Raft
+   * state); the summaries change when it commits. One call per transaction, and no read of
+   * this store until the transaction ends. A call that throws leaves nothing of itself behind.
    */
   commitWithin(transaction: SharedTransaction, writes: readonly ReplicaWrite[]): CommitOutcome {
     assert(!this.isClosed, `store ${this.path} is closed`);
-    assert(transaction.isOpen && transaction.db === this.db, "commitWithin needs an open transaction");
+    assert(transaction.isOpen, "commitWithin on a finished transaction");
+    assert(transaction.db === this.db, "commitWithin on another database's transaction");
+    assert(this.db.inTransaction, "commitWithin outside a sqlite transaction");
+    assert(this.stagedIn !== transaction, "commitWithin twice in one transaction");
     if (writes.length === 0) return { statuses: [] };
-    const working = this.guard("commit", () => this.applyWrites(writes));
+    const working = this.guard("commit", () => this.commitSavepoint(writes));
+    this.stagedIn = transaction;
     transaction.onCommit(() => {
+      this.stagedIn = null;
       for (const [partition, state] of working.partitions) this.cache.set(partition, state);
     });
     return { statuses: working.statuses };

@@ -8,6 +8,9 @@ import type { Database } from "bun:sqlite";
 import { assert } from "../util/errors.ts";
 import { guardSqlite } from "./database.ts";
 
+/** Only runTransaction ends a transaction: the key is not exported. */
+const finish = Symbol("finish");
+
 /**
  * An open transaction on a node's database, handed to stores' `...Within` methods. It exists
  * only while `runTransaction`'s callback runs; a store asserts `isOpen` before writing.
@@ -35,8 +38,7 @@ export class SharedTransaction {
     this.publishers.push(publish);
   }
 
-  /** @internal Called by runTransaction only. */
-  finish(committed: boolean): void {
+  [finish](committed: boolean): void {
     assert(this.isOpen, "transaction finished twice");
     this.state = committed ? "committed" : "rolled-back";
     if (!committed) return;
@@ -63,9 +65,9 @@ export function runTransaction<T>(
   try {
     result = guardSqlite(path, "commit", () => db.transaction(() => work(transaction)).immediate());
   } catch (error) {
-    transaction.finish(false);
+    transaction[finish](false);
     throw error;
   }
-  transaction.finish(true);
+  transaction[finish](true);
   return result;
 }

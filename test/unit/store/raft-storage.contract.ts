@@ -158,7 +158,7 @@ export function raftStorageContract(fixture: RaftStorageFixture): void {
       expect(store.entries(1, 5)).toEqual(log);
     });
 
-    test("compaction keeps the snapshot's term at its index and drops the entries it covers", () => {
+    test("compaction keeps the snapshot's term at its index and drops the entries below", () => {
       store.append([...run(1, 4, 1), ...run(5, 10, 2)]);
       store.setHardState({ term: 2, vote: 1, commit: 8 });
       const snapshot = snapshotAt(6, 2, [1, 2, 3]);
@@ -324,7 +324,10 @@ class ModelLog {
     const canCompact = commit > snapIndex;
     if (choice < 14 || (choice < 19 && !canCompact)) {
       const term = Math.max(this.hardState.term, this.termMax);
-      const hardState = { term, vote: random(3), commit: commit + random(last - commit + 1) };
+      const previous = this.hardState;
+      // One vote per term: a cast vote stays until the term changes.
+      const vote = term > previous.term || previous.vote === 0 ? random(3) : previous.vote;
+      const hardState = { term, vote, commit: commit + random(last - commit + 1) };
       return this.applied({ type: "hard-state", hardState });
     }
     if (choice < 19) {
