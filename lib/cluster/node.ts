@@ -435,7 +435,11 @@ function coreConfig(settings: NodeSettings, tickMs: number): NodeCoreConfig {
     raft: {
       electionTicks: ELECTION_TICKS,
       heartbeatTicks: 1,
-      rankStaggerTicks: 1,
+      // Two ticks: a follower stays sticky to a silent leader for electionTicks of its own
+      // ticks, and tick phases differ between processes by up to one tick; with one tick of
+      // stagger the second-ranked node could ask the third while it is still sticky, lose,
+      // and let the third win.
+      rankStaggerTicks: 2,
       preVote: true,
       checkQuorum: true,
       maxInflightAppends: 256,
