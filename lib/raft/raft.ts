@@ -364,7 +364,12 @@ export class Raft {
       if (!keepsTerm) {
         const fromLeader =
           message.type === "append" || message.type === "heartbeat" || message.type === "snapshot";
+        const elapsed = this.electionElapsed;
+        const wasFollower = this.role === "follower";
         this.becomeFollower(message.term, fromLeader ? message.from : 0);
+        // §5.2 restarts the timer only on hearing from a leader or granting a vote: a stale
+        // candidate (the lowest rank, behind, without PreVote) must not hold back the others.
+        if (message.type === "vote" && wasFollower) this.electionElapsed = elapsed;
       }
     } else if (message.term < this.term) {
       this.answerStale(message);
