@@ -299,7 +299,7 @@ export class RaftCore {
       progress = new Map();
       for (const [id, item] of raft.progress) {
         progress.set(id, { match: item.match, next: item.next, state: item.state,
-          recentActive: item.recentActive });
+          recentActive: raft.isRecentlyActive(id) });
       }
     }
     return {

@@ -54,6 +54,8 @@ export class Raft {
   /** Ticks since this node last heard from a leader (or was constructed): stickiness. */
   leaderContactTicks = 0;
 
+  /** Ticks since this node became leader: the clock of CheckQuorum. */
+  leaderTicks = 0;
   leadTransferee: NodeId | 0 = 0;
   /** The term in which this node last started a leader transfer (no lease in that term). */
   transferTerm = 0;
@@ -135,6 +137,7 @@ export class Raft {
     this.leadTransferee = 0;
     this.votes.clear();
     this.progress = null;
+    this.leaderTicks = 0;
     this.pendingReads = [];
     this.round = 0;
     this.roundPending = null;
@@ -191,7 +194,6 @@ export class Raft {
     if (own !== null) {
       own.maybeUpdate(this.stableLastIndex());
       own.becomeReplicate();
-      own.recentActive = true;
     }
     // No conf change until everything this leader inherited is applied (etcd's rule, and the
     // fix for the single-server change bug: a leader commits an entry of its term first).
@@ -272,7 +274,7 @@ export class Raft {
     for (const voter of this.voters) {
       if (!progress.has(voter)) {
         const added = new Progress(this.log.lastIndex() + 1, this.config.maxInflightAppends);
-        added.recentActive = true;
+        added.lastActiveTick = this.leaderTicks;
         progress.set(voter, added);
       }
     }
@@ -314,6 +316,13 @@ export class Raft {
     if (!this.config.checkQuorum) return false;
     if (this.role === "leader") return true;
     return this.role === "follower" && this.leaderContactTicks < this.config.electionTicks;
+  }
+
+  /** Whether the leader heard from `id` within the last election timeout. */
+  isRecentlyActive(id: NodeId): boolean {
+    if (id === this.id) return true;
+    const item = this.progress?.get(id);
+    return item !== undefined && this.leaderTicks - item.lastActiveTick < this.config.electionTicks;
   }
 
   /** The newest heartbeat round a quorum acknowledged in this term (0: none). */
