@@ -59,6 +59,8 @@ export class Raft {
   leadTransferee: NodeId | 0 = 0;
   /** The term in which this node last started a leader transfer (no lease in that term). */
   transferTerm = 0;
+  /** Leader: its own removal committed; it steps down once the others know. */
+  isRemovedLeader = false;
   /** Leader: no new conf change until this index is applied. */
   pendingConfIndex = 0;
 
@@ -138,6 +140,7 @@ export class Raft {
     this.votes.clear();
     this.progress = null;
     this.leaderTicks = 0;
+    this.isRemovedLeader = false;
     this.pendingReads = [];
     this.round = 0;
     this.roundPending = null;
@@ -281,11 +284,9 @@ export class Raft {
     if (this.leadTransferee !== 0 && !this.voters.includes(this.leadTransferee)) {
       this.leadTransferee = 0;
     }
-    if (!this.voters.includes(this.id)) {
-      // A removed leader steps down once its removal commits (thesis §4.2.2).
-      this.becomeFollower(this.term, 0);
-      this.logger.info("removed-leader-stepped-down", { term: this.term });
-    }
+    // A removed leader steps down once its removal commits (thesis §4.2.2); maybeCommit does
+    // it after telling the others about the commit.
+    if (!this.voters.includes(this.id)) this.isRemovedLeader = true;
   }
 
   confStateAt(index: number): NodeId[] {

@@ -107,10 +107,28 @@ export function maybeCommit(raft: Raft): boolean {
   const index = majorityValue(raft.voters, (id) => progress.get(id)?.match ?? 0);
   if (index <= raft.log.committed || raft.log.term(index) !== raft.term) return false;
   raft.commitTo(index);
-  if (raft.role !== "leader") return true;
+  if (raft.isRemovedLeader) {
+    stepDownRemoved(raft);
+    return true;
+  }
   for (const read of raft.pendingReads) if (read.index < 0) read.index = raft.log.committed;
   releaseReads(raft);
   return true;
+}
+
+/**
+ * The leader's removal is committed: tell the followers the commit, hand the lead to the
+ * lowest-ordered voter that holds the whole log (TimeoutNow, so no election timeout is lost),
+ * and step down.
+ */
+function stepDownRemoved(raft: Raft): void {
+  broadcastAppend(raft);
+  const progress = progressOf(raft);
+  const lastIndex = raft.log.lastIndex();
+  const successor = raft.voters.find((id) => progress.get(id)?.match === lastIndex);
+  if (successor !== undefined) sendTimeoutNow(raft, successor);
+  raft.logger.info("removed-leader-stepped-down", { term: raft.term, successor: successor ?? 0 });
+  raft.becomeFollower(raft.term, 0);
 }
 
 export function hasCommittedInTerm(raft: Raft): boolean {
