@@ -37,12 +37,10 @@ export class Raft {
   vote: NodeId | 0 = 0;
   role: Role = "follower";
   leaderId: NodeId | 0 = 0;
-  /** Sorted voters of the configuration in force (changes take effect at commit). */
+  /** Sorted voters of the configuration in force: the latest in the log (thesis §4.1). */
   voters: NodeId[] = [];
-  /** Configurations by the index they took effect at, for snapshots at an applied index. */
+  /** Configurations by the index of their entry, the snapshot's first; the last is in force. */
   confHistory: { index: number; voters: NodeId[] }[] = [];
-  /** Indexes of conf-change entries in the log above the commit index, ascending. */
-  confChangeIndexes: number[] = [];
 
   /** Leader only: one entry per voter, itself included. */
   progress: Map<NodeId, Progress> | null = null;
@@ -59,8 +57,6 @@ export class Raft {
   leadTransferee: NodeId | 0 = 0;
   /** The term in which this node last started a leader transfer (no lease in that term). */
   transferTerm = 0;
-  /** Leader: its own removal committed; it steps down once the others know. */
-  isRemovedLeader = false;
   /** Leader: no new conf change until this index is applied. */
   pendingConfIndex = 0;
 
@@ -86,8 +82,8 @@ export class Raft {
     this.term = hardState.term;
     this.vote = hardState.vote;
     this.voters = confState.voters.slice().sort((a, b) => a - b);
-    this.confHistory = [{ index: snapshotIndex, voters: this.voters.slice() }];
-    this.confChangeIndexes = this.scanConfChanges(snapshotIndex + 1, storage.lastIndex() + 1);
+    this.confHistory = [{ index: snapshotIndex, voters: this.voters }];
+    this.replayConfChanges(snapshotIndex + 1, storage.lastIndex() + 1);
     this.commitTo(hardState.commit);
     this.becomeFollower(this.term, 0);
     // A restart behaves as if it had just heard from a leader: a lease granted before the
@@ -95,14 +91,13 @@ export class Raft {
     this.leaderContactTicks = 0;
   }
 
-  private scanConfChanges(lo: number, hi: number): number[] {
-    const found: number[] = [];
+  /** On start: the configuration is the snapshot's plus every conf change in the log. */
+  private replayConfChanges(lo: number, hi: number): void {
     const step = 1024;
     for (let at = lo; at < hi; at += step) {
       const batch = this.log.entries(at, Math.min(hi, at + step)) ?? [];
-      for (const entry of batch) if (entry.type === "conf-change") found.push(entry.index);
+      for (const entry of batch) if (entry.type === "conf-change") this.applyConfChange(entry);
     }
-    return found;
   }
 
   isPromotable(): boolean {
@@ -140,7 +135,6 @@ export class Raft {
     this.votes.clear();
     this.progress = null;
     this.leaderTicks = 0;
-    this.isRemovedLeader = false;
     this.pendingReads = [];
     this.round = 0;
     this.roundPending = null;
@@ -219,26 +213,34 @@ export class Raft {
     return lastIndex + stamped.length;
   }
 
-  /** Tracks conf-change entries newly in the log; a replaced suffix loses its own. */
+  /**
+   * Puts the conf changes among newly appended `entries` into force. A configuration takes
+   * effect as soon as its entry is in the log, committed or not (thesis §4.1): every quorum
+   * then overlaps with those of the configurations before and after it. A replaced suffix
+   * takes its configurations with it.
+   */
   noteConfChanges(entries: Entry[]): void {
     const first = entries[0];
     if (first === undefined) return;
-    this.confChangeIndexes = this.confChangeIndexes.filter((i) => i < first.index);
-    for (const entry of entries) {
-      if (entry.type === "conf-change") this.confChangeIndexes.push(entry.index);
+    const before = this.voters;
+    while (this.confHistory.length > 1 && (this.lastConf().index >= first.index)) {
+      this.confHistory.pop();
     }
+    this.voters = this.lastConf().voters;
+    for (const entry of entries) if (entry.type === "conf-change") this.applyConfChange(entry);
+    if (this.voters !== before && this.progress !== null) this.leaderConfChanged();
   }
 
-  /** Advances the commit index and puts the conf changes it covers into force. */
+  lastConf(): { index: number; voters: NodeId[] } {
+    const last = this.confHistory[this.confHistory.length - 1];
+    assert(last !== undefined, "configuration history is empty");
+    return last;
+  }
+
+  /** Advances the commit index; a leader whose removal is now committed steps down. */
   commitTo(index: number): void {
     if (index <= this.log.committed) return;
     this.log.commitTo(index);
-    while (this.confChangeIndexes.length > 0 && (this.confChangeIndexes[0] ?? 0) <= index) {
-      const at = this.confChangeIndexes.shift() as number;
-      const entry = this.log.entries(at, at + 1)?.[0];
-      assert(entry !== undefined && entry.type === "conf-change", `no conf change at ${at}`);
-      this.applyConfChange(entry);
-    }
   }
 
   /** The voters after `change`, or a reason why it cannot be applied to `voters`. */
@@ -266,17 +268,18 @@ export class Raft {
       return;
     }
     this.voters = next;
-    this.confHistory.push({ index: entry.index, voters: next.slice() });
+    this.confHistory.push({ index: entry.index, voters: next });
     this.logger.info("conf-changed", { index: entry.index, voters: next });
-    if (this.progress !== null) this.leaderConfChanged();
   }
 
   private leaderConfChanged(): void {
     const progress = this.progress as Map<NodeId, Progress>;
-    for (const id of [...progress.keys()]) if (!this.voters.includes(id)) progress.delete(id);
+    for (const id of [...progress.keys()]) {
+      if (!this.voters.includes(id) && id !== this.id) progress.delete(id);
+    }
     for (const voter of this.voters) {
       if (!progress.has(voter)) {
-        const added = new Progress(this.log.lastIndex() + 1, this.config.maxInflightAppends);
+        const added = new Progress(this.log.lastIndex(), this.config.maxInflightAppends);
         added.lastActiveTick = this.leaderTicks;
         progress.set(voter, added);
       }
@@ -284,9 +287,11 @@ export class Raft {
     if (this.leadTransferee !== 0 && !this.voters.includes(this.leadTransferee)) {
       this.leadTransferee = 0;
     }
-    // A removed leader steps down once its removal commits (thesis §4.2.2); maybeCommit does
-    // it after telling the others about the commit.
-    if (!this.voters.includes(this.id)) this.isRemovedLeader = true;
+  }
+
+  /** A leader outside its configuration whose removal is committed: it must step down. */
+  isRemovalCommitted(): boolean {
+    return !this.voters.includes(this.id) && this.lastConf().index <= this.log.committed;
   }
 
   confStateAt(index: number): NodeId[] {
@@ -308,8 +313,7 @@ export class Raft {
   restoreSnapshot(snapshot: Snapshot): void {
     this.log.restore(snapshot);
     this.voters = snapshot.meta.confState.voters.slice().sort((a, b) => a - b);
-    this.confHistory = [{ index: snapshot.meta.index, voters: this.voters.slice() }];
-    this.confChangeIndexes = [];
+    this.confHistory = [{ index: snapshot.meta.index, voters: this.voters }];
   }
 
   /** In lease: this node ignores (pre)vote requests of higher terms (thesis §4.2.3). */

@@ -24,7 +24,14 @@ export interface Entry {
   data: string;
 }
 
-/** A one-member change; carried JSON-encoded (encodeConfChange) in a conf-change entry. */
+/**
+ * A one-member change; carried JSON-encoded (encodeConfChange) in a conf-change entry. It takes
+ * effect in the core's configuration (quorums, elections) as soon as the entry is in the log,
+ * committed or not (thesis §4.1): taking effect only at commit is unsafe when a node learns of
+ * two changes before learning that the first committed (two disjoint majorities). The
+ * application sees it in `Ready.committed`, at commit. One change at a time: the next is
+ * refused until this one is committed and applied.
+ */
 export interface ConfChange {
   type: "add-voter" | "remove-voter";
   nodeId: NodeId;
@@ -281,6 +288,7 @@ export interface RaftStatus {
   lastIndex: number;
   leaderId: NodeId | 0;
   role: Role;
+  /** The configuration in force: the latest in the log (see ConfChange). */
   voters: NodeId[];
   /** Leader only: its view of every voter (itself included); null elsewhere. */
   progress: Map<NodeId, ProgressStatus> | null;

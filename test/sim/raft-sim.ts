@@ -32,7 +32,6 @@ function pick<T>(random: SeededRandom, items: readonly T[]): T {
 /** The fault mix of one seed. */
 interface Swarm {
   crashRate: number;
-  midReadyCrashRate: number;
   partitionRate: number;
   proposeRate: number;
   transferRate: number;
@@ -45,7 +44,6 @@ interface Swarm {
 function chooseSwarm(random: SeededRandom): Swarm {
   return {
     crashRate: pick(random, [0, 0.0005, 0.002, 0.005]),
-    midReadyCrashRate: pick(random, [0, 0.001]),
     partitionRate: pick(random, [0, 0.001, 0.004]),
     proposeRate: pick(random, [0.02, 0.1, 0.3]),
     transferRate: pick(random, [0, 0.001, 0.003]),
@@ -91,6 +89,7 @@ export class Run {
       },
       tickSteps: 4,
       isEncoding: random.chance(0.25),
+      readyCrashRate: pick(random, [0, 0, 0.002, 0.01]),
     });
     this.swarm = chooseSwarm(random);
     const voters = Array.from({ length: size }, (_, i) => i + 1);
@@ -121,6 +120,10 @@ export class Run {
         cluster.restart(id);
       }
     }
+    // Nodes that crashed on their own (in the middle of a Ready) come back soon.
+    for (const node of cluster.nodes.values()) {
+      if (!node.isUp && !this.downUntil.has(node.id)) this.downUntil.set(node.id, now + this.downtime());
+    }
     if (this.healAt !== 0 && now >= this.healAt) {
       cluster.network.heal();
       this.healAt = 0;
@@ -130,12 +133,7 @@ export class Run {
       const victim = pick(random, up);
       if (random.chance(0.3)) cluster.crashMidReady(victim.id);
       else cluster.crash(victim.id);
-      this.downUntil.set(victim.id, now + 10 + random.nextInt(400));
-    }
-    if (random.chance(swarm.midReadyCrashRate) && up.length > 0) {
-      const victim = pick(random, up);
-      cluster.crashMidReady(victim.id);
-      this.downUntil.set(victim.id, now + 10 + random.nextInt(100));
+      this.downUntil.set(victim.id, now + this.downtime());
     }
     if (this.healAt === 0 && random.chance(swarm.partitionRate)) this.partition();
     if (random.chance(swarm.proposeRate) && up.length > 0) this.propose(pick(random, up));
@@ -153,12 +151,26 @@ export class Run {
     if (random.chance(swarm.compactRate) && up.length > 0) cluster.compact(pick(random, up).id);
   }
 
+  /** A fast restart (inside a lease) or a long outage. */
+  private downtime(): number {
+    return this.random.chance(0.5) ? 1 + this.random.nextInt(30) : 30 + this.random.nextInt(400);
+  }
+
+  /** A split in two, one node isolated, or some single links cut (a partial partition). */
   private partition(): void {
     const { random, cluster } = this;
     const ids = [...cluster.nodes.keys()];
-    const left = ids.filter(() => random.chance(0.5));
-    const right = ids.filter((id) => !left.includes(id));
-    cluster.network.partition([left, right]);
+    const kind = random.nextInt(3);
+    if (kind === 0) {
+      const left = ids.filter(() => random.chance(0.5));
+      cluster.network.partition([left, ids.filter((id) => !left.includes(id))]);
+    } else if (kind === 1) {
+      cluster.network.isolate(pick(random, ids), ids);
+    } else {
+      for (let cuts = 1 + random.nextInt(3); cuts > 0; cuts--) {
+        cluster.network.cutLink(pick(random, ids), pick(random, ids), random.chance(0.7));
+      }
+    }
     this.healAt = cluster.now + 20 + random.nextInt(600);
   }
 
@@ -203,6 +215,7 @@ export class Run {
     const { cluster } = this;
     cluster.network.heal();
     cluster.network.faults = { dropRate: 0, duplicateRate: 0, delayMin: 1, delayMax: 2 };
+    cluster.options.readyCrashRate = 0;
     this.downUntil.clear();
     for (const id of cluster.nodes.keys()) cluster.restart(id);
     let target: { index: number; term: number; data: string } | null = null;

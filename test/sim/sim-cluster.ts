@@ -30,6 +30,8 @@ export interface SimClusterOptions {
   tickSteps: number;
   /** Pass every Raft message through encode/decode, as the real transport does. */
   isEncoding: boolean;
+  /** Probability that a node crashes while handling a Ready that changes durable state. */
+  readyCrashRate?: number;
   hooks?: SimHooks;
 }
 
@@ -80,10 +82,12 @@ export class SimCluster {
   now = 0;
   /** Nodes that crash while handling their next Ready. */
   private readonly crashDuringReady = new Set<NodeId>();
+  private readonly faultRandom: SeededRandom;
 
   constructor(options: SimClusterOptions) {
     this.options = options;
     this.network = new SimNetwork<SimPayload>(options.random.fork(), options.faults);
+    this.faultRandom = options.random.fork();
   }
 
   addNode(id: NodeId, storage: MemoryStorage): SimNode {
@@ -193,7 +197,10 @@ export class SimCluster {
   private handleReady(node: SimNode, core: RaftCore, ready: Ready): void {
     if (ready.heartbeatRound !== null) node.roundSentAt.set(ready.heartbeatRound, this.now);
     for (const out of ready.messages) if (!out.afterPersist) this.sendRaft(out.message);
-    if (this.crashDuringReady.delete(node.id)) {
+    const isDurable = ready.entries.length > 0 || ready.hardState !== null;
+    const readyCrashRate = this.options.readyCrashRate ?? 0;
+    const isCrashing = isDurable && readyCrashRate > 0 && this.faultRandom.chance(readyCrashRate);
+    if (this.crashDuringReady.delete(node.id) || isCrashing) {
       this.crash(node.id);
       return;
     }

@@ -107,7 +107,7 @@ export function maybeCommit(raft: Raft): boolean {
   const index = majorityValue(raft.voters, (id) => progress.get(id)?.match ?? 0);
   if (index <= raft.log.committed || raft.log.term(index) !== raft.term) return false;
   raft.commitTo(index);
-  if (raft.isRemovedLeader) {
+  if (raft.isRemovalCommitted()) {
     stepDownRemoved(raft);
     return true;
   }
