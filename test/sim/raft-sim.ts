@@ -39,6 +39,7 @@ interface Swarm {
   confChangeRate: number;
   compactRate: number;
   readRate: number;
+  leaseAttackRate: number;
 }
 
 function chooseSwarm(random: SeededRandom): Swarm {
@@ -51,6 +52,7 @@ function chooseSwarm(random: SeededRandom): Swarm {
     confChangeRate: pick(random, [0, 0, 0.001, 0.003]),
     compactRate: pick(random, [0, 0.002, 0.02]),
     readRate: pick(random, [0, 0.02, 0.1]),
+    leaseAttackRate: pick(random, [0, 0, 0.002]),
   };
 }
 
@@ -61,7 +63,10 @@ export class Run {
   private nextNodeId: number;
   private readonly nodeIdMax: number;
   private readonly downUntil = new Map<NodeId, number>();
+  /** Crashes planned for a later step, with their downtime. */
+  private readonly crashAt = new Map<NodeId, { at: number; downtime: number }>();
   private healAt = 0;
+  private quietUntil = 0;
   private proposals = 0;
   private reads = 0;
 
@@ -90,6 +95,7 @@ export class Run {
       tickSteps: 4,
       isEncoding: random.chance(0.25),
       readyCrashRate: pick(random, [0, 0, 0.002, 0.01]),
+      voteCrashRate: pick(random, [0, 0.1, 0.5]),
     });
     this.swarm = chooseSwarm(random);
     const voters = Array.from({ length: size }, (_, i) => i + 1);
@@ -120,6 +126,14 @@ export class Run {
         cluster.restart(id);
       }
     }
+    for (const [id, plan] of this.crashAt) {
+      if (now < plan.at) continue;
+      this.crashAt.delete(id);
+      if (cluster.node(id).isUp) {
+        cluster.crash(id);
+        this.downUntil.set(id, now + plan.downtime);
+      }
+    }
     // Nodes that crashed on their own (in the middle of a Ready) come back soon.
     for (const node of cluster.nodes.values()) {
       if (!node.isUp && !this.downUntil.has(node.id)) this.downUntil.set(node.id, now + this.downtime());
@@ -136,12 +150,15 @@ export class Run {
       this.downUntil.set(victim.id, now + this.downtime());
     }
     if (this.healAt === 0 && random.chance(swarm.partitionRate)) this.partition();
-    if (random.chance(swarm.proposeRate) && up.length > 0) this.propose(pick(random, up));
+    if (random.chance(swarm.proposeRate) && up.length > 0 && now >= this.quietUntil) {
+      this.propose(pick(random, up));
+    }
     if (random.chance(swarm.readRate)) {
       const leader = this.leader();
       if (leader !== null) cluster.readIndex(leader.id, `r${this.reads++}`);
     }
     if (random.chance(swarm.transferRate)) this.transfer();
+    if (this.healAt === 0 && random.chance(swarm.leaseAttackRate)) this.attackLease();
     if (random.chance(swarm.campaignRate) && up.length > 0) {
       const node = pick(random, up);
       node.core?.campaign();
@@ -149,6 +166,31 @@ export class Run {
     }
     if (random.chance(swarm.confChangeRate)) this.changeMembership();
     if (random.chance(swarm.compactRate) && up.length > 0) cluster.compact(pick(random, up).id);
+  }
+
+  /**
+   * The pattern a lease must survive: the leader loses its link to one follower, which starts
+   * campaigning; later the other followers, whose acknowledgements back the lease, crash and
+   * come back at once, and are asked for their votes before they hear from the leader again.
+   */
+  private attackLease(): void {
+    const leader = this.leader();
+    if (leader === null) return;
+    const others = [...this.cluster.nodes.values()].filter((n) => n !== leader && n.isUp);
+    if (others.length < 2) return;
+    const campaigner = pick(this.random, others);
+    this.cluster.network.cutLink(leader.id, campaigner.id);
+    const tickSteps = this.cluster.options.tickSteps;
+    const electionSteps = this.cluster.options.raft.electionTicks * tickSteps;
+    const at = this.cluster.now + electionSteps + this.random.nextInt(2 * electionSteps);
+    for (const backer of others) {
+      if (backer === campaigner) continue;
+      const downtime = 1 + this.random.nextInt(2 * tickSteps);
+      this.crashAt.set(backer.id, { at: at + this.random.nextInt(tickSteps), downtime });
+    }
+    this.healAt = at + 4 * electionSteps;
+    // No proposals meanwhile, so the campaigner's log stays as up to date as the backer's.
+    this.quietUntil = this.healAt;
   }
 
   /** A fast restart (inside a lease) or a long outage. */
@@ -216,7 +258,9 @@ export class Run {
     cluster.network.heal();
     cluster.network.faults = { dropRate: 0, duplicateRate: 0, delayMin: 1, delayMax: 2 };
     cluster.options.readyCrashRate = 0;
+    cluster.options.voteCrashRate = 0;
     this.downUntil.clear();
+    this.crashAt.clear();
     for (const id of cluster.nodes.keys()) cluster.restart(id);
     let target: { index: number; term: number; data: string } | null = null;
     for (let step = 0; step < stepsMax; step++) {

@@ -32,6 +32,8 @@ export interface SimClusterOptions {
   isEncoding: boolean;
   /** Probability that a node crashes while handling a Ready that changes durable state. */
   readyCrashRate?: number;
+  /** The same, for a Ready that grants a vote: tests that votes are durable before sent. */
+  voteCrashRate?: number;
   hooks?: SimHooks;
 }
 
@@ -198,8 +200,13 @@ export class SimCluster {
     if (ready.heartbeatRound !== null) node.roundSentAt.set(ready.heartbeatRound, this.now);
     for (const out of ready.messages) if (!out.afterPersist) this.sendRaft(out.message);
     const isDurable = ready.entries.length > 0 || ready.hardState !== null;
-    const readyCrashRate = this.options.readyCrashRate ?? 0;
-    const isCrashing = isDurable && readyCrashRate > 0 && this.faultRandom.chance(readyCrashRate);
+    const isVoting = ready.messages.some(
+      (m) => m.message.type === "vote-response" && !m.message.reject,
+    );
+    const crashRate = isVoting
+      ? (this.options.voteCrashRate ?? 0)
+      : isDurable ? (this.options.readyCrashRate ?? 0) : 0;
+    const isCrashing = crashRate > 0 && this.faultRandom.chance(crashRate);
     if (this.crashDuringReady.delete(node.id) || isCrashing) {
       this.crash(node.id);
       return;
