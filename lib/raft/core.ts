@@ -118,8 +118,11 @@ export class RaftCore {
     const refused = this.refusal();
     if (refused !== null) return refused;
     const raft = this.raft;
+    // One change at a time: the previous one committed and applied, everything inherited
+    // applied, and an entry of this term committed (the fix to the single-server change bug).
     const isPending =
-      raft.pendingConfIndex > raft.log.applied || raft.confChangeIndexes.length > 0;
+      raft.pendingConfIndex > raft.log.applied || raft.lastConf().index > raft.log.applied ||
+      !hasCommittedInTerm(raft);
     if (isPending) return { ok: false, reason: "change-pending", leaderId: raft.id };
     const isValidId = Number.isSafeInteger(change.nodeId) && change.nodeId > 0;
     if (!isValidId || typeof Raft.checkConfChange(raft.voters, change) === "string") {
@@ -138,8 +141,14 @@ export class RaftCore {
     return { ok: true, index, term: raft.term };
   }
 
-  /** Starts an election now (PreVote first when enabled). Ignored by non-voters. */
+  /**
+   * Starts an election now (PreVote first when enabled). Ignored by non-voters, and by a
+   * follower in lease (it heard from a leader, or restarted, within the election timeout): it
+   * may have acknowledged a heartbeat round that a leader's lease rests on, so it must not vote
+   * for anyone, itself included. To move leadership, use transferLeader on the leader.
+   */
   campaign(): void {
+    if (this.raft.isInLease()) return;
     this.raft.campaign(this.raft.config.preVote ? "pre-vote" : "vote", false);
   }
 
@@ -299,7 +308,7 @@ export class RaftCore {
       progress = new Map();
       for (const [id, item] of raft.progress) {
         progress.set(id, { match: item.match, next: item.next, state: item.state,
-          recentActive: item.recentActive });
+          recentActive: raft.isRecentlyActive(id) });
       }
     }
     return {

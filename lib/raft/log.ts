@@ -97,17 +97,17 @@ export class RaftLog {
   /**
    * A follower's append (§5.3), once the caller checked that our entry at `index` has the
    * leader's term: appends what is new and returns the last index the message covers. The
-   * caller commits. Returns null when the message would rewrite a committed entry (a broken
+   * caller commits. Returns the entries actually appended too. Null when the message would rewrite a committed entry (a broken
    * or hostile leader), and changes nothing then.
    */
-  maybeAppend(index: number, entries: Entry[]): number | null {
+  maybeAppend(index: number, entries: Entry[]): { lastNewIndex: number; appended: Entry[] } | null {
     const lastNewIndex = index + entries.length;
     const conflict = this.findConflict(entries);
-    if (conflict !== 0) {
-      if (conflict <= this.committed) return null;
-      this.append(entries.slice(conflict - index - 1));
-    }
-    return lastNewIndex;
+    if (conflict === 0) return { lastNewIndex, appended: [] };
+    if (conflict <= this.committed) return null;
+    const appended = entries.slice(conflict - index - 1);
+    this.append(appended);
+    return { lastNewIndex, appended };
   }
 
   append(entries: Entry[]): number {

@@ -50,8 +50,8 @@ export class Progress {
   /** Snapshot: the index of the snapshot sent, and ticks spent waiting for it. */
   pendingSnapshot = 0;
   snapshotTicks = 0;
-  /** Heard from since the last CheckQuorum round. */
-  recentActive = false;
+  /** The leader's tick count when it last heard from this follower (CheckQuorum). */
+  lastActiveTick = 0;
   /** Newest heartbeat round the follower echoed in this term. */
   ackedRound = 0;
   readonly inflights: Inflights;

@@ -37,12 +37,10 @@ export class Raft {
   vote: NodeId | 0 = 0;
   role: Role = "follower";
   leaderId: NodeId | 0 = 0;
-  /** Sorted voters of the configuration in force (changes take effect at commit). */
+  /** Sorted voters of the configuration in force: the latest in the log (thesis §4.1). */
   voters: NodeId[] = [];
-  /** Configurations by the index they took effect at, for snapshots at an applied index. */
+  /** Configurations by the index of their entry, the snapshot's first; the last is in force. */
   confHistory: { index: number; voters: NodeId[] }[] = [];
-  /** Indexes of conf-change entries in the log above the commit index, ascending. */
-  confChangeIndexes: number[] = [];
 
   /** Leader only: one entry per voter, itself included. */
   progress: Map<NodeId, Progress> | null = null;
@@ -54,6 +52,8 @@ export class Raft {
   /** Ticks since this node last heard from a leader (or was constructed): stickiness. */
   leaderContactTicks = 0;
 
+  /** Ticks since this node became leader: the clock of CheckQuorum. */
+  leaderTicks = 0;
   leadTransferee: NodeId | 0 = 0;
   /** The term in which this node last started a leader transfer (no lease in that term). */
   transferTerm = 0;
@@ -82,8 +82,8 @@ export class Raft {
     this.term = hardState.term;
     this.vote = hardState.vote;
     this.voters = confState.voters.slice().sort((a, b) => a - b);
-    this.confHistory = [{ index: snapshotIndex, voters: this.voters.slice() }];
-    this.confChangeIndexes = this.scanConfChanges(snapshotIndex + 1, storage.lastIndex() + 1);
+    this.confHistory = [{ index: snapshotIndex, voters: this.voters }];
+    this.replayConfChanges(snapshotIndex + 1, storage.lastIndex() + 1);
     this.commitTo(hardState.commit);
     this.becomeFollower(this.term, 0);
     // A restart behaves as if it had just heard from a leader: a lease granted before the
@@ -91,14 +91,13 @@ export class Raft {
     this.leaderContactTicks = 0;
   }
 
-  private scanConfChanges(lo: number, hi: number): number[] {
-    const found: number[] = [];
+  /** On start: the configuration is the snapshot's plus every conf change in the log. */
+  private replayConfChanges(lo: number, hi: number): void {
     const step = 1024;
     for (let at = lo; at < hi; at += step) {
       const batch = this.log.entries(at, Math.min(hi, at + step)) ?? [];
-      for (const entry of batch) if (entry.type === "conf-change") found.push(entry.index);
+      for (const entry of batch) if (entry.type === "conf-change") this.applyConfChange(entry);
     }
-    return found;
   }
 
   isPromotable(): boolean {
@@ -135,6 +134,7 @@ export class Raft {
     this.leadTransferee = 0;
     this.votes.clear();
     this.progress = null;
+    this.leaderTicks = 0;
     this.pendingReads = [];
     this.round = 0;
     this.roundPending = null;
@@ -191,7 +191,6 @@ export class Raft {
     if (own !== null) {
       own.maybeUpdate(this.stableLastIndex());
       own.becomeReplicate();
-      own.recentActive = true;
     }
     // No conf change until everything this leader inherited is applied (etcd's rule, and the
     // fix for the single-server change bug: a leader commits an entry of its term first).
@@ -214,26 +213,34 @@ export class Raft {
     return lastIndex + stamped.length;
   }
 
-  /** Tracks conf-change entries newly in the log; a replaced suffix loses its own. */
+  /**
+   * Puts the conf changes among newly appended `entries` into force. A configuration takes
+   * effect as soon as its entry is in the log, committed or not (thesis §4.1): every quorum
+   * then overlaps with those of the configurations before and after it. A replaced suffix
+   * takes its configurations with it.
+   */
   noteConfChanges(entries: Entry[]): void {
     const first = entries[0];
     if (first === undefined) return;
-    this.confChangeIndexes = this.confChangeIndexes.filter((i) => i < first.index);
-    for (const entry of entries) {
-      if (entry.type === "conf-change") this.confChangeIndexes.push(entry.index);
+    const before = this.voters;
+    while (this.confHistory.length > 1 && (this.lastConf().index >= first.index)) {
+      this.confHistory.pop();
     }
+    this.voters = this.lastConf().voters;
+    for (const entry of entries) if (entry.type === "conf-change") this.applyConfChange(entry);
+    if (this.voters !== before && this.progress !== null) this.leaderConfChanged();
   }
 
-  /** Advances the commit index and puts the conf changes it covers into force. */
+  lastConf(): { index: number; voters: NodeId[] } {
+    const last = this.confHistory[this.confHistory.length - 1];
+    assert(last !== undefined, "configuration history is empty");
+    return last;
+  }
+
+  /** Advances the commit index; a leader whose removal is now committed steps down. */
   commitTo(index: number): void {
     if (index <= this.log.committed) return;
     this.log.commitTo(index);
-    while (this.confChangeIndexes.length > 0 && (this.confChangeIndexes[0] ?? 0) <= index) {
-      const at = this.confChangeIndexes.shift() as number;
-      const entry = this.log.entries(at, at + 1)?.[0];
-      assert(entry !== undefined && entry.type === "conf-change", `no conf change at ${at}`);
-      this.applyConfChange(entry);
-    }
   }
 
   /** The voters after `change`, or a reason why it cannot be applied to `voters`. */
@@ -261,31 +268,32 @@ export class Raft {
       return;
     }
     this.voters = next;
-    this.confHistory.push({ index: entry.index, voters: next.slice() });
+    this.confHistory.push({ index: entry.index, voters: next });
     // The rank bias depends on this node's place among the voters: redraw with the new rank.
     this.resetRandomizedElectionTimeout();
     this.logger.info("conf-changed", { index: entry.index, voters: next });
-    if (this.progress !== null) this.leaderConfChanged();
   }
 
   private leaderConfChanged(): void {
     const progress = this.progress as Map<NodeId, Progress>;
-    for (const id of [...progress.keys()]) if (!this.voters.includes(id)) progress.delete(id);
+    for (const id of [...progress.keys()]) {
+      if (!this.voters.includes(id) && id !== this.id) progress.delete(id);
+    }
     for (const voter of this.voters) {
       if (!progress.has(voter)) {
-        const added = new Progress(this.log.lastIndex() + 1, this.config.maxInflightAppends);
-        added.recentActive = true;
+        const added = new Progress(this.log.lastIndex(), this.config.maxInflightAppends);
+        added.lastActiveTick = this.leaderTicks;
         progress.set(voter, added);
       }
     }
     if (this.leadTransferee !== 0 && !this.voters.includes(this.leadTransferee)) {
       this.leadTransferee = 0;
     }
-    if (!this.voters.includes(this.id)) {
-      // A removed leader steps down once its removal commits (thesis §4.2.2).
-      this.becomeFollower(this.term, 0);
-      this.logger.info("removed-leader-stepped-down", { term: this.term });
-    }
+  }
+
+  /** A leader outside its configuration whose removal is committed: it must step down. */
+  isRemovalCommitted(): boolean {
+    return !this.voters.includes(this.id) && this.lastConf().index <= this.log.committed;
   }
 
   confStateAt(index: number): NodeId[] {
@@ -307,8 +315,7 @@ export class Raft {
   restoreSnapshot(snapshot: Snapshot): void {
     this.log.restore(snapshot);
     this.voters = snapshot.meta.confState.voters.slice().sort((a, b) => a - b);
-    this.confHistory = [{ index: snapshot.meta.index, voters: this.voters.slice() }];
-    this.confChangeIndexes = [];
+    this.confHistory = [{ index: snapshot.meta.index, voters: this.voters }];
     this.resetRandomizedElectionTimeout();
   }
 
@@ -317,6 +324,13 @@ export class Raft {
     if (!this.config.checkQuorum) return false;
     if (this.role === "leader") return true;
     return this.role === "follower" && this.leaderContactTicks < this.config.electionTicks;
+  }
+
+  /** Whether the leader heard from `id` within the last election timeout. */
+  isRecentlyActive(id: NodeId): boolean {
+    if (id === this.id) return true;
+    const item = this.progress?.get(id);
+    return item !== undefined && this.leaderTicks - item.lastActiveTick < this.config.electionTicks;
   }
 
   /** The newest heartbeat round a quorum acknowledged in this term (0: none). */
@@ -367,7 +381,12 @@ export class Raft {
       if (!keepsTerm) {
         const fromLeader =
           message.type === "append" || message.type === "heartbeat" || message.type === "snapshot";
+        const elapsed = this.electionElapsed;
+        const wasFollower = this.role === "follower";
         this.becomeFollower(message.term, fromLeader ? message.from : 0);
+        // §5.2 restarts the timer only on hearing from a leader or granting a vote: a stale
+        // candidate (the lowest rank, behind, without PreVote) must not hold back the others.
+        if (message.type === "vote" && wasFollower) this.electionElapsed = elapsed;
       }
     } else if (message.term < this.term) {
       this.answerStale(message);

@@ -64,13 +64,13 @@ export function handleAppend(raft: Raft, message: AppendMessage): StepResult {
     return { ok: true };
   }
   if (raft.log.matchTerm(message.index, message.logTerm)) {
-    const lastNewIndex = raft.log.maybeAppend(message.index, message.entries);
-    if (lastNewIndex === null) {
+    const appended = raft.log.maybeAppend(message.index, message.entries);
+    if (appended === null) {
       return { ok: false, reason: "append would overwrite committed entries" };
     }
-    raft.noteConfChanges(message.entries.filter((e) => e.index > committed));
-    raft.commitTo(Math.min(message.commit, lastNewIndex));
-    reply(lastNewIndex, false, 0, 0);
+    raft.noteConfChanges(appended.appended);
+    raft.commitTo(Math.min(message.commit, appended.lastNewIndex));
+    reply(appended.lastNewIndex, false, 0, 0);
     return { ok: true };
   }
   // Reject, with a hint so the leader can skip a whole term at once: the largest index at or

@@ -9,14 +9,15 @@ import type { Message, NodeId, StepResult } from "../types.ts";
 export function tickLeader(raft: Raft): void {
   raft.heartbeatElapsed += 1;
   raft.electionElapsed += 1;
+  raft.leaderTicks += 1;
   const { electionTicks, heartbeatTicks } = raft.config;
+  if (raft.config.checkQuorum && !hasQuorumActive(raft)) {
+    raft.logger.info("leader-lost-quorum", { term: raft.term });
+    raft.becomeFollower(raft.term, 0);
+    return;
+  }
   if (raft.electionElapsed >= electionTicks) {
     raft.electionElapsed = 0;
-    if (raft.config.checkQuorum && !hasQuorumActive(raft)) {
-      raft.logger.info("leader-lost-quorum", { term: raft.term });
-      raft.becomeFollower(raft.term, 0);
-      return;
-    }
     if (raft.leadTransferee !== 0) {
       raft.logger.info("transfer-aborted", { to: raft.leadTransferee });
       raft.leadTransferee = 0;
@@ -43,14 +44,10 @@ function progressOf(raft: Raft): Map<NodeId, Progress> {
   return progress;
 }
 
-/** CheckQuorum: whether a majority was heard from since the last check; resets the marks. */
+/** CheckQuorum: whether a majority (the leader included) was heard from within the last
+ * election timeout; a new leader has one election timeout of grace. */
 function hasQuorumActive(raft: Raft): boolean {
-  const progress = progressOf(raft);
-  const active = majorityValue(raft.voters, (id) =>
-    id === raft.id || progress.get(id)?.recentActive === true ? 1 : 0,
-  );
-  for (const [id, item] of progress) item.recentActive = id === raft.id;
-  return active === 1;
+  return majorityValue(raft.voters, (id) => (raft.isRecentlyActive(id) ? 1 : 0)) === 1;
 }
 
 /**
@@ -110,10 +107,28 @@ export function maybeCommit(raft: Raft): boolean {
   const index = majorityValue(raft.voters, (id) => progress.get(id)?.match ?? 0);
   if (index <= raft.log.committed || raft.log.term(index) !== raft.term) return false;
   raft.commitTo(index);
-  if (raft.role !== "leader") return true;
+  if (raft.isRemovalCommitted()) {
+    stepDownRemoved(raft);
+    return true;
+  }
   for (const read of raft.pendingReads) if (read.index < 0) read.index = raft.log.committed;
   releaseReads(raft);
   return true;
+}
+
+/**
+ * The leader's removal is committed: tell the followers the commit, hand the lead to the
+ * lowest-ordered voter that holds the whole log (TimeoutNow, so no election timeout is lost),
+ * and step down.
+ */
+function stepDownRemoved(raft: Raft): void {
+  broadcastAppend(raft);
+  const progress = progressOf(raft);
+  const lastIndex = raft.log.lastIndex();
+  const successor = raft.voters.find((id) => progress.get(id)?.match === lastIndex);
+  if (successor !== undefined) sendTimeoutNow(raft, successor);
+  raft.logger.info("removed-leader-stepped-down", { term: raft.term, successor: successor ?? 0 });
+  raft.becomeFollower(raft.term, 0);
 }
 
 export function hasCommittedInTerm(raft: Raft): boolean {
@@ -145,14 +160,14 @@ export function stepLeader(raft: Raft, message: Message): StepResult {
   switch (message.type) {
     case "append-response":
       if (progress === undefined) return { ok: false, reason: `node ${message.from} is not a voter` };
-      progress.recentActive = true;
+      progress.lastActiveTick = raft.leaderTicks;
       if (message.reject) onAppendRejected(raft, message.from, progress, message);
       else onAppendAccepted(raft, message.from, progress, message.index);
       return { ok: true };
     case "heartbeat-response":
       if (progress === undefined) return { ok: false, reason: `node ${message.from} is not a voter` };
       if (message.round > raft.round) return { ok: false, reason: "heartbeat round from the future" };
-      progress.recentActive = true;
+      progress.lastActiveTick = raft.leaderTicks;
       progress.ackedRound = Math.max(progress.ackedRound, message.round);
       progress.probeSent = false;
       if (progress.state === "replicate" && progress.inflights.isFull()) progress.inflights.reset();
