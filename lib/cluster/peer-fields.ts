@@ -22,6 +22,7 @@ export type Fields = { readonly [name: string]: unknown };
 /** A short, printable description of an unexpected value for an error message. */
 export function describe(value: unknown): string {
   if (value === null) return "null";
+  if (value === undefined) return "nothing";
   if (Array.isArray(value)) return "an array";
   if (typeof value === "number") return String(value);
   if (typeof value === "string") return `a string of ${value.length} characters`;
