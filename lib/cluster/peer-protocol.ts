@@ -33,6 +33,7 @@ import {
 import { PARTITIONS_MAX, RF_MAX, parseMember, type MemberRecord } from "./state.ts";
 
 export { WRITER_CHARS_MAX, type DataLimits } from "./peer-data-parse.ts";
+export { replyProblem } from "./peer-data-match.ts";
 
 export const PEER_PROTOCOL_VERSION = 1;
 

@@ -51,6 +51,7 @@ const pureFiles = [
   "lib/cluster/peer-protocol.ts",
   "lib/cluster/peer-data-parse.ts",
   "lib/cluster/peer-fields.ts",
+  "lib/cluster/peer-data-match.ts",
 ];
 
 test("every lib import respects the layering table", () => {

@@ -290,7 +290,9 @@ export function messageArb(): fc.Arbitrary<TestMessage> {
     const request = requestArb().map((body): TestMessage => {
       return { from, to, kind: "data-request", body };
     });
-    const dataReply = replyArb().map((body): TestMessage => ({ from, to, kind: "data-reply", body }));
+    const dataReply = replyArb().map((body): TestMessage => {
+      return { from, to, kind: "data-reply", body };
+    });
     // The data kinds have ten body types each: weigh them so that every type comes up as often.
     return fc.oneof(
       { arbitrary: raft, weight: 1 },

@@ -3,10 +3,12 @@
 // a throw (issue 8). The randomized checks are in peer-protocol-fuzz.test.ts.
 
 import { describe, expect, test } from "bun:test";
+import type { DataReply, DataRequest } from "../../../lib/cluster/data-messages.ts";
 import {
   encodePeerMessage,
   parsePeerMessage,
   plausibleSender,
+  replyProblem,
   type PeerLimits,
 } from "../../../lib/cluster/peer-protocol.ts";
 import {
@@ -20,6 +22,7 @@ import {
   limits,
   rawOf,
   sampleMessages,
+  sampleRequests,
   type TestMessage,
   type TestRaft,
 } from "./peer-samples.ts";
@@ -386,4 +389,94 @@ test("the Raft decoder's refusal is the message's refusal", () => {
     { ...limits, decodeRaft: decodeTestRaft },
   );
   expect(result).toEqual({ ok: false, error: "body: unknown message type" });
+});
+
+describe("replyProblem: a reply must fit the request it answers", () => {
+  const request = (type: DataRequest["type"]) =>
+    sampleRequests.find((r) => r.type === type) as DataRequest;
+  // The rows sample with a limit of 1 after keyIn(2).
+  const page = sampleRequests.find((r) => r.type === "rows" && r.limit === 1) as DataRequest;
+  const row = (n: number, partition = P) => ({
+    key: keyOf(n),
+    partition,
+    seq: 1,
+    epoch: 1,
+    value: "v",
+    writer: null,
+  });
+  const applied = (seq: number, n: number) => ({
+    seq,
+    epoch: 5,
+    key: keyOf(n),
+    value: null,
+    writer: null,
+    status: "deleted" as const,
+  });
+  const K2 = 2 * PARTITIONS + P;
+  const K9 = 9 * PARTITIONS + P;
+  const cases: [string, DataRequest, DataReply, string | null][] = [
+    ["fence answered", request("fence"), { type: "fenced", rid: 1, summary: emptySummary() }, null],
+    ["another rid", request("fence"), { type: "dropped", rid: 2 }, "does not answer request 1"],
+    ["the wrong type", request("fence"), { type: "dropped", rid: 1 }, "not dropped"],
+    ["a stale-epoch refusal from a newer epoch", request("drop"), refused(11, 8), null],
+    ["a stale-epoch refusal without one", request("drop"), refused(11, 7), "not after epoch 7"],
+    ["replicated", request("replicate"), replicated(["created", "deleted", "updated"], 13), null],
+    ["statuses for fewer changes", request("replicate"), replicated(["created"], 13), "1 statuses"],
+    [
+      "replicated to elsewhere",
+      request("replicate"),
+      replicated(["created", "deleted", "updated"], 12),
+      "replicated up to",
+    ],
+    ["the row asked for", request("read"), { type: "row", rid: 3, row: row(4 * PARTITIONS + P) },
+      null],
+    ["no row", request("read"), { type: "row", rid: 3, row: null }, null],
+    ["another row", request("read"), { type: "row", rid: 3, row: row(K2) }, "not the one"],
+    ["truncated to the base", request("truncate"), truncated(2, 4), null],
+    ["truncated inside the source", request("truncate"), truncated(2, 6), null],
+    ["truncated to a change the source lacks", request("truncate"), truncated(6, 6), "not hold"],
+    ["changes after afterSeq", request("fetch"), changes(applied(4, P)), null],
+    ["changes with a gap", request("fetch"), changes(applied(5, P)), "start at 5, not after 3"],
+    ["a change of another partition", request("fetch"), changes(applied(4, P + 1)), "another"],
+    ["a rows page", page, rowsPage(9, [row(K9)]), null],
+    ["a rows page over its limit", page, rowsPage(9, [row(K9), row(K9 + 8)]), "limit"],
+    ["a row before the page", page, rowsPage(9, [row(P)]), "before the page"],
+    ["installed at the base", request("install"), installed(6, 9), null],
+    ["installed elsewhere", request("install"), installed(6, 8), "another base"],
+    ["the writer's change", request("writer"), writerChange("client-7:42"), null],
+    ["another writer's change", request("writer"), writerChange("client-7:43"), "another writer"],
+  ];
+
+  test.each(cases)("%s", (_what, req, reply, expected) => {
+    const problem = replyProblem(req, reply, PARTITIONS);
+    if (expected === null) expect(problem).toBeNull();
+    else expect(problem).toContain(expected);
+  });
+
+  function emptySummary() {
+    const zero = { epoch: 0, seq: 0 };
+    return { base: zero, last: zero, epochs: [], isCopying: false };
+  }
+  function refused(rid: number, fenced: number): DataReply {
+    return { type: "refused", rid, reason: "stale-epoch", fenced, last: { epoch: 0, seq: 0 } };
+  }
+  function replicated(statuses: ("created" | "deleted" | "updated")[], seq: number): DataReply {
+    return { type: "replicated", rid: 2, last: { epoch: 7, seq }, statuses };
+  }
+  function truncated(epoch: number, seq: number): DataReply {
+    return { type: "truncated", rid: 4, last: { epoch, seq } };
+  }
+  function changes(...list: ReturnType<typeof applied>[]): DataReply {
+    return { type: "changes", rid: 5, changes: list, last: { epoch: 5, seq: 9 } };
+  }
+  function rowsPage(rid: number, rows: ReturnType<typeof row>[]): DataReply {
+    return { type: "rows-page", rid, rows };
+  }
+  function installed(epoch: number, seq: number): DataReply {
+    return { type: "installed", rid: 7, last: { epoch, seq } };
+  }
+  function writerChange(writer: string): DataReply {
+    const change = { ...applied(3, 4 * PARTITIONS + P), writer };
+    return { type: "writer-change", rid: 10, change };
+  }
 });
