@@ -202,6 +202,11 @@ const hostile: [string, Uint8Array, string][] = [
     mutated("data-request", "writer", (raw) => (raw.body.writer = "w".repeat(129))),
     "longer than 128",
   ],
+  [
+    "writer with a lone surrogate",
+    mutated("data-request", "writer", (raw) => (raw.body.writer = "client\udc00:1")),
+    "body.writer holds a lone surrogate",
+  ],
   ["empty writer", mutated("data-request", "writer", (raw) => (raw.body.writer = "")), "empty"],
   ["fetch limit 0", mutated("data-request", "fetch", (raw) => (raw.body.limit = 0)), "body.limit"],
   [
