@@ -337,6 +337,13 @@ describe("hostile and malformed frames are refused", () => {
     if (!result.ok) expect(result.error).toContain(expected);
   });
 
+  test("brackets and escaped quotes inside strings do not count as nesting", () => {
+    const writer = '\\"'.repeat(3) + "[{".repeat(40);
+    const body: DataRequest = { type: "writer", rid: 1, partition: P, epoch: 7, writer };
+    const message: TestMessage = { from: LEADER, to: REPLICA, kind: "data-request", body };
+    expect(parsePeerMessage(encodePeerMessage(message), limits)).toEqual({ ok: true, message });
+  });
+
   test("a refused __proto__ leaves Object.prototype untouched", () => {
     parsePeerMessage(protoFrame('"rid":1,', '"__proto__":{"polluted":1},"rid":1,'), limits);
     expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
