@@ -17,7 +17,7 @@ import {
 import { messageArb } from "./peer-arbitraries.ts";
 import { frameOf, limits, rawOf, type TestRaft } from "./peer-samples.ts";
 
-const FUZZ_RUNS_DEFAULT = 300;
+const FUZZ_RUNS_DEFAULT = 200;
 const runs = Number(process.env.FUZZ_RUNS ?? FUZZ_RUNS_DEFAULT);
 const seed = Number(process.env.FUZZ_SEED ?? 20261204);
 const parameters = { numRuns: runs, seed, endOnFailure: true };
