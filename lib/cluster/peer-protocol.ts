@@ -22,6 +22,7 @@ import { parseDataReply, parseDataRequest, type DataLimits } from "./peer-data-p
 import {
   PeerInvalid,
   anyObject,
+  describe,
   exactObject,
   integer,
   invalid,
@@ -215,7 +216,7 @@ function checkLimits(limits: PeerLimits<RaftAddressed>): void {
 function envelope<R extends RaftAddressed>(raw: unknown, limits: PeerLimits<R>): PeerMessage<R> {
   const fields = exactObject(raw, "message", ["v", "from", "to", "kind", "body"]);
   if (fields.v !== PEER_PROTOCOL_VERSION) {
-    invalid(`message.v must be ${PEER_PROTOCOL_VERSION}, got ${JSON.stringify(fields.v)}`);
+    invalid(`message.v must be ${PEER_PROTOCOL_VERSION}, got ${describe(fields.v)}`);
   }
   const kind = oneOf(fields.kind, "message.kind", peerKinds);
   const from = integer(fields.from, "message.from", 1);
