@@ -23,6 +23,7 @@ import {
   PeerInvalid,
   anyObject,
   boolean,
+  describe,
   exactObject,
   integer,
   invalid,
@@ -34,6 +35,7 @@ import {
 import { PARTITIONS_MAX, RF_MAX, parseMember, type MemberRecord } from "./state.ts";
 
 export { WRITER_CHARS_MAX, type DataLimits } from "./peer-data-parse.ts";
+export { replyProblem } from "./peer-data-match.ts";
 
 export const PEER_PROTOCOL_VERSION = 1;
 
@@ -218,7 +220,7 @@ function checkLimits(limits: PeerLimits<RaftAddressed>): void {
 function envelope<R extends RaftAddressed>(raw: unknown, limits: PeerLimits<R>): PeerMessage<R> {
   const fields = exactObject(raw, "message", ["v", "from", "to", "kind", "body"]);
   if (fields.v !== PEER_PROTOCOL_VERSION) {
-    invalid(`message.v must be ${PEER_PROTOCOL_VERSION}, got ${JSON.stringify(fields.v)}`);
+    invalid(`message.v must be ${PEER_PROTOCOL_VERSION}, got ${describe(fields.v)}`);
   }
   const kind = oneOf(fields.kind, "message.kind", peerKinds);
   const from = integer(fields.from, "message.from", 1);

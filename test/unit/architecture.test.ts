@@ -73,6 +73,7 @@ const pureFiles = [
   "lib/cluster/peer-protocol.ts",
   "lib/cluster/peer-data-parse.ts",
   "lib/cluster/peer-fields.ts",
+  "lib/cluster/peer-data-match.ts",
   ...sourceFiles(join(root, "lib", "raft")).map((file) => relative(root, file)),
 ];
 
