@@ -1,0 +1,99 @@
+// Checking a recorded key-value history and writing what failed so a person can follow it.
+// Pure: takes records, returns verdicts and text.
+import { type CheckOptions, checkDefaults, checkObject, type Failure } from "./check.ts";
+import { type KvInput, kvModel, type KvOutput, type OpRecord, operationsByKey } from "./kv.ts";
+import type { Operation } from "./model.ts";
+import type { SearchVerdict } from "./search.ts";
+
+export type KvOperation = Operation<KvInput, KvOutput>;
+
+export interface KeyVerdict {
+  readonly key: string;
+  readonly verdict: SearchVerdict;
+  readonly ops: number;
+  readonly steps: number;
+  readonly failure?: Failure<KvInput, KvOutput>;
+}
+
+export interface HistoryVerdict {
+  readonly keys: readonly KeyVerdict[];
+  readonly violations: number;
+  readonly inconclusive: number;
+}
+
+/** Checks every key on its own (P-compositionality). */
+export function checkKvHistory(
+  records: readonly OpRecord[],
+  options: CheckOptions = checkDefaults,
+): HistoryVerdict {
+  const keys: KeyVerdict[] = [];
+  for (const [key, ops] of operationsByKey(records)) {
+    keys.push({ key, ...checkObject(kvModel, ops, options) });
+  }
+  return {
+    keys,
+    violations: keys.filter((k) => k.verdict === "violation").length,
+    inconclusive: keys.filter((k) => k.verdict === "inconclusive").length,
+  };
+}
+
+/**
+ * The operations worth showing: from the state the essential operations start from (the last
+ * write completed before the earliest of them, or of the writes whose values they read) up to
+ * the culprit. Earlier ones are counted, not shown.
+ */
+export function failureWindow(failure: Failure<KvInput, KvOutput>): {
+  shown: KvOperation[];
+  omitted: number;
+} {
+  const essential = failure.ops.filter((o) => failure.essential.has(o.id));
+  const readValues = new Set(essential.flatMap((o) =>
+    o.output !== undefined && "found" in o.output && o.output.found ? [o.output.value] : []));
+  const anchors = [
+    ...essential,
+    ...failure.ops.filter((o) => o.input.op === "SET" && readValues.has(o.input.value)),
+  ];
+  const first = anchors.reduce((a, b) => (b.call < a.call ? b : a));
+  let start = first.call;
+  // A first operation whose reply depends on the state before it gets that state's write too.
+  const before = first.output === undefined ? []
+    : failure.ops.filter((o) => o.input.op !== "GET" && o.ret < start);
+  const entering = before.reduce<KvOperation | undefined>(
+    (last, o) => (last === undefined || o.ret > last.ret ? o : last), undefined);
+  if (entering !== undefined) start = Math.min(start, entering.call);
+  const shown = failure.ops.filter((o) => o.ret >= start || o === entering);
+  return { shown, omitted: failure.ops.length - shown.length };
+}
+
+/** Where an operation went, e.g. "node 2", looked up by id (optional). */
+export type OpLabel = (id: number) => string;
+
+function formatTime(ms: number, origin: number): string {
+  return ms === Infinity ? "?" : `${(ms - origin).toFixed(1)}`;
+}
+
+/** A few lines explaining one key's violation. */
+export function formatFailure(key: string, verdict: KeyVerdict, label: OpLabel = () => ""): string {
+  const failure = verdict.failure;
+  if (failure === undefined) return `key ${key}: ${verdict.verdict}`;
+  const { shown, omitted } = failureWindow(failure);
+  const origin = Math.min(...shown.map((o) => o.call));
+  const lines = [
+    `key ${key}: not linearizable (${verdict.ops} ops on this key; ` +
+      `a failing sub-history of ${failure.ops.length}, ${shown.length} shown, times in ms)`,
+  ];
+  for (const op of shown) {
+    const mark = op === failure.culprit ? ">" : failure.essential.has(op.id) ? "!" : " ";
+    const where = label(op.id);
+    const span = `${formatTime(op.call, origin)}..${formatTime(op.ret, origin)}`;
+    const reply = op.output === undefined && op.ret !== Infinity
+      ? `${kvModel.describe(op.input, undefined).replace(/ -> \?$/, "")} (reply not needed)`
+      : kvModel.describe(op.input, op.output);
+    lines.push(`  ${mark} #${op.id} client ${op.client}${where ? ` ${where}` : ""} ` +
+      `[${span}] ${reply}`);
+  }
+  if (omitted > 0) lines.push(`    (${omitted} earlier writes of the sub-history not shown)`);
+  lines.push(`  > #${failure.culprit.id} is the first reply that no order of the operations ` +
+    `before it explains; ! marks the other replies the failure depends on.`);
+  return lines.join("\n");
+}
