@@ -39,11 +39,36 @@ export function checkObject<S, I, O>(
   options: CheckOptions = checkDefaults,
 ): ObjectVerdict<I, O> {
   const outcome = searchLinearization(model, ops, options.stepBudget);
-  if (outcome.verdict !== "violation") {
-    return { verdict: outcome.verdict, ops: ops.length, steps: outcome.steps };
+  if (outcome.verdict === "violation") {
+    const failure = shrink(model, ops, options);
+    return { verdict: "violation", ops: ops.length, steps: outcome.steps, failure };
   }
-  const failure = shrink(model, ops, options);
-  return { verdict: "violation", ops: ops.length, steps: outcome.steps, failure };
+  if (outcome.verdict === "inconclusive") {
+    // Proving a violation means ruling out every order, which many operations of unknown
+    // outcome make expensive. A failing cut proves it for the whole history (prefix closure),
+    // and an earlier cut has fewer of them pending: try growing cuts.
+    const failing = failingCut(model, ops, options);
+    if (failing !== undefined) {
+      const failure = shrink(model, failing, options);
+      return { verdict: "violation", ops: ops.length, steps: outcome.steps, failure };
+    }
+  }
+  return { verdict: outcome.verdict, ops: ops.length, steps: outcome.steps };
+}
+
+function failingCut<S, I, O>(
+  model: Model<S, I, O>,
+  ops: readonly Operation<I, O>[],
+  options: CheckOptions,
+): Operation<I, O>[] | undefined {
+  const returns = ops.filter((o) => o.ret !== Infinity).map((o) => o.ret).sort((a, b) => a - b);
+  for (let count = 32; count < returns.length; count *= 2) {
+    const prefix = prefixAt(ops, returns[count - 1] as number, (i) => model.isReadOnly(i));
+    const verdict = searchLinearization(model, prefix, options.stepBudget).verdict;
+    if (verdict === "violation") return prefix;
+    if (verdict === "inconclusive") return undefined;
+  }
+  return undefined;
 }
 
 /** Operations as they stood at time `cut`: later calls left out, later returns unknown. */

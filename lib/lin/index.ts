@@ -6,7 +6,7 @@ export {
   type CheckOptions, checkDefaults, checkObject, type Failure, type ObjectVerdict, prefixAt,
 } from "./check.ts";
 export {
-  definiteErrorCodes, type KvInput, kvModel, type KvOutput, type KvState, type OpRecord,
+  definiteErrorCodes, type KvInput, kvModel, kvModelFor, type KvOutput, type KvState, type OpRecord,
   operationsByKey,
 } from "./kv.ts";
 export {

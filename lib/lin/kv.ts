@@ -58,6 +58,25 @@ export const kvModel: Model<KvState, KvInput, KvOutput> = {
 };
 
 /**
+ * The register model for one key's operations, with every value that no read returns folded
+ * into one: no read can tell such values apart, so states that differ only by them are the
+ * same configuration to the search, and the memo merges them.
+ */
+export function kvModelFor(ops: readonly Operation<KvInput, KvOutput>[]):
+  Model<KvState, KvInput, KvOutput> {
+  const readValues = new Set<string>();
+  for (const op of ops) {
+    if (op.output !== undefined && "found" in op.output && op.output.found) {
+      readValues.add(op.output.value);
+    }
+  }
+  return {
+    ...kvModel,
+    key: (state) => (state === null ? "-" : readValues.has(state) ? `=${state}` : "*"),
+  };
+}
+
+/**
  * One line of a history file: one attempt, sent to one node, as the driver saw it. Times are
  * milliseconds on the driver's monotonic clock. `outcome`: "ok" (a reply with ok true), "fail"
  * (a reply with a definite error: it did not happen), "unknown" (TIMEOUT, no reply in time,

@@ -1,7 +1,9 @@
 // Checking a recorded key-value history and writing what failed so a person can follow it.
 // Pure: takes records, returns verdicts and text.
 import { type CheckOptions, checkDefaults, checkObject, type Failure } from "./check.ts";
-import { type KvInput, kvModel, type KvOutput, type OpRecord, operationsByKey } from "./kv.ts";
+import {
+  type KvInput, kvModel, kvModelFor, type KvOutput, type OpRecord, operationsByKey,
+} from "./kv.ts";
 import type { Operation } from "./model.ts";
 import type { SearchVerdict } from "./search.ts";
 
@@ -28,7 +30,7 @@ export function checkKvHistory(
 ): HistoryVerdict {
   const keys: KeyVerdict[] = [];
   for (const [key, ops] of operationsByKey(records)) {
-    keys.push({ key, ...checkObject(kvModel, ops, options) });
+    keys.push({ key, ...checkObject(kvModelFor(ops), ops, options) });
   }
   return {
     keys,

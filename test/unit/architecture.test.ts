@@ -35,10 +35,15 @@ const allowed: Record<string, { areas: string[]; external: string[] }> = {
   store: { areas: ["util"], external: ["bun:sqlite", "node:fs", "node:path"] },
   cluster: { areas: ["util", "placement", "protocol", "zmtp", "store", "config"], external: [] },
   client: { areas: ["util", "placement", "protocol", "zmtp"], external: ["cliffy", "node:readline"] },
+  // The linearizability checker: pure, so simulations and benchmarks can use it; no cluster code.
+  lin: { areas: ["util"], external: [] },
 };
 
 /** Pure cores: no module that does I/O, not even through another area. */
-const pureFiles = ["lib/placement.ts", "lib/cluster/membership.ts"];
+const pureFiles = [
+  "lib/placement.ts", "lib/cluster/membership.ts",
+  ...readdirSync(join(root, "lib", "lin")).map((name) => `lib/lin/${name}`),
+];
 
 test("every lib import respects the layering table", () => {
   const violations: string[] = [];
