@@ -3,7 +3,7 @@
 // and returns; the search repeatedly takes a call that may be linearized now (its model step is
 // allowed), lifts it and its return out of the list, and backtracks when it meets a return whose
 // call was not linearized. Lowe's memoization skips any (set of linearized operations, state)
-// reached before. Pure: no I/O, no clock, no Math.random.
+// reached before. Pure: no I/O, no clock, no unseeded randomness.
 import type { Model, Operation } from "./model.ts";
 
 export type SearchVerdict = "ok" | "violation" | "inconclusive";
