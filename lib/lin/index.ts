@@ -11,6 +11,6 @@ export {
 } from "./kv.ts";
 export {
   checkKvHistory, failureWindow, formatFailure, type HistoryVerdict, type KeyVerdict,
-  type KvOperation, type OpLabel,
+  type KvCheckOptions, type KvOperation, type OpLabel,
 } from "./report.ts";
 export { type LostWrite, lostWrites } from "./lost-writes.ts";

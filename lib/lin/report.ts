@@ -19,22 +19,33 @@ export interface KeyVerdict {
 
 export interface HistoryVerdict {
   readonly keys: readonly KeyVerdict[];
+  /** Keys whose history is not linearizable. */
   readonly violations: number;
+  /** Of those, by the first reply that cannot be explained: a GET's value, or a write's status. */
+  readonly violationsByKind: { readonly read: number; readonly status: number };
   readonly inconclusive: number;
+}
+
+export interface KvCheckOptions extends CheckOptions {
+  /** False: created/updated/deleted/not_found are not checked, only what reads return. */
+  readonly checkWriteReplies: boolean;
 }
 
 /** Checks every key on its own (P-compositionality). */
 export function checkKvHistory(
   records: readonly OpRecord[],
-  options: CheckOptions = checkDefaults,
+  options: KvCheckOptions = { ...checkDefaults, checkWriteReplies: true },
 ): HistoryVerdict {
   const keys: KeyVerdict[] = [];
-  for (const [key, ops] of operationsByKey(records)) {
+  for (const [key, ops] of operationsByKey(records, options)) {
     keys.push({ key, ...checkObject(kvModelFor(ops), ops, options) });
   }
+  const failures = keys.flatMap((k) => (k.failure === undefined ? [] : [k.failure]));
+  const reads = failures.filter((f) => f.culprit.input.op === "GET").length;
   return {
     keys,
     violations: keys.filter((k) => k.verdict === "violation").length,
+    violationsByKind: { read: reads, status: failures.length - reads },
     inconclusive: keys.filter((k) => k.verdict === "inconclusive").length,
   };
 }
@@ -79,7 +90,9 @@ export function formatFailure(key: string, verdict: KeyVerdict, label: OpLabel =
   const failure = verdict.failure;
   if (failure === undefined) return `key ${key}: ${verdict.verdict}`;
   const { shown, omitted } = failureWindow(failure);
-  const origin = Math.min(...shown.map((o) => o.call));
+  // Times count from the first completed operation shown; pending ones may start earlier.
+  const completed = shown.filter((o) => o.ret !== Infinity);
+  const origin = Math.min(...(completed.length > 0 ? completed : shown).map((o) => o.call));
   const lines = [
     `key ${key}: not linearizable (${verdict.ops} ops on this key; ` +
       `a failing sub-history of ${failure.ops.length}, ${shown.length} shown, times in ms)`,

@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { checkKvHistory, formatFailure, lostWrites, type OpRecord } from "../../lib/lin/index.ts";
+import { checkDefaults, checkKvHistory, formatFailure, lostWrites, type OpRecord } from "../../lib/lin/index.ts";
 import { type FaultCounts, type FaultKind, faultNames, heal, runNemesis } from "./nemesis.ts";
 import { insideNamespaceVariable, isRoot, Network, rerunInNamespace } from "./network.ts";
 import { NodeProcs } from "./procs.ts";
@@ -25,6 +25,8 @@ Options:
   --faults <list>      comma-separated: kill, pause, partition, leader, or none
                        (default kill,pause,partition,leader)
   --timeout-ms <ms>    deadline of one attempt (default 500)
+  --statuses <mode>    check (default) or ignore the created/updated/deleted/not_found replies;
+                       ignore checks only what reads return
   --out <dir>          history, node logs, violations and summary (default .tmp/faults/<time>)
   -h, --help           show this help`;
 
@@ -37,6 +39,7 @@ interface RunOptions {
   kinds: FaultKind[];
   targetsLeader: "never" | "half" | "always";
   timeoutMs: number;
+  checkWriteReplies: boolean;
   out: string;
 }
 
@@ -51,6 +54,7 @@ function parseOptions(argv: string[]): RunOptions {
       "segment-s": { type: "string", default: "20" },
       faults: { type: "string", default: "kill,pause,partition,leader" },
       "timeout-ms": { type: "string", default: "500" },
+      statuses: { type: "string", default: "check" },
       out: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -71,6 +75,9 @@ function parseOptions(argv: string[]): RunOptions {
   let kinds = names.filter((n): n is FaultKind => n !== "leader");
   const hasLeader = names.includes("leader");
   if (hasLeader && kinds.length === 0) kinds = ["kill", "pause"];
+  if (values.statuses !== "check" && values.statuses !== "ignore") {
+    throw new Error("--statuses must be check or ignore");
+  }
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   return {
     minutes: number("minutes", values.minutes, 0.05),
@@ -81,6 +88,7 @@ function parseOptions(argv: string[]): RunOptions {
     kinds,
     targetsLeader: !hasLeader ? "never" : names.length === 1 ? "always" : "half",
     timeoutMs: number("timeout-ms", values["timeout-ms"], 10),
+    checkWriteReplies: values.statuses === "check",
     out: resolve(values.out ?? join(".tmp", "faults", stamp)),
   };
 }
@@ -191,7 +199,9 @@ async function exercise(
 function report(options: RunOptions, records: OpRecord[], faults: FaultCounts, unread: string[]):
   number {
   const live = records.filter((r) => r.final !== true);
-  const verdict = checkKvHistory(records);
+  const verdict = checkKvHistory(records, {
+    ...checkDefaults, checkWriteReplies: options.checkWriteReplies,
+  });
   const lost = lostWrites(records);
   const nodeOf = new Map(records.map((r) => [r.id, r.node]));
   const explanations = verdict.keys.filter((k) => k.verdict === "violation")
@@ -215,6 +225,7 @@ function report(options: RunOptions, records: OpRecord[], faults: FaultCounts, u
     keys: verdict.keys.length,
     unreadKeys: unread.length,
     violations: verdict.violations,
+    violationsByKind: verdict.violationsByKind,
     inconclusive: verdict.inconclusive,
     lostWrites: lost.length,
     out: options.out,
