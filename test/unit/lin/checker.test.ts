@@ -3,8 +3,8 @@
 // the same with one read corrupted.
 import { describe, expect, test } from "bun:test";
 import {
-  checkKvHistory, checkObject, failureWindow, formatFailure, type KvInput, kvModel,
-  type KvOperation, type KvOutput, type OpRecord, prefixAt,
+  checkDefaults, checkKvHistory, checkObject, failureWindow, formatFailure, type KvInput, kvModel,
+  type KvOperation, kvModelFor, type KvOutput, type OpRecord, prefixAt,
 } from "../../../lib/lin/index.ts";
 import { randomHistory } from "./random-history.ts";
 
@@ -125,6 +125,19 @@ describe("operations with unknown outcome", () => {
     ])).toBe("violation");
   });
 
+  test("records: write replies can be left unchecked, reads still are", () => {
+    const base = { client: 1, node: 1, key: "k" } as const;
+    const records: OpRecord[] = [
+      { ...base, id: 1, op: "SET", value: "a", call: 0, ret: 1, outcome: "ok", reply: { status: "created" } },
+      { ...base, id: 2, op: "SET", value: "b", call: 2, ret: 3, outcome: "ok", reply: { status: "created" } },
+    ];
+    const unchecked = { ...checkDefaults, checkWriteReplies: false };
+    expect(checkKvHistory(records).violationsByKind).toEqual({ read: 0, status: 1 });
+    expect(checkKvHistory(records, unchecked).violations).toBe(0);
+    const stale: OpRecord = { ...base, id: 3, op: "GET", call: 4, ret: 5, outcome: "ok", reply: { found: true, value: "a" } };
+    expect(checkKvHistory([...records, stale], unchecked).violationsByKind).toEqual({ read: 1, status: 0 });
+  });
+
   test("records: definite errors are dropped, timeouts kept as unknown, unknown reads dropped", () => {
     const key = "k";
     const base = { client: 1, node: 1, key } as const;
@@ -230,3 +243,15 @@ function findStaleCandidate(records: OpRecord[]): { read: number; value: string 
   }
   throw new Error("no stale-read candidate in the generated history");
 }
+
+describe("values no read returns", () => {
+  test("are folded into one state by kvModelFor, and verdicts do not change", () => {
+    const ops = [set(1, 0, 1, "a", "created"), set(2, 2, 3, "b", "updated"), get(3, 4, 5, "b")];
+    const model = kvModelFor(ops);
+    expect(model.key("a")).toBe(model.key("never-read"));
+    expect(model.key("b")).not.toBe(model.key("a"));
+    expect(model.key(null)).not.toBe(model.key("a"));
+    expect(checkObject(model, ops).verdict).toBe("ok");
+    expect(checkObject(model, [...ops, get(3, 6, 7, "a")]).verdict).toBe("violation");
+  });
+});

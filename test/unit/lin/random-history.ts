@@ -3,18 +3,7 @@
 // interval, and replies are computed by applying the operations in that order. Some outcomes
 // are made unknown (they take effect or not) and some fail definitely (they never happen).
 import type { OpRecord } from "../../../lib/lin/index.ts";
-
-/** mulberry32: small seeded PRNG for reproducible test data. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "../../faults/random.ts";
 
 export interface RandomHistoryOptions {
   seed: number;
