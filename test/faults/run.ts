@@ -118,7 +118,12 @@ async function runSuite(options: RunOptions): Promise<number> {
   mkdirSync(options.out, { recursive: true });
   const dataRoot = mkdtempSync(join(tmpdir(), "warehouse-faults-"));
   chmodSync(dataRoot, 0o755);
-  const random = seededRandom(options.seed);
+  // Separate streams, so the nemesis schedule does not depend on how many ops the clients ran.
+  const streams = {
+    nemesis: seededRandom(options.seed),
+    workload: seededRandom(options.seed + 1),
+    keys: seededRandom(options.seed + 2),
+  };
   const nemesisLog = (event: Record<string, unknown>): void => {
     const line = JSON.stringify({ t: Math.round(performance.now()), ...event });
     writeFileSync(join(options.out, "nemesis.jsonl"), `${line}\n`, { flag: "a" });
@@ -144,7 +149,7 @@ async function runSuite(options: RunOptions): Promise<number> {
       return 2;
     }
     const recorder = new HistoryRecorder(join(options.out, "history.jsonl"));
-    const result = await exercise(options, procs, network, recorder, random, nemesisLog);
+    const result = await exercise(options, procs, network, recorder, streams, nemesisLog);
     return report(options, recorder.records, result.faults, result.unread);
   } finally {
     stop();
@@ -157,7 +162,7 @@ async function exercise(
   procs: NodeProcs,
   network: Network | null,
   recorder: HistoryRecorder,
-  random: () => number,
+  streams: { nemesis: () => number; workload: () => number; keys: () => number },
   log: (event: Record<string, unknown>) => void,
 ): Promise<{ faults: FaultCounts; unread: string[] }> {
   const started = performance.now();
@@ -169,7 +174,7 @@ async function exercise(
     const segment = Math.floor((performance.now() - started) / options.segmentMs);
     let keys = segments.get(segment);
     if (keys === undefined) {
-      keys = Array.from({ length: options.keys }, () => seededUuid4(random));
+      keys = Array.from({ length: options.keys }, () => seededUuid4(streams.keys));
       allKeys.push(...keys);
       segments.set(segment, keys);
     }
@@ -177,12 +182,12 @@ async function exercise(
   };
   const workload = {
     clients: options.clients, attemptTimeoutMs: options.timeoutMs, endpoints: procs.endpoints(),
-    keys: keysNow, random, recorder,
+    keys: keysNow, random: streams.workload, recorder,
   };
   const [, faults] = await Promise.all([
     runClients(workload, isDone),
     runNemesis(procs, network, {
-      kinds: options.kinds, targetsLeader: options.targetsLeader, random,
+      kinds: options.kinds, targetsLeader: options.targetsLeader, random: streams.nemesis,
       quietMs: [1_000, 3_000], faultMs: [1_000, 4_000], healDeadlineMs: 15_000, log,
     }, isDone),
   ]);
