@@ -72,8 +72,11 @@ function failingCut<S, I, O>(
 }
 
 /** Operations as they stood at time `cut`: later calls left out, later returns unknown. */
-export function prefixAt<I, O>(ops: readonly Operation<I, O>[], cut: number, isRead: (i: I) => boolean):
-  Operation<I, O>[] {
+export function prefixAt<I, O>(
+  ops: readonly Operation<I, O>[],
+  cut: number,
+  isRead: (input: I) => boolean,
+): Operation<I, O>[] {
   const prefix: Operation<I, O>[] = [];
   for (const op of ops) {
     if (op.call > cut) continue;
@@ -114,7 +117,8 @@ function shrink<S, I, O>(
   // chunks, newest first.
   const movable = current.filter((o) => o !== culprit && o.output !== undefined).map((o) => o.id)
     .reverse();
-  const relax = (history: readonly Operation<I, O>[], ids: ReadonlySet<number>): Operation<I, O>[] =>
+  type Ops = Operation<I, O>[];
+  const relax = (history: readonly Operation<I, O>[], ids: ReadonlySet<number>): Ops =>
     history.flatMap((o) => {
       if (!ids.has(o.id) || o.output === undefined) return [o];
       return isRead(o.input) ? [] : [{ ...o, output: undefined }];
@@ -124,7 +128,9 @@ function shrink<S, I, O>(
       if (searches >= options.shrinkSearchesMax) break;
       const chunk = new Set(movable.slice(start, start + size));
       const candidate = relax(current, chunk);
-      if (candidate.length === current.length && candidate.every((o, i) => o === current[i])) continue;
+      const isSame = candidate.length === current.length
+        && candidate.every((o, i) => o === current[i]);
+      if (isSame) continue;
       if (fails(candidate)) current = candidate;
     }
   }

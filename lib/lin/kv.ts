@@ -33,12 +33,14 @@ export const kvModel: Model<KvState, KvInput, KvOutput> = {
     switch (input.op) {
       case "SET": {
         if (output !== undefined && !("status" in output)) return refuse;
-        if (output !== undefined && (output.status === "created") !== (state === null)) return refuse;
+        const isCreated = output?.status === "created";
+        if (output !== undefined && isCreated !== (state === null)) return refuse;
         return allow(input.value);
       }
       case "DELETE": {
         if (output !== undefined && !("status" in output)) return refuse;
-        if (output !== undefined && (output.status === "deleted") !== (state !== null)) return refuse;
+        const isDeleted = output?.status === "deleted";
+        if (output !== undefined && isDeleted !== (state !== null)) return refuse;
         return allow(null);
       }
       case "GET": {

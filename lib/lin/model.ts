@@ -2,7 +2,9 @@
 // Pure: no I/O, no clock.
 
 /** The outcome of applying one operation to a state: allowed (with the next state) or not. */
-export type StepResult<State> = { readonly ok: true; readonly next: State } | { readonly ok: false };
+export type StepResult<State> =
+  | { readonly ok: true; readonly next: State }
+  | { readonly ok: false };
 
 /**
  * A sequential specification (Porcupine's and Knossos's "model").

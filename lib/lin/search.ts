@@ -34,15 +34,19 @@ function compareEntries(a: Entry, b: Entry): number {
   return a.op - b.op;
 }
 
+function newEntry(op: number, isCall: boolean, time: number, match: Entry | null): Entry {
+  return { op, isCall, time, match, prev: null, next: null };
+}
+
 function buildList(ops: readonly Operation<unknown, unknown>[]): Entry {
   const entries: Entry[] = [];
   ops.forEach((op, index) => {
-    const ret: Entry = { op: index, isCall: false, time: op.ret, match: null, prev: null, next: null };
-    const call: Entry = { op: index, isCall: true, time: op.call, match: ret, prev: null, next: null };
+    const ret = newEntry(index, false, op.ret, null);
+    const call = newEntry(index, true, op.call, ret);
     entries.push(call, ret);
   });
   entries.sort(compareEntries);
-  const head: Entry = { op: -1, isCall: false, time: -Infinity, match: null, prev: null, next: null };
+  const head = newEntry(-1, false, -Infinity, null);
   let last = head;
   for (const entry of entries) {
     last.next = entry;

@@ -47,7 +47,9 @@ export async function runNemesis(
   options: NemesisOptions,
   isDone: () => boolean,
 ): Promise<FaultCounts> {
-  const counts: FaultCounts = { kill: 0, pause: 0, partition: 0, leaderTargeted: 0, slowRecoveries: 0 };
+  const counts: FaultCounts = {
+    kill: 0, pause: 0, partition: 0, leaderTargeted: 0, slowRecoveries: 0,
+  };
   const random = options.random;
   while (!isDone()) {
     await pace(between(random, options.quietMs), isDone);
@@ -65,7 +67,9 @@ export async function runNemesis(
         counts.leaderTargeted++;
       }
     }
-    options.log({ event: "fault", kind, node: target, leader: wantsLeader, holdMs: Math.round(holdMs) });
+    options.log({
+      event: "fault", kind, node: target, leader: wantsLeader, holdMs: Math.round(holdMs),
+    });
     counts[kind]++;
     await apply(procs, network, kind, target);
     await pace(holdMs, () => false);
@@ -92,8 +96,12 @@ async function apply(procs: NodeProcs, network: Network | null, kind: FaultKind,
 }
 
 /** Undoes a fault; a node that will not restart is retried until it does or time runs out. */
-export async function heal(procs: NodeProcs, network: Network | null, kind: FaultKind, target: number):
-  Promise<void> {
+export async function heal(
+  procs: NodeProcs,
+  network: Network | null,
+  kind: FaultKind,
+  target: number,
+): Promise<void> {
   switch (kind) {
     case "kill":
       for (let attempt = 1; attempt <= 5; attempt++) {

@@ -41,11 +41,13 @@ class Scenario {
    * A node in `among` that calls itself leader and sees `alive` members alive; with every
    * member alive, also every partition in sync when its heartbeat says.
    */
-  async waitLeader(among: readonly number[], alive: number, deadlineMs: number): Promise<number | null> {
+  async waitLeader(among: readonly number[], alive: number, deadlineMs: number):
+    Promise<number | null> {
     const deadline = performance.now() + deadlineMs;
     const isWhole = alive === this.links.size;
     while (performance.now() < deadline) {
-      const leader = (await this.views(among)).find((v) => v.role === "leader" && v.aliveMembers >= alive
+      const leader = (await this.views(among)).find((v) => v.role === "leader"
+        && v.aliveMembers >= alive
         && (!isWhole || v.partitionsShort === null || v.partitionsShort === 0));
       if (leader !== undefined) return leader.id;
       await Bun.sleep(50);
@@ -67,8 +69,8 @@ class Scenario {
       if (attempt.kind === "reply") {
         last = { node: target, reply: attempt.reply, atMs: this.elapsed() };
         if (attempt.reply["ok"] === true) return last;
-        const hint = ((attempt.reply["error"] as Reply | undefined)?.["leader"] as { id?: unknown } | undefined)?.id;
-        if (typeof hint === "number" && among.includes(hint)) {
+        const hint = leaderHint(attempt.reply);
+        if (hint !== null && among.includes(hint)) {
           target = hint;
           continue;
         }
@@ -84,14 +86,108 @@ class Scenario {
   }
 }
 
+function leaderHint(reply: Reply): number | null {
+  const error = reply["error"] as { leader?: { id?: unknown } } | undefined;
+  return typeof error?.leader?.id === "number" ? error.leader.id : null;
+}
+
 function shown(answer: Answer | null): string {
   if (answer === null) return "no answer";
   const reply = answer.reply;
-  if (reply["ok"] !== true) return `error ${JSON.stringify(reply["error"])} from node ${answer.node}`;
-  if ("found" in reply) {
-    return `${reply["found"] === true ? JSON.stringify(reply["value"]) : "not found"} from node ${answer.node}`;
+  if (reply["ok"] !== true) {
+    return `error ${JSON.stringify(reply["error"])} from node ${answer.node}`;
   }
-  return `${String(reply["status"])} from node ${answer.node}`;
+  if ("found" in reply) {
+    const value = reply["found"] === true ? JSON.stringify(reply["value"]) : "not found";
+    return `${value} from node ${answer.node}`;
+  }
+  return `${String(reply["status"])} by node ${answer.node}`;
+}
+
+interface Setup {
+  readonly cluster: Cluster;
+  readonly scenario: Scenario;
+  readonly ids: readonly number[];
+  readonly leader: number;
+  readonly key: string;
+}
+
+/** A key placed on the leader (and one other node, RF 2), drawn from a fixed seed. */
+async function keyOnLeader(scenario: Scenario, ids: readonly number[], leader: number):
+  Promise<string> {
+  const heartbeat = await (scenario.links.get(leader) as NodeLink)
+    .request({ op: "HEARTBEAT" }, 500);
+  const partitions = heartbeat.kind === "reply" ? Number(heartbeat.reply["partitions"] ?? 64) : 64;
+  const random = seededRandom(7);
+  let key = seededUuid4(random);
+  while (!replicasOfKey(key, partitions, ids, 2).includes(leader)) key = seededUuid4(random);
+  say(`leader is node ${leader}; key ${key} lives on nodes ` +
+    `${replicasOfKey(key, partitions, ids, 2).join(" and ")}`);
+  return key;
+}
+
+/** Step 2: pause the leader, write v2 through its successor; resume after at least 2 s. */
+async function writeWhilePaused(setup: Setup, problems: string[]): Promise<Answer | null> {
+  const { cluster, scenario, ids, leader, key } = setup;
+  const paused = performance.now();
+  cluster.node(leader).process.kill("SIGSTOP");
+  const others = ids.filter((id) => id !== leader);
+  const successor = await scenario.waitLeader(others, 2, 15_000);
+  if (successor === null) {
+    problems.push(`step 2: with node ${leader} paused, no other node took the lead within 15 s`);
+  }
+  const second = successor === null ? null
+    : await scenario.request({ op: "SET", key, value: "v2" }, successor, others, 5_000);
+  say(`step 2: node ${leader} paused; SET k v2 -> ${shown(second)}`);
+  if (successor !== null && second?.reply["ok"] !== true) {
+    problems.push(`step 2: SET k v2 through new leader ${successor} failed: ${shown(second)}`);
+  }
+  await Bun.sleep(Math.max(0, 2_000 - (performance.now() - paused)));
+  cluster.node(leader).process.kill("SIGCONT");
+  return second;
+}
+
+/** Step 3: for 3 s after the resume, every read must answer `expected`. */
+async function readAfterResume(setup: Setup, expected: string, second: Answer | null,
+  problems: string[]): Promise<void> {
+  const { scenario, ids, leader, key } = setup;
+  await scenario.waitLeader(ids, ids.length, 15_000);
+  const until = performance.now() + 3_000;
+  const wrong: Answer[] = [];
+  let reads = 0;
+  while (performance.now() < until) {
+    const got = await scenario.request({ op: "GET", key }, leader, ids, 2_000);
+    if (got?.reply["ok"] !== true) continue;
+    reads++;
+    if (got.reply["value"] !== expected) wrong.push(got);
+    await Bun.sleep(50);
+  }
+  say(`step 3: node ${leader} resumed; ${reads} reads, ${wrong.length} did not answer ${expected}`);
+  const first = wrong[0];
+  if (first !== undefined) {
+    problems.push(`step 3: after node ${leader} resumed, ${wrong.length} of ${reads} reads of k ` +
+      `answered something other than ${JSON.stringify(expected)}; the first, ${first.atMs} ms ` +
+      `into the run, answered ${shown(first)}. SET k ${JSON.stringify(expected)} had been ` +
+      `acknowledged (${shown(second)}) while node ${leader} was paused: the acknowledged ` +
+      `update was not visible.`);
+  }
+  if (reads === 0) {
+    problems.push(`step 3: no read of k succeeded within 3 s after node ${leader} resumed`);
+  }
+}
+
+/** Step 4: with the old leader killed, the read must still answer `expected`. */
+async function readAfterKill(setup: Setup, expected: string, problems: string[]): Promise<void> {
+  const { cluster, scenario, ids, leader, key } = setup;
+  const others = ids.filter((id) => id !== leader);
+  await cluster.kill(leader);
+  await scenario.waitLeader(others, 2, 15_000);
+  const last = await scenario.request({ op: "GET", key }, others[0] as number, others, 10_000);
+  say(`step 4: node ${leader} killed; GET k -> ${shown(last)}`);
+  if (last?.reply["ok"] !== true || last.reply["value"] !== expected) {
+    problems.push(`step 4: after node ${leader} was killed, GET k answered ${shown(last)}; ` +
+      `expected ${JSON.stringify(expected)}`);
+  }
 }
 
 async function run(): Promise<string[]> {
@@ -99,75 +195,21 @@ async function run(): Promise<string[]> {
   await cluster.startMany(3, 2);
   const ids = [1, 2, 3];
   const scenario = new Scenario(new Map(ids.map((id) => [id, cluster.node(id).endpoint])));
-  const problems: string[] = [];
   try {
     const leader = await scenario.waitLeader(ids, 3, 30_000);
     if (leader === null) return ["setup: no leader with every partition in sync within 30 s"];
-    const view = (await scenario.views([leader]))[0];
-    const partitions = Number(((await (scenario.links.get(leader) as NodeLink)
-      .request({ op: "HEARTBEAT" }, 500)) as { reply?: Reply }).reply?.["partitions"] ?? 64);
-    const random = seededRandom(7);
-    let key = seededUuid4(random);
-    while (!replicasOfKey(key, partitions, ids, 2).includes(leader)) key = seededUuid4(random);
-    say(`leader is node ${leader} (term ${view?.term}); key ${key} lives on nodes ` +
-      `${replicasOfKey(key, partitions, ids, 2).join(" and ")}`);
-
-    // Step 1.
+    const key = await keyOnLeader(scenario, ids, leader);
+    const setup: Setup = { cluster, scenario, ids, leader, key };
     const first = await scenario.request({ op: "SET", key, value: "v1" }, leader, ids, 5_000);
     say(`step 1: SET k v1 -> ${shown(first)}`);
-    if (first?.reply["ok"] !== true) return [`step 1: SET k v1 through leader ${leader} failed: ${shown(first)}`];
-
-    // Step 2.
-    const paused = performance.now();
-    cluster.node(leader).process.kill("SIGSTOP");
-    const others = ids.filter((id) => id !== leader);
-    const successor = await scenario.waitLeader(others, 2, 15_000);
-    if (successor === null) {
-      problems.push(`step 2: with node ${leader} paused, no other node took the lead within 15 s`);
+    if (first?.reply["ok"] !== true) {
+      return [`step 1: SET k v1 through leader ${leader} failed: ${shown(first)}`];
     }
-    const second = successor === null ? null
-      : await scenario.request({ op: "SET", key, value: "v2" }, successor, others, 5_000);
-    say(`step 2: node ${leader} paused; SET k v2 -> ${shown(second)}`);
-    const isSecondAcked = second?.reply["ok"] === true;
-    if (successor !== null && !isSecondAcked) {
-      problems.push(`step 2: SET k v2 through new leader ${successor} failed: ${shown(second)}`);
-    }
-    await Bun.sleep(Math.max(0, 2_000 - (performance.now() - paused)));
-    cluster.node(leader).process.kill("SIGCONT");
-    const expected = isSecondAcked ? "v2" : "v1";
-
-    // Step 3.
-    await scenario.waitLeader(ids, 3, 15_000);
-    const until = performance.now() + 3_000;
-    const wrong: Answer[] = [];
-    let reads = 0;
-    while (performance.now() < until) {
-      const got = await scenario.request({ op: "GET", key }, leader, ids, 2_000);
-      if (got?.reply["ok"] !== true) continue;
-      reads++;
-      if (got.reply["value"] !== expected) wrong.push(got);
-      await Bun.sleep(50);
-    }
-    say(`step 3: node ${leader} resumed; ${reads} reads, ${wrong.length} did not answer ${expected}`);
-    if (wrong.length > 0) {
-      const w = wrong[0] as Answer;
-      problems.push(`step 3: after node ${leader} resumed, ${wrong.length} of ${reads} reads of k ` +
-        `answered something other than ${JSON.stringify(expected)}; the first, ${w.atMs} ms into the ` +
-        `run, answered ${shown(w)}. SET k ${JSON.stringify(expected)} had been acknowledged ` +
-        `(${shown(second)}) while node ${leader} was paused: the acknowledged update was not ` +
-        `visible.`);
-    }
-    if (reads === 0) problems.push(`step 3: no read of k succeeded within 3 s after node ${leader} resumed`);
-
-    // Step 4.
-    await cluster.kill(leader);
-    await scenario.waitLeader(others, 2, 15_000);
-    const last = await scenario.request({ op: "GET", key }, others[0] as number, others, 10_000);
-    say(`step 4: node ${leader} killed; GET k -> ${shown(last)}`);
-    if (last?.reply["ok"] !== true || last.reply["value"] !== expected) {
-      problems.push(`step 4: after node ${leader} was killed, GET k answered ${shown(last)}; ` +
-        `expected ${JSON.stringify(expected)}`);
-    }
+    const problems: string[] = [];
+    const second = await writeWhilePaused(setup, problems);
+    const expected = second?.reply["ok"] === true ? "v2" : "v1";
+    await readAfterResume(setup, expected, second, problems);
+    await readAfterKill(setup, expected, problems);
     return problems;
   } finally {
     await scenario.close();

@@ -165,7 +165,8 @@ export class NodeProcs implements AsyncDisposable {
     });
     closeSync(log);
     const existing = this.nodes.get(id);
-    const node: NodeProc = existing ?? { id, endpoint: "", port, pubPort, proc: null, isPaused: false };
+    const node: NodeProc = existing
+      ?? { id, endpoint: "", port, pubPort, proc: null, isPaused: false };
     node.proc = proc;
     this.nodes.set(id, node);
     const ready = await readyLine(proc, 20_000);
@@ -187,7 +188,8 @@ export class NodeProcs implements AsyncDisposable {
  */
 async function readyLine(proc: Subprocess<"ignore", "pipe", number>, deadlineMs: number):
   Promise<{ endpoint: string; pub: string } | null> {
-  const { promise: ready, resolve } = Promise.withResolvers<{ endpoint: string; pub: string } | null>();
+  type Ready = { endpoint: string; pub: string } | null;
+  const { promise: ready, resolve } = Promise.withResolvers<Ready>();
   void (async () => {
     const decoder = new TextDecoder();
     let text = "";
@@ -198,7 +200,10 @@ async function readyLine(proc: Subprocess<"ignore", "pipe", number>, deadlineMs:
       if (!text.includes("\n")) continue;
       isLineSeen = true;
       try {
-        const line = JSON.parse(text.slice(0, text.indexOf("\n"))) as { endpoint?: string; pub?: string };
+        const line = JSON.parse(text.slice(0, text.indexOf("\n"))) as {
+          endpoint?: string;
+          pub?: string;
+        };
         resolve(line.endpoint && line.pub ? { endpoint: line.endpoint, pub: line.pub } : null);
       } catch {
         resolve(null);

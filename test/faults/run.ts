@@ -7,7 +7,9 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { checkDefaults, checkKvHistory, formatFailure, lostWrites, type OpRecord } from "../../lib/lin/index.ts";
+import {
+  checkDefaults, checkKvHistory, formatFailure, lostWrites, type OpRecord,
+} from "../../lib/lin/index.ts";
 import { type FaultCounts, type FaultKind, faultNames, heal, runNemesis } from "./nemesis.ts";
 import { insideNamespaceVariable, isRoot, Network, rerunInNamespace } from "./network.ts";
 import { NodeProcs } from "./procs.ts";
@@ -65,12 +67,16 @@ function parseOptions(argv: string[]): RunOptions {
   }
   const number = (name: string, text: string, min: number): number => {
     const value = Number(text);
-    if (!Number.isFinite(value) || value < min) throw new Error(`--${name} must be a number >= ${min}`);
+    if (!Number.isFinite(value) || value < min) {
+      throw new Error(`--${name} must be a number >= ${min}`);
+    }
     return value;
   };
   const names = values.faults === "none" ? [] : values.faults.split(",").map((s) => s.trim());
   for (const name of names) {
-    if (!(faultNames as readonly string[]).includes(name)) throw new Error(`unknown fault "${name}"`);
+    if (!(faultNames as readonly string[]).includes(name)) {
+      throw new Error(`unknown fault "${name}"`);
+    }
   }
   let kinds = names.filter((n): n is FaultKind => n !== "leader");
   const hasLeader = names.includes("leader");
@@ -81,7 +87,8 @@ function parseOptions(argv: string[]): RunOptions {
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   return {
     minutes: number("minutes", values.minutes, 0.05),
-    seed: values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : number("seed", values.seed, 0),
+    seed: values.seed === undefined
+      ? Math.floor(Math.random() * 2 ** 31) : number("seed", values.seed, 0),
     clients: number("clients", values.clients, 1),
     keys: number("keys", values.keys, 1),
     segmentMs: number("segment-s", values["segment-s"], 1) * 1000,
@@ -214,8 +221,10 @@ function report(options: RunOptions, records: OpRecord[], faults: FaultCounts, u
   const lostLines = lost.map((l) => `key ${l.key}: ${l.write.op}` +
     `${l.write.value === undefined ? "" : ` ${JSON.stringify(l.write.value)}`} (#${l.write.id}, ` +
     `acknowledged ${l.write.reply?.status} by node ${l.write.node}) lost: the final read ` +
-    `(#${l.finalRead.id}) answered ${l.finalRead.reply?.found ? JSON.stringify(l.finalRead.reply.value) : "absent"}`);
-  writeFileSync(join(options.out, "violations.txt"), [...explanations, ...lostLines].join("\n\n") + "\n");
+    `(#${l.finalRead.id}) answered ${l.finalRead.reply?.found
+      ? JSON.stringify(l.finalRead.reply.value) : "absent"}`);
+  const details = [...explanations, ...lostLines].join("\n\n");
+  writeFileSync(join(options.out, "violations.txt"), `${details}\n`);
   for (const text of explanations.slice(0, 3)) say(text);
   if (explanations.length > 3) say(`(${explanations.length - 3} more in violations.txt)`);
   for (const line of lostLines.slice(0, 5)) say(line);

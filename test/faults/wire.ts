@@ -5,7 +5,9 @@
 import { Dealer } from "../../lib/zmtp/index.ts";
 
 export type Reply = Record<string, unknown>;
-export type Attempt = { readonly kind: "reply"; readonly reply: Reply } | { readonly kind: "timeout" };
+export type Attempt =
+  | { readonly kind: "reply"; readonly reply: Reply }
+  | { readonly kind: "timeout" };
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

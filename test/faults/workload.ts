@@ -145,7 +145,8 @@ export async function runClients(options: WorkloadOptions, isDone: () => boolean
         const keys = options.keys();
         const key = keys[Math.floor(options.random() * keys.length)] as string;
         const op = pickOp(options.random());
-        const record = await state.attempt(op, key, op === "SET" ? state.nextValue() : undefined, false);
+        const value = op === "SET" ? state.nextValue() : undefined;
+        const record = await state.attempt(op, key, value, false);
         // A definite refusal comes back at once: pause briefly rather than spin on it.
         if (record.outcome === "fail") await Bun.sleep(20);
       }

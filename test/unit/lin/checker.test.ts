@@ -22,6 +22,17 @@ const get = (c: number, a: number, b: number, value: string | null) =>
 const del = (c: number, a: number, b: number, status?: "deleted" | "not_found") =>
   op(c, a, b, { op: "DELETE" }, status === undefined ? undefined : { status });
 
+function record(
+  id: number,
+  op: OpRecord["op"],
+  call: number,
+  ret: number,
+  outcome: OpRecord["outcome"],
+  rest: Partial<OpRecord>,
+): OpRecord {
+  return { id, client: 1, node: 1, key: "k", op, call, ret, outcome, ...rest };
+}
+
 function verdictOf(ops: KvOperation[]): string {
   return checkObject(kvModel, ops).verdict;
 }
@@ -79,8 +90,8 @@ describe("known-bad histories", () => {
   });
 
   test("deleted twice, or not_found on a present key", () => {
-    expect(verdictOf([set(1, 0, 1, "a", "created"), del(1, 2, 3, "deleted"), del(2, 4, 5, "deleted")]))
-      .toBe("violation");
+    const twice = [set(1, 0, 1, "a", "created"), del(1, 2, 3, "deleted"), del(2, 4, 5, "deleted")];
+    expect(verdictOf(twice)).toBe("violation");
     expect(verdictOf([set(1, 0, 1, "a", "created"), del(2, 2, 3, "not_found")])).toBe("violation");
   });
 });
@@ -126,29 +137,28 @@ describe("operations with unknown outcome", () => {
   });
 
   test("records: write replies can be left unchecked, reads still are", () => {
-    const base = { client: 1, node: 1, key: "k" } as const;
-    const records: OpRecord[] = [
-      { ...base, id: 1, op: "SET", value: "a", call: 0, ret: 1, outcome: "ok", reply: { status: "created" } },
-      { ...base, id: 2, op: "SET", value: "b", call: 2, ret: 3, outcome: "ok", reply: { status: "created" } },
+    const records = [
+      record(1, "SET", 0, 1, "ok", { value: "a", reply: { status: "created" } }),
+      record(2, "SET", 2, 3, "ok", { value: "b", reply: { status: "created" } }),
     ];
     const unchecked = { ...checkDefaults, checkWriteReplies: false };
     expect(checkKvHistory(records).violationsByKind).toEqual({ read: 0, status: 1 });
     expect(checkKvHistory(records, unchecked).violations).toBe(0);
-    const stale: OpRecord = { ...base, id: 3, op: "GET", call: 4, ret: 5, outcome: "ok", reply: { found: true, value: "a" } };
-    expect(checkKvHistory([...records, stale], unchecked).violationsByKind).toEqual({ read: 1, status: 0 });
+    const stale = record(3, "GET", 4, 5, "ok", { reply: { found: true, value: "a" } });
+    expect(checkKvHistory([...records, stale], unchecked).violationsByKind)
+      .toEqual({ read: 1, status: 0 });
   });
 
-  test("records: definite errors are dropped, timeouts kept as unknown, unknown reads dropped", () => {
-    const key = "k";
-    const base = { client: 1, node: 1, key } as const;
-    const records: OpRecord[] = [
-      { ...base, id: 1, op: "SET", value: "a", call: 0, ret: 1, outcome: "ok", reply: { status: "created" } },
-      { ...base, id: 2, op: "SET", value: "b", call: 2, ret: 3, outcome: "fail", error: "NOT_LEADER" },
-      { ...base, id: 3, op: "GET", call: 4, ret: 5, outcome: "unknown", error: "TIMEOUT" },
+  test("records: definite errors dropped, timeouts kept as unknown, unknown reads dropped", () => {
+    const records = [
+      record(1, "SET", 0, 1, "ok", { value: "a", reply: { status: "created" } }),
+      record(2, "SET", 2, 3, "fail", { value: "b", error: "NOT_LEADER" }),
+      record(3, "GET", 4, 5, "unknown", { error: "TIMEOUT" }),
     ];
-    const readB: OpRecord = { ...base, id: 4, op: "GET", call: 6, ret: 7, outcome: "ok", reply: { found: true, value: "b" } };
+    const readB = record(4, "GET", 6, 7, "ok", { reply: { found: true, value: "b" } });
     expect(checkKvHistory([...records, readB]).violations).toBe(1);
-    const timedOut = records.map((r) => (r.id === 2 ? { ...r, outcome: "unknown" as const, error: "TIMEOUT" } : r));
+    const timedOut = records.map((r) =>
+      (r.id === 2 ? { ...r, outcome: "unknown" as const, error: "TIMEOUT" } : r));
     expect(checkKvHistory([...timedOut, readB]).violations).toBe(0);
   });
 });
@@ -173,7 +183,8 @@ describe("bounds and shrinking", () => {
   test("a stale read deep in a long history shrinks to the writes and the read involved", () => {
     const ops: KvOperation[] = [set(1, 0, 1, "v0", "created")];
     for (let i = 1; i < 200; i++) {
-      ops.push(get(2, i * 10, i * 10 + 2, `v${i - 1}`), set(1, i * 10 + 3, i * 10 + 5, `v${i}`, "updated"));
+      ops.push(get(2, i * 10, i * 10 + 2, `v${i - 1}`));
+      ops.push(set(1, i * 10 + 3, i * 10 + 5, `v${i}`, "updated"));
     }
     ops.push(get(3, 2000, 2001, "v150"));
     const result = checkObject(kvModel, ops);

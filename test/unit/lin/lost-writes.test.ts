@@ -5,11 +5,13 @@ import { lostWrites, type OpRecord } from "../../../lib/lin/index.ts";
 let nextId = 1;
 const base = { client: 1, node: 1, key: "k" } as const;
 
-function set(call: number, ret: number, value: string, outcome: OpRecord["outcome"] = "ok"): OpRecord {
+type Outcome = OpRecord["outcome"];
+
+function set(call: number, ret: number, value: string, outcome: Outcome = "ok"): OpRecord {
   return { ...base, id: nextId++, op: "SET", value, call, ret, outcome,
     ...(outcome === "ok" ? { reply: { status: "updated" } } : {}) };
 }
-function del(call: number, ret: number, outcome: OpRecord["outcome"] = "ok"): OpRecord {
+function del(call: number, ret: number, outcome: Outcome = "ok"): OpRecord {
   return { ...base, id: nextId++, op: "DELETE", call, ret, outcome,
     ...(outcome === "ok" ? { reply: { status: "deleted" } } : {}) };
 }
@@ -38,12 +40,12 @@ test("an acknowledged write then the initial empty state: lost", () => {
 
 test("a concurrent or unknown write may have come last: not lost", () => {
   expect(lostWrites([set(0, 5, "a"), set(1, 6, "b"), finalRead("a")])).toEqual([]);
-  expect(lostWrites([set(0, 1, "a"), set(2, 3, "b"), set(1.5, 2.5, "c", "unknown"), finalRead("c")]))
-    .toEqual([]);
+  const unknownLast = set(1.5, 2.5, "c", "unknown");
+  expect(lostWrites([set(0, 1, "a"), set(2, 3, "b"), unknownLast, finalRead("c")])).toEqual([]);
   expect(lostWrites([set(0, 1, "a"), del(0.5, 0.7, "unknown"), finalRead(null)])).toEqual([]);
 });
 
-test("writes that failed definitely are never counted, and keys without a final read are skipped", () => {
+test("failed writes never count; keys without a final read are skipped", () => {
   expect(lostWrites([set(0, 1, "a"), set(2, 3, "b", "fail"), finalRead("a")])).toEqual([]);
   expect(lostWrites([set(0, 1, "a"), set(2, 3, "b")])).toEqual([]);
 });
