@@ -211,9 +211,11 @@ async function exercise(
 function report(options: RunOptions, records: OpRecord[], faults: FaultCounts, unread: string[]):
   number {
   const live = records.filter((r) => r.final !== true);
+  const checkStarted = performance.now();
   const verdict = checkKvHistory(records, {
     ...checkDefaults, checkWriteReplies: options.checkWriteReplies,
   });
+  const checkSeconds = Number(((performance.now() - checkStarted) / 1000).toFixed(1));
   const lost = lostWrites(records);
   const nodeOf = new Map(records.map((r) => [r.id, r.node]));
   const explanations = verdict.keys.filter((k) => k.verdict === "violation")
@@ -242,6 +244,7 @@ function report(options: RunOptions, records: OpRecord[], faults: FaultCounts, u
     violationsByKind: verdict.violationsByKind,
     inconclusive: verdict.inconclusive,
     lostWrites: lost.length,
+    checkSeconds,
     out: options.out,
   };
   writeFileSync(join(options.out, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
