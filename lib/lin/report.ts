@@ -85,6 +85,28 @@ function formatTime(ms: number, origin: number): string {
   return ms === Infinity ? "?" : `${(ms - origin).toFixed(1)}`;
 }
 
+/** Operations shown on screen before folding the long middle of a window. */
+const shownOpsMax = 16;
+/** Of the folded middle, the last few stay visible: they set the state the culprit saw. */
+const middleKept = 4;
+
+/**
+ * Writes in a long window that are neither essential nor overlapping the culprit, whose replies
+ * are not needed: all but the first and the last few are folded into one line.
+ */
+function foldedMiddle(shown: readonly KvOperation[], failure: Failure<KvInput, KvOutput>):
+  Set<KvOperation> & { first?: KvOperation; last?: KvOperation } {
+  const folded: Set<KvOperation> & { first?: KvOperation; last?: KvOperation } = new Set();
+  if (shown.length <= shownOpsMax) return folded;
+  const foldable = shown.slice(1).filter((o) => o.output === undefined && o.ret !== Infinity
+    && !failure.essential.has(o.id) && o.ret < failure.culprit.call);
+  for (const op of foldable.slice(0, Math.max(0, foldable.length - middleKept))) folded.add(op);
+  const list = [...folded];
+  folded.first = list[0];
+  folded.last = list[list.length - 1];
+  return folded;
+}
+
 /** A few lines explaining one key's violation. */
 export function formatFailure(key: string, verdict: KeyVerdict, label: OpLabel = () => ""): string {
   const failure = verdict.failure;
@@ -97,7 +119,15 @@ export function formatFailure(key: string, verdict: KeyVerdict, label: OpLabel =
     `key ${key}: not linearizable (${verdict.ops} ops on this key; ` +
       `a failing sub-history of ${failure.ops.length}, ${shown.length} shown, times in ms)`,
   ];
+  const folded = foldedMiddle(shown, failure);
   for (const op of shown) {
+    if (folded.has(op)) {
+      if (op === folded.first) {
+        lines.push(`    ... ${folded.size} more writes, #${op.id} to #${folded.last?.id}, ` +
+          `all finished before #${failure.culprit.id} was sent (replies not needed)`);
+      }
+      continue;
+    }
     const mark = op === failure.culprit ? ">" : failure.essential.has(op.id) ? "!" : " ";
     const where = label(op.id);
     const span = `${formatTime(op.call, origin)}..${formatTime(op.ret, origin)}`;
