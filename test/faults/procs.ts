@@ -17,6 +17,7 @@ export interface ProcsOptions {
   /** uid (and gid) of node i is uidBase + i; null runs them as ourselves. */
   readonly uidBase: number | null;
   readonly extraArgs: readonly string[];
+  readonly onUnexpectedExit?: (id: number, code: number, signal: string | number | null) => void;
 }
 
 interface NodeProc {
@@ -72,11 +73,12 @@ export class NodeProcs implements AsyncDisposable {
 
   async kill(id: number): Promise<void> {
     const node = this.nodes.get(id);
-    if (node?.proc == null) return;
-    node.proc.kill("SIGKILL");
-    await node.proc.exited;
+    const proc = node?.proc;
+    if (node === undefined || proc == null) return;
     node.proc = null;
     node.isPaused = false;
+    proc.kill("SIGKILL");
+    await proc.exited;
   }
 
   pause(id: number): void {
@@ -134,8 +136,10 @@ export class NodeProcs implements AsyncDisposable {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    for (const node of this.nodes.values()) node.proc?.kill("SIGKILL");
-    await Promise.all([...this.nodes.values()].map((n) => n.proc?.exited));
+    const procs = [...this.nodes.values()].flatMap((n) => (n.proc === null ? [] : [n.proc]));
+    for (const node of this.nodes.values()) node.proc = null;
+    for (const proc of procs) proc.kill("SIGKILL");
+    await Promise.all(procs.map((p) => p.exited));
     await Promise.all([...this.heartbeatLinks.values()].map((l) => l.close()));
   }
 
@@ -164,6 +168,13 @@ export class NodeProcs implements AsyncDisposable {
       env: { ...process.env, HOME: dataDir, BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" },
     });
     closeSync(log);
+    // An exit we did not cause (we null `proc` before our own kills finish) is worth a line.
+    void proc.exited.then((code) => {
+      const current = this.nodes.get(id);
+      if (current?.proc !== proc) return;
+      current.proc = null;
+      this.options.onUnexpectedExit?.(id, code, proc.signalCode);
+    });
     const existing = this.nodes.get(id);
     const node: NodeProc = existing
       ?? { id, endpoint: "", port, pubPort, proc: null, isPaused: false };

@@ -137,8 +137,18 @@ async function runSuite(options: RunOptions): Promise<number> {
     say(`nemesis: ${line}`);
   };
   const uidBase = isRoot() ? 20_000 : null;
+  // A node that exits on its own crashed (a bug: the run fails); one killed by a signal we did
+  // not send was killed from outside the run. Either way it is restarted so the run goes on.
+  const exits = { crashed: 0, signalled: 0 };
+  const onUnexpectedExit = (id: number, code: number, signal: string | number | null): void => {
+    if (signal === null) exits.crashed++;
+    else exits.signalled++;
+    nemesisLog({ event: "node exited unexpectedly", node: id, code, signal });
+    void procs.restart(id).catch((error: Error) =>
+      nemesisLog({ event: "restart failed", node: id, error: error.message }));
+  };
   await using procs = new NodeProcs({
-    count: 3, rf: 2, root: dataRoot, logDir: options.out, uidBase, extraArgs: [],
+    count: 3, rf: 2, root: dataRoot, logDir: options.out, uidBase, extraArgs: [], onUnexpectedExit,
   });
   const uids = new Map([1, 2, 3].map((id) => [id, (uidBase ?? 0) + id]));
   await using network = isRoot() ? await Network.create(uids) : null;
@@ -157,7 +167,7 @@ async function runSuite(options: RunOptions): Promise<number> {
     }
     const recorder = new HistoryRecorder(join(options.out, "history.jsonl"));
     const result = await exercise(options, procs, network, recorder, streams, nemesisLog);
-    return report(options, recorder.records, result.faults, result.unread);
+    return report(options, recorder.records, result.faults, result.unread, exits);
   } finally {
     stop();
     rmSync(dataRoot, { recursive: true, force: true });
@@ -208,8 +218,13 @@ async function exercise(
   return { faults, unread };
 }
 
-function report(options: RunOptions, records: OpRecord[], faults: FaultCounts, unread: string[]):
-  number {
+function report(
+  options: RunOptions,
+  records: OpRecord[],
+  faults: FaultCounts,
+  unread: string[],
+  exits: { crashed: number; signalled: number },
+): number {
   const live = records.filter((r) => r.final !== true);
   const checkStarted = performance.now();
   const verdict = checkKvHistory(records, {
@@ -238,6 +253,7 @@ function report(options: RunOptions, records: OpRecord[], faults: FaultCounts, u
     unknown: live.filter((r) => r.outcome === "unknown").length,
     failed: live.filter((r) => r.outcome === "fail").length,
     faults,
+    nodeExits: exits,
     keys: verdict.keys.length,
     unreadKeys: unread.length,
     violations: verdict.violations,
@@ -249,7 +265,9 @@ function report(options: RunOptions, records: OpRecord[], faults: FaultCounts, u
   };
   writeFileSync(join(options.out, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
   console.log(JSON.stringify(summary));
-  return verdict.violations > 0 || lost.length > 0 || verdict.inconclusive > 0 ? 1 : 0;
+  const isClean = verdict.violations === 0 && lost.length === 0 && verdict.inconclusive === 0
+    && exits.crashed === 0;
+  return isClean ? 0 : 1;
 }
 
 /** Ctrl-C or SIGTERM: kill the nodes, drop the rules and the data, and exit 130. */
