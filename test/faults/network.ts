@@ -79,10 +79,11 @@ export const insideNamespaceVariable = "WAREHOUSE_FAULTS_NETNS";
 
 /**
  * Runs this same script again inside a new network namespace and returns its exit status.
- * `--kill-child` ends it if we die; signals we get are passed on so it can clean up.
+ * unshare execs the script in place (no fork), so signals we pass on reach it directly and it
+ * can clean up.
  */
 export async function rerunInNamespace(argv: readonly string[]): Promise<number> {
-  const child = Bun.spawn(["unshare", "-n", "--fork", "--kill-child=SIGTERM", "--", ...argv], {
+  const child = Bun.spawn(["unshare", "-n", "--", ...argv], {
     stdio: ["inherit", "inherit", "inherit"],
     env: { ...process.env, [insideNamespaceVariable]: "1" },
   });

@@ -33,6 +33,8 @@ export class NodeProcs implements AsyncDisposable {
   readonly nodes = new Map<number, NodeProc>();
   private readonly options: ProcsOptions;
   private readonly heartbeatLinks = new Map<number, NodeLink>();
+  /** Set once disposal starts: no more spawns, and exits are expected. */
+  private isStopping = false;
 
   constructor(options: ProcsOptions) {
     this.options = options;
@@ -136,6 +138,7 @@ export class NodeProcs implements AsyncDisposable {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
+    this.isStopping = true;
     const procs = [...this.nodes.values()].flatMap((n) => (n.proc === null ? [] : [n.proc]));
     for (const node of this.nodes.values()) node.proc = null;
     for (const proc of procs) proc.kill("SIGKILL");
@@ -152,6 +155,7 @@ export class NodeProcs implements AsyncDisposable {
   }
 
   private async spawn(id: number, port: number, pubPort: number, extra: string[]): Promise<void> {
+    if (this.isStopping) throw new Error(`node ${id} not started: the run is stopping`);
     const uid = this.uidOf(id);
     const dataDir = this.dataDir(id);
     const prefix = uid === null ? []
@@ -171,7 +175,7 @@ export class NodeProcs implements AsyncDisposable {
     // An exit we did not cause (we null `proc` before our own kills finish) is worth a line.
     void proc.exited.then((code) => {
       const current = this.nodes.get(id);
-      if (current?.proc !== proc) return;
+      if (this.isStopping || current?.proc !== proc) return;
       current.proc = null;
       this.options.onUnexpectedExit?.(id, code, proc.signalCode);
     });
