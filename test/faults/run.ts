@@ -170,6 +170,8 @@ async function runSuite(options: RunOptions): Promise<number> {
     return report(options, recorder.records, result.faults, result.unread, exits);
   } finally {
     stop();
+    // The nodes go before their data does.
+    await procs[Symbol.asyncDispose]();
     rmSync(dataRoot, { recursive: true, force: true });
   }
 }
