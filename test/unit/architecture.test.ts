@@ -46,6 +46,8 @@ const allowed: Record<string, { areas: string[]; external: string[] }> = {
   store: { areas: ["util", "raft"], external: ["bun:sqlite", "node:fs", "node:path"] },
   cluster: { areas: ["util", "placement", "protocol", "zmtp", "store", "config", "raft"], external: [] },
   client: { areas: ["util", "placement", "protocol", "zmtp"], external: ["cliffy", "node:readline"] },
+  // The linearizability checker: pure, so simulations and benchmarks can use it; no cluster code.
+  lin: { areas: ["util"], external: [] },
 };
 
 /** Areas another area may import types from, never values. */
@@ -75,6 +77,7 @@ const pureFiles = [
   "lib/cluster/peer-fields.ts",
   "lib/cluster/peer-data-match.ts",
   ...sourceFiles(join(root, "lib", "raft")).map((file) => relative(root, file)),
+  ...readdirSync(join(root, "lib", "lin")).map((name) => `lib/lin/${name}`),
 ];
 
 test("every lib import respects the layering table", () => {
