@@ -39,6 +39,9 @@ export async function joinCluster(
   limits: PeerLimits<RaftMessage>,
   log: Logger,
   deadlineMs: number,
+  /** Told each member asked, before the asking: the joiner must be able to answer its Raft
+   * messages (the leader's first appends and snapshot) before the join reply comes. */
+  onTarget: (target: { id: number; peer: string }) => void = () => undefined,
 ): Promise<JoinAccepted> {
   const deadline = performance.now() + deadlineMs;
   let rid = 1;
@@ -50,6 +53,7 @@ export async function joinCluster(
         return null;
       });
       for (let hops = 0; target !== null && hops < 3; hops++) {
+        onTarget(target);
         const reply = await askJoin(self, target, ask, rid++, limits).catch((error: unknown) => {
           lastProblem = `${target?.peer}: ${String(error instanceof Error ? error.message : error)}`;
           return null;

@@ -173,6 +173,7 @@ export class WarehouseNode {
       this.limits.current,
       this.log,
       JOIN_DEADLINE_MS,
+      (target) => this.transport.setPeer(target.id, target.peer),
     );
     if (this.settings.minInsync > accepted.rf) {
       throw new ConfigError(`--min-insync ${this.settings.minInsync} is more than the cluster's ` +
@@ -260,7 +261,9 @@ export class WarehouseNode {
   }
 
   private onPeerMessage({ message, reply }: Incoming): void {
-    const memberIds = new Set(this.core.state.memberIds());
+    // Raft's voters count too: a member being added answers the leader before its conf change
+    // commits, and the commit needs those answers.
+    const memberIds = new Set([...this.core.state.memberIds(), ...this.core.status().voters]);
     // Until the leader's snapshot arrives, a joining node knows only the leader's word.
     const isJoining = !this.core.state.isBootstrapped;
     const check = plausibleSender(message, this.self.id, memberIds);
