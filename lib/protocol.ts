@@ -12,6 +12,7 @@
 import { parseTcpEndpoint } from "./util/endpoint.ts";
 import { assert, unreachable, type WireErrorCode } from "./util/errors.ts";
 import { utf8ByteLength } from "./util/utf8.ts";
+import { isUuid4 } from "./util/uuid4.ts";
 
 export type { WireErrorCode } from "./util/errors.ts";
 
@@ -31,14 +32,10 @@ export function isWireErrorCode(value: unknown): value is WireErrorCode {
 // ---------------------------------------------------------------------------------------------
 // Keys
 
-const uuid4Pattern = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
-
 /** A UUID version 4 key in canonical lower-case form, or null when `key` is not one. Upper case
  * is accepted. Nil and max UUIDs are not version 4 and are refused. */
 export function normalizeKey(key: unknown): string | null {
-  if (typeof key !== "string") return null;
-  if (!uuid4Pattern.test(key)) return null;
-  return key.toLowerCase();
+  return isUuid4(key) ? key.toLowerCase() : null;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 // The replica side of replication: applies versioned rows durably (group commit), answers reads
 // of its own store and serves pages of a partition for catch-up. Knows nothing of leadership.
+import { isCanonicalUuid4 } from "../util/uuid4.ts";
 import { type GroupCommitter, type KvStore, type StoredRow, type Version } from "../store/index.ts";
 
 export interface ApplyResult {
@@ -54,12 +55,7 @@ export class Replica {
 export function parseRow(value: unknown, partitions: number): StoredRow | null {
   if (typeof value !== "object" || value === null) return null;
   const { key, partition, term, seq, value: v } = value as Record<string, unknown>;
-  if (
-    typeof key !== "string" ||
-    !/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(key)
-  ) {
-    return null;
-  }
+  if (!isCanonicalUuid4(key)) return null;
   if (
     !Number.isSafeInteger(partition) ||
     (partition as number) < 0 ||
