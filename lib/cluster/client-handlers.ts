@@ -1,17 +1,21 @@
 // Answers client requests (protocol.md): validates them, serves HEARTBEAT anywhere, sends
-// followers' callers to the leader, and runs SET/GET/DELETE through the leader's coordinator.
+// followers' callers to the leader, and runs SET/GET/DELETE (coordinator) and SCAN/COUNT
+// (scan.ts) on the leader.
 // Every error a client can cause becomes a reply with a protocol.md code, never an exception.
 import { KvError } from "../util/errors.ts";
 import {
   type RequestId,
   errorReply,
+  formatScanCursor,
   isRequestId,
   isWireErrorCode,
   okReply,
   parseRequest,
 } from "../protocol.ts";
 import { bytesToString } from "../zmtp/index.ts";
+import type { Coordinator } from "./coordinator.ts";
 import type { WarehouseNode } from "./node.ts";
+import { type ScanSources, countPerPartition, scanPage } from "./scan.ts";
 
 export async function handleClientRequest(node: WarehouseNode, body: Uint8Array): Promise<unknown> {
   const parsed = parseRequest(body, { valueBytesMax: node.settings.valueBytesMax });
@@ -45,6 +49,15 @@ export async function handleClientRequest(node: WarehouseNode, body: Uint8Array)
         const { existed, replicas } = await coordinator.write(request.key, null);
         return okReply(request.id, { status: existed ? "deleted" : "not_found", replicas });
       }
+      case "SCAN": {
+        const page = await scanPage(scanSources(node, coordinator), request.cursor, request.count);
+        return okReply(request.id, { cursor: formatScanCursor(page.next), items: page.items });
+      }
+      case "COUNT": {
+        const counts = await countPerPartition(scanSources(node, coordinator));
+        const count = counts.reduce((sum, n) => sum + n, 0);
+        return okReply(request.id, { count, partitions: counts });
+      }
       case "GET": {
         const row = await coordinator.read(request.key);
         return row === undefined || row.value === null
@@ -59,6 +72,21 @@ export async function handleClientRequest(node: WarehouseNode, body: Uint8Array)
     node.log.error("request_error", { error: String(error) });
     return errorReply(request.id, "UNAVAILABLE", "internal error; the operation did not complete");
   }
+}
+
+/** What scan.ts needs from this node while it leads. */
+function scanSources(node: WarehouseNode, coordinator: Coordinator): ScanSources {
+  const timeoutMs = node.settings.requestTimeoutMs;
+  return {
+    partitions: node.state.partitions,
+    selfId: node.settings.id,
+    sources: (partition) => coordinator.readSources(partition),
+    self: node.replica,
+    peerScan: (id, partition, after, limit, bytesMax) =>
+      node.peers.scan(id, { partition, after, limit, bytesMax }, timeoutMs),
+    peerCount: (id, partitions) => node.peers.count(id, partitions, timeoutMs),
+    log: node.log,
+  };
 }
 
 /** The id of a request that could not be handled, when its body has a usable one. */

@@ -128,6 +128,12 @@ export class Coordinator {
     throw new KvError("UNAVAILABLE", `no live in-sync replica of partition ${partition} answered`);
   }
 
+  /** Live in-sync replicas of `partition`: where a read of it may go. */
+  readSources(partition: number): number[] {
+    const facts = this.facts();
+    return (this.insync[partition] ?? []).filter((id) => facts.isAlive(id));
+  }
+
   /** A member stopped heartbeating: it can no longer hold acknowledged writes. */
   onMemberDown(): void {
     this.dropDeadFromInsync();

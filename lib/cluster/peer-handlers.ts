@@ -2,16 +2,26 @@
 // field is checked here: a peer is still the network.
 import type { WarehouseNode } from "./node.ts";
 import { parseRow } from "./replica.ts";
+import { answerPeerCount, answerPeerScan } from "./scan.ts";
 import type { StoredRow } from "../store/index.ts";
 import { parseTcpEndpoint } from "../util/endpoint.ts";
 
-export type PeerOp = "PEER_JOIN" | "PEER_REPLICATE" | "PEER_READ" | "PEER_PAGE" | "PEER_CATCHUP";
+export type PeerOp =
+  | "PEER_JOIN"
+  | "PEER_REPLICATE"
+  | "PEER_READ"
+  | "PEER_PAGE"
+  | "PEER_CATCHUP"
+  | "PEER_SCAN"
+  | "PEER_COUNT";
 const peerOps: readonly string[] = [
   "PEER_JOIN",
   "PEER_REPLICATE",
   "PEER_READ",
   "PEER_PAGE",
   "PEER_CATCHUP",
+  "PEER_SCAN",
+  "PEER_COUNT",
 ];
 
 export interface PeerRequest {
@@ -89,6 +99,15 @@ export async function handlePeerRequest(
         Math.min(limit as number, PAGE_ROWS_MAX),
       );
       return ok(req.id, { rows });
+    }
+    case "PEER_SCAN":
+    case "PEER_COUNT": {
+      const answer = (req.op === "PEER_SCAN" ? answerPeerScan : answerPeerCount)(
+        node.replica,
+        partitions,
+        req,
+      );
+      return answer.ok ? ok(req.id, answer.fields) : refuse(req.id, "BAD_REQUEST", answer.message);
     }
     case "PEER_CATCHUP": {
       const { node: nodeId, partition } = req;

@@ -4,7 +4,7 @@ import { KvError } from "../util/errors.ts";
 import type { StoredRow, Version } from "../store/index.ts";
 import { type PeerLink, StaleTermError } from "./coordinator.ts";
 import { type PeerReply, PeerRpc } from "./peer-rpc.ts";
-import { type ApplyResult, parseRow } from "./replica.ts";
+import { type ApplyResult, type PartitionPage, parseRow } from "./replica.ts";
 
 /** Catch-up copies whole partitions; it may take far longer than one request. */
 const CATCH_UP_TIMEOUT_MS = 60_000;
@@ -120,6 +120,38 @@ export class PeerLinks {
           for (const q of rows) q.reject(error);
         });
     }
+  }
+
+  /** SCAN's page of `partition` from a replica (scan.ts). */
+  async scan(
+    id: number,
+    request: { partition: number; after: string; limit: number; bytesMax: number },
+    timeoutMs: number,
+  ): Promise<PartitionPage> {
+    const reply = await this.call(id, { op: "PEER_SCAN", ...request }, timeoutMs);
+    const rows = reply["rows"];
+    const hasMore = reply["hasMore"];
+    if (!Array.isArray(rows) || typeof hasMore !== "boolean") {
+      throw new KvError("UNAVAILABLE", `node ${id} sent a malformed scan page`);
+    }
+    const parsed = rows.map((r) => parseRow(r, Number.MAX_SAFE_INTEGER));
+    if (parsed.some((r) => r === null || r.partition !== request.partition)) {
+      throw new KvError("UNAVAILABLE", `node ${id} sent a malformed row`);
+    }
+    return { rows: parsed as StoredRow[], hasMore };
+  }
+
+  /** Live key counts of `partitions` from a replica (scan.ts). */
+  async count(id: number, partitions: readonly number[], timeoutMs: number): Promise<number[]> {
+    const reply = await this.call(id, { op: "PEER_COUNT", partitions }, timeoutMs);
+    const counts = reply["counts"];
+    if (
+      !Array.isArray(counts) ||
+      !counts.every((n) => Number.isSafeInteger(n) && (n as number) >= 0)
+    ) {
+      throw new KvError("UNAVAILABLE", `node ${id} sent a malformed count`);
+    }
+    return counts as number[];
   }
 
   link(timeoutMs: number): PeerLink {

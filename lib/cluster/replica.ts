@@ -10,6 +10,12 @@ export interface ApplyResult {
   existed: boolean;
 }
 
+/** One SCAN page from a replica. */
+export interface PartitionPage {
+  readonly rows: readonly StoredRow[];
+  readonly hasMore: boolean;
+}
+
 export class Replica {
   private readonly store: KvStore;
   private readonly committer: GroupCommitter;
@@ -36,6 +42,26 @@ export class Replica {
 
   page(partition: number, after: Version, limit: number): StoredRow[] {
     return this.store.rowsSince(partition, after, limit);
+  }
+
+  /** SCAN's page of `partition`: live rows after `afterKey` in key order, at most `limit` rows
+   * and, past the first row, at most `bytesMax` of values, so a reply always fits a message.
+   * `hasMore` is false only when the partition holds nothing after the rows returned. */
+  scan(partition: number, afterKey: string, limit: number, bytesMax: number): PartitionPage {
+    const fetched = this.store.scanPartition(partition, afterKey, limit);
+    let bytes = 0;
+    const rows: StoredRow[] = [];
+    for (const row of fetched) {
+      bytes += Buffer.byteLength(row.value ?? "");
+      if (rows.length > 0 && bytes > bytesMax) break;
+      rows.push(row);
+    }
+    return { rows, hasMore: fetched.length === limit || rows.length < fetched.length };
+  }
+
+  /** Live keys per partition, for COUNT. */
+  count(partitions: readonly number[]): number[] {
+    return partitions.map((partition) => this.store.countPartition(partition));
   }
 
   position(partition: number): Version {

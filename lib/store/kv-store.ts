@@ -69,6 +69,13 @@ function prepareStatements(db: Database) {
     selectAll: db.prepare<RowRecord, []>(
       `SELECT ${rowColumns} FROM rows ORDER BY partition, term, seq`,
     ),
+    selectScan: db.prepare<RowRecord, [number, string, number]>(
+      `SELECT ${rowColumns} FROM rows WHERE partition = ?1 AND key > ?2 AND tombstone = 0
+       ORDER BY key LIMIT ?3`,
+    ),
+    countPartition: db.prepare<{ n: number }, [number]>(
+      "SELECT count(*) AS n FROM rows WHERE partition = ? AND tombstone = 0",
+    ),
     countLive: db.prepare<{ n: number }, []>("SELECT count(*) AS n FROM rows WHERE tombstone = 0"),
     selectSeqMax: db.prepare<{ seq: number | null }, [number]>(
       "SELECT max(seq) AS seq FROM rows WHERE partition = ?",
@@ -233,6 +240,31 @@ export class KvStore {
       this.statements.selectLiveKeys.all(partition),
     );
     return records.map((record) => record.key);
+  }
+
+  /**
+   * Up to `limit` live rows of `partition` whose key sorts after `afterKey` ("" for the first),
+   * in key order: SCAN's page. Keys never change partition, so a key present for a whole scan
+   * is returned by the page that passes it, whatever was written around it.
+   */
+  scanPartition(partition: number, afterKey: string, limit: number): StoredRow[] {
+    this.assertOpen();
+    assertPartition(partition, "scanPartition");
+    assert(Number.isSafeInteger(limit) && limit >= 1, `scanPartition: limit ${limit} below 1`);
+    const records = this.guard("scanPartition", () =>
+      this.statements.selectScan.all(partition, afterKey, limit),
+    );
+    return records.map(rowFromRecord);
+  }
+
+  /** How many keys of `partition` hold a value. */
+  countPartition(partition: number): number {
+    this.assertOpen();
+    assertPartition(partition, "countPartition");
+    const record = this.guard("countPartition", () =>
+      this.statements.countPartition.get(partition),
+    );
+    return record?.n ?? 0;
   }
 
   /** Every row, tombstones included, by partition then version. For tests and diagnostics. */

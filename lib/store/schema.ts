@@ -6,7 +6,7 @@ import type { Database } from "bun:sqlite";
 import { assert, StorageError } from "../util/errors.ts";
 
 /** The schema this code writes. Stored in `PRAGMA user_version`; 0 means a new, empty file. */
-export const schemaVersion = 1;
+export const schemaVersion = 2;
 
 export interface ConnectionOptions {
   /** How long a write waits for a lock another connection holds before failing with STORAGE. */
@@ -47,6 +47,8 @@ const migrations: readonly string[] = [
     value TEXT NOT NULL
   ) STRICT;
   `,
+  // SCAN pages through one partition's live keys in key order.
+  "CREATE INDEX rows_by_partition_key ON rows (partition, key);",
 ];
 
 assert(migrations.length === schemaVersion, "one migration per schema version");
