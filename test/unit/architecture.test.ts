@@ -27,7 +27,7 @@ function importsOf(path: string): string[] {
 
 /** What each area may import besides itself: other areas, and external modules. */
 const allowed: Record<string, { areas: string[]; external: string[] }> = {
-  util: { areas: [], external: ["uuid"] },
+  util: { areas: [], external: ["uuid", "node:path"] },
   placement: { areas: ["util"], external: [] },
   protocol: { areas: ["util"], external: [] },
   config: { areas: ["util"], external: ["node:util"] },
