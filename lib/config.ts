@@ -679,7 +679,7 @@ export function clientUsage(program: string): string {
     `  ${program} --connect tcp://127.0.0.1:7001,tcp://127.0.0.1:7002`,
     `  ${program} set ${key} "hello world"`,
     `  ${program} --output raw get ${key} > value.txt`,
-    `  ${program} --json --exec 'SET ${key} hello; GET ${key}'`,
+    `  ${program} --json --exec 'SET ${key} hi; COUNT'`,
     "",
   ].join("\n");
 }

@@ -2,7 +2,7 @@
 // to the operating system, so exiting right after the last one loses nothing: Bun's
 // process.stdout reports a pipe as drained while 64 KiB of a larger write are still queued,
 // and a process that exits then cuts its output short.
-import { Writable } from "node:stream";
+import type { Writable } from "node:stream";
 
 export interface OutputSink {
   /** Resolves once `text` is written out. Writes are kept in order. */

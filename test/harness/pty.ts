@@ -11,6 +11,8 @@ export function visible(text: string): string {
 
 export interface PtyOptions {
   readonly cwd?: string;
+  /** Added to this process's environment. */
+  readonly env?: Record<string, string>;
   /** Deadline of each waitFor. */
   readonly waitMs?: number;
   readonly cols?: number;
@@ -37,7 +39,11 @@ export class PtySession {
         this.raw += this.decoder.decode(data, { stream: true });
       },
     });
-    this.process = Bun.spawn([...argv], { terminal: this.terminal, cwd: options.cwd });
+    this.process = Bun.spawn([...argv], {
+      terminal: this.terminal,
+      cwd: options.cwd,
+      env: { ...process.env, ...options.env },
+    });
   }
 
   /** What a person sees so far (see `visible`). */

@@ -34,7 +34,10 @@ const allowed: Record<string, { areas: string[]; external: string[] }> = {
   zmtp: { areas: ["util"], external: ["bun"] },
   store: { areas: ["util"], external: ["bun:sqlite", "node:fs", "node:path"] },
   cluster: { areas: ["util", "placement", "protocol", "zmtp", "store", "config"], external: [] },
-  client: { areas: ["util", "placement", "protocol", "zmtp"], external: ["cliffy", "node:readline"] },
+  client: {
+    areas: ["util", "placement", "protocol", "zmtp"],
+    external: ["node:readline", "node:fs", "node:stream"],
+  },
 };
 
 /** Pure cores: no module that does I/O, not even through another area. */
