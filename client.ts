@@ -18,7 +18,12 @@ import {
 } from "./lib/client/repl-shell.ts";
 import { TerminalLoop } from "./lib/client/terminal.ts";
 import { tokenize } from "./lib/client/tokenize.ts";
-import { type ClientConfig, clientUsage, parseClientConfig, warehouseVersion } from "./lib/config.ts";
+import {
+  type ClientConfig,
+  clientUsage,
+  parseClientConfig,
+  warehouseVersion,
+} from "./lib/config.ts";
 import { createLogger } from "./lib/util/log.ts";
 import { programName } from "./lib/util/program.ts";
 

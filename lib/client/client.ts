@@ -7,16 +7,15 @@ import { type Logger, nullLogger } from "../util/log.ts";
 import {
   type HeartbeatInfo,
   type LeaderInfo,
-  type Reply,
   decodeHeartbeat,
   encodeJson,
   leaderHintOf,
   normalizeKey,
   parseHeartbeat,
-  parseReply,
   HEARTBEAT_TOPIC,
 } from "../protocol.ts";
-import { Dealer, Subscriber } from "../zmtp/index.ts";
+import { Subscriber } from "../zmtp/index.ts";
+import { type AttemptOutcome, NodeLink, type Pending } from "./node-link.ts";
 
 export interface ClusterMember {
   id: number;
@@ -53,9 +52,6 @@ const MEMBER_SILENCE_MS = 1_000;
 /** Pause between attempts when nobody knows a leader yet (e.g. during an election). */
 const NO_LEADER_BACKOFF_MS = 50;
 
-/** How one attempt ended: a reply, no reply in time, abandoned because the leader moved, or
- * abandoned because the caller cancelled. */
-type AttemptOutcome = Reply | "timeout" | "redirect" | "cancelled";
 
 /** Per-call options of the public methods. */
 export interface CallOptions {
@@ -67,57 +63,6 @@ export interface CallOptions {
 export interface ScanResult {
   readonly cursor: string;
   readonly items: { key: string; value: string }[];
-}
-
-interface Pending {
-  resolve: (outcome: AttemptOutcome) => void;
-  timer: ReturnType<typeof setTimeout>;
-  endpoint: string;
-}
-
-/** One DEALER per node; replaced after a timeout so a stale request is never delivered late. */
-class NodeLink {
-  readonly endpoint: string;
-  private dealer: Dealer;
-  private readonly pending: Map<string, Pending>;
-
-  constructor(endpoint: string, pending: Map<string, Pending>) {
-    this.endpoint = endpoint;
-    this.pending = pending;
-    this.dealer = this.open();
-  }
-
-  private open(): Dealer {
-    const dealer = new Dealer({ reconnectIvlMs: 50, reconnectIvlMaxMs: 500, lingerMs: 0 });
-    dealer.connect(this.endpoint);
-    void this.read(dealer);
-    return dealer;
-  }
-
-  send(body: Uint8Array): void {
-    void this.dealer.send([body]).catch(() => undefined);
-  }
-
-  reset(): void {
-    void this.dealer.close();
-    this.dealer = this.open();
-  }
-
-  close(): Promise<void> {
-    return this.dealer.close();
-  }
-
-  private async read(dealer: Dealer): Promise<void> {
-    for await (const frames of dealer) {
-      const reply = parseReply(frames[frames.length - 1] ?? new Uint8Array(0));
-      if (reply === null) continue;
-      const pending = this.pending.get(String(reply.id));
-      if (pending === undefined) continue;
-      this.pending.delete(String(reply.id));
-      clearTimeout(pending.timer);
-      pending.resolve(reply);
-    }
-  }
 }
 
 interface NodeSeen {

@@ -172,8 +172,11 @@ export class Session {
   private async reportUsage(code: string, message: string): Promise<void> {
     this.failureCount++;
     this.usageFailureCount++;
-    if (this.options.outputMode === "json") await this.print(jsonLine({ ok: false, error: { code, message } }));
-    else await this.printError(`Error: ${message}`);
+    if (this.options.outputMode === "json") {
+      await this.print(jsonLine({ ok: false, error: { code, message } }));
+    } else {
+      await this.printError(`Error: ${message}`);
+    }
   }
 
   /** Runs one command given as words (a line's, or the command line's). */
@@ -396,7 +399,10 @@ export function isIncomplete(text: string): boolean {
 }
 
 /** Piped input: lines run as they arrive; a quoted value may span lines. */
-export async function runPiped(session: Session, input: NodeJS.ReadableStream): Promise<LineResult> {
+export async function runPiped(
+  session: Session,
+  input: NodeJS.ReadableStream,
+): Promise<LineResult> {
   const reader = createInterface({ input, terminal: false, crlfDelay: Infinity });
   let pending = "";
   try {

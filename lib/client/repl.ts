@@ -169,7 +169,10 @@ export function formatScan(result: { cursor: string; items: readonly ScanItem[] 
 }
 
 /** COUNT: the total, and with `isVerbose` every partition's count. */
-export function formatCount(result: { count: number; partitions: readonly number[] }, isVerbose: boolean): string {
+export function formatCount(
+  result: { count: number; partitions: readonly number[] },
+  isVerbose: boolean,
+): string {
   const total = plural(result.count, "key");
   if (!isVerbose) return total;
   const rows = result.partitions.map((n, partition) => [`partition ${partition}`, String(n)]);

@@ -126,7 +126,7 @@ test("a 100,000-byte value comes out of the compiled client whole through a pipe
   }
 });
 
-test("the compiled binaries name themselves in --help, print --version, refuse bad flags", async () => {
+test("compiled binaries name themselves in --help, print --version, refuse bad flags", async () => {
   const options = { cwd: root, deadlineMs: RUN_DEADLINE_MS };
   const pkg = (await Bun.file(join(repoRoot, "package.json")).json()) as { version: string };
   const nodeHelp = await run([join(bin, "warehouse-node"), "--help"], options);

@@ -36,7 +36,9 @@ async function scanAll(
   let pages = 0;
   do {
     const page = await client.scan(cursor, count);
-    for (const item of page.items) items.set(item.key, [...(items.get(item.key) ?? []), item.value]);
+    for (const item of page.items) {
+      items.set(item.key, [...(items.get(item.key) ?? []), item.value]);
+    }
     cursor = page.cursor;
     pages++;
     await between(pages);
@@ -54,7 +56,8 @@ test("SCAN under writes and deletes misses no key present throughout", async () 
   expect(count.partitions.reduce((sum, n) => sum + n, 0)).toBe(count.count);
   const perPartition = new Array<number>(count.partitions.length).fill(0);
   for (const key of [...stable.keys(), ...volatile.keys()]) {
-    perPartition[partitionOf(key, count.partitions.length)]++;
+    const partition = partitionOf(key, count.partitions.length);
+    perPartition[partition] = (perPartition[partition] ?? 0) + 1;
   }
   expect(count.partitions).toEqual(perPartition);
   // A cursor naming a partition this cluster does not have is refused, not crashed on.

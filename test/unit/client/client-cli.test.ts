@@ -42,7 +42,7 @@ describe("client.ts", () => {
     expect(result).toEqual({ code: 0, stdout: `warehouse ${pkg.version}\n`, stderr: "" });
   });
 
-  test("an unknown flag is a usage error: exit 64, one message and one hint on stderr", async () => {
+  test("an unknown flag is a usage error: exit 64, one message and one hint", async () => {
     const result = await runClient(["--bogus"]);
     expect(result.stderr).toBe(
       'Error: unknown flag --bogus\nRun "bun client.ts --help" for the options.\n',

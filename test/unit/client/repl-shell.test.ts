@@ -99,7 +99,7 @@ describe("text output", () => {
     expect(result.code).toBe(exitCodes.failed);
   });
 
-  test("control characters are escaped when asked (a terminal), values and errors alike", async () => {
+  test("control characters are escaped when asked (a terminal), values and errors", async () => {
     const client = new FakeClient();
     client.store.set(key, "a\x1b[2Jb\x07c\u009bd");
     const result = await run({ script: `GET ${key}; GET ${otherKey}` }, { client, escape: true });
@@ -243,7 +243,8 @@ describe("notices and cancellation", () => {
 describe("piped input", () => {
   test("lines run in order; a quoted value may span lines; CRLF and comments", async () => {
     const client = new FakeClient();
-    const input = `# comment\r\nSET ${key} "line 1\nline 2"\r\nGET ${key}\n\nSET ${otherKey} \\\na\n`;
+    const input = `# comment\r\nSET ${key} "line 1\nline 2"\r\nGET ${key}\n\n` +
+      `SET ${otherKey} \\\na\n`;
     const result = await run({ piped: input }, { client, mode: "raw" });
     expect(client.store.get(key)).toBe("line 1\nline 2");
     expect(client.store.get(otherKey)).toBe("a");

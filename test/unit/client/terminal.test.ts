@@ -58,7 +58,7 @@ describe("complete", () => {
 });
 
 describe("the REPL on a pseudo-terminal", () => {
-  test("Tab, history across two sessions, Ctrl-R, Ctrl-C on a typed and an empty line", async () => {
+  test("Tab, history across two sessions, Ctrl-R, Ctrl-C on a typed and empty line", async () => {
     const history = historyFile();
     const first = start({ WAREHOUSE_HISTORY: history });
     await first.waitFor(prompt);
