@@ -334,3 +334,49 @@ describe("REPL with an unreachable cluster", () => {
     expect(result).toEqual({ code: 1, stdout: "", stderr: "Error: key is not a valid UUID4\n" });
   });
 });
+
+describe("REPL on a pseudo-terminal against a real node", () => {
+  test("Tab completes a key, Ctrl-C cancels a GET to a frozen node, history is kept", async () => {
+    await using cluster = new Cluster();
+    const node = await cluster.start({ id: 1, rf: 1 });
+    const history = join(cluster.root, "history");
+    const pty = new PtySession(
+      [bunPath, clientPath, "--connect", node.endpoint, "--history-file", history],
+      { cwd: repoRoot, waitMs: timeouts.conditionMs },
+    );
+    try {
+      await pty.waitFor("warehouse> ");
+      const key = crypto.randomUUID();
+      pty.type(`SET ${key} "first value"\r`);
+      await pty.waitFor("Created (1 replica)\n");
+      let mark = pty.screen().length;
+      pty.type(`get ${key.slice(0, 6)}\t`);
+      await pty.waitFor(`get ${key}`, 1, mark);
+      pty.type("\r");
+      await pty.waitFor("first value\nwarehouse> ", 1, mark);
+
+      // A node that stops answering (SIGSTOP) makes the next GET hang; Ctrl-C abandons it.
+      node.process.kill("SIGSTOP");
+      mark = pty.screen().length;
+      pty.type(`GET ${key}\r`);
+      await pty.waitFor(`GET ${key}\n`, 1, mark);
+      pty.type("\x03");
+      await pty.waitFor(`Cancelled: GET abandoned at ${node.endpoint}; the request was ` +
+        "abandoned (a write may still be carried out)\n", 1, mark);
+      node.process.kill("SIGCONT");
+      mark = pty.screen().length;
+      pty.type(`GET ${key}\r`);
+      await pty.waitFor("first value\n", 1, mark);
+
+      pty.type("\x04");
+      await waitFor(() => pty.process.exitCode !== null, { what: "the REPL to exit on Ctrl-D" });
+      expect(pty.process.exitCode).toBe(0);
+      expect(await Bun.file(history).text()).toBe(
+        `SET ${key} "first value"\nget ${key}\nGET ${key}\n`,
+      );
+    } finally {
+      node.process.kill("SIGCONT");
+      pty.close();
+    }
+  });
+});
