@@ -64,20 +64,22 @@ describe("the REPL on a pseudo-terminal", () => {
     await first.waitFor(prompt);
     // Tab completes the command word, then a key this session has seen.
     first.type(`SET ${key} "first value"\r`);
-    await first.waitFor("Created (2 replicas)");
+    await first.waitFor(`Created (2 replicas)\n${prompt}`);
     let mark = first.screen().length;
     first.type("ge\t");
     await first.waitFor("get", 1, mark);
     first.type(" 9b2\t");
     await first.waitFor(`get ${key}`, 1, mark);
     first.type("\r");
-    await first.waitFor("first value\n", 1, mark);
+    // Each step waits for the prompt that ends it: a key typed before that would reach a
+    // command still running (and Ctrl-C would cancel it).
+    await first.waitFor(`first value\n${prompt}`, 1, mark);
     // Ctrl-C on a half-typed line drops it: Enter then runs nothing.
     mark = first.screen().length;
     first.type("HEARTBE\x03");
-    await first.waitFor(prompt, 1, mark + "HEARTBE".length);
+    await first.waitFor(`HEARTBE\n${prompt}`, 1, mark);
     first.type("\r");
-    await first.waitFor(prompt, 2, mark);
+    await first.waitFor(`HEARTBE\n${prompt}\n${prompt}`, 1, mark);
     expect(first.screen().slice(mark)).not.toContain("Known instances");
     // Ctrl-C on an empty line tells how to leave and stays.
     first.type("\x03");
