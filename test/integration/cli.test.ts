@@ -3,7 +3,7 @@
 // back through a pipe whose reader is slow (nothing lost at exit), and a value holding terminal
 // controls printed escaped on a pseudo-terminal but byte for byte with --output raw.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Cluster, bunPath, repoRoot, timeouts } from "../harness/cluster.ts";
 import { PtySession } from "../harness/pty.ts";
@@ -80,6 +80,27 @@ describe("commands as arguments", () => {
     const missing = await cli(["--value-file", `${file}.none`, "set", key]);
     expect(missing.code).toBe(64);
     expect(missing.stderr).toStartWith(`Error: cannot read --value-file ${file}.none`);
+  });
+});
+
+describe("history", () => {
+  test("--exec, piped input and commands as arguments never write the history file", async () => {
+    const history = join(cluster?.root ?? "/nonexistent", "never-written");
+    const env = { ...process.env, WAREHOUSE_HISTORY: history };
+    const key = crypto.randomUUID();
+    const runs = [
+      [...connect(), "--exec", `SET ${key} v; GET ${key}`],
+      [...connect(), "get", key],
+      [...connect(), "--history-file", history],
+    ];
+    for (const [index, args] of runs.entries()) {
+      const stdin = index === 2 ? `GET ${key}\n` : undefined;
+      const result = await runToEnd([bunPath, clientPath, ...args], {
+        cwd: repoRoot, env, deadlineMs: 30_000, ...(stdin === undefined ? {} : { stdin }),
+      });
+      expect(result.code).toBe(0);
+    }
+    expect(existsSync(history)).toBe(false);
   });
 });
 
