@@ -45,7 +45,7 @@ async function commandWords(config: ClientConfig): Promise<string[] | string> {
   if (config.valueFile !== null) {
     if (name !== "SET" || words.length !== 2) return "--value-file needs the command set <key>";
     try {
-      words.push(await Bun.file(config.valueFile).text());
+      words.push(await (config.valueFile === "-" ? Bun.stdin : Bun.file(config.valueFile)).text());
     } catch (error) {
       return `cannot read --value-file ${config.valueFile}: ${(error as Error).message}`;
     }

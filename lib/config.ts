@@ -198,7 +198,7 @@ const clientFlags: readonly FlagSpec[] = [
   { name: "json", kind: "boolean", description: "the same as --output json" },
   { name: "raw", kind: "boolean", description: "the same as --output raw" },
   { name: "value-file", kind: "string", valueName: "file",
-    description: "SET reads its value from this file (a value of - reads stdin)" },
+    description: "SET reads its value from this file (- reads stdin, as does the value -)" },
   { name: "verbose", kind: "boolean", description: "COUNT shows every partition's count" },
   { name: "history-file", kind: "string", valueName: "file",
     description: "REPL history (default $WAREHOUSE_HISTORY, else ~/.warehouse_history)" },

@@ -163,6 +163,8 @@ export class Session {
       return "continue";
     }
     for (const words of parsed.commands) {
+      // Ctrl-C cancels the rest of the line too, not only the command that was running.
+      if (signal?.aborted === true) break;
       const result = await this.runWords(words, signal);
       if (result !== "continue") return result;
     }

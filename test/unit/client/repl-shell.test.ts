@@ -219,6 +219,24 @@ describe("notices and cancellation", () => {
     expect(stderr.text).toBe("Leader changed: node 2 (tcp://127.0.0.1:7002), term 4\n");
   });
 
+  test("a cancel also drops the rest of the line", async () => {
+    const client = new FakeClient();
+    client.hangs = true;
+    const stderr = memorySink();
+    const session = new Session({
+      outputMode: "text", escapeControls: false, isInteractive: false,
+      connect: async () => client,
+      streams: { input: Readable.from([]), output: memorySink(), errors: stderr },
+    });
+    const cancel = new AbortController();
+    const running = session.runText(`GET ${key}; SET ${key} v; GET ${otherKey}`, cancel.signal);
+    await new Promise((resolve) => setImmediate(resolve));
+    cancel.abort();
+    await running;
+    expect(client.calls).toEqual([`get ${key}`]);
+    expect(stderr.text.split("\n").filter((line) => line.startsWith("Cancelled")).length).toBe(1);
+  });
+
   test("an aborted command says it was abandoned and counts as failed", async () => {
     const client = new FakeClient();
     client.hangs = true;
