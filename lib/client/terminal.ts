@@ -6,11 +6,13 @@ import { type Interface, clearLine, createInterface, cursorTo } from "node:readl
 import { commandNamed, commandNames } from "./commands.ts";
 import { escapeControls } from "./escape.ts";
 import type { HistoryFile } from "./history.ts";
-import type { LineResult, Session } from "./repl-shell.ts";
+import { type LineResult, type Session, isIncomplete } from "./repl-shell.ts";
 import { wordAtEnd } from "./tokenize.ts";
 import { AssertionError } from "../util/errors.ts";
 
 export const exitHint = "(To exit, press Ctrl-D or type EXIT)";
+/** The prompt while a quote opened on an earlier line is still open. */
+export const continuationPrompt = "...> ";
 
 interface Key {
   readonly sequence?: string;
@@ -127,6 +129,8 @@ export class TerminalLoop {
   private isEnded = false;
   private isClosed = false;
   private cancel: AbortController | null = null;
+  /** Lines of a command whose quote is still open, waiting for the line that closes it. */
+  private continued = "";
   private search: ReverseSearch | null = null;
   private savedKeyListeners: KeyListener[] = [];
   private readonly onSigint = (): void => this.interrupt();
@@ -178,7 +182,17 @@ export class TerminalLoop {
   private submit(line: string): void {
     if (this.isEnded) return;
     this.options.history?.add(line);
-    this.pending.push(line);
+    const text = this.continued === "" ? line : `${this.continued}\n${line}`;
+    // A quote left open continues on the next line, as in a shell and in piped input.
+    if (isIncomplete(text)) {
+      this.continued = text;
+      this.reader.setPrompt(continuationPrompt);
+      if (!this.isBusy) this.reader.prompt();
+      return;
+    }
+    this.continued = "";
+    this.reader.setPrompt(this.options.prompt);
+    this.pending.push(text);
     if (!this.isBusy) this.running = this.drain();
   }
 
@@ -214,7 +228,9 @@ export class TerminalLoop {
       this.cancel?.abort();
       return;
     }
-    const isEmpty = this.reader.line === "";
+    const isEmpty = this.reader.line === "" && this.continued === "";
+    this.continued = "";
+    this.reader.setPrompt(this.options.prompt);
     this.line.clearLine();
     if (isEmpty) this.options.output.write(`${exitHint}\n`);
     this.reader.prompt();

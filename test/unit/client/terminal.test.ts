@@ -6,7 +6,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { complete, exitHint } from "../../../lib/client/terminal.ts";
+import { complete, continuationPrompt, exitHint } from "../../../lib/client/terminal.ts";
 import { PtySession } from "../../harness/pty.ts";
 import { waitFor } from "../../harness/wait.ts";
 
@@ -117,6 +117,27 @@ describe("the REPL on a pseudo-terminal", () => {
     // Still alive and usable: a command that needs no cluster answers.
     session.type("HELP EXIT\r");
     await session.waitFor("leave (also QUIT, or Ctrl-D)");
+    session.type("\x04");
+    expect(await exited(session)).toBe(0);
+  });
+
+  test("a quote left open continues on the next line; Ctrl-C drops the pending lines", async () => {
+    const session = start({});
+    await session.waitFor(prompt);
+    session.type(`SET ${key} "line 1\r`);
+    await session.waitFor(continuationPrompt);
+    session.type('line 2"\r');
+    await session.waitFor(`Created (2 replicas)\n${prompt}`);
+    session.type(`GET ${key}\r`);
+    await session.waitFor(`line 1\nline 2\n${prompt}`);
+    let mark = session.screen().length;
+    session.type(`SET ${otherKey} 'never\r`);
+    await session.waitFor(continuationPrompt, 1, mark);
+    session.type("\x03");
+    await session.waitFor(prompt, 1, mark);
+    mark = session.screen().length;
+    session.type(`GET ${otherKey}\r`);
+    await session.waitFor(`(nil)\n${prompt}`, 1, mark);
     session.type("\x04");
     expect(await exited(session)).toBe(0);
   });
