@@ -40,7 +40,7 @@ export const commandHelp = {
       `  SET <uuid4> "hello world"          double quotes: \\n \\t \\" \\\\ \\uXXXX \\xHH \\e`,
       `  SET <uuid4> '{"a": 1, "b": [2]}'   single quotes: everything literal`,
       `  SET <uuid4> "line 1\\nline 2"       a JSON string literal means the same here`,
-      "  SET <uuid4> it\\'s                   a backslash outside quotes takes the next character",
+      "  SET <uuid4> it\\'s                  a backslash outside quotes takes the next character",
       "From the command line, `-` reads the value from stdin, --value-file F from a file.",
     ],
   },
