@@ -76,6 +76,8 @@ export interface ScanRequest {
   readonly op: "SCAN";
   readonly cursor: ScanCursor;
   readonly count: number;
+  /** Items carry only their key (KEYS), not the value. */
+  readonly keysOnly: boolean;
 }
 export interface CountRequest {
   readonly id: RequestId;
@@ -273,7 +275,11 @@ function parseScanFields(id: RequestId, request: JsonObject): ParseRequestResult
   if (!Number.isSafeInteger(count) || (count as number) < 1 || (count as number) > scanCountMax) {
     return badRequest(id, `"count" must be an integer from 1 to ${scanCountMax}`);
   }
-  return { ok: true, request: { id, op: "SCAN", cursor, count: count as number } };
+  const keysOnly = request["keysOnly"] ?? false;
+  if (typeof keysOnly !== "boolean") {
+    return badRequest(id, `"keysOnly" must be a boolean, got ${describeType(keysOnly)}`);
+  }
+  return { ok: true, request: { id, op: "SCAN", cursor, count: count as number, keysOnly } };
 }
 
 /**

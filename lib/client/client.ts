@@ -180,6 +180,24 @@ export class WarehouseClient {
     return { cursor: next, items: parsed };
   }
 
+  /** One SCAN page of keys only (what KEYS needs): no value crosses the network. */
+  async scanKeys(
+    cursor: string,
+    count: number,
+    options: CallOptions = {},
+  ): Promise<{ cursor: string; keys: string[] }> {
+    const reply = await this.call({ op: "SCAN", cursor, count, keysOnly: true }, options);
+    const next = reply["cursor"];
+    const items = reply["items"];
+    if (typeof next !== "string" || !Array.isArray(items)) throw malformed();
+    const keys = items.map((item: unknown) => {
+      const key = (item ?? {}) as { key?: unknown };
+      if (typeof key.key !== "string") throw malformed();
+      return key.key;
+    });
+    return { cursor: next, keys };
+  }
+
   /** Live keys in the cluster, in total and per partition. */
   async count(options: CallOptions = {}): Promise<{ count: number; partitions: number[] }> {
     const reply = await this.call({ op: "COUNT" }, options);

@@ -27,7 +27,8 @@ import { CancelledError, unreachable } from "../util/errors.ts";
 /** What the shell needs from the client library. */
 export type ReplClient = Pick<
   WarehouseClient,
-  "set" | "get" | "delete" | "heartbeat" | "view" | "on" | "request" | "close" | "scan" | "count"
+  | "set" | "get" | "delete" | "heartbeat" | "view" | "on" | "request" | "close" | "scan"
+  | "scanKeys" | "count"
 >;
 
 /** Exit codes of client.ts: 0 every command succeeded; 1 a key was not found or a command
@@ -330,8 +331,8 @@ class CommandRun {
     let cursor = "0";
     let total = 0;
     do {
-      const page = await this.client.scan(cursor, keysPageCount, this.options);
-      const keys = page.items.map((item) => item.key);
+      const page = await this.client.scanKeys(cursor, keysPageCount, this.options);
+      const keys = page.keys;
       for (const key of keys) this.session.remember(key);
       if (keys.length > 0) await printPage(keys);
       total += keys.length;

@@ -50,7 +50,8 @@ export async function handleClientRequest(node: WarehouseNode, body: Uint8Array)
         return okReply(request.id, { status: existed ? "deleted" : "not_found", replicas });
       }
       case "SCAN": {
-        const page = await scanPage(scanSources(node, coordinator), request.cursor, request.count);
+        const sources = scanSources(node, coordinator);
+        const page = await scanPage(sources, request.cursor, request.count, request.keysOnly);
         return okReply(request.id, { cursor: formatScanCursor(page.next), items: page.items });
       }
       case "COUNT": {
@@ -82,8 +83,8 @@ function scanSources(node: WarehouseNode, coordinator: Coordinator): ScanSources
     selfId: node.settings.id,
     sources: (partition) => coordinator.readSources(partition),
     self: node.replica,
-    peerScan: (id, partition, after, limit, bytesMax) =>
-      node.peers.scan(id, { partition, after, limit, bytesMax }, timeoutMs),
+    peerScan: (id, partition, after, limits) =>
+      node.peers.scan(id, { partition, after, ...limits }, timeoutMs),
     peerCount: (id, partitions) => node.peers.count(id, partitions, timeoutMs),
     log: node.log,
   };

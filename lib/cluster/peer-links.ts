@@ -4,7 +4,23 @@ import { KvError } from "../util/errors.ts";
 import type { StoredRow, Version } from "../store/index.ts";
 import { type PeerLink, StaleTermError } from "./coordinator.ts";
 import { type PeerReply, PeerRpc } from "./peer-rpc.ts";
-import { type ApplyResult, type PartitionPage, parseRow } from "./replica.ts";
+import {
+  type ApplyResult,
+  type PageLimits,
+  type PartitionPage,
+  type ScanItem,
+  parseRow,
+} from "./replica.ts";
+import { isCanonicalUuid4 } from "../util/uuid4.ts";
+
+/** A SCAN item from a peer: a canonical key, and a string value unless keys only. */
+function parseScanItem(value: unknown, keysOnly: boolean): ScanItem | null {
+  if (typeof value !== "object" || value === null) return null;
+  const { key, value: itemValue } = value as { key?: unknown; value?: unknown };
+  if (!isCanonicalUuid4(key)) return null;
+  if (keysOnly) return { key };
+  return typeof itemValue === "string" ? { key, value: itemValue } : null;
+}
 
 /** Catch-up copies whole partitions; it may take far longer than one request. */
 const CATCH_UP_TIMEOUT_MS = 60_000;
@@ -125,20 +141,20 @@ export class PeerLinks {
   /** SCAN's page of `partition` from a replica (scan.ts). */
   async scan(
     id: number,
-    request: { partition: number; after: string; limit: number; bytesMax: number },
+    request: { partition: number; after: string } & PageLimits,
     timeoutMs: number,
   ): Promise<PartitionPage> {
     const reply = await this.call(id, { op: "PEER_SCAN", ...request }, timeoutMs);
-    const rows = reply["rows"];
+    const items = reply["items"];
     const hasMore = reply["hasMore"];
-    if (!Array.isArray(rows) || typeof hasMore !== "boolean") {
+    if (!Array.isArray(items) || typeof hasMore !== "boolean") {
       throw new KvError("UNAVAILABLE", `node ${id} sent a malformed scan page`);
     }
-    const parsed = rows.map((r) => parseRow(r, Number.MAX_SAFE_INTEGER));
-    if (parsed.some((r) => r === null || r.partition !== request.partition)) {
-      throw new KvError("UNAVAILABLE", `node ${id} sent a malformed row`);
+    const parsed = items.map((item: unknown) => parseScanItem(item, request.keysOnly));
+    if (parsed.some((item) => item === null)) {
+      throw new KvError("UNAVAILABLE", `node ${id} sent a malformed scan item`);
     }
-    return { rows: parsed as StoredRow[], hasMore };
+    return { items: parsed as ScanItem[], hasMore };
   }
 
   /** Live key counts of `partitions` from a replica (scan.ts). */

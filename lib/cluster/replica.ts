@@ -10,10 +10,24 @@ export interface ApplyResult {
   existed: boolean;
 }
 
+/** One item of a SCAN page: a live key, and its value unless the scan asked for keys only. */
+export interface ScanItem {
+  readonly key: string;
+  readonly value?: string;
+}
+
 /** One SCAN page from a replica. */
 export interface PartitionPage {
-  readonly rows: readonly StoredRow[];
+  readonly items: readonly ScanItem[];
   readonly hasMore: boolean;
+}
+
+/** What one SCAN page may hold. */
+export interface PageLimits {
+  readonly limit: number;
+  /** Bytes of values (keys when `keysOnly`), past the first item. */
+  readonly bytesMax: number;
+  readonly keysOnly: boolean;
 }
 
 export class Replica {
@@ -44,19 +58,23 @@ export class Replica {
     return this.store.rowsSince(partition, after, limit);
   }
 
-  /** SCAN's page of `partition`: live rows after `afterKey` in key order, at most `limit` rows
-   * and, past the first row, at most `bytesMax` of values, so a reply always fits a message.
-   * `hasMore` is false only when the partition holds nothing after the rows returned. */
-  scan(partition: number, afterKey: string, limit: number, bytesMax: number): PartitionPage {
-    const fetched = this.store.scanPartition(partition, afterKey, limit);
+  /** SCAN's page of `partition`: live keys after `afterKey` in key order, with their values
+   * unless `keysOnly`, at most `limit` of them and, past the first, at most `bytesMax` bytes, so
+   * a reply always fits a message. `hasMore` is false only when the partition holds nothing
+   * after the items returned. */
+  scan(partition: number, afterKey: string, limits: PageLimits): PartitionPage {
+    const fetched: ScanItem[] = limits.keysOnly
+      ? this.store.scanPartitionKeys(partition, afterKey, limits.limit).map((key) => ({ key }))
+      : this.store.scanPartition(partition, afterKey, limits.limit).flatMap((row) =>
+          row.value === null ? [] : [{ key: row.key, value: row.value }]);
     let bytes = 0;
-    const rows: StoredRow[] = [];
-    for (const row of fetched) {
-      bytes += Buffer.byteLength(row.value ?? "");
-      if (rows.length > 0 && bytes > bytesMax) break;
-      rows.push(row);
+    const items: ScanItem[] = [];
+    for (const item of fetched) {
+      bytes += Buffer.byteLength(item.value ?? item.key);
+      if (items.length > 0 && bytes > limits.bytesMax) break;
+      items.push(item);
     }
-    return { rows, hasMore: fetched.length === limit || rows.length < fetched.length };
+    return { items, hasMore: fetched.length === limits.limit || items.length < fetched.length };
   }
 
   /** Live keys per partition, for COUNT. */

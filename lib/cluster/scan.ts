@@ -8,7 +8,7 @@ import { KvError } from "../util/errors.ts";
 import type { Logger } from "../util/log.ts";
 import type { ScanCursor } from "../protocol.ts";
 import type { StoredRow } from "../store/index.ts";
-import type { PartitionPage, Replica } from "./replica.ts";
+import type { PageLimits, PartitionPage, Replica, ScanItem } from "./replica.ts";
 
 /** Values in one SCAN reply, past its first item: the reply stays far below the message limit
  * even when every character needs a JSON escape. */
@@ -26,15 +26,14 @@ export interface ScanSources {
     nodeId: number,
     partition: number,
     afterKey: string,
-    limit: number,
-    bytesMax: number,
+    limits: PageLimits,
   ): Promise<PartitionPage>;
   peerCount(nodeId: number, partitions: readonly number[]): Promise<number[]>;
   readonly log: Logger;
 }
 
 export interface ScanPage {
-  readonly items: { key: string; value: string }[];
+  readonly items: ScanItem[];
   /** Where the next call resumes; null when the scan is complete. */
   readonly next: ScanCursor | null;
 }
@@ -43,16 +42,13 @@ async function pageFrom(
   deps: ScanSources,
   partition: number,
   afterKey: string,
-  limit: number,
-  bytesMax: number,
+  limits: PageLimits,
 ): Promise<PartitionPage> {
   const sources = deps.sources(partition);
-  if (sources.includes(deps.selfId)) {
-    return deps.self.scan(partition, afterKey, limit, bytesMax);
-  }
+  if (sources.includes(deps.selfId)) return deps.self.scan(partition, afterKey, limits);
   for (const id of sources) {
     try {
-      return await deps.peerScan(id, partition, afterKey, limit, bytesMax);
+      return await deps.peerScan(id, partition, afterKey, limits);
     } catch (error) {
       deps.log.warn("scan_read_failed", { node: id, partition, error: String(error) });
     }
@@ -60,28 +56,30 @@ async function pageFrom(
   throw new KvError("UNAVAILABLE", `no live in-sync replica of partition ${partition} answered`);
 }
 
-/** One SCAN call: up to `count` live keys with their values from `cursor` on. */
+/** One SCAN call: up to `count` live keys, with their values unless `keysOnly`, from `cursor`
+ * on. */
 export async function scanPage(
   deps: ScanSources,
   cursor: ScanCursor,
   count: number,
+  keysOnly = false,
 ): Promise<ScanPage> {
   if (cursor.partition >= deps.partitions) {
     throw new KvError("BAD_REQUEST", `cursor names partition ${cursor.partition} of ` +
       `${deps.partitions}: it comes from another cluster`);
   }
-  const items: { key: string; value: string }[] = [];
+  const items: ScanItem[] = [];
   let bytes = 0;
   let partition = cursor.partition;
   let afterKey = cursor.afterKey;
   while (partition < deps.partitions) {
-    const bytesLeft = items.length === 0 ? scanReplyBytesMax : scanReplyBytesMax - bytes;
-    const page = await pageFrom(deps, partition, afterKey, count - items.length, bytesLeft);
-    for (const row of page.rows) {
-      if (row.value === null) continue;
-      items.push({ key: row.key, value: row.value });
-      bytes += Buffer.byteLength(row.value);
-      afterKey = row.key;
+    const bytesMax = items.length === 0 ? scanReplyBytesMax : scanReplyBytesMax - bytes;
+    const limits = { limit: count - items.length, bytesMax, keysOnly };
+    const page = await pageFrom(deps, partition, afterKey, limits);
+    for (const item of page.items) {
+      items.push(item);
+      bytes += Buffer.byteLength(item.value ?? item.key);
+      afterKey = item.key;
     }
     if (page.hasMore) return { items, next: { partition, afterKey } };
     partition++;
@@ -126,13 +124,13 @@ function isPartitionOf(value: unknown, partitions: number): value is number {
   return Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) < partitions;
 }
 
-/** PEER_SCAN {partition, after, limit, bytesMax} → {rows, hasMore}. */
+/** PEER_SCAN {partition, after, limit, bytesMax, keysOnly} → {items, hasMore}. */
 export function answerPeerScan(
   replica: Replica,
   partitions: number,
   request: Record<string, unknown>,
 ): PeerAnswer {
-  const { partition, after, limit, bytesMax } = request;
+  const { partition, after, limit, bytesMax, keysOnly } = request;
   if (
     !isPartitionOf(partition, partitions) ||
     typeof after !== "string" ||
@@ -140,14 +138,17 @@ export function answerPeerScan(
     !Number.isSafeInteger(limit) ||
     (limit as number) < 1 ||
     !Number.isSafeInteger(bytesMax) ||
-    (bytesMax as number) < 1
+    (bytesMax as number) < 1 ||
+    (keysOnly !== undefined && typeof keysOnly !== "boolean")
   ) {
     return { ok: false, message: "PEER_SCAN needs partition, after, limit and bytesMax" };
   }
   const cappedLimit = Math.min(limit as number, peerScanRowsMax);
   const cappedBytes = Math.min(bytesMax as number, scanReplyBytesMax);
-  const page = replica.scan(partition, after, cappedLimit, cappedBytes);
-  return { ok: true, fields: { rows: page.rows, hasMore: page.hasMore } };
+  const page = replica.scan(partition, after, {
+    limit: cappedLimit, bytesMax: cappedBytes, keysOnly: keysOnly === true,
+  });
+  return { ok: true, fields: { items: page.items, hasMore: page.hasMore } };
 }
 
 /** PEER_COUNT {partitions: [p, ...]} → {counts: [n, ...]}. */

@@ -73,6 +73,11 @@ function prepareStatements(db: Database) {
       `SELECT ${rowColumns} FROM rows WHERE partition = ?1 AND key > ?2 AND tombstone = 0
        ORDER BY key LIMIT ?3`,
     ),
+    // Keys only, for KEYS: no value is copied out of sqlite or sent to the leader.
+    selectScanKeys: db.prepare<{ key: string }, [number, string, number]>(
+      `SELECT key FROM rows WHERE partition = ?1 AND key > ?2 AND value IS NOT NULL
+       ORDER BY key LIMIT ?3`,
+    ),
     countPartition: db.prepare<{ n: number }, [number]>(
       "SELECT count(*) AS n FROM rows WHERE partition = ? AND tombstone = 0",
     ),
@@ -255,6 +260,17 @@ export class KvStore {
       this.statements.selectScan.all(partition, afterKey, limit),
     );
     return records.map(rowFromRecord);
+  }
+
+  /** Like scanPartition, but only the keys, for a scan that does not want the values. */
+  scanPartitionKeys(partition: number, afterKey: string, limit: number): string[] {
+    this.assertOpen();
+    assertPartition(partition, "scanPartitionKeys");
+    assert(Number.isSafeInteger(limit) && limit >= 1, `scanPartitionKeys: limit ${limit} below 1`);
+    const records = this.guard("scanPartitionKeys", () =>
+      this.statements.selectScanKeys.all(partition, afterKey, limit),
+    );
+    return records.map((record) => record.key);
   }
 
   /** How many keys of `partition` hold a value. */

@@ -82,6 +82,20 @@ test("SCAN under writes and deletes misses no key present throughout", async () 
   const missed = [...stable.keys()].filter((key) => !items.has(key));
   expect(missed).toEqual([]);
   for (const [key, value] of stable) expect(items.get(key)).toEqual([value]);
+  // Keys only (what KEYS uses): the same keys, no values on the wire.
+  const keysOnly: string[] = [];
+  let cursor = "0";
+  do {
+    const page = await client.scanKeys(cursor, 50);
+    keysOnly.push(...page.keys);
+    cursor = page.cursor;
+  } while (cursor !== "0");
+  expect([...stable.keys()].filter((key) => !keysOnly.includes(key))).toEqual([]);
+  const raw = await client.request({ op: "SCAN", count: 3, keysOnly: true });
+  const rawItems = raw["items"] as Record<string, unknown>[];
+  expect(rawItems.length).toBe(3);
+  expect(rawItems.every((item) => typeof item["key"] === "string" && !("value" in item)))
+    .toBe(true);
   // Nothing that never existed.
   const known = new Set([...stable.keys(), ...volatile.keys(), ...added.keys()]);
   expect([...items.keys()].filter((key) => !known.has(key))).toEqual([]);

@@ -60,6 +60,15 @@ export class FakeClient implements ReplClient {
     return { cursor: end >= keys.length ? "0" : `${end}:`, items };
   }
 
+  async scanKeys(
+    cursor: string,
+    count: number,
+    options: CallOptions = {},
+  ): Promise<{ cursor: string; keys: string[] }> {
+    const page = await this.scan(cursor, count, options);
+    return { cursor: page.cursor, keys: page.items.map((item) => item.key) };
+  }
+
   async count(_options: CallOptions = {}): Promise<{ count: number; partitions: number[] }> {
     this.calls.push("count");
     this.check();

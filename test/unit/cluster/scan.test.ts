@@ -33,10 +33,10 @@ function setup(self: Replica, peer: Replica, holders: number[][], failing = new 
     selfId: 1,
     sources: (partition) => holders[partition] ?? [],
     self,
-    peerScan: async (id, partition, after, limit, bytesMax) => {
+    peerScan: async (id, partition, after, limits) => {
       peerCalls.push(`scan ${id} ${partition}`);
       if (failing.has(id)) throw new KvError("TIMEOUT", `node ${id} is slow`);
-      return peer.scan(partition, after, limit, bytesMax);
+      return peer.scan(partition, after, limits);
     },
     peerCount: async (id, asked) => {
       peerCalls.push(`count ${id} ${asked.join(",")}`);

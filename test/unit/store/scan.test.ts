@@ -36,21 +36,36 @@ describe("KvStore.scanPartition and countPartition", () => {
 });
 
 describe("Replica.scan", () => {
-  test("cuts a page by bytes after the first row and says whether more follow", () => {
+  const limits = (limit: number, bytesMax: number, keysOnly = false) => ({
+    limit, bytesMax, keysOnly,
+  });
+
+  test("cuts a page by bytes after the first item and says whether more follow", () => {
     const store = KvStore.open(":memory:");
     const big = "x".repeat(1000);
     store.applyBatch([1, 2, 3].map((n, i) => rowOf(n, 0, 1, i + 1, big)));
     const replica = new Replica(store, new GroupCommitter(store));
-    const page = replica.scan(0, "", 10, 1500);
-    expect(page.rows.map((row) => row.key)).toEqual([keyOf(1)]);
+    const page = replica.scan(0, "", limits(10, 1500));
+    expect(page.items).toEqual([{ key: keyOf(1), value: big }]);
     expect(page.hasMore).toBe(true);
-    // The first row always comes, even above the cap, so a scan never stalls.
-    expect(replica.scan(0, "", 10, 10).rows.length).toBe(1);
-    const rest = replica.scan(0, keyOf(1), 10, 1_000_000);
-    expect(rest.rows.map((row) => row.key)).toEqual([keyOf(2), keyOf(3)]);
+    // The first item always comes, even above the cap, so a scan never stalls.
+    expect(replica.scan(0, "", limits(10, 10)).items.length).toBe(1);
+    const rest = replica.scan(0, keyOf(1), limits(10, 1_000_000));
+    expect(rest.items.map((item) => item.key)).toEqual([keyOf(2), keyOf(3)]);
     expect(rest.hasMore).toBe(false);
-    const exact = replica.scan(0, "", 3, 1_000_000);
-    expect(exact.rows.length).toBe(3);
+    expect(replica.scan(0, "", limits(3, 1_000_000)).items.length).toBe(3);
+    store.close();
+  });
+
+  test("keys only: no values, deleted keys left out, bytes counted on keys", () => {
+    const store = storeWith();
+    const replica = new Replica(store, new GroupCommitter(store));
+    const page = replica.scan(0, "", limits(100, 1_000_000, true));
+    expect(page.items).toEqual([1, 2, 3, 4, 6, 7, 8, 9].map((n) => ({ key: keyOf(n) })));
+    expect(page.hasMore).toBe(false);
+    expect(store.scanPartitionKeys(0, keyOf(4), 2)).toEqual([keyOf(6), keyOf(7)]);
+    // 36-byte keys: two fit in 80 bytes.
+    expect(replica.scan(0, "", limits(100, 80, true)).items.length).toBe(2);
     store.close();
   });
 });
