@@ -5,7 +5,7 @@
 import { type Interface, clearLine, createInterface, cursorTo } from "node:readline";
 import { commandNamed, commandNames } from "./commands.ts";
 import { escapeControls } from "./escape.ts";
-import type { HistoryFile } from "./history.ts";
+import { type HistoryFile, historyEntriesMax } from "./history.ts";
 import { type LineResult, type Session, isIncomplete } from "./repl-shell.ts";
 import { wordAtEnd } from "./tokenize.ts";
 import { AssertionError } from "../util/errors.ts";
@@ -147,7 +147,7 @@ export class TerminalLoop {
       prompt: options.prompt,
       completer: (line: string) => complete(line, session.keysSeen),
       history: [...history],
-      historySize: 1000,
+      historySize: historyEntriesMax,
       removeHistoryDuplicates: true,
       tabSize: 4,
     });
