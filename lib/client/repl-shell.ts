@@ -39,9 +39,9 @@ export type ExitCode = (typeof exitCodes)[keyof typeof exitCodes];
 
 /** text: for a person; json: each reply as one JSON line; raw: values exactly as stored. */
 export type OutputMode = "text" | "json" | "raw";
-export const outputModes: readonly OutputMode[] = ["text", "json", "raw"];
 
 export interface ShellStreams {
+  /** Where piped commands come from (runPiped is handed it; the terminal loop reads its own). */
   readonly input: NodeJS.ReadableStream;
   readonly output: OutputSink;
   readonly errors: OutputSink;
