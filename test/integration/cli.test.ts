@@ -164,6 +164,8 @@ describe("terminal safety (issue 8)", () => {
 
     const pty = new PtySession([bunPath, clientPath, ...connect(), "get", key], { cwd: repoRoot });
     try {
+      // The output can reach us after the process has exited: wait for it, not for the exit.
+      await pty.waitFor(" end\n");
       await waitFor(() => pty.process.exitCode !== null, { what: "the client to exit" });
       // What reached the terminal, before any control sequence is stripped for reading.
       expect(pty.raw).toBe("red\\e[31m bell\\a csi\\x9b2J osc\\e]0;title\\a end\r\n");
