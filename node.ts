@@ -1,18 +1,26 @@
 // Entry point of a Warehouse node: parse flags, start, print one JSON "ready" line on stdout,
 // stop cleanly on SIGTERM/SIGINT. Exit codes: 0 stopped, 1 bad flags or refused join, 3 storage.
-import { nodeUsage, parseNodeConfig, defaults } from "./lib/config.ts";
+import { nodeUsage, parseNodeConfig, defaults, warehouseVersion } from "./lib/config.ts";
 import { WarehouseNode } from "./lib/cluster/node.ts";
 import { KvError } from "./lib/util/errors.ts";
 import { createLogger } from "./lib/util/log.ts";
+import { programName } from "./lib/util/program.ts";
 
-const parsed = parseNodeConfig(Bun.argv.slice(2));
+const argv = Bun.argv.slice(2);
+const program = programName();
+// Checked before the flags: --version alone must not be refused for a missing --id.
+if (argv.includes("--version") || argv.includes("-V")) {
+  console.log(`warehouse-node ${warehouseVersion}`);
+  process.exit(0);
+}
+const parsed = parseNodeConfig(argv);
 if (parsed.ok && parsed.help) {
-  console.log(nodeUsage);
+  process.stdout.write(nodeUsage(program));
   process.exit(0);
 }
 if (!parsed.ok) {
   for (const error of parsed.errors) console.error(`error: ${error}`);
-  console.error("Run with --help for usage.");
+  console.error(`Run "${program} --help" for the options.`);
   process.exit(1);
 }
 const config = parsed.config;

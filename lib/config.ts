@@ -103,13 +103,25 @@ export interface NodeConfig {
   readonly logLevel: LogLevel;
 }
 
+/** text: for a person; json: raw replies as JSON lines; raw: values exactly as stored. */
+export type ClientOutput = "text" | "json" | "raw";
+const clientOutputs: readonly ClientOutput[] = ["text", "json", "raw"];
+
 export interface ClientConfig {
   /** Seed endpoints, in the order given. */
   readonly connectEndpoints: readonly string[];
   /** Commands to run instead of the interactive REPL, separated by ";" (raw text, not split). */
   readonly exec: string | null;
-  /** Print replies as JSON lines instead of text. */
-  readonly isJsonOutput: boolean;
+  /** A command given as arguments (`get <key>`), or empty: none. */
+  readonly command: readonly string[];
+  readonly output: ClientOutput;
+  /** SET's value from this file instead of an argument. */
+  readonly valueFile: string | null;
+  /** COUNT per partition. */
+  readonly isVerbose: boolean;
+  /** History file of the interactive REPL; null: the default (see client.ts). */
+  readonly historyFile: string | null;
+  readonly isVersion: boolean;
   /** Deadline of one request attempt. */
   readonly requestTimeoutMs: number;
   /** Total time spent retrying one command before giving up. */
@@ -185,6 +197,7 @@ const nodeFlags: readonly FlagSpec[] = [
   { name: "log-level", kind: "string", valueName: "level",
     description: `debug, info, warn or error (default ${defaults.node.logLevel}); ` +
       "logs are JSON lines on stderr" },
+  { name: "version", short: "V", kind: "boolean", description: "print the version" },
   helpFlag,
 ];
 
@@ -194,11 +207,21 @@ const clientFlags: readonly FlagSpec[] = [
       `(default ${defaults.client.connect})` },
   { name: "exec", kind: "string", valueName: "commands",
     description: "run these commands, separated by ';', then exit (default: interactive REPL)" },
-  { name: "json", kind: "boolean", description: "print replies as JSON lines" },
+  { name: "output", short: "o", kind: "string", valueName: "mode",
+    description: "text (for people; the default), json (each reply as a JSON line) or raw " +
+      "(values exactly as stored, nothing for a missing key)" },
+  { name: "json", kind: "boolean", description: "the same as --output json" },
+  { name: "raw", kind: "boolean", description: "the same as --output raw" },
+  { name: "value-file", kind: "string", valueName: "file",
+    description: "SET reads its value from this file (- reads stdin, as does the value -)" },
+  { name: "verbose", kind: "boolean", description: "COUNT shows every partition's count" },
+  { name: "history-file", kind: "string", valueName: "file",
+    description: "REPL history (default $WAREHOUSE_HISTORY, else ~/.warehouse_history)" },
   { name: "timeout-ms", kind: "string", valueName: "ms",
     description: `deadline of one request attempt (default ${defaults.client.requestTimeoutMs})` },
   { name: "give-up-ms", kind: "string", valueName: "ms",
     description: `stop retrying a command after this long (default ${defaults.client.giveUpMs})` },
+  { name: "version", short: "V", kind: "boolean", description: "print the version" },
   helpFlag,
 ];
 
@@ -220,6 +243,8 @@ interface ScanState {
   readonly values: Map<string, string[] | true>;
   readonly mentioned: Set<string>;
   readonly errors: string[];
+  /** Where arguments that are not flags go; null: they are errors. */
+  readonly positionals: string[] | null;
 }
 
 function parseArgsTokens(argv: readonly string[], specs: readonly FlagSpec[]) {
@@ -241,8 +266,12 @@ function looksLikeFlag(value: string): boolean {
   return value.startsWith("--") || /^-[a-zA-Z]/.test(value);
 }
 
-function scanFlags(argv: readonly string[], specs: readonly FlagSpec[]): ScanResult {
-  const state: ScanState = { values: new Map(), mentioned: new Set(), errors: [] };
+function scanFlags(
+  argv: readonly string[],
+  specs: readonly FlagSpec[],
+  positionals: string[] | null = null,
+): ScanResult {
+  const state: ScanState = { values: new Map(), mentioned: new Set(), errors: [], positionals };
   scanInto(argv, specs, state);
   return { ...state, isHelp: state.values.get("help") === true };
 }
@@ -250,7 +279,7 @@ function scanFlags(argv: readonly string[], specs: readonly FlagSpec[]): ScanRes
 // Records flags and problems into `state`. Recursion (bounded by argv's length) resumes the scan
 // after a flag that swallowed the next flag as its value.
 function scanInto(argv: readonly string[], specs: readonly FlagSpec[], state: ScanState): void {
-  const { values, mentioned, errors } = state;
+  const { values, mentioned, errors, positionals } = state;
   let tokens: ReturnType<typeof parseArgsTokens>;
   try {
     tokens = parseArgsTokens(argv, specs);
@@ -265,12 +294,16 @@ function scanInto(argv: readonly string[], specs: readonly FlagSpec[], state: Sc
     if (token.kind === "option-terminator") continue;
     if (token.kind === "positional") {
       if (token.index === unknownFlagIndex + 1) continue;
+      if (positionals !== null) {
+        positionals.push(token.value);
+        continue;
+      }
       errors.push(`unexpected argument ${JSON.stringify(token.value)} (flags start with --)`);
       continue;
     }
     const spec = specs.find((candidate) => candidate.name === token.name);
     if (spec === undefined) {
-      errors.push(`unknown flag ${token.rawName} (see --help)`);
+      errors.push(`unknown flag ${token.rawName}`);
       if (token.value === undefined) unknownFlagIndex = token.index;
       continue;
     }
@@ -537,7 +570,8 @@ export function parseNodeConfig(argv: readonly string[]): ConfigResult<NodeConfi
 
 /** Parses client.ts flags (argv without the runtime and script). */
 export function parseClientConfig(argv: readonly string[]): ConfigResult<ClientConfig> {
-  const scan = scanFlags(argv, clientFlags);
+  const command: string[] = [];
+  const scan = scanFlags(argv, clientFlags, command);
   if (scan.isHelp) return { ok: true, help: true };
   const reader = new Reader(scan.values);
   reader.errors.push(...scan.errors);
@@ -557,6 +591,11 @@ export function parseClientConfig(argv: readonly string[]): ConfigResult<ClientC
     reader.errors.push(`--give-up-ms (${giveUpMs}) must be at least --timeout-ms ` +
       `(${requestTimeoutMs}), or no request could run to its deadline`);
   }
+  const output = clientOutputOf(reader);
+  if (exec !== null && command.length > 0) {
+    reader.errors.push(`give commands either with --exec or as arguments, not both ` +
+      `(got ${JSON.stringify(command.join(" "))})`);
+  }
   if (reader.errors.length > 0) return { ok: false, help: false, errors: reader.errors };
   if (requestTimeoutMs === undefined || giveUpMs === undefined) {
     return { ok: false, help: false, errors: [unrecordedProblem] };
@@ -564,11 +603,34 @@ export function parseClientConfig(argv: readonly string[]): ConfigResult<ClientC
   const config: ClientConfig = {
     connectEndpoints: Object.freeze(connectEndpoints),
     exec,
-    isJsonOutput: reader.flag("json"),
+    command: Object.freeze(command),
+    output,
+    valueFile: reader.text("value-file") ?? null,
+    isVerbose: reader.flag("verbose"),
+    historyFile: reader.text("history-file") ?? null,
+    isVersion: reader.flag("version"),
     requestTimeoutMs,
     giveUpMs,
   };
   return { ok: true, help: false, config: Object.freeze(config) };
+}
+
+// --output, or its shorthands --json and --raw; more than one that disagree is an error.
+function clientOutputOf(reader: Reader): ClientOutput {
+  const chosen: ClientOutput[] = [];
+  const text = reader.text("output");
+  if (text !== undefined) {
+    const known = clientOutputs.find((mode) => mode === text);
+    if (known === undefined) reader.errors.push(`--output must be text, json or raw, got ` +
+      `${JSON.stringify(text)}`);
+    else chosen.push(known);
+  }
+  if (reader.flag("json")) chosen.push("json");
+  if (reader.flag("raw")) chosen.push("raw");
+  if (new Set(chosen).size > 1) {
+    reader.errors.push(`choose one output mode: ${chosen.join(" and ")} were both asked for`);
+  }
+  return chosen[0] ?? "text";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -607,35 +669,58 @@ function formatFlags(specs: readonly FlagSpec[]): string {
   return out.join("\n");
 }
 
-/** --help text of node.ts. */
-export const nodeUsage = [
-  "Usage: bun node.ts --id <n> [options]",
-  "",
-  "Runs one Warehouse database node. The first node bootstraps the cluster and fixes its",
-  "replication factor and partition count; every other node joins through any member.",
-  "",
-  "Options:",
-  formatFlags(nodeFlags),
-  "",
-  "Examples:",
-  "  bun node.ts --id 1 --rf 2                                   bootstrap a cluster on :7001",
-  "  bun node.ts --id 2 --port 7002 --join tcp://127.0.0.1:7001  join it",
-  "",
-].join("\n");
+/** The version of both executables (package.json's, checked by a unit test). */
+export const warehouseVersion = "0.1.0";
 
-/** --help text of client.ts. */
-export const clientUsage = [
-  "Usage: bun client.ts [options]",
-  "",
-  "Interactive client for a Warehouse cluster: SET, GET, DELETE, HEARTBEAT, NODES, HELP, EXIT.",
-  "Keys are UUID version 4 strings. Exit status: 0 ok; 1 usage error, or a failed command with",
-  "--exec or piped input; 2 cluster unreachable.",
-  "",
-  "Options:",
-  formatFlags(clientFlags),
-  "",
-  "Examples:",
-  "  bun client.ts --connect tcp://127.0.0.1:7001,tcp://127.0.0.1:7002",
-  "  bun client.ts --json --exec 'SET 0b5c3a4e-7f1d-4c2b-9e8a-1d2c3b4a5f6e hello; HEARTBEAT'",
-  "",
-].join("\n");
+/** --help text of node.ts; `program` is how it was started (`bun node.ts`, `warehouse-node`). */
+export function nodeUsage(program: string): string {
+  return [
+    `Usage: ${program} --id <n> [options]`,
+    "",
+    "Runs one Warehouse database node. The first node bootstraps the cluster and fixes its",
+    "replication factor and partition count; every other node joins through any member.",
+    "",
+    "Options:",
+    formatFlags(nodeFlags),
+    "",
+    "Examples:",
+    `  ${program} --id 1 --rf 2                                   bootstrap a cluster on :7001`,
+    `  ${program} --id 2 --port 7002 --join tcp://127.0.0.1:7001  join it`,
+    "",
+  ].join("\n");
+}
+
+/** --help text of client.ts; `program` is how it was started (`bun client.ts`, `warehouse`). */
+export function clientUsage(program: string): string {
+  const key = "0b5c3a4e-7f1d-4c2b-9e8a-1d2c3b4a5f6e";
+  return [
+    `Usage: ${program} [options] [command [arguments]]`,
+    "",
+    "Client for a Warehouse cluster. With no command it opens the interactive REPL (HELP lists",
+    "its commands); with one it runs it and exits. Keys are UUID version 4 strings.",
+    "",
+    "Commands:",
+    "  get <key>                 print the value ((nil) in text output when there is none)",
+    "  set <key> <value>         store a value; <value> - reads stdin, or use --value-file",
+    "  delete <key>              delete a key",
+    "  scan [cursor] [count n]   one page of keys and values, and the cursor of the next",
+    "  keys                      every key",
+    "  count [--verbose]         number of live keys (per partition with --verbose)",
+    "  where <key>               the key's partition and the nodes that hold it",
+    "  nodes                     the members and their roles",
+    "  heartbeat                 ask the cluster for its instances and replication factor",
+    "",
+    "Options:",
+    formatFlags(clientFlags),
+    "",
+    "Results go to stdout; errors and notices to stderr. Exit status: 0 ok; 1 key not found",
+    "or a command failed; 2 cluster unreachable; 64 usage error (bad flags or arguments).",
+    "",
+    "Examples:",
+    `  ${program} --connect tcp://127.0.0.1:7001,tcp://127.0.0.1:7002`,
+    `  ${program} set ${key} "hello world"`,
+    `  ${program} --output raw get ${key} > value.txt`,
+    `  ${program} --json --exec 'SET ${key} hi; COUNT'`,
+    "",
+  ].join("\n");
+}

@@ -12,6 +12,7 @@
 import { parseTcpEndpoint } from "./util/endpoint.ts";
 import { assert, unreachable, type WireErrorCode } from "./util/errors.ts";
 import { utf8ByteLength } from "./util/utf8.ts";
+import { isCanonicalUuid4, isUuid4 } from "./util/uuid4.ts";
 
 export type { WireErrorCode } from "./util/errors.ts";
 
@@ -31,14 +32,10 @@ export function isWireErrorCode(value: unknown): value is WireErrorCode {
 // ---------------------------------------------------------------------------------------------
 // Keys
 
-const uuid4Pattern = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
-
 /** A UUID version 4 key in canonical lower-case form, or null when `key` is not one. Upper case
  * is accepted. Nil and max UUIDs are not version 4 and are refused. */
 export function normalizeKey(key: unknown): string | null {
-  if (typeof key !== "string") return null;
-  if (!uuid4Pattern.test(key)) return null;
-  return key.toLowerCase();
+  return isUuid4(key) ? key.toLowerCase() : null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -47,7 +44,10 @@ export function normalizeKey(key: unknown): string | null {
 /** Chosen by the client and echoed in the reply. */
 export type RequestId = string | number;
 
-export const requestOps = Object.freeze(["SET", "GET", "DELETE", "HEARTBEAT"] as const);
+export const requestOps = Object.freeze(
+  ["SET", "GET", "DELETE", "HEARTBEAT", "SCAN", "COUNT"] as const,
+);
+const requestOpsText = "SET, GET, DELETE, HEARTBEAT, SCAN or COUNT";
 export type RequestOp = (typeof requestOps)[number];
 
 export interface SetRequest {
@@ -71,7 +71,55 @@ export interface HeartbeatRequest {
   readonly id: RequestId;
   readonly op: "HEARTBEAT";
 }
-export type ClientRequest = SetRequest | GetRequest | DeleteRequest | HeartbeatRequest;
+export interface ScanRequest {
+  readonly id: RequestId;
+  readonly op: "SCAN";
+  readonly cursor: ScanCursor;
+  readonly count: number;
+  /** Items carry only their key (KEYS), not the value. */
+  readonly keysOnly: boolean;
+}
+export interface CountRequest {
+  readonly id: RequestId;
+  readonly op: "COUNT";
+}
+export type ClientRequest =
+  | SetRequest
+  | GetRequest
+  | DeleteRequest
+  | HeartbeatRequest
+  | ScanRequest
+  | CountRequest;
+
+// ---------------------------------------------------------------------------------------------
+// SCAN cursors
+
+/** Where a SCAN resumes: after key `afterKey` ("" = from the start) of `partition`. */
+export interface ScanCursor {
+  readonly partition: number;
+  readonly afterKey: string;
+}
+
+/** The cursor that starts a scan, and the one a reply carries when the scan is complete. */
+export const scanCursorDone = "0";
+export const scanCountDefault = 10;
+export const scanCountMax = 1000;
+
+/** A cursor's wire form: "0" to start, else "<partition>:<last key returned>" (the key may be
+ * empty: start of that partition). Null when `text` is not one. */
+export function parseScanCursor(text: string): ScanCursor | null {
+  if (text === scanCursorDone) return { partition: 0, afterKey: "" };
+  const match = /^(\d{1,9}):(.*)$/.exec(text);
+  if (match === null) return null;
+  const afterKey = match[2] ?? "";
+  if (afterKey !== "" && !isCanonicalUuid4(afterKey)) return null;
+  return { partition: Number(match[1]), afterKey };
+}
+
+/** The wire form of a cursor; null (scan complete) is "0". */
+export function formatScanCursor(cursor: ScanCursor | null): string {
+  return cursor === null ? scanCursorDone : `${cursor.partition}:${cursor.afterKey}`;
+}
 
 export interface RequestLimits {
   /** Largest value accepted, in UTF-8 bytes. */
@@ -130,7 +178,7 @@ function badRequest(id: RequestId | null, message: string): ParseRequestResult {
 
 function parseOp(id: RequestId, op: unknown): RequestOp | ParseRequestResult {
   if (op === undefined) {
-    return badRequest(id, 'request has no "op" (SET, GET, DELETE or HEARTBEAT)');
+    return badRequest(id, `request has no "op" (${requestOpsText})`);
   }
   if (typeof op !== "string") {
     return badRequest(id, `"op" must be a string, got ${describeType(op)}`);
@@ -140,7 +188,7 @@ function parseOp(id: RequestId, op: unknown): RequestOp | ParseRequestResult {
   const shown = JSON.stringify(op.length > 40 ? `${op.slice(0, 40)}...` : op);
   const upper = requestOps.find((candidate) => candidate === op.toUpperCase());
   const hint = upper !== undefined ? ` (ops are upper case: use "${upper}")` : "";
-  return badRequest(id, `unknown op ${shown}${hint}; expected SET, GET, DELETE or HEARTBEAT`);
+  return badRequest(id, `unknown op ${shown}${hint}; expected ${requestOpsText}`);
 }
 
 // A required string field, or BAD_REQUEST naming it when it is missing or not a string.
@@ -184,7 +232,8 @@ function parseFields(
   request: JsonObject,
   limits: RequestLimits,
 ): ParseRequestResult {
-  if (op === "HEARTBEAT") return { ok: true, request: { id, op } };
+  if (op === "HEARTBEAT" || op === "COUNT") return { ok: true, request: { id, op } };
+  if (op === "SCAN") return parseScanFields(id, request);
   const rawKey = requireString(id, request, "key");
   if (typeof rawKey !== "string") return rawKey;
   let value = "";
@@ -209,6 +258,28 @@ function parseFields(
     default:
       return unreachable(op);
   }
+}
+
+// SCAN's optional cursor (default "0") and count (default 10, at most scanCountMax).
+function parseScanFields(id: RequestId, request: JsonObject): ParseRequestResult {
+  const rawCursor = request["cursor"] ?? scanCursorDone;
+  if (typeof rawCursor !== "string") {
+    return badRequest(id, `"cursor" must be a string, got ${describeType(rawCursor)}`);
+  }
+  const cursor = parseScanCursor(rawCursor);
+  if (cursor === null) {
+    return badRequest(id, `"cursor" ${JSON.stringify(rawCursor.slice(0, 60))} is not a cursor ` +
+      'a SCAN reply gave ("0" starts a scan)');
+  }
+  const count = request["count"] ?? scanCountDefault;
+  if (!Number.isSafeInteger(count) || (count as number) < 1 || (count as number) > scanCountMax) {
+    return badRequest(id, `"count" must be an integer from 1 to ${scanCountMax}`);
+  }
+  const keysOnly = request["keysOnly"] ?? false;
+  if (typeof keysOnly !== "boolean") {
+    return badRequest(id, `"keysOnly" must be a boolean, got ${describeType(keysOnly)}`);
+  }
+  return { ok: true, request: { id, op: "SCAN", cursor, count: count as number, keysOnly } };
 }
 
 /**

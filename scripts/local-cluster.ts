@@ -1,7 +1,9 @@
 // `npm start`: a local 3-node cluster (ids 1-3, RF 2, data under ./data, ports 7001-7003) with
 // the REPL attached. Leaving the REPL (EXIT or Ctrl-D) stops the nodes cleanly (SIGTERM).
-// Node logs go to ./data/node-<id>.log so they do not interleave with the REPL.
-import { mkdirSync, openSync } from "node:fs";
+// Node logs go to ./data/node-<id>.log so they do not interleave with the REPL, and each node's
+// process id to ./data/node-<id>.pid. The nodes run in their own process group: a Ctrl-C that
+// the terminal turns into SIGINT for the foreground group must not stop the cluster.
+import { mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { WarehouseClient } from "../lib/client/client.ts";
@@ -35,6 +37,7 @@ async function isSynced(client: WarehouseClient): Promise<boolean> {
 async function stopNodes(): Promise<void> {
   for (const n of nodes) n.kill("SIGTERM");
   await Promise.all(nodes.map((n) => n.exited));
+  for (const id of ids) rmSync(join(dataRoot, `node-${id}.pid`), { force: true });
 }
 
 mkdirSync(dataRoot, { recursive: true });
@@ -55,8 +58,9 @@ for (const id of ids) {
   if (id === 1) args.push("--rf", "2");
   else args.push("--join", endpoints[0] as string);
   const log = openSync(join(dataRoot, `node-${id}.log`), "a");
-  const proc = Bun.spawn(args, { stdin: "ignore", stdout: "pipe", stderr: log });
+  const proc = Bun.spawn(args, { stdin: "ignore", stdout: "pipe", stderr: log, detached: true });
   nodes.push(proc);
+  writeFileSync(join(dataRoot, `node-${id}.pid`), `${proc.pid}\n`);
   const line = await readyLine(proc);
   if (line === null || !line.includes('"ready"')) {
     console.error(`node ${id} did not start; see ${join(dataRoot, `node-${id}.log`)}`);
@@ -82,7 +86,7 @@ const client = Bun.spawn(
   ],
   { stdin: "inherit", stdout: "inherit", stderr: "inherit" },
 );
-// Ctrl-C reaches the whole process group; the REPL handles it, we only stop the nodes after.
+// A SIGINT from the terminal reaches this process too; only leaving the REPL stops the nodes.
 process.on("SIGINT", () => undefined);
 const code = await client.exited;
 await stopNodes();

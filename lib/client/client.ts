@@ -2,21 +2,20 @@
 // heartbeats, sends requests with ids and per-attempt deadlines, and retries at the new leader
 // (from a NOT_LEADER hint or a heartbeat) or the next node until a bounded time has passed.
 // Used by the REPL, the tests and the benchmarks.
-import { KvError, type WireErrorCode } from "../util/errors.ts";
+import { CancelledError, KvError, type WireErrorCode } from "../util/errors.ts";
 import { type Logger, nullLogger } from "../util/log.ts";
 import {
   type HeartbeatInfo,
   type LeaderInfo,
-  type Reply,
   decodeHeartbeat,
   encodeJson,
   leaderHintOf,
   normalizeKey,
   parseHeartbeat,
-  parseReply,
   HEARTBEAT_TOPIC,
 } from "../protocol.ts";
-import { Dealer, Subscriber } from "../zmtp/index.ts";
+import { Subscriber } from "../zmtp/index.ts";
+import { type AttemptOutcome, NodeLink, type Pending } from "./node-link.ts";
 
 export interface ClusterMember {
   id: number;
@@ -53,58 +52,17 @@ const MEMBER_SILENCE_MS = 1_000;
 /** Pause between attempts when nobody knows a leader yet (e.g. during an election). */
 const NO_LEADER_BACKOFF_MS = 50;
 
-/** How one attempt ended: a reply, no reply in time, or abandoned because the leader moved. */
-type AttemptOutcome = Reply | "timeout" | "redirect";
 
-interface Pending {
-  resolve: (outcome: AttemptOutcome) => void;
-  timer: ReturnType<typeof setTimeout>;
-  endpoint: string;
+/** Per-call options of the public methods. */
+export interface CallOptions {
+  /** Aborting abandons the request: the call rejects with CancelledError at once. */
+  readonly signal?: AbortSignal;
 }
 
-/** One DEALER per node; replaced after a timeout so a stale request is never delivered late. */
-class NodeLink {
-  readonly endpoint: string;
-  private dealer: Dealer;
-  private readonly pending: Map<string, Pending>;
-
-  constructor(endpoint: string, pending: Map<string, Pending>) {
-    this.endpoint = endpoint;
-    this.pending = pending;
-    this.dealer = this.open();
-  }
-
-  private open(): Dealer {
-    const dealer = new Dealer({ reconnectIvlMs: 50, reconnectIvlMaxMs: 500, lingerMs: 0 });
-    dealer.connect(this.endpoint);
-    void this.read(dealer);
-    return dealer;
-  }
-
-  send(body: Uint8Array): void {
-    void this.dealer.send([body]).catch(() => undefined);
-  }
-
-  reset(): void {
-    void this.dealer.close();
-    this.dealer = this.open();
-  }
-
-  close(): Promise<void> {
-    return this.dealer.close();
-  }
-
-  private async read(dealer: Dealer): Promise<void> {
-    for await (const frames of dealer) {
-      const reply = parseReply(frames[frames.length - 1] ?? new Uint8Array(0));
-      if (reply === null) continue;
-      const pending = this.pending.get(String(reply.id));
-      if (pending === undefined) continue;
-      this.pending.delete(String(reply.id));
-      clearTimeout(pending.timer);
-      pending.resolve(reply);
-    }
-  }
+/** One SCAN reply: the items and the cursor to pass next ("0" when the scan is complete). */
+export interface ScanResult {
+  readonly cursor: string;
+  readonly items: { key: string; value: string }[];
 }
 
 interface NodeSeen {
@@ -165,31 +123,35 @@ export class WarehouseClient {
   async set(
     key: string,
     value: string,
+    options: CallOptions = {},
   ): Promise<{ status: "created" | "updated"; replicas: number }> {
-    const reply = await this.call({ op: "SET", key: checkedKey(key), value });
+    const reply = await this.call({ op: "SET", key: checkedKey(key), value }, options);
     const status = reply["status"];
     if (status !== "created" && status !== "updated") throw malformed();
     return { status, replicas: numberField(reply, "replicas") };
   }
 
-  async get(key: string): Promise<{ found: boolean; value?: string }> {
-    const reply = await this.call({ op: "GET", key: checkedKey(key) });
+  async get(key: string, options: CallOptions = {}): Promise<{ found: boolean; value?: string }> {
+    const reply = await this.call({ op: "GET", key: checkedKey(key) }, options);
     if (reply["found"] === true && typeof reply["value"] === "string")
       return { found: true, value: reply["value"] };
     if (reply["found"] === false) return { found: false };
     throw malformed();
   }
 
-  async delete(key: string): Promise<{ status: "deleted" | "not_found"; replicas: number }> {
-    const reply = await this.call({ op: "DELETE", key: checkedKey(key) });
+  async delete(
+    key: string,
+    options: CallOptions = {},
+  ): Promise<{ status: "deleted" | "not_found"; replicas: number }> {
+    const reply = await this.call({ op: "DELETE", key: checkedKey(key) }, options);
     const status = reply["status"];
     if (status !== "deleted" && status !== "not_found") throw malformed();
     return { status, replicas: numberField(reply, "replicas") };
   }
 
   /** Asks a node (the leader when known) for its heartbeat object. */
-  async heartbeat(): Promise<HeartbeatInfo> {
-    const reply = await this.call({ op: "HEARTBEAT" }, { anyNode: true });
+  async heartbeat(options: CallOptions = {}): Promise<HeartbeatInfo> {
+    const reply = await this.call({ op: "HEARTBEAT" }, { ...options, anyNode: true });
     const info = parseHeartbeat(reply);
     if (info === null) throw malformed();
     this.learn(info);
@@ -197,8 +159,53 @@ export class WarehouseClient {
   }
 
   /** Sends a request as given and returns the raw reply object (for --json). */
-  async request(body: Record<string, unknown>): Promise<Record<string, unknown>> {
-    return this.call(body, { raw: true });
+  async request(
+    body: Record<string, unknown>,
+    options: CallOptions = {},
+  ): Promise<Record<string, unknown>> {
+    return this.call(body, { ...options, raw: true });
+  }
+
+  /** One SCAN page from `cursor` ("0" starts a scan). */
+  async scan(cursor: string, count: number, options: CallOptions = {}): Promise<ScanResult> {
+    const reply = await this.call({ op: "SCAN", cursor, count }, options);
+    const next = reply["cursor"];
+    const items = reply["items"];
+    if (typeof next !== "string" || !Array.isArray(items)) throw malformed();
+    const parsed = items.map((item: unknown) => {
+      const { key, value } = (item ?? {}) as { key?: unknown; value?: unknown };
+      if (typeof key !== "string" || typeof value !== "string") throw malformed();
+      return { key, value };
+    });
+    return { cursor: next, items: parsed };
+  }
+
+  /** One SCAN page of keys only (what KEYS needs): no value crosses the network. */
+  async scanKeys(
+    cursor: string,
+    count: number,
+    options: CallOptions = {},
+  ): Promise<{ cursor: string; keys: string[] }> {
+    const reply = await this.call({ op: "SCAN", cursor, count, keysOnly: true }, options);
+    const next = reply["cursor"];
+    const items = reply["items"];
+    if (typeof next !== "string" || !Array.isArray(items)) throw malformed();
+    const keys = items.map((item: unknown) => {
+      const key = (item ?? {}) as { key?: unknown };
+      if (typeof key.key !== "string") throw malformed();
+      return key.key;
+    });
+    return { cursor: next, keys };
+  }
+
+  /** Live keys in the cluster, in total and per partition. */
+  async count(options: CallOptions = {}): Promise<{ count: number; partitions: number[] }> {
+    const reply = await this.call({ op: "COUNT" }, options);
+    const count = reply["count"];
+    const partitions = reply["partitions"];
+    if (typeof count !== "number" || !Array.isArray(partitions)) throw malformed();
+    if (!partitions.every((n) => typeof n === "number")) throw malformed();
+    return { count, partitions: partitions as number[] };
   }
 
   view(): ClusterView {
@@ -254,21 +261,33 @@ export class WarehouseClient {
    */
   private async call(
     body: Record<string, unknown>,
-    options: { anyNode?: boolean; raw?: boolean } = {},
+    options: CallOptions & { anyNode?: boolean; raw?: boolean } = {},
   ): Promise<Record<string, unknown>> {
     if (this.isClosed) throw new KvError("UNAVAILABLE", "client is closed");
-    const deadline = Date.now() + this.config.giveUpMs;
+    const startMs = Date.now();
+    const deadline = startMs + this.config.giveUpMs;
     let attempt = 0;
     let hint: LeaderInfo | null = null;
     let lastError = new KvError("UNAVAILABLE", "no node answered");
     // What a live node said beats a timeout from a dead one when we finally give up.
     let lastAnswer: KvError | undefined;
+    // What each node did, for the message when giving up: the last attempt alone misleads.
+    const tried = new Map<string, { count: number; outcome: string }>();
+    const note = (endpoint: string, outcome: string): void => {
+      tried.set(endpoint, { count: (tried.get(endpoint)?.count ?? 0) + 1, outcome });
+    };
     while (Date.now() < deadline) {
       const endpoint = this.pickEndpoint(attempt, hint, options.anyNode === true);
       hint = null;
       attempt++;
       const timeoutMs = Math.min(this.config.requestTimeoutMs, Math.max(1, deadline - Date.now()));
-      const reply = await this.attempt(endpoint, body, timeoutMs);
+      const reply = await this.attempt(endpoint, body, timeoutMs, options.signal);
+      if (reply === "cancelled") {
+        throw new CancelledError(`${String(body["op"])} abandoned at ${endpoint}`);
+      }
+      if (reply !== "redirect") {
+        note(endpoint, reply === "timeout" ? "no reply" : reply.ok ? "ok" : reply.error.code);
+      }
       if (reply === "redirect") {
         // A new leader was announced while we waited on the old one: go there at once.
         lastError = new KvError("TIMEOUT", `${endpoint} stopped leading before it answered`);
@@ -294,14 +313,26 @@ export class WarehouseClient {
       }
       await new Promise((r) => setTimeout(r, NO_LEADER_BACKOFF_MS));
     }
-    throw lastAnswer ?? lastError;
+    const final = lastAnswer ?? lastError;
+    if (attempt <= 1) throw final;
+    const summary = [...tried]
+      .map(([endpoint, { count, outcome }]) => `${endpoint} ${outcome}` +
+        (count > 1 ? ` (${count} attempts)` : ""))
+      .join(", ");
+    throw new KvError(
+      final.code,
+      `${final.message} (gave up after ${attempt} attempts in ${Date.now() - startMs} ms: ` +
+        `${summary})`,
+    );
   }
 
   private attempt(
     endpoint: string,
     body: Record<string, unknown>,
     timeoutMs: number,
+    signal: AbortSignal | undefined,
   ): Promise<AttemptOutcome> {
+    if (signal?.aborted === true) return Promise.resolve("cancelled");
     const id = `${this.idPrefix}${this.nextId++}`;
     let link = this.links.get(endpoint);
     if (link === undefined) {
@@ -310,12 +341,25 @@ export class WarehouseClient {
     }
     const target = link;
     return new Promise((resolve) => {
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        // As after a timeout: a fresh connection, so the abandoned reply never arrives late.
+        target.reset();
+        resolve("cancelled");
+      };
       const timer = setTimeout(() => {
+        signal?.removeEventListener("abort", onAbort);
         this.pending.delete(id);
         target.reset();
         resolve("timeout");
       }, timeoutMs);
-      this.pending.set(id, { resolve, timer, endpoint });
+      signal?.addEventListener("abort", onAbort, { once: true });
+      const settle = (outcome: AttemptOutcome): void => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve(outcome);
+      };
+      this.pending.set(id, { resolve: settle, timer, endpoint });
       target.send(encodeJson({ ...body, id }));
     });
   }

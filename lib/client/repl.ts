@@ -1,171 +1,15 @@
-// The REPL's pure core: parse one line into a Command, split an --exec script into lines, and
-// format replies, cluster views and notices as text for a person. No I/O, no clock, no sockets:
-// the shell (repl-shell.ts) reads lines, calls the client and prints what these functions return.
+// The text a person reads: replies, cluster views, scan pages and notices formatted for the
+// REPL and the CLI's text output. No I/O, no clock, no sockets: the shell (repl-shell.ts) calls
+// the client and prints what these functions return. Parsing lives in commands.ts.
 import type { HeartbeatInfo } from "../protocol.ts";
-import { normalizeKey } from "../protocol.ts";
 import { partitionOf, replicasOf } from "../placement.ts";
 import { KvError, unreachable } from "../util/errors.ts";
 import type { ClientEvent, ClusterView } from "./client.ts";
+import { quoteWord } from "./tokenize.ts";
 
-/** One parsed REPL line. Keys are already validated and in canonical (lower-case) form. */
-export type Command =
-  | { readonly kind: "set"; readonly key: string; readonly value: string }
-  | { readonly kind: "get"; readonly key: string }
-  | { readonly kind: "delete"; readonly key: string }
-  | { readonly kind: "where"; readonly key: string }
-  | { readonly kind: "heartbeat" }
-  | { readonly kind: "nodes" }
-  | { readonly kind: "help" }
-  | { readonly kind: "exit" }
-  | { readonly kind: "empty" };
-
-/** A line that cannot run. `error` is the text to print; `code` and `message` are what --json
- * prints, with the wire code the node would have answered (usage problems are BAD_REQUEST). */
-export interface ParseError {
-  readonly error: string;
-  readonly code: "INVALID_KEY" | "BAD_REQUEST";
-  readonly message: string;
-}
-
-export const invalidKeyMessage = "key is not a valid UUID4";
-
-/** Usage line of each command, as HELP and the usage errors show it. */
-export const usageOf = {
-  SET: "SET <uuid4> <value>",
-  GET: "GET <uuid4>",
-  DELETE: "DELETE <uuid4>",
-  WHERE: "WHERE <uuid4>",
-  HEARTBEAT: "HEARTBEAT",
-  NODES: "NODES",
-  HELP: "HELP",
-  EXIT: "EXIT",
-} as const;
-type CommandName = keyof typeof usageOf;
-
-export const helpText = [
-  "Commands (case-insensitive; keys are UUID version 4):",
-  `  ${usageOf.SET.padEnd(22)} store a value; the value is the rest of the line,`,
-  `  ${"".padEnd(22)} surrounding quotes are stripped: SET <uuid4> '{"a": 1}'`,
-  `  ${usageOf.GET.padEnd(22)} print the value, or "Not found"`,
-  `  ${usageOf.DELETE.padEnd(22)} delete a key`,
-  `  ${usageOf.WHERE.padEnd(22)} show the key's partition and the nodes that hold it`,
-  `  ${usageOf.HEARTBEAT.padEnd(22)} ask the cluster for its instances and replication factor`,
-  `  ${usageOf.NODES.padEnd(22)} show the members as this client sees them`,
-  `  ${usageOf.HELP.padEnd(22)} show this text`,
-  `  ${"EXIT, QUIT, Ctrl-D".padEnd(22)} leave`,
-  "Lines starting with # are comments.",
-].join("\n");
-
-function usageError(name: CommandName): ParseError {
-  const message = `usage: ${usageOf[name]}`;
-  return { error: `Error: ${message}`, code: "BAD_REQUEST", message };
-}
-
-function invalidKeyError(): ParseError {
-  return { error: `Error: ${invalidKeyMessage}`, code: "INVALID_KEY", message: invalidKeyMessage };
-}
-
-/** Splits off the first whitespace-delimited word; `rest` has its leading whitespace removed. */
-function firstWord(text: string): { word: string; rest: string } {
-  const trimmed = text.trimStart();
-  const end = trimmed.search(/\s/);
-  if (end < 0) return { word: trimmed, rest: "" };
-  return { word: trimmed.slice(0, end), rest: trimmed.slice(end).trimStart() };
-}
-
-/** Strips one pair of matching surrounding quotes. Nothing inside is unescaped: what is between
- * the quotes is stored as typed, so JSON documents keep their own quotes and backslashes. */
-export function unquote(text: string): string {
-  if (text.length < 2) return text;
-  const first = text[0];
-  if ((first === '"' || first === "'") && text.endsWith(first)) return text.slice(1, -1);
-  return text;
-}
-
-type KeyCommandKind = "get" | "delete" | "where";
-
-function parseKeyCommand(
-  kind: KeyCommandKind,
-  name: CommandName,
-  args: string,
-): Command | ParseError {
-  const { word, rest } = firstWord(args);
-  if (word === "" || rest !== "") return usageError(name);
-  const key = normalizeKey(word);
-  if (key === null) return invalidKeyError();
-  return { kind, key };
-}
-
-function parseSet(args: string): Command | ParseError {
-  const { word, rest } = firstWord(args);
-  // Trailing blanks are invisible on a terminal, so they are not part of the value; blanks
-  // inside quotes are kept.
-  const raw = rest.trimEnd();
-  if (word === "" || raw === "") return usageError("SET");
-  const key = normalizeKey(word);
-  if (key === null) return invalidKeyError();
-  return { kind: "set", key, value: unquote(raw) };
-}
-
-function parseBare(command: Command, name: CommandName, args: string): Command | ParseError {
-  return args === "" ? command : usageError(name);
-}
-
-/** Parses one REPL line. Command words are case-insensitive; an empty line or a `#` comment is
- * `{ kind: "empty" }`. Keys are checked here, so an invalid key is never sent. */
-export function parseCommand(line: string): Command | ParseError {
-  const { word, rest } = firstWord(line);
-  if (word === "" || word.startsWith("#")) return { kind: "empty" };
-  const args = rest.trimEnd();
-  switch (word.toUpperCase()) {
-    case "SET":
-      return parseSet(rest);
-    case "GET":
-      return parseKeyCommand("get", "GET", args);
-    case "DELETE":
-      return parseKeyCommand("delete", "DELETE", args);
-    case "WHERE":
-      return parseKeyCommand("where", "WHERE", args);
-    case "HEARTBEAT":
-      return parseBare({ kind: "heartbeat" }, "HEARTBEAT", args);
-    case "NODES":
-      return parseBare({ kind: "nodes" }, "NODES", args);
-    case "HELP":
-      return parseBare({ kind: "help" }, "HELP", args);
-    case "EXIT":
-    case "QUIT":
-      return parseBare({ kind: "exit" }, "EXIT", args);
-    default: {
-      const message = `unknown command "${word}" (type HELP)`;
-      return { error: `Error: ${message}`, code: "BAD_REQUEST", message };
-    }
-  }
-}
-
-export function isParseError(parsed: Command | ParseError): parsed is ParseError {
-  return "error" in parsed;
-}
-
-/** Splits an --exec script into lines at `;` and newlines that are outside quotes, so
- * `SET <k> "a; b"` stays one command. Blank pieces are dropped. */
-export function splitScript(script: string): string[] {
-  const lines: string[] = [];
-  let current = "";
-  let quote: string | null = null;
-  for (const char of script) {
-    if (quote !== null) {
-      if (char === quote) quote = null;
-      current += char;
-    } else if (char === ";" || char === "\n") {
-      lines.push(current);
-      current = "";
-    } else {
-      if (char === '"' || char === "'") quote = char;
-      current += char;
-    }
-  }
-  lines.push(current);
-  return lines.map((line) => line.trim()).filter((line) => line !== "");
+interface ScanItem {
+  readonly key: string;
+  readonly value: string;
 }
 
 function plural(count: number, noun: string): string {
@@ -177,12 +21,16 @@ export function formatSet(reply: { status: "created" | "updated"; replicas: numb
   return `${verb} (${plural(reply.replicas, "replica")})`;
 }
 
+/** What GET prints for a key with no value, as redis-cli does: never mistaken for a value that
+ * a script stored, since the exit status says "not found" too. */
+export const nilText = "(nil)";
+
 export function formatGet(reply: { found: boolean; value?: string }): string {
-  return reply.found ? (reply.value ?? "") : "Not found";
+  return reply.found ? (reply.value ?? "") : nilText;
 }
 
 export function formatDelete(reply: { status: "deleted" | "not_found"; replicas: number }): string {
-  if (reply.status === "not_found") return "Not found";
+  if (reply.status === "not_found") return "(not found)";
   return `Deleted (${plural(reply.replicas, "replica")})`;
 }
 
@@ -217,7 +65,8 @@ export function formatCluster(view: ClusterView): string {
       member.id === leaderId ? "*" : "",
       String(member.id),
       member.endpoint,
-      member.role ?? (member.id === leaderId ? "leader" : "-"),
+      // A member that is down has no role now; "down" belongs in the state column only.
+      member.alive ? (member.role ?? (member.id === leaderId ? "leader" : "-")) : "-",
       member.alive ? "alive" : "down",
     ]);
   const summary =
@@ -299,6 +148,7 @@ export function formatEvent(event: ClientEvent): string {
         `term ${event.term}`
       );
     case "under-replicated":
+      if (event.live === 0) return "WARNING: no node of the cluster is answering heartbeats";
       return (
         `WARNING: cluster size (${event.live}) is smaller than ` +
         `replication factor (${event.rf})`
@@ -308,6 +158,25 @@ export function formatEvent(event: ClientEvent): string {
     default:
       return unreachable(event);
   }
+}
+
+/** A SCAN page: the next cursor, then one `key value` line per item (values quoted when they
+ * would not read back as one word). */
+export function formatScan(result: { cursor: string; items: readonly ScanItem[] }): string {
+  const lines = result.items.map((item) => `${item.key}  ${quoteWord(item.value)}`);
+  const done = result.cursor === "0" ? " (scan complete)" : "";
+  return [`cursor: ${result.cursor}${done}`, ...lines].join("\n");
+}
+
+/** COUNT: the total, and with `isVerbose` every partition's count. */
+export function formatCount(
+  result: { count: number; partitions: readonly number[] },
+  isVerbose: boolean,
+): string {
+  const total = plural(result.count, "key");
+  if (!isVerbose) return total;
+  const rows = result.partitions.map((n, partition) => [`partition ${partition}`, String(n)]);
+  return [total, ...table(rows).map((line) => `  ${line}`)].join("\n");
 }
 
 /** One line for a person: `Error CODE: message` for a KvError, `Error: message` otherwise. Never

@@ -3,7 +3,7 @@
 // can cause becomes a reply with a protocol.md code, never an exception. The context is narrow:
 // what a client handler needs of a node, nothing more.
 
-import { errorReply, okReply, parseRequest, type Reply } from "../protocol.ts";
+import { errorReply, okReply, parseRequest, type ClientRequest, type Reply } from "../protocol.ts";
 import type { ClientOp, ClientResult } from "./node-core.ts";
 
 export interface ClientContext {
@@ -23,13 +23,7 @@ export function handleClientRequest(
   if (!parsed.ok) return reply(errorReply(parsed.id, parsed.code, parsed.message));
   const request = parsed.request;
   if (request.op === "HEARTBEAT") return reply(okReply(request.id, context.heartbeat()));
-  const writer = null;
-  const op: ClientOp =
-    request.op === "SET"
-      ? { op: "SET", key: request.key, value: request.value, writer }
-      : request.op === "DELETE"
-        ? { op: "DELETE", key: request.key, writer }
-        : { op: "GET", key: request.key };
+  const op = clientOp(request);
   context.run(op, (result) => {
     if (result.ok) return reply(okReply(request.id, result.fields));
     const extra =
@@ -38,4 +32,19 @@ export function handleClientRequest(
         : { leader: { id: result.leader.id, endpoint: result.leader.endpoint } };
     reply(errorReply(request.id, result.code, result.message, extra));
   });
+}
+
+function clientOp(request: Exclude<ClientRequest, { op: "HEARTBEAT" }>): ClientOp {
+  switch (request.op) {
+    case "SET":
+      return { op: "SET", key: request.key, value: request.value, writer: null };
+    case "DELETE":
+      return { op: "DELETE", key: request.key, writer: null };
+    case "GET":
+      return { op: "GET", key: request.key };
+    case "SCAN":
+      return { op: "SCAN", cursor: request.cursor, count: request.count, keysOnly: request.keysOnly };
+    case "COUNT":
+      return { op: "COUNT" };
+  }
 }

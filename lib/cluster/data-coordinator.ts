@@ -5,7 +5,9 @@
 // applied (so the in-sync sets it starts from are final) until it steps down.
 
 import { partitionOf, replicasOf } from "../placement.ts";
+import type { DataRow } from "../store/replica-types.ts";
 import type { DataReply, DataRequest } from "./data-messages.ts";
+import { replyProblem } from "./peer-data-match.ts";
 import {
   PartitionLeader,
   type OutgoingRequest,
@@ -42,10 +44,29 @@ export interface OutgoingData {
 interface Tracked {
   readonly partition: number;
   readonly to: number;
+  readonly request: DataRequest;
   readonly deadlineTick: number;
 }
 
 export type { ReadResult, WriteResult };
+
+/** Where a scan resumes: after `afterKey` ("" = from the start) of `partition`. */
+export interface ScanPosition {
+  readonly partition: number;
+  readonly afterKey: string;
+}
+
+export type ScanResult =
+  | { ok: true; rows: readonly DataRow[]; next: ScanPosition | null }
+  | { ok: false; code: "UNAVAILABLE"; message: string };
+
+export type CountResult =
+  | { ok: true; counts: readonly number[] }
+  | { ok: false; code: "UNAVAILABLE"; message: string };
+
+/** Value and key characters in one SCAN reply past its first page: far below the frame limit
+ * even when every character needs a 6-character JSON escape. */
+const SCAN_REPLY_CHARS_MAX = 4 * 1024 * 1024;
 
 export class DataCoordinator {
   private readonly settings: CoordinatorSettings;
@@ -54,6 +75,8 @@ export class DataCoordinator {
   private readonly tracked = new Map<number, Tracked>();
   private outgoing: OutgoingData[] = [];
   private nextRid = 1;
+  /** Replies dropped because they did not answer their request (for metrics and logs). */
+  rejectedReplies = 0;
   private tickCount = 0;
 
   constructor(settings: CoordinatorSettings, hooks: CoordinatorHooks) {
@@ -84,9 +107,67 @@ export class DataCoordinator {
     this.leaderOfKey(key).read(key, done);
   }
 
+  /**
+   * Up to `count` rows from `cursor` on, walking partitions in order and each one's keys in key
+   * order; `next` is where the following call resumes, null when the walk is done.
+   */
+  scan(cursor: ScanPosition, count: number, done: (r: ScanResult) => void): void {
+    const rows: DataRow[] = [];
+    let bytes = 0;
+    const step = (partition: number, afterKey: string): void => {
+      const leader = this.leaders[partition];
+      if (leader === undefined) return done({ ok: true, rows, next: null });
+      leader.page(afterKey, count - rows.length, (page) => {
+        if (!page.ok) return done(page);
+        for (const row of page.rows) {
+          rows.push(row);
+          bytes += row.value.length + row.key.length;
+        }
+        const last = page.rows[page.rows.length - 1];
+        if (rows.length >= count && last !== undefined) {
+          return done({ ok: true, rows, next: { partition, afterKey: last.key } });
+        }
+        const next = { partition: partition + 1, afterKey: "" };
+        if (bytes >= SCAN_REPLY_CHARS_MAX || partition + 1 >= this.leaders.length) {
+          return done({ ok: true, rows, next: partition + 1 >= this.leaders.length ? null : next });
+        }
+        step(next.partition, "");
+      });
+    };
+    if (cursor.partition >= this.leaders.length) {
+      return done({ ok: false, code: "UNAVAILABLE", message: "the cursor names no partition here" });
+    }
+    step(cursor.partition, cursor.afterKey);
+  }
+
+  /** The number of keys of every partition, each from one in-sync replica. */
+  count(done: (r: CountResult) => void): void {
+    const counts = new Array<number>(this.leaders.length).fill(0);
+    let left = this.leaders.length;
+    let failed = false;
+    this.leaders.forEach((leader, partition) =>
+      leader.page("", 0, (page) => {
+        if (failed) return;
+        if (!page.ok) {
+          failed = true;
+          return done(page);
+        }
+        counts[partition] = page.count;
+        if (--left === 0) done({ ok: true, counts });
+      }),
+    );
+  }
+
   onReply(from: number, reply: DataReply): void {
     const tracked = this.tracked.get(reply.rid);
     if (tracked === undefined || tracked.to !== from) return;
+    // A well-formed reply that does not answer its request (rows of another partition, a
+    // bogus refusal) is dropped: the request then times out like a lost one.
+    const problem = replyProblem(tracked.request, reply, this.leaders.length);
+    if (problem !== null) {
+      this.rejectedReplies++;
+      return;
+    }
     this.tracked.delete(reply.rid);
     this.leaders[tracked.partition]?.onReply(reply.rid, from, reply);
   }
@@ -150,8 +231,14 @@ export class DataCoordinator {
     const rid = this.nextRid++;
     const timeoutTicks =
       request.type === "fence" ? this.settings.fenceTimeoutTicks : this.settings.requestTimeoutTicks;
-    this.tracked.set(rid, { partition, to, deadlineTick: this.tickCount + timeoutTicks });
-    this.outgoing.push({ to, request: { ...request, rid } as DataRequest });
+    const numbered = { ...request, rid } as DataRequest;
+    this.tracked.set(rid, {
+      partition,
+      to,
+      request: numbered,
+      deadlineTick: this.tickCount + timeoutTicks,
+    });
+    this.outgoing.push({ to, request: numbered });
     return rid;
   }
 }

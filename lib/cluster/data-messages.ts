@@ -84,6 +84,8 @@ export type DataRequest =
       readonly epoch: number;
       readonly writer: string;
     }
+  /** How many keys the partition holds (COUNT). */
+  | { readonly type: "count"; readonly rid: number; readonly partition: number; readonly epoch: number }
   /** Forget the partition: placement moved it away and the in-sync set no longer has us. */
   | { readonly type: "drop"; readonly rid: number; readonly partition: number; readonly epoch: number };
 
@@ -129,4 +131,5 @@ export type DataReply =
   | { readonly type: "installed"; readonly rid: number; readonly last: LogPosition }
   | { readonly type: "rows-page"; readonly rid: number; readonly rows: readonly DataRow[] }
   | { readonly type: "writer-change"; readonly rid: number; readonly change: AppliedChange | null }
+  | { readonly type: "row-count"; readonly rid: number; readonly count: number }
   | { readonly type: "dropped"; readonly rid: number };

@@ -18,7 +18,12 @@ import {
 } from "../raft/index.ts";
 import type { CommitOutcome, ReplicaStorage, ReplicaWrite } from "../store/replica-types.ts";
 import type { DataReply, DataRequest } from "./data-messages.ts";
-import { DataCoordinator, type ReadResult, type WriteResult } from "./data-coordinator.ts";
+import {
+  DataCoordinator,
+  type ReadResult,
+  type ScanPosition,
+  type WriteResult,
+} from "./data-coordinator.ts";
 import { ReplicaCore, type ReplicaBatch } from "./replica-core.ts";
 import {
   ClusterState,
@@ -59,7 +64,14 @@ export interface NodeReady {
 export type ClientOp =
   | { readonly op: "SET"; readonly key: string; readonly value: string; readonly writer: string | null }
   | { readonly op: "DELETE"; readonly key: string; readonly writer: string | null }
-  | { readonly op: "GET"; readonly key: string };
+  | { readonly op: "GET"; readonly key: string }
+  | {
+      readonly op: "SCAN";
+      readonly cursor: ScanPosition;
+      readonly count: number;
+      readonly keysOnly: boolean;
+    }
+  | { readonly op: "COUNT" };
 
 export type ClientResult =
   | { ok: true; fields: Record<string, unknown> }
@@ -71,7 +83,8 @@ export type StepInput =
   | { readonly kind: "data-reply"; readonly reply: DataReply };
 
 interface WaitingRead {
-  readonly key: string;
+  /** Runs the read once leadership is confirmed and the read index applied. */
+  readonly read: () => void;
   readonly done: (r: ClientResult) => void;
   index: number;
 }
@@ -173,9 +186,19 @@ export class NodeCore {
       this.queued.push(() => this.request(op, now, done));
       return;
     }
-    if (op.op === "GET") return this.startRead(op.key, now, done);
-    const value = op.op === "SET" ? op.value : null;
-    this.coordinator.write(op.key, value, op.writer, (r) => done(writeResult(r)));
+    switch (op.op) {
+      case "GET":
+        return this.confirmLeadership(now, done, () => this.readData(op.key, done));
+      case "SCAN":
+        return this.confirmLeadership(now, done, () => this.scan(op, done));
+      case "COUNT":
+        return this.confirmLeadership(now, done, () => this.count(done));
+      case "SET":
+      case "DELETE": {
+        const value = op.op === "SET" ? op.value : null;
+        this.coordinator.write(op.key, value, op.writer, (r) => done(writeResult(r)));
+      }
+    }
   }
 
   /**
@@ -418,12 +441,40 @@ export class NodeCore {
 
   // ---- reads: lease, else ReadIndex ----------------------------------------------------------
 
-  private startRead(key: string, now: number, done: (r: ClientResult) => void): void {
-    if (this.hasLease(now)) return this.readData(key, done);
+  /** Runs `read` once leadership is confirmed: at once under the lease, else by ReadIndex. */
+  private confirmLeadership(
+    now: number,
+    done: (r: ClientResult) => void,
+    read: () => void,
+  ): void {
+    if (this.hasLease(now)) return read();
     const context = `r${this.nextReadContext++}`;
     const result = this.raft.readIndex(context);
     if (!result.ok) return done(this.notLeader() ?? unavailable());
-    this.readsByContext.set(context, { key, done, index: -1 });
+    this.readsByContext.set(context, { read, done, index: -1 });
+  }
+
+  private scan(op: Extract<ClientOp, { op: "SCAN" }>, done: (r: ClientResult) => void): void {
+    const coordinator = this.coordinator;
+    if (coordinator === null) return done(this.notLeader() ?? unavailable());
+    coordinator.scan(op.cursor, op.count, (r) => {
+      if (!r.ok) return done({ ok: false, code: r.code, message: r.message });
+      const items = r.rows.map((row) =>
+        op.keysOnly ? { key: row.key } : { key: row.key, value: row.value, version: row.seq },
+      );
+      const cursor = r.next === null ? "0" : `${r.next.partition}:${r.next.afterKey}`;
+      done({ ok: true, fields: { cursor, items } });
+    });
+  }
+
+  private count(done: (r: ClientResult) => void): void {
+    const coordinator = this.coordinator;
+    if (coordinator === null) return done(this.notLeader() ?? unavailable());
+    coordinator.count((r) => {
+      if (!r.ok) return done({ ok: false, code: r.code, message: r.message });
+      const count = r.counts.reduce((sum, n) => sum + n, 0);
+      done({ ok: true, fields: { count, partitions: r.counts } });
+    });
   }
 
   private hasLease(now: number): boolean {
@@ -451,7 +502,7 @@ export class NodeCore {
     this.readsReady = [];
     for (const read of ready) {
       if (read.index < 0) read.done(unavailable());
-      else this.readData(read.key, read.done);
+      else read.read();
     }
   }
 

@@ -45,7 +45,17 @@ export type ReadResult =
   | { ok: true; row: DataRow | null }
   | { ok: false; code: "UNAVAILABLE"; message: string };
 
+/** A page of rows in key order (SCAN), or a key count (COUNT), from an in-sync replica. */
+export type PageResult =
+  | { ok: true; rows: readonly DataRow[]; count: number }
+  | { ok: false; code: "UNAVAILABLE"; message: string };
+
 type Phase = "fencing" | "reconciling" | "serving" | "deposed";
+
+/** What a replica's answer to a read, page or count carries. */
+type ReadAnswer =
+  | { ok: true; row: DataRow | null; rows?: readonly DataRow[]; count?: number }
+  | { ok: false; code: "UNAVAILABLE"; message: string };
 
 type Mode = "insync" | "catching-up" | "tailing" | "idle";
 
@@ -94,7 +104,7 @@ export class PartitionLeader {
   private readonly pendingByKey = new Map<string, number>();
   private readonly pendingByWriter = new Map<string, PendingWrite>();
   private readonly waitingReads = new Map<string, Array<() => void>>();
-  private readonly readsInFlight = new Map<number, (result: ReadResult) => void>();
+  private readonly readsInFlight = new Map<number, (result: ReadAnswer) => void>();
   private readonly recent: ChangeRecord[] = [];
   private unsent: ChangeRecord[] = [];
   private unsentPrev: LogPosition = { epoch: 0, seq: 0 };
@@ -471,7 +481,36 @@ export class PartitionLeader {
       return done({ ok: false, code: "UNAVAILABLE", message: `partition ${this.partition} has no live in-sync replica` });
     }
     const rid = this.send(replica, { type: "read", partition: this.partition, epoch: this.context.epoch, key });
-    this.readsInFlight.set(rid, done);
+    this.readsInFlight.set(rid, (answer) => done(answer.ok ? { ok: true, row: answer.row } : answer));
+  }
+
+  /**
+   * Rows after `afterKey` in key order (limit > 0), or the partition's key count (limit 0),
+   * from an in-sync replica that took this epoch. No wait for writes in flight: a scan promises
+   * every key present for the whole scan, not a point in time.
+   */
+  page(afterKey: string, limit: number, done: (result: PageResult) => void): void {
+    if (this.phase === "deposed") {
+      return done({ ok: false, code: "UNAVAILABLE", message: "this node is no longer the leader" });
+    }
+    if (this.phase !== "serving") {
+      this.queuedWrites.push(() => this.page(afterKey, limit, done));
+      return;
+    }
+    const replica = this.readReplica();
+    if (replica === null) {
+      const message = `partition ${this.partition} has no live in-sync replica`;
+      return done({ ok: false, code: "UNAVAILABLE", message });
+    }
+    const base = { partition: this.partition, epoch: this.context.epoch };
+    const rid = this.send(
+      replica,
+      limit === 0 ? { type: "count", ...base } : { type: "rows", ...base, afterKey, limit },
+    );
+    this.readsInFlight.set(rid, (result) => {
+      if (!result.ok) return done(result);
+      done({ ok: true, rows: result.rows ?? [], count: result.count ?? 0 });
+    });
   }
 
   private readReplica(): number | null {
@@ -487,6 +526,8 @@ export class PartitionLeader {
     if (read !== undefined) {
       this.readsInFlight.delete(rid);
       if (reply.type === "row") return read({ ok: true, row: reply.row });
+      if (reply.type === "rows-page") return read({ ok: true, row: null, rows: reply.rows });
+      if (reply.type === "row-count") return read({ ok: true, row: null, count: reply.count });
       if (reply.type === "refused" && reply.reason === "stale-epoch") this.depose();
       const message = `replica ${from} of partition ${this.partition} refused the read`;
       return read({ ok: false, code: "UNAVAILABLE", message });

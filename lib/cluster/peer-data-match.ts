@@ -19,6 +19,7 @@ const answerTypes: { readonly [T in DataRequest["type"]]: DataReply["type"] } = 
   install: "installed",
   rows: "rows-page",
   writer: "writer-change",
+  count: "row-count",
   drop: "dropped",
 };
 
@@ -91,6 +92,7 @@ export function replyProblem(
         ? null
         : "change of another writer or partition";
     case "fence":
+    case "count":
     case "drop":
       return null;
   }

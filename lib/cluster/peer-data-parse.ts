@@ -69,6 +69,7 @@ const requestFields: Record<DataRequest["type"], readonly string[]> = {
   install: ["base", "rows", "first", "last"],
   rows: ["afterKey", "limit"],
   writer: ["writer"],
+  count: [],
   drop: [],
 };
 const requestTypes = Object.keys(requestFields) as DataRequest["type"][];
@@ -85,6 +86,7 @@ const replyFields: Record<DataReply["type"], readonly string[]> = {
   installed: ["last"],
   "rows-page": ["rows"],
   "writer-change": ["change"],
+  "row-count": ["count"],
   dropped: [],
 };
 const replyTypes = Object.keys(replyFields) as DataReply["type"][];
@@ -103,6 +105,7 @@ export function parseDataRequest(raw: unknown, limits: DataLimits): DataRequest 
   switch (type) {
     case "fence":
     case "snapshot":
+    case "count":
     case "drop":
       return { type, ...common };
     case "replicate": {
@@ -196,6 +199,8 @@ export function parseDataReply(raw: unknown, limits: DataLimits): DataReply {
         fields.change === null ? null : appliedChange(fields.change, "body.change", limits, null);
       return { type, rid, change };
     }
+    case "row-count":
+      return { type, rid, count: integer(fields.count, "body.count", 0) };
     case "dropped":
       return { type, rid };
   }

@@ -90,6 +90,7 @@ export class ReplicaCore {
       case "snapshot":
       case "rows":
       case "writer":
+      case "count":
         return this.serveRead(request, view);
     }
   }
@@ -177,7 +178,10 @@ export class ReplicaCore {
   }
 
   private serveRead(
-    request: Extract<DataRequest, { type: "read" | "fetch" | "snapshot" | "rows" | "writer" }>,
+    request: Extract<
+      DataRequest,
+      { type: "read" | "fetch" | "snapshot" | "rows" | "writer" | "count" }
+    >,
     view: Overlay,
   ): DataReply {
     // Only the leader that fenced this replica may read it: a newer epoch has not taken it over.
@@ -202,6 +206,8 @@ export class ReplicaCore {
       }
       case "rows":
         return { type: "rows-page", rid, rows: this.store.rowsAfter(partition, request.afterKey, request.limit) };
+      case "count":
+        return { type: "row-count", rid, count: this.store.countRows(partition) };
       case "writer":
         return {
           type: "writer-change",

@@ -68,6 +68,18 @@ function prepareStatements(db: Database) {
     selectAll: db.prepare<RowRecord, []>(
       `SELECT ${rowColumns} FROM rows ORDER BY partition, term, seq`,
     ),
+    selectScan: db.prepare<RowRecord, [number, string, number]>(
+      `SELECT ${rowColumns} FROM rows WHERE partition = ?1 AND key > ?2 AND tombstone = 0
+       ORDER BY key LIMIT ?3`,
+    ),
+    // Keys only, for KEYS: no value is copied out of sqlite or sent to the leader.
+    selectScanKeys: db.prepare<{ key: string }, [number, string, number]>(
+      `SELECT key FROM rows WHERE partition = ?1 AND key > ?2 AND value IS NOT NULL
+       ORDER BY key LIMIT ?3`,
+    ),
+    countPartition: db.prepare<{ n: number }, [number]>(
+      "SELECT count(*) AS n FROM rows WHERE partition = ? AND tombstone = 0",
+    ),
     countLive: db.prepare<{ n: number }, []>("SELECT count(*) AS n FROM rows WHERE tombstone = 0"),
     selectSeqMax: db.prepare<{ seq: number | null }, [number]>(
       "SELECT max(seq) AS seq FROM rows WHERE partition = ?",
@@ -216,6 +228,42 @@ export class KvStore {
       this.statements.selectLiveKeys.all(partition),
     );
     return records.map((record) => record.key);
+  }
+
+  /**
+   * Up to `limit` live rows of `partition` whose key sorts after `afterKey` ("" for the first),
+   * in key order: SCAN's page. Keys never change partition, so a key present for a whole scan
+   * is returned by the page that passes it, whatever was written around it.
+   */
+  scanPartition(partition: number, afterKey: string, limit: number): StoredRow[] {
+    this.assertOpen();
+    assertPartition(partition, "scanPartition");
+    assert(Number.isSafeInteger(limit) && limit >= 1, `scanPartition: limit ${limit} below 1`);
+    const records = this.guard("scanPartition", () =>
+      this.statements.selectScan.all(partition, afterKey, limit),
+    );
+    return records.map(rowFromRecord);
+  }
+
+  /** Like scanPartition, but only the keys, for a scan that does not want the values. */
+  scanPartitionKeys(partition: number, afterKey: string, limit: number): string[] {
+    this.assertOpen();
+    assertPartition(partition, "scanPartitionKeys");
+    assert(Number.isSafeInteger(limit) && limit >= 1, `scanPartitionKeys: limit ${limit} below 1`);
+    const records = this.guard("scanPartitionKeys", () =>
+      this.statements.selectScanKeys.all(partition, afterKey, limit),
+    );
+    return records.map((record) => record.key);
+  }
+
+  /** How many keys of `partition` hold a value. */
+  countPartition(partition: number): number {
+    this.assertOpen();
+    assertPartition(partition, "countPartition");
+    const record = this.guard("countPartition", () =>
+      this.statements.countPartition.get(partition),
+    );
+    return record?.n ?? 0;
   }
 
   /** Every row, tombstones included, by partition then version. For tests and diagnostics. */

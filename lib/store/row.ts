@@ -3,6 +3,7 @@
 // the store is a programmer error.
 
 import { assert } from "../util/errors.ts";
+import { isCanonicalUuid4 } from "../util/uuid4.ts";
 
 /** A write's place in its partition's history, ordered by term, then seq. */
 export interface Version {
@@ -23,10 +24,8 @@ export interface StoredRow {
 export const versionZero: Version = Object.freeze({ term: 0, seq: 0 });
 
 // Canonical form from architecture.md (Placement): lowercase, version nibble 4, RFC 4122 variant.
-const canonicalKey = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-
 export function isCanonicalKey(key: string): boolean {
-  return canonicalKey.test(key);
+  return isCanonicalUuid4(key);
 }
 
 /** Negative, zero or positive as `a` is older than, equal to or newer than `b`. */

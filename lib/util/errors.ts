@@ -3,7 +3,8 @@
 
 export type WireErrorCode =
   "NOT_LEADER" | "INVALID_KEY" | "BAD_REQUEST" | "UNAVAILABLE" | "TIMEOUT";
-export type InternalErrorCode = "ZMTP_PROTOCOL" | "STORAGE" | "CONFIG" | "CLOSED" | "HWM";
+export type InternalErrorCode =
+  "ZMTP_PROTOCOL" | "STORAGE" | "CONFIG" | "CLOSED" | "HWM" | "CANCELLED";
 export type ErrorCode = WireErrorCode | InternalErrorCode;
 
 /** Base of every operating error: a person reads `message`, a program switches on `code`. */
@@ -55,6 +56,15 @@ export class ConfigError extends KvError {
   constructor(message: string) {
     super("CONFIG", message);
     this.name = "ConfigError";
+  }
+}
+
+/** The caller gave up on a request (Ctrl-C in the REPL): its reply, if any, is ignored. A write
+ * may still have been carried out. */
+export class CancelledError extends KvError {
+  constructor(message: string) {
+    super("CANCELLED", message);
+    this.name = "CancelledError";
   }
 }
 

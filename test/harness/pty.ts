@@ -1,6 +1,9 @@
 // Test harness: runs a program on a real pseudo-terminal (Bun.spawn's `terminal` option) so a
 // test can type into it as a person would and wait for what appears on the screen. It owns the
 // process and the terminal and kills both on close; it knows nothing about what the program is.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { waitFor } from "./cluster.ts";
 
 /** Drops terminal control sequences and carriage returns, so assertions read what a person
@@ -11,6 +14,9 @@ export function visible(text: string): string {
 
 export interface PtyOptions {
   readonly cwd?: string;
+  /** Added to this process's environment. WAREHOUSE_HISTORY defaults to a file in a scratch
+   * directory removed on close, so no test writes the real ~/.warehouse_history. */
+  readonly env?: Record<string, string>;
   /** Deadline of each waitFor. */
   readonly waitMs?: number;
   readonly cols?: number;
@@ -27,6 +33,7 @@ export class PtySession {
   private readonly waitMs: number;
   // One decoder for the whole stream: a UTF-8 character may be split across two reads.
   private readonly decoder = new TextDecoder();
+  private readonly scratch = mkdtempSync(join(tmpdir(), "warehouse-pty-"));
 
   constructor(argv: readonly string[], options: PtyOptions = {}) {
     this.waitMs = options.waitMs ?? defaultWaitMs;
@@ -37,7 +44,11 @@ export class PtySession {
         this.raw += this.decoder.decode(data, { stream: true });
       },
     });
-    this.process = Bun.spawn([...argv], { terminal: this.terminal, cwd: options.cwd });
+    this.process = Bun.spawn([...argv], {
+      terminal: this.terminal,
+      cwd: options.cwd,
+      env: { ...process.env, WAREHOUSE_HISTORY: join(this.scratch, "history"), ...options.env },
+    });
   }
 
   /** What a person sees so far (see `visible`). */
@@ -67,5 +78,6 @@ export class PtySession {
   close(): void {
     this.process.kill("SIGKILL");
     this.terminal.close();
+    rmSync(this.scratch, { recursive: true, force: true });
   }
 }

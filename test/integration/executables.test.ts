@@ -20,7 +20,7 @@ const started: Subprocess[] = [];
 /** Runs a command to completion, killing it at the deadline. */
 function run(
   argv: string[],
-  options: { cwd: string; env?: Record<string, string>; deadlineMs: number },
+  options: { cwd: string; env?: Record<string, string>; deadlineMs: number; stdin?: string },
 ): Promise<RunResult> {
   return runToEnd(argv, { ...options, onSpawn: (proc) => void started.push(proc) });
 }
@@ -87,12 +87,13 @@ test("the compiled node and client do SET, GET and DELETE", async () => {
   const client = join(bin, "warehouse");
   const text = await run([
     client, "--connect", node.endpoint,
-    "--exec", `SET ${key} {"doc": "hello world"}; GET ${key}; DELETE ${key}; GET ${key}`,
+    "--exec", `SET ${key} '{"doc": "hello world"}'; GET ${key}; DELETE ${key}; GET ${key}`,
   ], { cwd: root, deadlineMs: RUN_DEADLINE_MS });
   expect(text.stderr).toBe("");
-  expect(text.code).toBe(0);
+  // The last GET finds nothing: exit 1.
+  expect(text.code).toBe(1);
   expect(text.stdout.trimEnd().split("\n")).toEqual([
-    "Created (1 replica)", '{"doc": "hello world"}', "Deleted (1 replica)", "Not found",
+    "Created (1 replica)", '{"doc": "hello world"}', "Deleted (1 replica)", "(nil)",
   ]);
 
   const script = `SET ${key} v2; GET ${key}`;
@@ -108,15 +109,45 @@ test("the compiled node and client do SET, GET and DELETE", async () => {
   ]);
 });
 
-test("the compiled binaries report bad flags with exit code 1 and print --help", async () => {
+test("a 100,000-byte value comes out of the compiled client whole through a pipe", async () => {
+  const node = await startNode(join(root, "data-pipe"));
+  const key = crypto.randomUUID();
+  const value = "0123456789".repeat(10_000);
+  const client = join(bin, "warehouse");
+  const set = await run([client, "--connect", node.endpoint, "set", key, "-"], {
+    cwd: root, deadlineMs: RUN_DEADLINE_MS, stdin: value,
+  });
+  expect(set).toEqual({ code: 0, stdout: "Created (1 replica)\n", stderr: "" });
+  for (const args of [["get", key], ["--exec", `GET ${key}`], ["--raw", "get", key]]) {
+    const got = await run([client, "--connect", node.endpoint, ...args], {
+      cwd: root, deadlineMs: RUN_DEADLINE_MS,
+    });
+    expect(got.code).toBe(0);
+    expect(got.stdout.length).toBe(100_001);
+  }
+});
+
+test("compiled binaries name themselves in --help, print --version, refuse bad flags", async () => {
   const options = { cwd: root, deadlineMs: RUN_DEADLINE_MS };
+  const pkg = (await Bun.file(join(repoRoot, "package.json")).json()) as { version: string };
   const nodeHelp = await run([join(bin, "warehouse-node"), "--help"], options);
   expect(nodeHelp.code).toBe(0);
-  expect(nodeHelp.stdout).toContain("--id");
+  expect(nodeHelp.stdout).toStartWith("Usage: warehouse-node --id <n> [options]\n");
+  const clientHelp = await run([join(bin, "warehouse"), "--help"], options);
+  expect(clientHelp.stdout).toStartWith("Usage: warehouse [options] [command [arguments]]\n");
+  expect(clientHelp.stdout).toContain("  warehouse set ");
+  expect((await run([join(bin, "warehouse-node"), "--version"], options)).stdout).toBe(
+    `warehouse-node ${pkg.version}\n`,
+  );
+  expect((await run([join(bin, "warehouse"), "--version"], options)).stdout).toBe(
+    `warehouse ${pkg.version}\n`,
+  );
   const badNode = await run([join(bin, "warehouse-node"), "--id", "0"], options);
   expect(badNode.code).toBe(1);
   expect(badNode.stderr).toContain("--id must be an integer");
+  expect(badNode.stderr).toEndWith('Run "warehouse-node --help" for the options.\n');
   const badClient = await run([join(bin, "warehouse"), "--connect", "nowhere"], options);
-  expect(badClient.code).toBe(1);
+  expect(badClient.code).toBe(64);
   expect(badClient.stderr).toContain("is not an endpoint");
+  expect(badClient.stderr).toEndWith('Run "warehouse --help" for the options.\n');
 });

@@ -6,7 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { WarehouseClient } from "../../lib/client/client.ts";
-import { helpText } from "../../lib/client/repl.ts";
+import { helpOverview } from "../../lib/client/commands.ts";
 import { partitionOf, replicasOf } from "../../lib/placement.ts";
 import {
   Cluster,
@@ -111,7 +111,7 @@ describe("REPL scripts against a 3-node RF 2 cluster", () => {
       `DELETE ${key}`,
       `GET ${key}`,
       `DELETE ${key}`,
-      `SET ${upperKey.toUpperCase()} upper case key`,
+      `SET ${upperKey.toUpperCase()} "upper case key"`,
       `get ${upperKey}`,
       `Get ${upperKey.toUpperCase()}`,
       "sEt not-a-uuid x",
@@ -136,14 +136,13 @@ describe("REPL scripts against a 3-node RF 2 cluster", () => {
       "second",
       "Created (2 replicas)",
       '{"a": 1, "b": "x y"}',
-      "Not found",
+      "(nil)",
       "Deleted (2 replicas)",
-      "Not found",
-      "Not found",
+      "(nil)",
+      "(not found)",
       "Created (2 replicas)",
       "upper case key",
       "upper case key",
-      "Error: key is not a valid UUID4",
       // HEARTBEAT: the leader answers, with every instance and the replication factor.
       new RegExp(`^Heartbeat from node 1 \\(${escapeRegExp(n1.endpoint)}\\): leader, term \\d+$`),
       "Known instances (3):",
@@ -161,22 +160,22 @@ describe("REPL scripts against a 3-node RF 2 cluster", () => {
       `Key ${jsonKey}: partition ${partition} of ${partitions}`,
       "Replicas (rf 2):",
       ...replicaRows,
-      ...helpText.split("\n"),
+      ...helpOverview().split("\n"),
       "",
     ]);
-    // Nothing after EXIT ran, no notice or warning was printed, and the invalid key failed the
-    // run (exit 1).
-    expect(result.stderr).toBe("");
+    // Nothing after EXIT ran, no notice or warning was printed, the one error went to stderr,
+    // and the misses and the invalid key failed the run (exit 1).
+    expect(result.stderr).toBe("Error: key is not a valid UUID4\n");
     expect(result.code).toBe(1);
     const after = await runClient([...connectArgs(), "--exec", `GET ${missingKey}`]);
-    expect(after).toEqual({ code: 0, stdout: "Not found\n", stderr: "" });
+    expect(after).toEqual({ code: 1, stdout: "(nil)\n", stderr: "" });
   });
 
   test("--exec: commands split at ';' outside quotes, exit 0 when all succeed", async () => {
     const key = crypto.randomUUID();
     const exec =
       `SET ${key} "a; b"; GET ${key}; set ${key} 'c d'; get ${key}; ` +
-      `DELETE ${key}; GET ${key}; DELETE ${key}`;
+      `SET ${key} "say \\"hi\\"\\n"; GET ${key}; DELETE ${key}`;
     const result = await runClient([...connectArgs(), "--exec", exec]);
     expect(result).toEqual({
       code: 0,
@@ -185,16 +184,18 @@ describe("REPL scripts against a 3-node RF 2 cluster", () => {
         "a; b",
         "Updated (2 replicas)",
         "c d",
+        "Updated (2 replicas)",
+        'say "hi"',
+        "",
         "Deleted (2 replicas)",
-        "Not found",
-        "Not found",
         "",
       ].join("\n"),
       stderr: "",
     });
 
     const failed = await runClient([...connectArgs(), "--exec", `GET ${key}; GET 123; HELP`]);
-    expect(failed.stdout).toBe(`Not found\nError: key is not a valid UUID4\n${helpText}\n`);
+    expect(failed.stdout).toBe(`(nil)\n${helpOverview()}\n`);
+    expect(failed.stderr).toBe("Error: key is not a valid UUID4\n");
     expect(failed.code).toBe(1);
   });
 
@@ -251,6 +252,7 @@ describe("REPL on a pseudo-terminal against a 3-node RF 2 cluster", () => {
       // On connect: every node with its role and liveness, the leader and RF, then the prompt.
       await pty.waitFor("warehouse> ");
       expectLines(pty.screen(), [
+        /^Warehouse \d+\.\d+\.\d+ \(bun client\.ts\)\. HELP lists the commands; Ctrl-D or EXIT/,
         /^\s+id\s+endpoint\s+role\s+state$/,
         row("*", "1", n1.endpoint, "leader", "alive"),
         row("", "2", n2.endpoint, "follower", "alive"),
@@ -274,7 +276,7 @@ describe("REPL on a pseudo-terminal against a 3-node RF 2 cluster", () => {
       await cluster.kill(1);
       await pty.waitFor(`Leader changed: node 2 (${n2.endpoint}), term `, 1, beforeKill);
       const afterNotice = pty.screen().length;
-      pty.type(`SET ${key} after failover\r`);
+      pty.type(`SET ${key} "after failover"\r`);
       await pty.waitFor("Updated (", 1, afterNotice);
       pty.type(`GET ${key}\r`);
       await pty.waitFor("\nafter failover\nwarehouse> ", 1, afterNotice);
@@ -329,6 +331,52 @@ describe("REPL with an unreachable cluster", () => {
 
   test("an invalid key is refused without contacting the cluster (exit 1, not 2)", async () => {
     const result = await runClient(["--connect", deadEndpoint(), ...flags, "--exec", "SET a-b x"]);
-    expect(result).toEqual({ code: 1, stdout: "Error: key is not a valid UUID4\n", stderr: "" });
+    expect(result).toEqual({ code: 1, stdout: "", stderr: "Error: key is not a valid UUID4\n" });
+  });
+});
+
+describe("REPL on a pseudo-terminal against a real node", () => {
+  test("Tab completes a key, Ctrl-C cancels a GET to a frozen node, history is kept", async () => {
+    await using cluster = new Cluster();
+    const node = await cluster.start({ id: 1, rf: 1 });
+    const history = join(cluster.root, "history");
+    const pty = new PtySession(
+      [bunPath, clientPath, "--connect", node.endpoint, "--history-file", history],
+      { cwd: repoRoot, waitMs: timeouts.conditionMs },
+    );
+    try {
+      await pty.waitFor("warehouse> ");
+      const key = crypto.randomUUID();
+      pty.type(`SET ${key} "first value"\r`);
+      await pty.waitFor("Created (1 replica)\n");
+      let mark = pty.screen().length;
+      pty.type(`get ${key.slice(0, 6)}\t`);
+      await pty.waitFor(`get ${key}`, 1, mark);
+      pty.type("\r");
+      await pty.waitFor("first value\nwarehouse> ", 1, mark);
+
+      // A node that stops answering (SIGSTOP) makes the next GET hang; Ctrl-C abandons it.
+      node.process.kill("SIGSTOP");
+      mark = pty.screen().length;
+      pty.type(`GET ${key}\r`);
+      await pty.waitFor(`GET ${key}\n`, 1, mark);
+      pty.type("\x03");
+      await pty.waitFor(`Cancelled: GET abandoned at ${node.endpoint}; the request was ` +
+        "abandoned (a write may still be carried out)\n", 1, mark);
+      node.process.kill("SIGCONT");
+      mark = pty.screen().length;
+      pty.type(`GET ${key}\r`);
+      await pty.waitFor("first value\n", 1, mark);
+
+      pty.type("\x04");
+      await waitFor(() => pty.process.exitCode !== null, { what: "the REPL to exit on Ctrl-D" });
+      expect(pty.process.exitCode).toBe(0);
+      expect(await Bun.file(history).text()).toBe(
+        `SET ${key} "first value"\nget ${key}\nGET ${key}\n`,
+      );
+    } finally {
+      node.process.kill("SIGCONT");
+      pty.close();
+    }
   });
 });

@@ -188,8 +188,8 @@ describe("parseNodeConfig: problems", () => {
     [["--request-timeout-ms", "-5"],
       '--request-timeout-ms must be an integer from 1 to 600000, got "-5"'],
     [["--log-level", "INFO"], '--log-level must be one of debug, info, warn, error, got "INFO"'],
-    [["--bogus"], "unknown flag --bogus (see --help)"],
-    [["-x"], "unknown flag -x (see --help)"],
+    [["--bogus"], "unknown flag --bogus"],
+    [["-x"], "unknown flag -x"],
     [["extra"], 'unexpected argument "extra" (flags start with --)'],
     [["--port"], "--port needs a value: --port <port>"],
     [["--port", "1", "--port", "2"], "--port is given more than once"],
@@ -203,10 +203,10 @@ describe("parseNodeConfig: problems", () => {
 
   test("an unknown flag takes the next argument as its value, unless it had an inline one", () => {
     expect(errorsOf(parseNodeConfig(["--id", "1", "--color", "red"]))).toEqual([
-      "unknown flag --color (see --help)",
+      "unknown flag --color",
     ]);
     expect(errorsOf(parseNodeConfig(["--id", "1", "--color=red", "blue"]))).toEqual([
-      "unknown flag --color (see --help)",
+      "unknown flag --color",
       'unexpected argument "blue" (flags start with --)',
     ]);
   });
@@ -215,7 +215,7 @@ describe("parseNodeConfig: problems", () => {
     // Scan problems come first, then the values in flag order; --id is not also "required".
     expect(errorsOf(parseNodeConfig(["--id", "--port", "x", "--nope"]))).toEqual([
       "--id needs a value: --id <n>",
-      "unknown flag --nope (see --help)",
+      "unknown flag --nope",
       '--port must be a port from 0 to 65535, got "x"',
     ]);
   });
@@ -254,25 +254,33 @@ describe("help", () => {
       "--heartbeat-ms", "--suspect-ms", "--max-value", "--min-insync", "--request-timeout-ms",
       "--log-level", "--help",
     ];
-    for (const flag of flags) expect(nodeUsage).toContain(`${flag} `);
+    const usage = nodeUsage("warehouse-node");
+    for (const flag of flags) expect(usage).toContain(`${flag} `);
     for (const text of ["7001", "127.0.0.1", "./data/<id>", "1048576", "(default warn)",
-      "Usage:", "Examples:", "--join tcp://"]) {
-      expect(nodeUsage).toContain(text);
+      "Usage: warehouse-node --id", "Examples:", "warehouse-node --id 2 --port 7002 --join tcp://",
+      "--version"]) {
+      expect(usage).toContain(text);
     }
   });
 
   test("client usage lists every flag, its default and an example", () => {
-    const flags = ["--connect", "--exec", "--json", "--timeout-ms", "--give-up-ms", "--help"];
+    const flags = ["--connect", "--exec", "--output", "--json", "--raw", "--value-file",
+      "--verbose", "--history-file", "--timeout-ms", "--give-up-ms", "--version", "--help"];
+    const usage = clientUsage("warehouse");
     for (const flag of flags) {
-      expect(clientUsage).toContain(flag);
+      expect(usage).toContain(flag);
     }
-    for (const text of ["tcp://127.0.0.1:7001", "(default 1000)", "(default 5000)", "Examples:"]) {
-      expect(clientUsage).toContain(text);
+    for (const text of ["tcp://127.0.0.1:7001", "(default 1000)", "(default 5000)", "Examples:",
+      "Usage: warehouse [options] [command [arguments]]", "  where <key>", "  scan [cursor]",
+      "64 usage error", "  warehouse --output raw get "]) {
+      expect(usage).toContain(text);
     }
   });
 
   test("usage lines fit in 100 columns", () => {
-    for (const line of [...nodeUsage.split("\n"), ...clientUsage.split("\n")]) {
+    const lines = [...nodeUsage("bun node.ts").split("\n"),
+      ...clientUsage("bun client.ts").split("\n")];
+    for (const line of lines) {
       expect(line.length).toBeLessThanOrEqual(100);
     }
   });
@@ -283,7 +291,12 @@ describe("parseClientConfig", () => {
     expect(clientConfigOf([])).toEqual({
       connectEndpoints: ["tcp://127.0.0.1:7001"],
       exec: null,
-      isJsonOutput: false,
+      command: [],
+      output: "text",
+      valueFile: null,
+      isVerbose: false,
+      historyFile: null,
+      isVersion: false,
       requestTimeoutMs: 1000,
       giveUpMs: 5000,
     });
@@ -292,17 +305,32 @@ describe("parseClientConfig", () => {
   test("every flag set", () => {
     const config = clientConfigOf([
       "--connect", "tcp://10.0.0.1:7001,tcp://10.0.0.2:7003", "--exec", "GET k; HEARTBEAT",
-      "--json", "--timeout-ms", "250", "--give-up-ms", "2000",
+      "--json", "--timeout-ms", "250", "--give-up-ms", "2000", "--verbose",
+      "--history-file", "/tmp/h", "--version",
     ]);
     expect(config).toEqual({
       connectEndpoints: ["tcp://10.0.0.1:7001", "tcp://10.0.0.2:7003"],
       exec: "GET k; HEARTBEAT",
-      isJsonOutput: true,
+      command: [],
+      output: "json",
+      valueFile: null,
+      isVerbose: true,
+      historyFile: "/tmp/h",
+      isVersion: true,
       requestTimeoutMs: 250,
       giveUpMs: 2000,
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.connectEndpoints)).toBe(true);
+  });
+
+  test("words that are not flags are a command; -- lets a value start with a dash", () => {
+    const config = clientConfigOf(["--raw", "get", "k1", "--value-file", "f"]);
+    expect(config.command).toEqual(["get", "k1"]);
+    expect(config.output).toBe("raw");
+    expect(config.valueFile).toBe("f");
+    expect(clientConfigOf(["set", "k", "--", "-5"]).command).toEqual(["set", "k", "-5"]);
+    expect(clientConfigOf(["-o", "json", "nodes"]).output).toBe("json");
   });
 
   test("an --exec value that starts with a dash-word is still allowed inline", () => {
@@ -319,9 +347,13 @@ describe("parseClientConfig", () => {
     [["--give-up-ms", "soon"], '--give-up-ms must be an integer from 1 to 3600000, got "soon"'],
     [["--give-up-ms", "500"], "--give-up-ms (500) must be at least --timeout-ms (1000), " +
       "or no request could run to its deadline"],
-    [["--id", "1"], "unknown flag --id (see --help)"],
+    [["--id", "1"], "unknown flag --id"],
 
     [["--exec"], "--exec needs a value: --exec <commands>"],
+    [["--output", "yaml"], '--output must be text, json or raw, got "yaml"'],
+    [["--json", "--raw"], "choose one output mode: json and raw were both asked for"],
+    [["--exec", "NODES", "get", "k"],
+      'give commands either with --exec or as arguments, not both (got "get k")'],
   ];
   for (const [argv, expected] of single) {
     test(`${argv.join(" ")}`, () => {
@@ -331,11 +363,10 @@ describe("parseClientConfig", () => {
 
   test("every problem is reported together", () => {
     const errors = errorsOf(parseClientConfig([
-      "stray", "--connect", "x", "--timeout-ms", "x", "--give-up-ms", "0", "--what", "value",
+      "--connect", "x", "--timeout-ms", "x", "--give-up-ms", "0", "--what", "value",
     ]));
     expect(errors).toEqual([
-      'unexpected argument "stray" (flags start with --)',
-      "unknown flag --what (see --help)",
+      "unknown flag --what",
       '--connect: "x" is not an endpoint like tcp://127.0.0.1:7001',
       '--timeout-ms must be an integer from 1 to 600000, got "x"',
       '--give-up-ms must be an integer from 1 to 3600000, got "0"',

@@ -28,25 +28,48 @@ const fast = ["--timeout-ms", "100", "--give-up-ms", "300"];
 describe("client.ts", () => {
   test("--help prints the usage and exits 0", async () => {
     const result = await runClient(["--help"]);
-    expect(result.stdout).toStartWith("Usage: bun client.ts [options]\n");
+    expect(result.stdout).toStartWith("Usage: bun client.ts [options] [command [arguments]]\n");
     expect(result.stdout).toContain("--exec <commands>");
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
   });
 
-  test("an unknown flag is a usage error: exit 1, message on stderr", async () => {
-    const result = await runClient(["--bogus"]);
-    expect(result.stderr).toStartWith("Error: ");
-    expect(result.stderr).toContain("--bogus");
-    expect(result.stdout).toBe("");
-    expect(result.code).toBe(1);
+  test("--version prints the version of package.json", async () => {
+    const pkg = (await Bun.file(new URL("../../../package.json", import.meta.url)).json()) as {
+      version: string;
+    };
+    const result = await runClient(["--version"]);
+    expect(result).toEqual({ code: 0, stdout: `warehouse ${pkg.version}\n`, stderr: "" });
   });
 
-  test("--exec with an invalid key reports it without connecting, exit 1", async () => {
+  test("an unknown flag is a usage error: exit 64, one message and one hint", async () => {
+    const result = await runClient(["--bogus"]);
+    expect(result.stderr).toBe(
+      'Error: unknown flag --bogus\nRun "bun client.ts --help" for the options.\n',
+    );
+    expect(result.stdout).toBe("");
+    expect(result.code).toBe(64);
+  });
+
+  test("a command given as arguments with a bad key is a usage error, exit 64", async () => {
+    const node = silentNode();
+    const result = await runClient(["--connect", node.endpoint, ...fast, "get", "not-a-uuid"]);
+    expect(result).toEqual({ code: 64, stdout: "", stderr: "Error: key is not a valid UUID4\n" });
+    expect(node.connectionCount).toBe(0);
+  });
+
+  test("an unterminated quote in --exec is a usage error, exit 64", async () => {
+    const result = await runClient(["--exec", `SET ${validKey} "open`]);
+    expect(result.code).toBe(64);
+    expect(result.stderr).toStartWith("Error: --exec: unterminated double quote\n");
+  });
+
+  test("--exec with an invalid key reports it on stderr without connecting, exit 1", async () => {
     const node = silentNode();
     const args = ["--connect", node.endpoint, ...fast, "--exec", "SET not-a-uuid x"];
     const result = await runClient(args);
-    expect(result.stdout).toBe("Error: key is not a valid UUID4\n");
+    expect(result.stderr).toBe("Error: key is not a valid UUID4\n");
+    expect(result.stdout).toBe("");
     expect(result.code).toBe(1);
     expect(node.connectionCount).toBe(0);
   });
@@ -55,6 +78,7 @@ describe("client.ts", () => {
     const node = silentNode();
     const result = await runClient(["--connect", node.endpoint, "--exec", "HELP"]);
     expect(result.stdout).toContain("SET <uuid4> <value>");
+    expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     expect(node.connectionCount).toBe(0);
   });
@@ -62,10 +86,10 @@ describe("client.ts", () => {
   test("piped stdin: every line runs, errors are printed, exit 1 when one failed", async () => {
     const node = silentNode();
     const result = await runClient(["--connect", node.endpoint, ...fast], "GET nope\nhelp\nFOO\n");
-    expect(result.stdout).toStartWith(
-      "Error: key is not a valid UUID4\nCommands (case-insensitive",
+    expect(result.stdout).toStartWith("Commands (case-insensitive");
+    expect(result.stderr).toBe(
+      'Error: key is not a valid UUID4\nError: unknown command "FOO" (type HELP)\n',
     );
-    expect(result.stdout).toEndWith('Error: unknown command "FOO" (type HELP)\n');
     expect(result.code).toBe(1);
     expect(node.connectionCount).toBe(0);
   });

@@ -3,7 +3,8 @@
 import type { ClientEvent, ClusterView } from "../../../lib/client/client.ts";
 import type { ReplClient } from "../../../lib/client/repl-shell.ts";
 import type { HeartbeatInfo } from "../../../lib/protocol.ts";
-import { KvError } from "../../../lib/util/errors.ts";
+import type { CallOptions, ScanResult } from "../../../lib/client/client.ts";
+import { CancelledError, KvError } from "../../../lib/util/errors.ts";
 
 export const fakeView: ClusterView = {
   leader: { id: 1, endpoint: "tcp://127.0.0.1:7001" },
@@ -31,8 +32,48 @@ export class FakeClient implements ReplClient {
     this.view = () => currentView;
   }
 
+  /** When set, GET waits until its call is cancelled, as a request to a frozen node would. */
+  hangs = false;
+  /** Pretend the store holds this many keys (for KEYS' warning). */
+  countOverride: number | null = null;
+
   private check(): void {
     if (this.failure !== null) throw this.failure;
+  }
+
+  private async hang(options: CallOptions): Promise<void> {
+    if (!this.hangs) return;
+    const signal = options.signal;
+    if (signal === undefined) throw new Error("a hanging call needs a signal");
+    await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve()));
+    throw new CancelledError("GET abandoned at tcp://127.0.0.1:7001");
+  }
+
+  /** Keys in order, 2 per page: the cursor is the index of the next key. */
+  async scan(cursor: string, count: number, _options: CallOptions = {}): Promise<ScanResult> {
+    this.calls.push(`scan ${cursor} ${count}`);
+    this.check();
+    const keys = [...this.store.keys()].sort();
+    const start = cursor === "0" ? 0 : Number(cursor.split(":")[0]);
+    const end = Math.min(start + Math.min(count, 2), keys.length);
+    const items = keys.slice(start, end).map((key) => ({ key, value: this.store.get(key) ?? "" }));
+    return { cursor: end >= keys.length ? "0" : `${end}:`, items };
+  }
+
+  async scanKeys(
+    cursor: string,
+    count: number,
+    options: CallOptions = {},
+  ): Promise<{ cursor: string; keys: string[] }> {
+    const page = await this.scan(cursor, count, options);
+    return { cursor: page.cursor, keys: page.items.map((item) => item.key) };
+  }
+
+  async count(_options: CallOptions = {}): Promise<{ count: number; partitions: number[] }> {
+    this.calls.push("count");
+    this.check();
+    const count = this.countOverride ?? this.store.size;
+    return { count, partitions: [count, 0] };
   }
 
   async set(
@@ -46,9 +87,13 @@ export class FakeClient implements ReplClient {
     return { status, replicas: 2 };
   }
 
-  async get(key: string): Promise<{ found: true; value: string } | { found: false }> {
+  async get(
+    key: string,
+    options: CallOptions = {},
+  ): Promise<{ found: true; value: string } | { found: false }> {
     this.calls.push(`get ${key}`);
     this.check();
+    await this.hang(options);
     const value = this.store.get(key);
     return value === undefined ? { found: false } : { found: true, value };
   }

@@ -1,426 +1,278 @@
-// The REPL shell without a cluster: command execution against FakeClient, script and piped
-// modes with their exit codes, lazy connection, notices, --json, and the interactive (cliffy)
-// path driven through a real pseudo-terminal (Bun.spawn's `terminal` option).
-import { afterEach, describe, expect, test } from "bun:test";
-import { Readable, Writable } from "node:stream";
-import type { ClusterView } from "../../../lib/client/client.ts";
-import { helpText } from "../../../lib/client/repl.ts";
+// The shell without a cluster, against FakeClient: each command in text, raw and json output,
+// results on stdout and errors on stderr, exit codes, lazy connection, notices, KEYS paging and
+// its warning, cancellation, and piped input with quoted values across lines.
+import { describe, expect, test } from "bun:test";
+import { Readable } from "node:stream";
 import {
-  executeCommand,
-  exitCodes,
+  type LineResult,
+  type OutputMode,
   type ReplClient,
-  runShell,
-  type ShellOptions,
+  Session,
+  exitCodeOf,
+  exitCodes,
+  keysWarningCount,
+  runCommands,
+  runPiped,
 } from "../../../lib/client/repl-shell.ts";
+import type { OutputSink } from "../../../lib/client/output.ts";
 import { KvError } from "../../../lib/util/errors.ts";
-import { PtySession, visible } from "../../harness/pty.ts";
 import { FakeClient, fakeView } from "./fake-client.ts";
 
 const key = "9b2c1a4e-3f5d-4c2b-8a1e-7d6f5e4c3b2a";
 const otherKey = "0b5c3a4e-7f1d-4c2b-9e8a-1d2c3b4a5f6e";
 
-interface TextSink {
-  readonly stream: Writable;
-  text(): string;
-}
-
-function textSink(): TextSink {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer | string, _encoding, callback) {
-      chunks.push(String(chunk));
-      callback();
+function memorySink(): OutputSink & { text: string } {
+  const sink = {
+    text: "",
+    write: async (text: string) => {
+      sink.text += text;
     },
-  });
-  return { stream, text: () => chunks.join("") };
+  };
+  return sink;
 }
 
 interface Run {
   readonly code: number;
-  readonly output: string;
-  readonly errors: string;
+  readonly stdout: string;
+  readonly stderr: string;
   readonly connectCount: number;
 }
 
 async function run(
-  options: Partial<Omit<ShellOptions, "streams" | "connect">> & { input?: string },
-  connect: () => Promise<ReplClient>,
+  source: { script: string } | { words: string[] } | { piped: string },
+  options: { mode?: OutputMode; escape?: boolean; client?: ReplClient } = {},
 ): Promise<Run> {
-  const output = textSink();
-  const errors = textSink();
+  const stdout = memorySink();
+  const stderr = memorySink();
   let connectCount = 0;
-  const code = await runShell({
-    interactive: options.interactive ?? false,
-    json: options.json ?? false,
-    script: options.script ?? null,
-    connect: () => {
+  const client = options.client ?? new FakeClient();
+  const session = new Session({
+    outputMode: options.mode ?? "text",
+    escapeControls: options.escape ?? false,
+    isInteractive: false,
+    connect: async () => {
       connectCount++;
-      return connect();
+      if (client instanceof FakeClient && client.failure?.code === "UNAVAILABLE" &&
+        client.failure.message.startsWith("cannot reach")) {
+        throw client.failure;
+      }
+      return client;
     },
-    streams: {
-      input: Readable.from([options.input ?? ""]),
-      output: output.stream,
-      errors: errors.stream,
-    },
+    streams: { input: Readable.from([]), output: stdout, errors: stderr },
   });
-  return { code, output: output.text(), errors: errors.text(), connectCount };
+  let result: LineResult;
+  if ("piped" in source) result = await runPiped(session, Readable.from([source.piped]));
+  else result = await runCommands(session, source);
+  await session.close();
+  return {
+    code: exitCodeOf(result, session, false), stdout: stdout.text, stderr: stderr.text,
+    connectCount,
+  };
 }
 
-describe("executeCommand (text)", () => {
-  test("each command calls the client and formats the reply", async () => {
-    const client = new FakeClient();
-    const outcomes = [];
-    outcomes.push(await executeCommand({ kind: "set", key, value: "v1" }, client, false));
-    outcomes.push(await executeCommand({ kind: "set", key, value: "v2" }, client, false));
-    outcomes.push(await executeCommand({ kind: "get", key }, client, false));
-    outcomes.push(await executeCommand({ kind: "delete", key }, client, false));
-    outcomes.push(await executeCommand({ kind: "delete", key }, client, false));
-    outcomes.push(await executeCommand({ kind: "get", key }, client, false));
-    expect(outcomes).toEqual([
-      { text: "Created (2 replicas)", isOk: true },
-      { text: "Updated (2 replicas)", isOk: true },
-      { text: "v2", isOk: true },
-      { text: "Deleted (2 replicas)", isOk: true },
-      { text: "Not found", isOk: true },
-      { text: "Not found", isOk: true },
-    ]);
-    expect(client.calls).toEqual([
-      `set ${key} v1`, `set ${key} v2`, `get ${key}`,
-      `delete ${key}`, `delete ${key}`, `get ${key}`,
-    ]);
-  });
-
-  test("HEARTBEAT, NODES and WHERE", async () => {
-    const client = new FakeClient();
-    const heartbeat = await executeCommand({ kind: "heartbeat" }, client, false);
-    expect(heartbeat.text).toContain("Known instances (2):");
-    expect(heartbeat.text).toContain("Replication factor: 2");
-    const nodes = await executeCommand({ kind: "nodes" }, client, false);
-    expect(nodes.text).toContain("leader: 1 (tcp://127.0.0.1:7001)  rf: 2  partitions: 64");
-    const where = await executeCommand({ kind: "where", key }, client, false);
-    expect(where.text).toStartWith(`Key ${key}: partition `);
-    expect(client.calls).toEqual(["heartbeat"]);
-  });
-
-  test("an error becomes one line with its code, and a failed outcome", async () => {
-    const client = new FakeClient();
-    client.failure = new KvError("UNAVAILABLE", "no in-sync replica for partition 3");
-    expect(await executeCommand({ kind: "get", key }, client, false)).toEqual({
-      text: "Error UNAVAILABLE: no in-sync replica for partition 3",
-      isOk: false,
-    });
-  });
-});
-
-describe("executeCommand (--json)", () => {
-  test("wire ops send the raw request and print the raw reply", async () => {
-    const client = new FakeClient();
-    const set = await executeCommand({ kind: "set", key, value: "a b" }, client, true);
-    expect(JSON.parse(set.text)).toEqual({
-      id: 1, ok: true, echo: { op: "SET", key, value: "a b" },
-    });
-    expect(set.isOk).toBe(true);
-    await executeCommand({ kind: "get", key }, client, true);
-    await executeCommand({ kind: "delete", key }, client, true);
-    await executeCommand({ kind: "heartbeat" }, client, true);
-    expect(client.calls).toEqual([
-      `request {"op":"SET","key":"${key}","value":"a b"}`,
-      `request {"op":"GET","key":"${key}"}`,
-      `request {"op":"DELETE","key":"${key}"}`,
-      `request {"op":"HEARTBEAT"}`,
-    ]);
-  });
-
-  test("an error reply is printed as is and counts as a failure", async () => {
-    const client = new FakeClient();
-    client.failure = new KvError("TIMEOUT", "outcome unknown");
-    const outcome = await executeCommand({ kind: "get", key }, client, true);
-    expect(JSON.parse(outcome.text)).toEqual({
-      id: 1, ok: false, error: { code: "TIMEOUT", message: "outcome unknown" },
-    });
-    expect(outcome.isOk).toBe(false);
-  });
-
-  test("a thrown error becomes a JSON error object", async () => {
-    const client = new FakeClient();
-    client.request = async () => {
-      throw new KvError("UNAVAILABLE", "gave up after 5000 ms");
-    };
-    const outcome = await executeCommand({ kind: "get", key }, client, true);
-    expect(JSON.parse(outcome.text)).toEqual({
-      ok: false, error: { code: "UNAVAILABLE", message: "gave up after 5000 ms" },
-    });
-    expect(outcome.isOk).toBe(false);
-  });
-
-  test("NODES prints the view and WHERE the placement", async () => {
-    const client = new FakeClient();
-    const nodes = await executeCommand({ kind: "nodes" }, client, true);
-    expect(JSON.parse(nodes.text)).toEqual(JSON.parse(JSON.stringify(fakeView)));
-    const where = await executeCommand({ kind: "where", key }, client, true);
-    const partition = parseInt(key.slice(0, 8), 16) % 64;
-    expect(JSON.parse(where.text)).toMatchObject({ key, partition });
-  });
-});
-
-describe("runShell: scripts (--exec)", () => {
-  test("runs every command in order and exits 0 when all succeed", async () => {
-    const client = new FakeClient();
-    const result = await run(
-      { script: [`SET ${key} "hello world"`, `get ${key}`, `DELETE ${key}`, `GET ${key}`] },
-      async () => client,
-    );
-    expect(result.output).toBe(
-      "Created (2 replicas)\nhello world\nDeleted (2 replicas)\nNot found\n",
-    );
+describe("text output", () => {
+  test("every command's result on stdout, exit 0 when all succeed", async () => {
+    const script = `SET ${key} "a b"; SET ${key} v2; GET ${key}; COUNT; SCAN; KEYS; ` +
+      `DELETE ${key}; KEYS`;
+    const result = await run({ script });
+    expect(result.stdout).toBe([
+      "Created (2 replicas)", "Updated (2 replicas)", "v2", "1 key",
+      "cursor: 0 (scan complete)", `${key}  v2`, key, "Deleted (2 replicas)", "(empty)", "",
+    ].join("\n"));
+    expect(result.stderr).toBe("");
     expect(result.code).toBe(exitCodes.ok);
-    expect(result.connectCount).toBe(1);
-    expect(client.closeCount).toBe(1);
   });
 
-  test("an invalid key is reported, nothing is sent, and the run exits 1", async () => {
-    const client = new FakeClient();
-    const result = await run({ script: ["SET not-a-uuid x"] }, async () => client);
-    expect(result.output).toBe("Error: key is not a valid UUID4\n");
+  test("a missing key prints (nil) and exits 1; DELETE of one prints (not found)", async () => {
+    const result = await run({ script: `GET ${key}; DELETE ${key}` });
+    expect(result.stdout).toBe("(nil)\n(not found)\n");
     expect(result.code).toBe(exitCodes.failed);
-    expect(result.connectCount).toBe(0);
-    expect(client.calls).toEqual([]);
   });
 
+  test("errors go to stderr, results to stdout, and the script goes on", async () => {
+    const client = new FakeClient();
+    client.failure = new KvError("UNAVAILABLE", "no live in-sync replica of partition 3");
+    const result = await run({ script: `GET nope; GET ${key}; HELP GET` }, { client });
+    expect(result.stderr).toBe("Error: key is not a valid UUID4\n" +
+      "Error UNAVAILABLE: no live in-sync replica of partition 3\n");
+    expect(result.stdout).toStartWith("GET <uuid4>\n");
+    expect(result.code).toBe(exitCodes.failed);
+  });
+
+  test("control characters are escaped when asked (a terminal), values and errors", async () => {
+    const client = new FakeClient();
+    client.store.set(key, "a\x1b[2Jb\x07c\u009bd");
+    const result = await run({ script: `GET ${key}; GET ${otherKey}` }, { client, escape: true });
+    expect(result.stdout).toBe("a\\e[2Jb\\ac\\x9bd\n(nil)\n");
+    client.failure = new KvError("BAD_REQUEST", "bad \x1b]0;title\x07");
+    const failed = await run({ script: `GET ${key}` }, { client, escape: true });
+    expect(failed.stderr).toBe("Error BAD_REQUEST: bad \\e]0;title\\a\n");
+  });
+});
+
+describe("raw output", () => {
+  test("values exactly as stored, nothing for a missing key", async () => {
+    const client = new FakeClient();
+    client.store.set(key, "a\x1b[2Jb");
+    const result = await run({ script: `GET ${key}; GET ${otherKey}; COUNT; SCAN` },
+      { client, mode: "raw", escape: false });
+    expect(result.stdout).toBe(`a\x1b[2Jb\n1\n0\n${key}\ta\x1b[2Jb\n`);
+    expect(result.code).toBe(exitCodes.failed);
+  });
+});
+
+describe("json output", () => {
+  test("raw replies as JSON lines; a missing key fails the run", async () => {
+    const result = await run({ script: `SET ${key} v; GET ${key}; SCAN 0 COUNT 5; COUNT` },
+      { mode: "json" });
+    const lines = result.stdout.trimEnd().split("\n").map((line) => JSON.parse(line) as unknown);
+    expect(lines).toEqual([
+      { id: 1, ok: true, echo: { op: "SET", key, value: "v" } },
+      { id: 1, ok: true, echo: { op: "GET", key } },
+      { id: 1, ok: true, echo: { op: "SCAN", cursor: "0", count: 5 } },
+      { id: 1, ok: true, echo: { op: "COUNT" } },
+    ]);
+    // The fake's GET reply has no found: true, so it counts as not found.
+    expect(result.code).toBe(exitCodes.failed);
+  });
+
+  test("a usage error is a JSON error object on stdout", async () => {
+    const result = await run({ script: "GET nope" }, { mode: "json" });
+    expect(JSON.parse(result.stdout)).toEqual({
+      ok: false, error: { code: "INVALID_KEY", message: "key is not a valid UUID4" },
+    });
+  });
+
+  test("NODES prints the view", async () => {
+    const result = await run({ script: "NODES" }, { mode: "json" });
+    expect(JSON.parse(result.stdout)).toEqual(JSON.parse(JSON.stringify(fakeView)));
+  });
+});
+
+describe("connection and exit codes", () => {
   test("lines that need no cluster never connect", async () => {
-    const result = await run({ script: ["HELP", "FOO", "GET"] }, () => {
-      throw new Error("must not connect");
-    });
-    expect(result.output).toBe(
-      `${helpText}\nError: unknown command "FOO" (type HELP)\nError: usage: GET <uuid4>\n`,
-    );
+    const result = await run({ script: "HELP; HELP SCAN; GET nope" });
     expect(result.connectCount).toBe(0);
     expect(result.code).toBe(exitCodes.failed);
   });
 
-  test("a failed command does not stop the script, but the run exits 1", async () => {
+  test("an unreachable cluster stops the run with exit 2", async () => {
     const client = new FakeClient();
-    const result = await run(
-      { script: [`GET ${key}`, "BAD", `SET ${key} v`, `GET ${key}`] },
-      async () => client,
-    );
-    expect(result.output).toBe(
-      'Not found\nError: unknown command "BAD" (type HELP)\nCreated (2 replicas)\nv\n',
-    );
-    expect(result.code).toBe(exitCodes.failed);
-  });
-
-  test("an error reply makes the run exit 1", async () => {
-    const client = new FakeClient();
-    client.failure = new KvError("UNAVAILABLE", "no leader");
-    const result = await run({ script: [`GET ${key}`] }, async () => client);
-    expect(result.output).toBe("Error UNAVAILABLE: no leader\n");
-    expect(result.code).toBe(exitCodes.failed);
-  });
-
-  test("EXIT stops the script", async () => {
-    const client = new FakeClient();
-    const script = [`GET ${key}`, "EXIT", `GET ${otherKey}`];
-    const result = await run({ script }, async () => client);
-    expect(client.calls).toEqual([`get ${key}`]);
-    expect(result.code).toBe(exitCodes.ok);
-  });
-
-  test("an unreachable cluster stops the run with exit 2 and says why on stderr", async () => {
-    const result = await run({ script: [`GET ${key}`, `GET ${otherKey}`] }, async () => {
-      throw new KvError("UNAVAILABLE", "no node answered within 5000 ms");
-    });
-    expect(result.errors).toBe("Error UNAVAILABLE: no node answered within 5000 ms\n");
-    expect(result.output).toBe("");
+    client.failure = new KvError("UNAVAILABLE", "cannot reach the cluster at tcp://x:1: down");
+    const result = await run({ script: `GET ${key}; GET ${key}` }, { client });
     expect(result.code).toBe(exitCodes.unreachable);
+    expect(result.stderr).toBe("Error UNAVAILABLE: cannot reach the cluster at tcp://x:1: down\n");
+    expect(result.stdout).toBe("");
     expect(result.connectCount).toBe(1);
   });
 
-  test("--json prints parse errors as wire-style error objects", async () => {
-    const result = await run(
-      { json: true, script: ["GET nope", "NOPE"] },
-      () => Promise.reject(new Error("must not connect")),
-    );
-    expect(result.output.trim().split("\n").map((line) => JSON.parse(line))).toEqual([
-      { ok: false, error: { code: "INVALID_KEY", message: "key is not a valid UUID4" } },
-      { ok: false, error: { code: "BAD_REQUEST", message: 'unknown command "NOPE" (type HELP)' } },
-    ]);
-    expect(result.code).toBe(exitCodes.failed);
+  test("EXIT stops a script", async () => {
+    const client = new FakeClient();
+    const result = await run({ script: `EXIT; SET ${key} v` }, { client });
+    expect(client.calls).toEqual([]);
+    expect(result.code).toBe(exitCodes.ok);
+  });
+
+  test("a command given as words runs once", async () => {
+    const client = new FakeClient();
+    const result = await run({ words: ["set", key, "two words; kept"] }, { client });
+    expect(client.calls).toEqual([`set ${key} two words; kept`]);
+    expect(result.stdout).toBe("Created (2 replicas)\n");
   });
 });
 
-describe("runShell: notices", () => {
-  test("in script mode notices go to stderr, once per change", async () => {
+describe("KEYS", () => {
+  test("pages through every key", async () => {
     const client = new FakeClient();
-    client.get = async () => {
-      client.emit({ type: "under-replicated", live: 1, rf: 2 });
-      client.emit({ type: "under-replicated", live: 1, rf: 2 });
-      client.emit({ type: "member-changed", id: 2, alive: true });
-      const leader = { id: 2, endpoint: "tcp://127.0.0.1:7002" };
-      client.emit({ type: "leader-changed", leader, term: 4 });
-      return { found: false };
-    };
-    const result = await run({ script: [`GET ${key}`] }, async () => client);
-    expect(result.output).toBe("Not found\n");
-    expect(result.errors).toBe(
-      [
-        "WARNING: cluster size (1) is smaller than replication factor (2)",
-        "Node 2 is up",
-        "Leader changed: node 2 (tcp://127.0.0.1:7002), term 4",
-        "",
-      ].join("\n"),
-    );
-    expect(client.listenerCount).toBe(0);
+    const keys = [key, otherKey, "1b5c3a4e-7f1d-4c2b-9e8a-1d2c3b4a5f6e"].sort();
+    for (const each of keys) client.store.set(each, "v");
+    const result = await run({ script: "KEYS" }, { client, mode: "raw" });
+    expect(result.stdout).toBe(`${keys.join("\n")}\n`);
+    expect(client.calls.filter((call) => call.startsWith("scan")).length).toBe(2);
+    expect(result.stderr).toBe("");
   });
 
-  test("an under-replicated cluster is warned about on connect", async () => {
-    const lonely: ClusterView = {
-      ...fakeView,
-      members: fakeView.members.map((member) => ({ ...member, alive: member.id === 1 })),
-    };
-    const client = new FakeClient(lonely);
-    client.get = async () => {
-      // The same condition reported again by the client is not repeated.
-      client.emit({ type: "under-replicated", live: 1, rf: 2 });
-      return { found: false };
-    };
-    const result = await run({ script: [`GET ${key}`] }, async () => client);
-    expect(result.errors).toBe(
-      "WARNING: cluster size (1) is smaller than replication factor (2)\n",
-    );
+  test("warns on stderr before fetching a large store", async () => {
+    const client = new FakeClient();
+    client.countOverride = keysWarningCount + 1;
+    const result = await run({ script: "KEYS" }, { client });
+    expect(result.stderr).toBe(`WARNING: KEYS fetches all ${keysWarningCount + 1} keys; ` +
+      "SCAN <cursor> COUNT <n> pages through them\n");
   });
 });
 
-describe("runShell: piped stdin", () => {
-  test("runs lines as they come (CRLF too), blank lines and comments ignored", async () => {
+describe("notices and cancellation", () => {
+  test("notices go to stderr once per change in scripts", async () => {
     const client = new FakeClient();
-    const input = `SET ${key} '{"a": 1}'\r\n\n# comment\nGET ${key}\nGET ${otherKey}`;
-    const result = await run({ input }, async () => client);
-    expect(result.output).toBe('Created (2 replicas)\n{"a": 1}\nNot found\n');
-    expect(result.code).toBe(exitCodes.ok);
-    expect(client.closeCount).toBe(1);
-  });
-
-  test("exits 1 when any line failed", async () => {
-    const client = new FakeClient();
-    const result = await run({ input: `GET ${key}\nGET bad\n` }, async () => client);
-    expect(result.output).toBe("Not found\nError: key is not a valid UUID4\n");
-    expect(result.code).toBe(exitCodes.failed);
-  });
-
-  test("stops reading at EXIT", async () => {
-    const client = new FakeClient();
-    const result = await run({ input: `GET ${key}\nquit\nGET ${otherKey}\n` }, async () => client);
-    expect(client.calls).toEqual([`get ${key}`]);
-    expect(result.code).toBe(exitCodes.ok);
-  });
-
-  test("empty input neither connects nor fails", async () => {
-    const result = await run({ input: "" }, () => Promise.reject(new Error("must not connect")));
-    expect(result.code).toBe(exitCodes.ok);
-    expect(result.connectCount).toBe(0);
-  });
-});
-
-describe("runShell: interactive without a terminal (stdin a TTY, stdout redirected)", () => {
-  test("connects, shows the cluster, runs a block of lines in order, ends at EOF", async () => {
-    const client = new FakeClient();
-    client.set = async (k, v) => {
-      // Slow write: the following lines arrive while it runs and must wait their turn.
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      client.store.set(k, v);
-      return { status: "created", replicas: 2 };
-    };
-    const result = await run(
-      { interactive: true, input: `SET ${key} v\nGET ${key}\nBAD\nGET ${key}\n` },
-      async () => client,
-    );
-    const lines = result.output.split("\n");
-    expect(lines[0]).toBe("   id  endpoint              role      state");
-    expect(result.output).toContain("leader: 1 (tcp://127.0.0.1:7001)  rf: 2  partitions: 64");
-    // Without a terminal readline does not echo; the prompt is printed before each question.
-    const answers = result.output.split("warehouse> ").slice(1).join("");
-    expect(answers).toBe('Created (2 replicas)\nv\nError: unknown command "BAD" (type HELP)\nv\n');
-    // Interactive sessions always exit 0; failures are for scripts.
-    expect(result.code).toBe(exitCodes.ok);
-    expect(client.closeCount).toBe(1);
-  });
-
-  test("an unreachable cluster exits 2 before any prompt", async () => {
-    const result = await run({ interactive: true, input: "HELP\n" }, async () => {
-      throw new KvError("UNAVAILABLE", "no node answered");
+    const stdout = memorySink();
+    const stderr = memorySink();
+    const session = new Session({
+      outputMode: "text", escapeControls: false, isInteractive: false,
+      connect: async () => client,
+      streams: { input: Readable.from([]), output: stdout, errors: stderr },
     });
-    expect(result.code).toBe(exitCodes.unreachable);
-    expect(result.output).toBe("");
-    expect(result.errors).toBe("Error UNAVAILABLE: no node answered\n");
+    await session.runText("NODES");
+    const leader = { id: 2, endpoint: "tcp://127.0.0.1:7002" };
+    client.emit({ type: "leader-changed", leader, term: 4 });
+    client.emit({ type: "leader-changed", leader, term: 4 });
+    await session.close();
+    expect(stderr.text).toBe("Leader changed: node 2 (tcp://127.0.0.1:7002), term 4\n");
+  });
+
+  test("a cancel also drops the rest of the line", async () => {
+    const client = new FakeClient();
+    client.hangs = true;
+    const stderr = memorySink();
+    const session = new Session({
+      outputMode: "text", escapeControls: false, isInteractive: false,
+      connect: async () => client,
+      streams: { input: Readable.from([]), output: memorySink(), errors: stderr },
+    });
+    const cancel = new AbortController();
+    const running = session.runText(`GET ${key}; SET ${key} v; GET ${otherKey}`, cancel.signal);
+    await new Promise((resolve) => setImmediate(resolve));
+    cancel.abort();
+    await running;
+    expect(client.calls).toEqual([`get ${key}`]);
+    expect(stderr.text.split("\n").filter((line) => line.startsWith("Cancelled")).length).toBe(1);
+  });
+
+  test("an aborted command says it was abandoned and counts as failed", async () => {
+    const client = new FakeClient();
+    client.hangs = true;
+    const stdout = memorySink();
+    const stderr = memorySink();
+    const session = new Session({
+      outputMode: "text", escapeControls: false, isInteractive: false,
+      connect: async () => client,
+      streams: { input: Readable.from([]), output: stdout, errors: stderr },
+    });
+    const cancel = new AbortController();
+    const running = session.runText(`GET ${key}`, cancel.signal);
+    await new Promise((resolve) => setImmediate(resolve));
+    cancel.abort();
+    expect(await running).toBe("continue");
+    expect(stderr.text).toBe("Cancelled: GET abandoned at tcp://127.0.0.1:7001; the request " +
+      "was abandoned (a write may still be carried out)\n");
+    expect(session.failureCount).toBe(1);
   });
 });
 
-// ---------------------------------------------------------------------------------------------
-// The interactive path on a real pseudo-terminal.
-
-const fixture = new URL("./tty-repl.fixture.ts", import.meta.url).pathname;
-
-describe("runShell: interactive on a pseudo-terminal (cliffy)", () => {
-  let session: PtySession | null = null;
-  afterEach(() => {
-    session?.close();
-    session = null;
+describe("piped input", () => {
+  test("lines run in order; a quoted value may span lines; CRLF and comments", async () => {
+    const client = new FakeClient();
+    const input = `# comment\r\nSET ${key} "line 1\nline 2"\r\nGET ${key}\n\n` +
+      `SET ${otherKey} \\\na\n`;
+    const result = await run({ piped: input }, { client, mode: "raw" });
+    expect(client.store.get(key)).toBe("line 1\nline 2");
+    expect(client.store.get(otherKey)).toBe("a");
+    expect(result.stdout).toBe("created\nline 1\nline 2\ncreated\n");
+    expect(result.code).toBe(exitCodes.ok);
   });
 
-  test("line editing, history, notices above the prompt, Ctrl-C and Ctrl-D", async () => {
-    const pty = new PtySession([process.execPath, fixture]);
-    session = pty;
-    await pty.waitFor("warehouse> ");
-    expect(visible(pty.raw)).toContain("leader: 1 (tcp://127.0.0.1:7001)  rf: 2  partitions: 64");
-
-    // Line editing: type "ab", move left twice, insert X -> value "Xab".
-    pty.type(`set ${key} ab\x1b[D\x1b[DX\r`);
-    await pty.waitFor("Created (2 replicas)");
-    pty.type(`get ${key}\r`);
-    await pty.waitFor("\nXab\n");
-
-    // History: arrow up recalls the GET.
-    pty.type("\x1b[A\r");
-    await pty.waitFor("\nXab\n", 2);
-
-    // A notice while a line is half typed: printed on its own line, prompt and text redrawn.
-    pty.type("GET ");
-    await pty.waitFor("warehouse> GET ", 1, visible(pty.raw).lastIndexOf("Xab"));
-    const before = visible(pty.raw).length;
-    pty.process.kill("SIGUSR1");
-    await pty.waitFor("Leader changed: node 2 (tcp://127.0.0.1:7002), term 4\n", 1, before);
-    await pty.waitFor("term 4\nwarehouse> GET ", 1, before);
-    pty.type(`${key}\r`);
-    await pty.waitFor("\nXab\n", 3);
-
-    // Ctrl-C drops a half-typed line and keeps the session.
-    pty.type("DELETE 123");
-    await pty.waitFor("DELETE 123");
-    pty.type("\x03");
-    await pty.waitFor("DELETE 123^C\nwarehouse> ");
-    pty.type(`delete ${key}\r`);
-    await pty.waitFor("Deleted (2 replicas)");
-
-    // Ctrl-D leaves cleanly: the client is closed and the exit code is 0.
-    pty.type("\x04");
-    await pty.waitFor("client closed");
-    expect(await pty.process.exited).toBe(0);
-    expect(visible(pty.raw)).toContain("exit 0");
-  });
-
-  test("a pasted block runs in order, then EXIT leaves with code 0", async () => {
-    const pty = new PtySession([process.execPath, fixture]);
-    session = pty;
-    await pty.waitFor("warehouse> ");
-    pty.type(`SET ${key} one\rGET ${key}\rSET ${key} two\rGET ${key}\rEXIT\r`);
-    await pty.waitFor("client closed");
-    expect(await pty.process.exited).toBe(0);
-    // The block is echoed as typed, then the results follow in order, with no prompt
-    // printed in between (the next prompt waits until every queued line has run).
-    const text = visible(pty.raw);
-    expect(text).toContain(
-      `GET ${key}\nEXIT\nCreated (2 replicas)\none\nUpdated (2 replicas)\ntwo\nclient closed\n`,
-    );
+  test("an unterminated quote at the end is an error, exit 1", async () => {
+    const result = await run({ piped: `SET ${key} "open\n` });
+    expect(result.stderr).toBe("Error: unterminated double quote\n");
+    expect(result.code).toBe(exitCodes.failed);
   });
 });

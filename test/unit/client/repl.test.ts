@@ -1,5 +1,5 @@
-// The REPL's pure core: every command form, quoting, case-insensitivity, every error text and
-// every formatter, with exact expected output.
+// The client's text formatters: every reply, view, scan page and notice, with exact expected
+// output.
 import { describe, expect, test } from "bun:test";
 import type { ClusterView } from "../../../lib/client/client.ts";
 import {
@@ -12,20 +12,15 @@ import {
   formatHeartbeat,
   formatSet,
   formatWhere,
-  helpText,
-  isParseError,
-  parseCommand,
+  formatCount,
+  formatScan,
   placementOf,
-  splitScript,
   underReplicationWarning,
-  unquote,
 } from "../../../lib/client/repl.ts";
 import type { HeartbeatInfo } from "../../../lib/protocol.ts";
 import { ConfigError, KvError } from "../../../lib/util/errors.ts";
 
 const key = "9b2c1a4e-3f5d-4c2b-8a1e-7d6f5e4c3b2a";
-const upperKey = key.toUpperCase();
-const invalidKey = "Error: key is not a valid UUID4";
 
 const view: ClusterView = {
   leader: { id: 1, endpoint: "tcp://127.0.0.1:7001" },
@@ -41,212 +36,6 @@ const view: ClusterView = {
   ],
 };
 
-describe("parseCommand: commands", () => {
-  test("SET takes the rest of the line as the value", () => {
-    expect(parseCommand(`SET ${key} hello world`)).toEqual({
-      kind: "set",
-      key,
-      value: "hello world",
-    });
-  });
-
-  test("command words are case-insensitive and keys are stored lower case", () => {
-    for (const word of ["set", "Set", "sEt"]) {
-      expect(parseCommand(`${word} ${upperKey} v`)).toEqual({ kind: "set", key, value: "v" });
-    }
-    for (const word of ["get", "GET", "Get"]) {
-      expect(parseCommand(`${word} ${upperKey}`)).toEqual({ kind: "get", key });
-    }
-    for (const word of ["delete", "DELETE", "Delete"]) {
-      expect(parseCommand(`${word} ${key}`)).toEqual({ kind: "delete", key });
-    }
-    for (const word of ["where", "WHERE"]) {
-      expect(parseCommand(`${word} ${key}`)).toEqual({ kind: "where", key });
-    }
-    expect(parseCommand("heartbeat")).toEqual({ kind: "heartbeat" });
-    expect(parseCommand("HEARTBEAT")).toEqual({ kind: "heartbeat" });
-    expect(parseCommand("nodes")).toEqual({ kind: "nodes" });
-    expect(parseCommand("NODES")).toEqual({ kind: "nodes" });
-    expect(parseCommand("help")).toEqual({ kind: "help" });
-    expect(parseCommand("HELP")).toEqual({ kind: "help" });
-    expect(parseCommand("exit")).toEqual({ kind: "exit" });
-    expect(parseCommand("EXIT")).toEqual({ kind: "exit" });
-    expect(parseCommand("quit")).toEqual({ kind: "exit" });
-    expect(parseCommand("QUIT")).toEqual({ kind: "exit" });
-  });
-
-  test("blanks around and between words are ignored (tabs too)", () => {
-    expect(parseCommand(`  \tGET \t ${key}  \t`)).toEqual({ kind: "get", key });
-    expect(parseCommand(`  NODES  `)).toEqual({ kind: "nodes" });
-    expect(parseCommand(`SET\t${key}\tv`)).toEqual({ kind: "set", key, value: "v" });
-  });
-
-  test("empty lines, blank lines and # comments are no-ops", () => {
-    expect(parseCommand("")).toEqual({ kind: "empty" });
-    expect(parseCommand("   \t ")).toEqual({ kind: "empty" });
-    expect(parseCommand("# SET something")).toEqual({ kind: "empty" });
-    expect(parseCommand("  #comment")).toEqual({ kind: "empty" });
-  });
-});
-
-describe("parseCommand: SET values and quoting", () => {
-  const valueOf = (line: string): string => {
-    const parsed = parseCommand(line);
-    if (isParseError(parsed) || parsed.kind !== "set") throw new Error(`not a SET: ${line}`);
-    return parsed.value;
-  };
-
-  test("inner blanks are kept, trailing blanks are not", () => {
-    expect(valueOf(`SET ${key} a   b  `)).toBe("a   b");
-  });
-
-  test("surrounding double quotes are stripped", () => {
-    expect(valueOf(`SET ${key} "hello world"`)).toBe("hello world");
-  });
-
-  test("surrounding single quotes are stripped", () => {
-    expect(valueOf(`SET ${key} 'hello world'`)).toBe("hello world");
-  });
-
-  test("blanks inside quotes are kept", () => {
-    expect(valueOf(`SET ${key} "  padded  "`)).toBe("  padded  ");
-  });
-
-  test("a JSON document with spaces works unquoted and single-quoted", () => {
-    const json = '{"name": "Ada Lovelace", "tags": ["a", "b"], "n": 1}';
-    expect(valueOf(`SET ${key} ${json}`)).toBe(json);
-    expect(valueOf(`SET ${key} '${json}'`)).toBe(json);
-  });
-
-  test("a JSON string value keeps its own quotes when wrapped in single quotes", () => {
-    expect(valueOf(`SET ${key} '"quoted"'`)).toBe('"quoted"');
-  });
-
-  test("unmatched or mixed quotes are kept as typed", () => {
-    expect(valueOf(`SET ${key} "abc`)).toBe('"abc');
-    expect(valueOf(`SET ${key} abc"`)).toBe('abc"');
-    expect(valueOf(`SET ${key} "abc'`)).toBe(`"abc'`);
-    expect(valueOf(`SET ${key} "`)).toBe('"');
-  });
-
-  test("nothing inside the quotes is unescaped", () => {
-    expect(valueOf(`SET ${key} "a \\"b\\" c"`)).toBe('a \\"b\\" c');
-  });
-
-  test("a pair of empty quotes is the empty value", () => {
-    expect(valueOf(`SET ${key} ""`)).toBe("");
-    expect(valueOf(`SET ${key} ''`)).toBe("");
-  });
-
-  test("unquote strips exactly one matching pair", () => {
-    expect(unquote("''x''")).toBe("'x'");
-    expect(unquote("x")).toBe("x");
-    expect(unquote("")).toBe("");
-  });
-});
-
-describe("parseCommand: errors", () => {
-  test("an invalid key is refused with the exact text, for every keyed command", () => {
-    for (const line of [
-      "SET not-a-uuid x",
-      "GET not-a-uuid",
-      "DELETE 123",
-      "WHERE zzz",
-      // Version 1, not 4.
-      "GET 9b2c1a4e-3f5d-1c2b-8a1e-7d6f5e4c3b2a",
-      // Variant nibble c is not 8, 9, a or b.
-      "GET 9b2c1a4e-3f5d-4c2b-ca1e-7d6f5e4c3b2a",
-      `GET ${key}0`,
-    ]) {
-      expect(parseCommand(line)).toEqual({
-        error: invalidKey,
-        code: "INVALID_KEY",
-        message: "key is not a valid UUID4",
-      });
-    }
-  });
-
-  test("missing arguments give the command's usage", () => {
-    expect(parseCommand("SET")).toMatchObject({ error: "Error: usage: SET <uuid4> <value>" });
-    const setUsage = { error: "Error: usage: SET <uuid4> <value>" };
-    expect(parseCommand(`SET ${key}`)).toMatchObject(setUsage);
-    expect(parseCommand(`set ${key}   `)).toMatchObject(setUsage);
-    expect(parseCommand("GET")).toMatchObject({ error: "Error: usage: GET <uuid4>" });
-    expect(parseCommand("delete")).toMatchObject({ error: "Error: usage: DELETE <uuid4>" });
-    expect(parseCommand("WHERE")).toMatchObject({ error: "Error: usage: WHERE <uuid4>" });
-  });
-
-  test("a SET without a value is a usage error even when the key is also bad", () => {
-    expect(parseCommand("SET not-a-uuid")).toMatchObject({ code: "BAD_REQUEST" });
-  });
-
-  test("extra arguments give the command's usage", () => {
-    expect(parseCommand(`GET ${key} extra`)).toMatchObject({ error: "Error: usage: GET <uuid4>" });
-    expect(parseCommand(`DELETE ${key} x`)).toMatchObject({
-      error: "Error: usage: DELETE <uuid4>",
-    });
-    expect(parseCommand(`WHERE ${key} x`)).toMatchObject({ error: "Error: usage: WHERE <uuid4>" });
-    expect(parseCommand("HEARTBEAT now")).toMatchObject({ error: "Error: usage: HEARTBEAT" });
-    expect(parseCommand("NODES all")).toMatchObject({ error: "Error: usage: NODES" });
-    expect(parseCommand("HELP SET")).toMatchObject({ error: "Error: usage: HELP" });
-    expect(parseCommand("EXIT 1")).toMatchObject({ error: "Error: usage: EXIT" });
-    expect(parseCommand("quit now")).toMatchObject({ error: "Error: usage: EXIT" });
-  });
-
-  test("usage errors carry BAD_REQUEST and the text without the prefix", () => {
-    expect(parseCommand("GET")).toEqual({
-      error: "Error: usage: GET <uuid4>",
-      code: "BAD_REQUEST",
-      message: "usage: GET <uuid4>",
-    });
-  });
-
-  test("an unknown command names the word as typed", () => {
-    expect(parseCommand("FOO")).toEqual({
-      error: 'Error: unknown command "FOO" (type HELP)',
-      code: "BAD_REQUEST",
-      message: 'unknown command "FOO" (type HELP)',
-    });
-    expect(parseCommand("foo bar baz")).toMatchObject({
-      error: 'Error: unknown command "foo" (type HELP)',
-    });
-    expect(parseCommand("DEL " + key)).toMatchObject({
-      error: 'Error: unknown command "DEL" (type HELP)',
-    });
-  });
-
-  test("isParseError tells errors from commands", () => {
-    expect(isParseError(parseCommand("FOO"))).toBe(true);
-    expect(isParseError(parseCommand("HELP"))).toBe(false);
-  });
-});
-
-describe("splitScript", () => {
-  test("splits at ; and newlines and drops blank pieces", () => {
-    expect(splitScript("HEARTBEAT; NODES;;\n HELP ;")).toEqual(["HEARTBEAT", "NODES", "HELP"]);
-  });
-
-  test("a ; or newline inside quotes stays in the command", () => {
-    expect(splitScript(`SET ${key} "a; b"; GET ${key}`)).toEqual([
-      `SET ${key} "a; b"`,
-      `GET ${key}`,
-    ]);
-    expect(splitScript(`SET ${key} '{"x": "1;2"}';NODES`)).toEqual([
-      `SET ${key} '{"x": "1;2"}'`,
-      "NODES",
-    ]);
-    expect(splitScript(`SET ${key} 'line1\nline2'`)).toEqual([`SET ${key} 'line1\nline2'`]);
-  });
-
-  test("a double quote inside single quotes does not open a quote", () => {
-    expect(splitScript(`SET ${key} 'say "hi'; NODES`)).toEqual([`SET ${key} 'say "hi'`, "NODES"]);
-  });
-
-  test("an empty script has no commands", () => {
-    expect(splitScript(" ; ;\n")).toEqual([]);
-  });
-});
-
 describe("reply formatters", () => {
   test("formatSet", () => {
     expect(formatSet({ status: "created", replicas: 2 })).toBe("Created (2 replicas)");
@@ -258,13 +47,34 @@ describe("reply formatters", () => {
   test("formatGet", () => {
     expect(formatGet({ found: true, value: '{"a": 1}' })).toBe('{"a": 1}');
     expect(formatGet({ found: true, value: "" })).toBe("");
-    expect(formatGet({ found: false })).toBe("Not found");
+    expect(formatGet({ found: false })).toBe("(nil)");
   });
 
   test("formatDelete", () => {
     expect(formatDelete({ status: "deleted", replicas: 2 })).toBe("Deleted (2 replicas)");
     expect(formatDelete({ status: "deleted", replicas: 1 })).toBe("Deleted (1 replica)");
-    expect(formatDelete({ status: "not_found", replicas: 2 })).toBe("Not found");
+    expect(formatDelete({ status: "not_found", replicas: 2 })).toBe("(not found)");
+  });
+
+  test("formatScan: the cursor, then one key and value per line, quoted when needed", () => {
+    const items = [
+      { key, value: "plain" },
+      { key: "0b5c3a4e-7f1d-4c2b-9e8a-1d2c3b4a5f6e", value: "two words" },
+    ];
+    expect(formatScan({ cursor: `3:${key}`, items })).toBe(
+      [`cursor: 3:${key}`, `${key}  plain`, '0b5c3a4e-7f1d-4c2b-9e8a-1d2c3b4a5f6e  "two words"']
+        .join("\n"),
+    );
+    expect(formatScan({ cursor: "0", items: [] })).toBe("cursor: 0 (scan complete)");
+  });
+
+  test("formatCount: the total, and per partition when verbose", () => {
+    const reply = { count: 3, partitions: [2, 0, 1] };
+    expect(formatCount(reply, false)).toBe("3 keys");
+    expect(formatCount({ count: 1, partitions: [1] }, false)).toBe("1 key");
+    expect(formatCount(reply, true)).toBe(
+      ["3 keys", "  partition 0  2", "  partition 1  0", "  partition 2  1"].join("\n"),
+    );
   });
 });
 
@@ -307,6 +117,10 @@ describe("underReplicationWarning", () => {
     };
     expect(underReplicationWarning(lonely)).toBe(
       "WARNING: cluster size (1) is smaller than replication factor (2)",
+    );
+    // With every node silent, "cluster size (0)" would misstate the problem.
+    expect(formatEvent({ type: "under-replicated", live: 0, rf: 2 })).toBe(
+      "WARNING: no node of the cluster is answering heartbeats",
     );
   });
 
@@ -456,18 +270,5 @@ describe("formatError and errorJson", () => {
       ok: false,
       error: { code: "ERROR", message: "boom" },
     });
-  });
-});
-
-describe("helpText", () => {
-  test("names every command and the ways to leave", () => {
-    for (const word of ["SET <uuid4> <value>", "GET <uuid4>", "DELETE <uuid4>", "WHERE <uuid4>",
-      "HEARTBEAT", "NODES", "HELP", "EXIT", "QUIT", "Ctrl-D"]) {
-      expect(helpText).toContain(word);
-    }
-  });
-
-  test("fits in 100 columns", () => {
-    for (const line of helpText.split("\n")) expect(line.length).toBeLessThanOrEqual(100);
   });
 });

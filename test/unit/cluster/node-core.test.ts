@@ -87,3 +87,37 @@ describe("NodeCore leadership", () => {
     expect(set[0]?.ok).toBe(true);
   });
 });
+
+describe("NodeCore SCAN and COUNT", () => {
+  test("a scan in small pages returns every key once and COUNT agrees", () => {
+    const world = formCluster(4);
+    expect(world.runUntil(() => inSyncEverywhere(world, 1), 5000)).toBe(true);
+    const keys = Array.from({ length: 25 }, (_, i) => keyOf(0x1000000 * i + 77));
+    for (const key of keys) {
+      const r = world.request(1, { op: "SET", key, value: `v ${key}`, writer: null });
+      expect(world.runUntil(() => r.length > 0, 1000)).toBe(true);
+    }
+    const seen: string[] = [];
+    let cursor = { partition: 0, afterKey: "" };
+    for (let calls = 0; calls < 100; calls++) {
+      const r = world.request(1, { op: "SCAN", cursor, count: 3, keysOnly: false });
+      expect(world.runUntil(() => r.length > 0, 1000)).toBe(true);
+      const reply = r[0];
+      if (reply === undefined || !reply.ok) throw new Error(`scan failed: ${JSON.stringify(reply)}`);
+      const items = reply.fields["items"] as { key: string; value: string }[];
+      expect(items.length).toBeLessThanOrEqual(3);
+      for (const item of items) {
+        expect(item.value).toBe(`v ${item.key}`);
+        seen.push(item.key);
+      }
+      const next = reply.fields["cursor"] as string;
+      if (next === "0") break;
+      const [partition, afterKey] = next.split(":");
+      cursor = { partition: Number(partition), afterKey: afterKey ?? "" };
+    }
+    expect(seen.sort()).toEqual([...keys].sort());
+    const count = world.request(1, { op: "COUNT" });
+    expect(world.runUntil(() => count.length > 0, 1000)).toBe(true);
+    expect(count[0]).toMatchObject({ ok: true, fields: { count: keys.length } });
+  });
+});

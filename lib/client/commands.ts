@@ -1,0 +1,234 @@
+// The REPL's and the CLI's commands: their words parsed into a Command (keys validated before
+// anything is sent), and the help text of each. Pure: no I/O.
+import { normalizeKey, parseScanCursor, scanCountDefault, scanCountMax } from "../protocol.ts";
+
+/** One parsed command. Keys are validated and in canonical (lower-case) form. */
+export type Command =
+  | { readonly kind: "set"; readonly key: string; readonly value: string }
+  | { readonly kind: "get"; readonly key: string }
+  | { readonly kind: "delete"; readonly key: string }
+  | { readonly kind: "where"; readonly key: string }
+  | { readonly kind: "scan"; readonly cursor: string; readonly count: number }
+  | { readonly kind: "keys" }
+  | { readonly kind: "count"; readonly isVerbose: boolean }
+  | { readonly kind: "heartbeat" }
+  | { readonly kind: "nodes" }
+  | { readonly kind: "help"; readonly topic: CommandName | null }
+  | { readonly kind: "exit" };
+
+/** A command that cannot run. `code` is the wire code the node would have answered. */
+export interface ParseError {
+  readonly code: "INVALID_KEY" | "BAD_REQUEST";
+  readonly message: string;
+}
+
+export const invalidKeyMessage = "key is not a valid UUID4";
+
+interface CommandHelp {
+  readonly usage: string;
+  readonly summary: string;
+  readonly details: readonly string[];
+}
+
+/** Every command with its help, in the order HELP lists them. */
+export const commandHelp = {
+  SET: {
+    usage: "SET <uuid4> <value>",
+    summary: "store a value (one word: quote it when it has blanks)",
+    details: [
+      "The value is one word. Quote it as a shell would:",
+      `  SET <uuid4> "hello world"          double quotes: \\n \\t \\" \\\\ \\uXXXX \\xHH \\e`,
+      `  SET <uuid4> '{"a": 1, "b": [2]}'   single quotes: everything literal`,
+      `  SET <uuid4> "line 1\\nline 2"       a JSON string literal means the same here`,
+      "  SET <uuid4> it\\'s                  a backslash outside quotes takes the next character",
+      "From the command line, `-` reads the value from stdin, --value-file F from a file.",
+    ],
+  },
+  GET: {
+    usage: "GET <uuid4>",
+    summary: "print the value; (nil) when the key has none",
+    details: ["Exit status 1 from a script or the command line when the key is not found."],
+  },
+  DELETE: {
+    usage: "DELETE <uuid4>",
+    summary: "delete a key (also DEL)",
+    details: ["Prints (not found), exit status 1 in scripts, when the key held no value."],
+  },
+  SCAN: {
+    usage: "SCAN [cursor] [COUNT n]",
+    summary: "one page of keys with their values; repeat with the cursor it prints",
+    details: [
+      `Start with cursor 0 (the default); COUNT is 1 to ${scanCountMax} (default ` +
+        `${scanCountDefault}). The scan is`,
+      "complete when the cursor printed is 0. Every key present for the whole scan is",
+      "returned at least once, in partition order, even across a leader change.",
+    ],
+  },
+  KEYS: {
+    usage: "KEYS",
+    summary: "every key, fetched page by page (warns first when the store is large)",
+    details: ["For large stores prefer SCAN, which fetches one page at a time."],
+  },
+  COUNT: {
+    usage: "COUNT [--verbose]",
+    summary: "number of live keys (per partition with --verbose)",
+    details: [],
+  },
+  WHERE: {
+    usage: "WHERE <uuid4>",
+    summary: "the key's partition and the nodes that hold it",
+    details: ["Computed by the client from its view of the cluster; nothing is sent."],
+  },
+  HEARTBEAT: {
+    usage: "HEARTBEAT",
+    summary: "ask the cluster for its instances and replication factor",
+    details: [],
+  },
+  NODES: {
+    usage: "NODES",
+    summary: "the members as this client sees them",
+    details: [],
+  },
+  HELP: {
+    usage: "HELP [command]",
+    summary: "this text, or one command's",
+    details: [],
+  },
+  EXIT: {
+    usage: "EXIT",
+    summary: "leave (also QUIT, or Ctrl-D)",
+    details: [],
+  },
+} as const satisfies Record<string, CommandHelp>;
+export type CommandName = keyof typeof commandHelp;
+
+export const commandNames = Object.keys(commandHelp) as CommandName[];
+const aliases: Readonly<Record<string, CommandName>> = { DEL: "DELETE", QUIT: "EXIT" };
+
+/** The command a word names (case-insensitive, aliases included), or null. */
+export function commandNamed(word: string): CommandName | null {
+  const upper = word.toUpperCase();
+  if (upper in commandHelp) return upper as CommandName;
+  return aliases[upper] ?? null;
+}
+
+/** HELP: the command list and the quoting rules. */
+export function helpOverview(): string {
+  const width = Math.max(...commandNames.map((name) => commandHelp[name].usage.length)) + 2;
+  return [
+    "Commands (case-insensitive; keys are UUID version 4):",
+    ...commandNames.map((name) => `  ${commandHelp[name].usage.padEnd(width)}${
+      commandHelp[name].summary}`),
+    "Quoting works as in a shell: 'single' is literal, \"double\" takes backslash escapes",
+    '(\\n \\t \\" \\\\ \\uXXXX \\xHH \\e), a backslash outside quotes takes the next character.',
+    "Commands are separated by ; or new lines; # starts a comment. HELP <command> for more.",
+  ].join("\n");
+}
+
+/** HELP <command>. */
+export function helpFor(name: CommandName): string {
+  const help: CommandHelp = commandHelp[name];
+  return [`${help.usage}`, `  ${help.summary}`, ...help.details.map((line) => `  ${line}`)]
+    .join("\n");
+}
+
+function usageError(name: CommandName): ParseError {
+  return { code: "BAD_REQUEST", message: `usage: ${commandHelp[name].usage}` };
+}
+
+function keyCommand(
+  kind: "get" | "delete" | "where",
+  name: CommandName,
+  args: readonly string[],
+): Command | ParseError {
+  if (args.length !== 1) return usageError(name);
+  const key = normalizeKey(args[0]);
+  if (key === null) return { code: "INVALID_KEY", message: invalidKeyMessage };
+  return { kind, key };
+}
+
+function parseSet(args: readonly string[]): Command | ParseError {
+  if (args.length < 2) return usageError("SET");
+  if (args.length > 2) {
+    return {
+      code: "BAD_REQUEST",
+      message: `SET takes one value but got ${args.length - 1} words; quote a value with ` +
+        `blanks: SET <uuid4> "a b"`,
+    };
+  }
+  const key = normalizeKey(args[0]);
+  if (key === null) return { code: "INVALID_KEY", message: invalidKeyMessage };
+  return { kind: "set", key, value: args[1] as string };
+}
+
+function parseScan(args: readonly string[]): Command | ParseError {
+  let rest = [...args];
+  let cursor = "0";
+  if (rest.length > 0 && rest[0]?.toUpperCase() !== "COUNT") {
+    cursor = rest[0] as string;
+    rest = rest.slice(1);
+    if (parseScanCursor(cursor) === null) {
+      return { code: "BAD_REQUEST", message: `"${cursor}" is not a SCAN cursor (0 starts)` };
+    }
+  }
+  let count = scanCountDefault;
+  if (rest.length > 0) {
+    if (rest.length !== 2 || rest[0]?.toUpperCase() !== "COUNT") return usageError("SCAN");
+    count = Number(rest[1]);
+    if (!/^\d+$/.test(rest[1] ?? "") || count < 1 || count > scanCountMax) {
+      return { code: "BAD_REQUEST", message: `COUNT must be 1 to ${scanCountMax}` };
+    }
+  }
+  return { kind: "scan", cursor, count };
+}
+
+function bare(command: Command, name: CommandName, args: readonly string[]): Command | ParseError {
+  return args.length === 0 ? command : usageError(name);
+}
+
+/** Parses one command's words (at least one). Command words are case-insensitive. */
+export function parseWords(words: readonly string[]): Command | ParseError {
+  const [word = "", ...args] = words;
+  const name = commandNamed(word);
+  switch (name) {
+    case "SET":
+      return parseSet(args);
+    case "GET":
+      return keyCommand("get", name, args);
+    case "DELETE":
+      return keyCommand("delete", name, args);
+    case "WHERE":
+      return keyCommand("where", name, args);
+    case "SCAN":
+      return parseScan(args);
+    case "KEYS":
+      return bare({ kind: "keys" }, name, args);
+    case "COUNT": {
+      const flag = args[0]?.toLowerCase();
+      if (args.length === 1 && (flag === "--verbose" || flag === "verbose")) {
+        return { kind: "count", isVerbose: true };
+      }
+      return bare({ kind: "count", isVerbose: false }, name, args);
+    }
+    case "HEARTBEAT":
+      return bare({ kind: "heartbeat" }, name, args);
+    case "NODES":
+      return bare({ kind: "nodes" }, name, args);
+    case "HELP": {
+      if (args.length === 0) return { kind: "help", topic: null };
+      const topic = args.length === 1 ? commandNamed(args[0] as string) : null;
+      if (topic === null) {
+        return { code: "BAD_REQUEST", message: `no command "${args.join(" ")}" (type HELP)` };
+      }
+      return { kind: "help", topic };
+    }
+    case "EXIT":
+      return bare({ kind: "exit" }, name, args);
+    case null:
+      return { code: "BAD_REQUEST", message: `unknown command "${word}" (type HELP)` };
+  }
+}
+
+export function isParseError(parsed: Command | ParseError): parsed is ParseError {
+  return "code" in parsed;
+}
