@@ -34,6 +34,11 @@ export interface CoordinatorHooks {
   propose(command: ClusterCommand): boolean;
   /** A member this node has not heard from lately: fenced as failed without waiting. */
   isSuspect(id: number): boolean;
+  /**
+   * A request id never used before by this node: a late answer to a request of an earlier term
+   * must not be taken for the answer to a new one.
+   */
+  nextRid(): number;
 }
 
 export interface OutgoingData {
@@ -74,7 +79,6 @@ export class DataCoordinator {
   private readonly leaders: PartitionLeader[] = [];
   private readonly tracked = new Map<number, Tracked>();
   private outgoing: OutgoingData[] = [];
-  private nextRid = 1;
   /** Replies dropped because they did not answer their request (for metrics and logs). */
   rejectedReplies = 0;
   private tickCount = 0;
@@ -93,6 +97,11 @@ export class DataCoordinator {
   /** Whether every partition finished its takeover. */
   isServingAll(): boolean {
     return this.leaders.every((l) => l.isServing);
+  }
+
+  /** Every partition served with all of its in-sync replicas answering. */
+  isHealthy(): boolean {
+    return this.leaders.every((l) => l.isHealthy);
   }
 
   partitionLeader(partition: number): PartitionLeader | undefined {
@@ -228,7 +237,7 @@ export class DataCoordinator {
   }
 
   private send(partition: number, to: number, request: OutgoingRequest): number {
-    const rid = this.nextRid++;
+    const rid = this.hooks.nextRid();
     const timeoutTicks =
       request.type === "fence" ? this.settings.fenceTimeoutTicks : this.settings.requestTimeoutTicks;
     const numbered = { ...request, rid } as DataRequest;

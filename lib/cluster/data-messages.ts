@@ -33,13 +33,18 @@ export type DataRequest =
       readonly epoch: number;
       readonly key: string;
     }
-  /** Make the log a prefix of `source`'s: undo everything after the divergence point. */
+  /**
+   * Make the log a prefix of `source`'s: undo everything after the divergence point. Only if
+   * the replica's last change is still `expect`: a truncate that arrives late (after the
+   * replica moved on, e.g. took acknowledged writes) must change nothing.
+   */
   | {
       readonly type: "truncate";
       readonly rid: number;
       readonly partition: number;
       readonly epoch: number;
       readonly source: Pick<LogSummary, "base" | "last" | "epochs">;
+      readonly expect: LogPosition;
     }
   /** Changes after `afterSeq` (this replica is the source of a catch-up). */
   | {
@@ -57,7 +62,10 @@ export type DataRequest =
       readonly partition: number;
       readonly epoch: number;
     }
-  /** Install part of a full copy: `first` starts it at `base`, `last` ends it. */
+  /**
+   * Install part of a full copy: `first` starts it at `base` (only if the replica's last change
+   * is still `expect`, as for truncate), `last` ends it.
+   */
   | {
       readonly type: "install";
       readonly rid: number;
@@ -67,6 +75,7 @@ export type DataRequest =
       readonly rows: readonly DataRow[];
       readonly first: boolean;
       readonly last: boolean;
+      readonly expect: LogPosition;
     }
   /** Rows in key order after `afterKey` (SCAN) and the answer to "was this write applied". */
   | {
@@ -114,7 +123,8 @@ export type DataReply =
       readonly last: LogPosition;
       readonly statuses: readonly ChangeStatus[];
     }
-  | { readonly type: "row"; readonly rid: number; readonly row: DataRow | null }
+  /** `asOf`: the seq of the replica's last change when it read: the read reflects no later one. */
+  | { readonly type: "row"; readonly rid: number; readonly row: DataRow | null; readonly asOf: number }
   | { readonly type: "truncated"; readonly rid: number; readonly last: LogPosition }
   | {
       readonly type: "changes";

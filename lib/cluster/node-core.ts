@@ -105,6 +105,8 @@ export class NodeCore {
   private queued: Array<() => void> = [];
   private nextReadContext = 1;
   private appliedIndex = 0;
+  /** Data request ids: unique for this process, and unlikely to meet an earlier process's. */
+  private nextRid: number;
   private tickCount = 0;
   private readonly lastHeardTick = new Map<number, number>();
   /** Term of the last applied entry: a leader coordinates once it equals its own term. */
@@ -126,6 +128,7 @@ export class NodeCore {
     this.id = config.id;
     this.config = config;
     this.raft = new RaftCore({ ...config.raft, id: config.id }, storage.raft, random, logger);
+    this.nextRid = 1 + random.nextInt(2 ** 30) * 2 ** 20;
     this.replica = new ReplicaCore(storage.replica);
     const snapshot = storage.raft.snapshot();
     this.stateValue = ClusterState.restore(snapshot.data) ?? new ClusterState();
@@ -138,6 +141,21 @@ export class NodeCore {
 
   status() {
     return this.raft.status();
+  }
+
+  /** Where partition `p`'s coordination stands (see PartitionLeader.describe), or null. */
+  describePartition(partition: number): string | null {
+    return this.coordinator?.partitionLeader(partition)?.describe() ?? null;
+  }
+
+  /** Leading, with every partition taken over and served. */
+  isCoordinating(): boolean {
+    return this.coordinator !== null && this.coordinator.isServingAll();
+  }
+
+  /** Leading, every partition served, every in-sync replica answering. */
+  isHealthy(): boolean {
+    return this.coordinator !== null && this.coordinator.isHealthy();
   }
 
   /** Called for each applied change of the cluster state (logging, heartbeat, dropping data). */
@@ -384,6 +402,7 @@ export class NodeCore {
         propose: (command) => this.propose(command),
         isSuspect: (id) => this.tickCount - (this.lastHeardTick.get(id) ?? -Infinity) >
           this.config.raft.electionTicks,
+        nextRid: () => this.nextRid++,
       },
     );
     for (const run of this.queued.splice(0)) run();

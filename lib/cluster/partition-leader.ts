@@ -54,7 +54,7 @@ type Phase = "fencing" | "reconciling" | "serving" | "deposed";
 
 /** What a replica's answer to a read, page or count carries. */
 type ReadAnswer =
-  | { ok: true; row: DataRow | null; rows?: readonly DataRow[]; count?: number }
+  | { ok: true; row: DataRow | null; asOf?: number; rows?: readonly DataRow[]; count?: number }
   | { ok: false; code: "UNAVAILABLE"; message: string };
 
 type Mode = "insync" | "catching-up" | "tailing" | "idle";
@@ -78,6 +78,12 @@ interface Progress {
   isDropDue: boolean;
   /** Ticks to wait before the next catch-up attempt after a failure. */
   retryTicks: number;
+  /**
+   * Ticks an in-sync change of ours has been waiting to apply. A proposal can be dropped (a
+   * leadership blip) or ignored when it applies (the set changed first): after a while the
+   * change is taken as not coming, and decided again.
+   */
+  changeWaitTicks: number;
 }
 
 interface PendingWrite {
@@ -89,6 +95,8 @@ interface PendingWrite {
 const FETCH_LIMIT = 512;
 const COPY_PAGE_ROWS = 1000;
 const RETRY_TICKS = 10;
+/** Ticks an in-sync change may take to apply before it is decided again. */
+const CHANGE_WAIT_TICKS_MAX = 40;
 /** Changes of this epoch kept in memory, so a replica close behind is fed without a source. */
 const RECENT_CHANGES_MAX = 8192;
 
@@ -109,6 +117,15 @@ export class PartitionLeader {
   private unsent: ChangeRecord[] = [];
   private unsentPrev: LogPosition = { epoch: 0, seq: 0 };
   private queuedWrites: Array<() => void> = [];
+  /** Every write up to this seq is acknowledged (or was, by an earlier leader). */
+  private acknowledgedSeq = 0;
+  private readsAwaitingAcks: Array<{
+    seq: number;
+    then: () => void;
+    fail: (result: { ok: false; code: "UNAVAILABLE"; message: string }) => void;
+  }> = [];
+  /** The fetch that reads outcomes of pending writes (see fetchStatuses), or 0. */
+  private statusRid = 0;
 
   constructor(partition: number, context: PartitionContext) {
     this.partition = partition;
@@ -120,8 +137,33 @@ export class PartitionLeader {
     return this.phase === "serving";
   }
 
+  /** Serving, with every in-sync replica answering and no in-sync change under way. */
+  get isHealthy(): boolean {
+    if (this.phase !== "serving") return false;
+    return this.context.insync().every((id) => {
+      const p = this.progressOf(id);
+      return !p.isFailed && !p.isRemovePending;
+    });
+  }
+
   get phaseName(): Phase {
     return this.phase;
+  }
+
+  /** One line on where the takeover and each replica stand, for logs and failed simulations. */
+  describe(): string {
+    const replicas = [...this.progress].map(([id, p]) => {
+      const flags = [
+        p.isFailed ? "failed" : "",
+        p.isAddPending ? "adding" : "",
+        p.isRemovePending ? "removing" : "",
+        p.stepRid !== 0 ? "step" : "",
+      ].filter((f) => f !== "");
+      const last = p.last === null ? "?" : `${p.last.epoch}.${p.last.seq}`;
+      return `${id}:${p.mode}@${last}${flags.length > 0 ? `(${flags.join(",")})` : ""}`;
+    });
+    return `${this.phase} last ${this.unsentPrev.epoch}.${this.unsentPrev.seq} ` +
+      `pending ${this.pending.length} ${replicas.join(" ")}`;
   }
 
   /** Each replica's mode, for the heartbeat and status pages. */
@@ -166,7 +208,7 @@ export class PartitionLeader {
       const p = this.progressOf(id);
       p.last = (this.summaries.get(id) as LogSummary).last;
       p.ackedSeq = 0;
-      if (id !== best) this.startCatchUp(id);
+      if (id !== best && compare(p.last, this.last) !== 0) this.startCatchUp(id);
     }
     this.checkReconciled();
   }
@@ -179,6 +221,7 @@ export class PartitionLeader {
     }
     this.phase = "serving";
     this.unsentPrev = this.last;
+    this.acknowledgedSeq = this.last.seq;
     for (const id of this.context.insync()) this.progressOf(id).ackedSeq = this.last.seq;
     for (const run of this.queuedWrites.splice(0)) run();
   }
@@ -191,8 +234,9 @@ export class PartitionLeader {
     if (source === null) return;
     p.mode = p.mode === "insync" ? "insync" : "catching-up";
     p.copyRows = null;
-    // Ask the source for its summary first: fencing it again is harmless and answers that.
-    p.stepRid = this.send(source, { type: "fence", partition: this.partition, epoch: this.context.epoch });
+    // First the target's own position (a fence answers with it): the truncate that follows is
+    // conditional on it, so a late one cannot undo what the target took meanwhile.
+    p.stepRid = this.send(id, { type: "fence", partition: this.partition, epoch: this.context.epoch });
     this.stepSource.set(p.stepRid, { target: id, source });
   }
 
@@ -221,11 +265,20 @@ export class PartitionLeader {
     };
     const base = { partition: this.partition, epoch: this.context.epoch };
     switch (reply.type) {
-      case "fenced":
+      case "fenced": {
+        if (from === target && from !== source) {
+          p.last = reply.summary.last;
+          if (reply.summary.isCopying) next({ type: "snapshot", ...base }, source);
+          else next({ type: "fence", ...base }, source);
+          return true;
+        }
         if (from !== source) return true;
+        if (from === target) p.last = reply.summary.last;
         const { base: logBase, last, epochs } = reply.summary;
-        next({ type: "truncate", ...base, source: { base: logBase, last, epochs } }, target);
+        const expect = p.last ?? { epoch: 0, seq: 0 };
+        next({ type: "truncate", ...base, source: { base: logBase, last, epochs }, expect }, target);
         return true;
+      }
       case "truncated":
       case "installed":
       case "replicated":
@@ -255,8 +308,10 @@ export class PartitionLeader {
       case "refused":
         if (reply.reason === "stale-epoch") this.depose();
         else if (reply.reason === "trimmed" || reply.reason === "copying") {
-          if (from === target) next({ type: "snapshot", ...base }, source);
-          else this.failStep(target);
+          if (from === target) {
+            p.last = reply.last;
+            next({ type: "snapshot", ...base }, source);
+          } else this.failStep(target);
         } else this.failStep(target);
         return true;
       default:
@@ -278,6 +333,7 @@ export class PartitionLeader {
       rows,
       first: isFirst,
       last: isLast,
+      expect: p.last ?? { epoch: 0, seq: 0 },
     });
     this.stepSource.set(p.stepRid, step);
   }
@@ -296,42 +352,93 @@ export class PartitionLeader {
       return true;
     }
     if (this.phase !== "serving") return false;
-    const first = this.recent[0];
-    const sentLast = this.unsentPrev;
-    if (compare(last, sentLast) === 0) {
-      this.beginTailing(target);
-      return true;
-    }
-    if (first === undefined || last.seq < first.seq - 1 || last.seq > sentLast.seq) return false;
-    const atLast = this.recent.find((c) => c.seq === last.seq);
-    if (last.seq >= first.seq && atLast?.epoch !== last.epoch) return false;
-    const missing = this.recent.filter((c) => c.seq > last.seq && c.seq <= sentLast.seq);
+    const missing = this.changesAfter(last);
+    if (missing === null) return false;
+    // Its last change is durable there (it answered a catch-up step with it).
+    p.ackedSeq = Math.max(p.ackedSeq, last.seq);
     this.beginTailing(target);
-    p.stepRid = this.send(target, {
-      type: "replicate",
-      partition: this.partition,
-      epoch: this.context.epoch,
-      prev: last,
-      changes: missing,
-    });
-    this.tailRids.set(p.stepRid, target);
+    this.resend(target, last, missing);
     return true;
   }
 
   private readonly tailRids = new Map<number, number>();
+  /** Fences sent to probe an in-sync replica that failed but could not be removed. */
+  private readonly probeRids = new Map<number, number>();
+
+  /** Sends `changes` (this epoch's, from `recent`) to a replica whose last change is `prev`. */
+  private resend(target: number, prev: LogPosition, changes: ChangeRecord[]): void {
+    if (changes.length === 0) return;
+    const rid = this.send(target, {
+      type: "replicate",
+      partition: this.partition,
+      epoch: this.context.epoch,
+      prev,
+      changes,
+    });
+    this.tailRids.set(rid, target);
+  }
+
+  /** The changes after `last` that this epoch sent, or null when `recent` no longer has them. */
+  private changesAfter(last: LogPosition): ChangeRecord[] | null {
+    const sent = this.unsentPrev;
+    if (last.seq === sent.seq) return last.epoch === sent.epoch ? [] : null;
+    const first = this.recent[0];
+    if (first === undefined || last.seq < first.seq - 1 || last.seq > sent.seq) return null;
+    if (last.seq >= first.seq && this.recent[last.seq - first.seq]?.epoch !== last.epoch) return null;
+    return this.recent.filter((c) => c.seq > last.seq && c.seq <= sent.seq);
+  }
+
+  /**
+   * An in-sync replica that failed while it was the last one cannot be removed: ask it again
+   * (a fence answers with its position) and send it what it misses, so writes can go on.
+   */
+  private probe(id: number): void {
+    const p = this.progressOf(id);
+    p.retryTicks = RETRY_TICKS;
+    const rid = this.send(id, { type: "fence", partition: this.partition, epoch: this.context.epoch });
+    this.probeRids.set(rid, id);
+  }
+
+  private onProbeReply(rid: number, from: number, reply: DataReply): boolean {
+    const id = this.probeRids.get(rid);
+    if (id === undefined) return false;
+    this.probeRids.delete(rid);
+    if (reply.type !== "fenced" || from !== id) return true;
+    const missing = this.changesAfter(reply.summary.last);
+    if (missing === null) return true; // its history is not ours to mend from memory
+    const p = this.progressOf(id);
+    p.isFailed = false;
+    p.last = reply.summary.last;
+    p.ackedSeq = Math.max(p.ackedSeq, reply.summary.last.seq);
+    this.resend(id, reply.summary.last, missing);
+    this.completeWrites();
+    return true;
+  }
 
   private beginTailing(target: number): void {
     const p = this.progressOf(target);
     if (p.mode === "insync") return;
     p.mode = "tailing";
-    if (!this.context.insync().includes(target) && !p.isAddPending) {
-      p.isAddPending = this.context.propose({
-        type: "insync-add",
-        partition: this.partition,
-        id: target,
-        term: this.context.epoch,
-      });
-    }
+    this.proposeAddIfLevel(target);
+  }
+
+  /**
+   * A tailing replica joins the in-sync set once it holds every write acknowledged so far:
+   * from then on each write waits for it too, so when the entry applies it holds them all
+   * (a replica enters the set only holding every acknowledged write).
+   */
+  private proposeAddIfLevel(target: number): void {
+    const p = this.progressOf(target);
+    if (p.mode !== "tailing" || p.isAddPending || p.isFailed) return;
+    if (this.context.insync().includes(target)) return;
+    if (p.ackedSeq < this.acknowledgedSeq) return;
+    p.changeWaitTicks = 0;
+    p.isAddPending = this.context.propose({
+      type: "insync-add",
+      partition: this.partition,
+      id: target,
+      term: this.context.epoch,
+    });
   }
 
   private failStep(target: number): void {
@@ -410,6 +517,7 @@ export class PartitionLeader {
     const p = this.progressOf(from);
     p.last = reply.last;
     p.ackedSeq = Math.max(p.ackedSeq, reply.last.seq);
+    this.proposeAddIfLevel(from);
     // Statuses come with the changes of that request; replicas with the same history agree.
     const count = reply.statuses.length;
     for (const entry of this.pending) {
@@ -431,8 +539,10 @@ export class PartitionLeader {
       // A failed in-sync replica still counts as required until its removal is applied: a
       // write is never acknowledged without a replica the Raft state still calls in sync.
       if (holders.length < required.length) return;
-      if (holders.length < this.context.minInsync || entry.status === null) return;
+      if (holders.length < this.context.minInsync) return;
+      if (entry.status === null) return this.fetchStatuses(holders);
       this.pending.shift();
+      this.acknowledgedSeq = seq;
       this.releaseKey(entry);
       const result: WriteResult = {
         ok: true,
@@ -442,6 +552,37 @@ export class PartitionLeader {
       };
       for (const done of entry.done) done(result);
     }
+    this.releaseAwaitingReads();
+  }
+
+  /**
+   * Every replica that must have the oldest pending write has it, but its outcome is unknown
+   * (the acknowledgement came from a probe, not a replicate answer): read the outcomes from a
+   * holder's change log.
+   */
+  private fetchStatuses(holders: readonly number[]): void {
+    const from = holders[0];
+    const first = this.pending[0];
+    if (from === undefined || first === undefined || this.statusRid !== 0) return;
+    this.statusRid = this.send(from, {
+      type: "fetch",
+      partition: this.partition,
+      epoch: this.context.epoch,
+      afterSeq: first.change.seq - 1,
+      limit: Math.min(this.pending.length, FETCH_LIMIT),
+    });
+  }
+
+  private onStatusReply(rid: number, reply: DataReply): boolean {
+    if (rid !== this.statusRid) return false;
+    this.statusRid = 0;
+    if (reply.type !== "changes") return true;
+    for (const change of reply.changes) {
+      const entry = this.pending.find((e) => e.change.seq === change.seq);
+      if (entry !== undefined && entry.change.epoch === change.epoch) entry.status = change.status;
+    }
+    this.completeWrites();
+    return true;
   }
 
   private releaseKey(entry: PendingWrite): void {
@@ -481,7 +622,12 @@ export class PartitionLeader {
       return done({ ok: false, code: "UNAVAILABLE", message: `partition ${this.partition} has no live in-sync replica` });
     }
     const rid = this.send(replica, { type: "read", partition: this.partition, epoch: this.context.epoch, key });
-    this.readsInFlight.set(rid, (answer) => done(answer.ok ? { ok: true, row: answer.row } : answer));
+    this.readsInFlight.set(rid, (answer) => {
+      if (!answer.ok) return done(answer);
+      // The replica may already hold writes of ours that are not acknowledged yet (a message
+      // can overtake another): answer only once they are, or never show them (deposed).
+      this.whenAcknowledged(answer.asOf ?? 0, () => done({ ok: true, row: answer.row }), done);
+    });
   }
 
   /**
@@ -513,6 +659,23 @@ export class PartitionLeader {
     });
   }
 
+  /** Runs `then` once every write up to `seq` is acknowledged; `fail` if leadership is lost. */
+  private whenAcknowledged(
+    seq: number,
+    then: () => void,
+    fail: (result: { ok: false; code: "UNAVAILABLE"; message: string }) => void,
+  ): void {
+    if (seq <= this.acknowledgedSeq) return then();
+    this.readsAwaitingAcks.push({ seq, then, fail });
+  }
+
+  private releaseAwaitingReads(): void {
+    if (this.readsAwaitingAcks.length === 0) return;
+    const ready = this.readsAwaitingAcks.filter((r) => r.seq <= this.acknowledgedSeq);
+    this.readsAwaitingAcks = this.readsAwaitingAcks.filter((r) => r.seq > this.acknowledgedSeq);
+    for (const r of ready) r.then();
+  }
+
   private readReplica(): number | null {
     const live = this.context.insync().filter((id) => !this.progressOf(id).isFailed);
     if (live.includes(this.context.selfId)) return this.context.selfId;
@@ -525,7 +688,7 @@ export class PartitionLeader {
     const read = this.readsInFlight.get(rid);
     if (read !== undefined) {
       this.readsInFlight.delete(rid);
-      if (reply.type === "row") return read({ ok: true, row: reply.row });
+      if (reply.type === "row") return read({ ok: true, row: reply.row, asOf: reply.asOf });
       if (reply.type === "rows-page") return read({ ok: true, row: null, rows: reply.rows });
       if (reply.type === "row-count") return read({ ok: true, row: null, count: reply.count });
       if (reply.type === "refused" && reply.reason === "stale-epoch") this.depose();
@@ -538,6 +701,8 @@ export class PartitionLeader {
       return this.checkFencingDone();
     }
     if (this.onStepReply(rid, from, reply)) return;
+    if (this.onProbeReply(rid, from, reply)) return;
+    if (this.onStatusReply(rid, reply)) return;
     if (this.tailRids.has(rid)) {
       this.tailRids.delete(rid);
       if (reply.type === "replicated") return this.onWriteAck(from, reply);
@@ -555,8 +720,20 @@ export class PartitionLeader {
       const message = `replica ${to} of partition ${this.partition} did not answer the read`;
       read({ ok: false, code: "UNAVAILABLE", message });
     }
+    const step = this.stepSource.get(rid);
+    if (rid === this.statusRid) this.statusRid = 0;
     this.stepSource.delete(rid);
     this.tailRids.delete(rid);
+    this.probeRids.delete(rid);
+    if (step !== undefined && step.target !== to) {
+      // The source of a catch-up went silent: that catch-up starts over later (from another
+      // source if there is one); the target itself did nothing wrong.
+      const target = this.progressOf(step.target);
+      if (target.stepRid === rid) {
+        target.stepRid = 0;
+        target.retryTicks = RETRY_TICKS;
+      }
+    }
     this.onFailure(to);
   }
 
@@ -566,6 +743,9 @@ export class PartitionLeader {
     p.isFailed = true;
     p.stepRid = 0;
     p.retryTicks = RETRY_TICKS;
+    // A tailing replica that failed before its add was proposed starts its catch-up over (writes
+    // no longer wait for it); one whose add is under way stays until the add resolves.
+    if (p.mode === "tailing" && !p.isAddPending) p.mode = "idle";
     this.proposeRemovalIfNeeded(id);
     if (this.phase === "reconciling" && id === this.source) {
       // The source is gone: take over again with whoever answers.
@@ -578,6 +758,7 @@ export class PartitionLeader {
     if (!this.context.insync().includes(id) || p.isRemovePending) return;
     // Never the last in-sync replica: the partition waits (UNAVAILABLE) rather than lose data.
     if (this.context.insync().length <= 1) return;
+    p.changeWaitTicks = 0;
     p.isRemovePending = this.context.propose({
       type: "insync-remove",
       partition: this.partition,
@@ -626,6 +807,23 @@ export class PartitionLeader {
       return;
     }
     this.retireUnplaced();
+    for (const p of this.progress.values()) {
+      if (!p.isAddPending && !p.isRemovePending) continue;
+      if (++p.changeWaitTicks < CHANGE_WAIT_TICKS_MAX) continue;
+      p.changeWaitTicks = 0;
+      p.isRemovePending = false;
+      if (p.isAddPending) {
+        p.isAddPending = false;
+        p.mode = "catching-up";
+        p.retryTicks = 0;
+      }
+    }
+    for (const id of insync) {
+      const p = this.progressOf(id);
+      if (p.isFailed && !p.isRemovePending && insync.length > 1) this.proposeRemovalIfNeeded(id);
+      if (!p.isFailed || p.isRemovePending || insync.length > 1) continue;
+      if (--p.retryTicks <= 0) this.probe(id);
+    }
     for (const id of this.context.placement()) {
       if (insync.includes(id)) continue;
       const p = this.progressOf(id);
@@ -649,6 +847,7 @@ export class PartitionLeader {
     for (const id of insync) {
       const p = this.progressOf(id);
       if (placement.includes(id) || p.isRemovePending) continue;
+      p.changeWaitTicks = 0;
       p.isRemovePending = this.context.propose({
         type: "insync-remove",
         partition: this.partition,
@@ -675,6 +874,8 @@ export class PartitionLeader {
       message: "leadership was lost while the write was in flight; it may or may not have happened",
     };
     for (const entry of this.pending.splice(0)) for (const done of entry.done) done(failure);
+    const message = "leadership was lost before the read could be answered";
+    for (const r of this.readsAwaitingAcks.splice(0)) r.fail({ ok: false, code: "UNAVAILABLE", message });
     for (const run of this.queuedWrites.splice(0)) run();
     for (const [key, runs] of this.waitingReads) {
       this.waitingReads.delete(key);
@@ -697,6 +898,7 @@ export class PartitionLeader {
         isRemovePending: false,
         isDropDue: false,
         retryTicks: 0,
+        changeWaitTicks: 0,
       };
       this.progress.set(id, p);
     }

@@ -63,10 +63,10 @@ const requestFields: Record<DataRequest["type"], readonly string[]> = {
   fence: [],
   replicate: ["prev", "changes"],
   read: ["key"],
-  truncate: ["source"],
+  truncate: ["source", "expect"],
   fetch: ["afterSeq", "limit"],
   snapshot: [],
-  install: ["base", "rows", "first", "last"],
+  install: ["base", "rows", "first", "last", "expect"],
   rows: ["afterKey", "limit"],
   writer: ["writer"],
   count: [],
@@ -79,7 +79,7 @@ const replyFields: Record<DataReply["type"], readonly string[]> = {
   refused: ["reason", "fenced", "last"],
   fenced: ["summary"],
   replicated: ["last", "statuses"],
-  row: ["row"],
+  row: ["row", "asOf"],
   truncated: ["last"],
   changes: ["changes", "last"],
   "snapshot-rows": ["base", "rows"],
@@ -117,7 +117,12 @@ export function parseDataRequest(raw: unknown, limits: DataLimits): DataRequest 
     case "read":
       return { type, ...common, key: key(fields.key, "body.key", partition, limits) };
     case "truncate":
-      return { type, ...common, source: logShape(fields.source, "body.source", epoch, limits) };
+      return {
+        type,
+        ...common,
+        source: logShape(fields.source, "body.source", epoch, limits),
+        expect: position(fields.expect, "body.expect", ANY_EPOCH),
+      };
     case "fetch":
       return {
         type,
@@ -151,7 +156,8 @@ function install(
   });
   const first = boolean(fields.first, "body.first");
   const last = boolean(fields.last, "body.last");
-  return { type: "install", ...common, base, rows, first, last };
+  const expect = position(fields.expect, "body.expect", ANY_EPOCH);
+  return { type: "install", ...common, base, rows, first, last, expect };
 }
 
 /** The body of a data-reply message. Throws PeerInvalid. */
@@ -177,7 +183,7 @@ export function parseDataReply(raw: unknown, limits: DataLimits): DataReply {
     }
     case "row": {
       const row = fields.row === null ? null : dataRow(fields.row, "body.row", limits, null);
-      return { type, rid, row };
+      return { type, rid, row, asOf: integer(fields.asOf, "body.asOf", 0) };
     }
     case "truncated":
     case "installed":

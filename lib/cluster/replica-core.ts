@@ -147,6 +147,7 @@ export class ReplicaCore {
     // Divergence is computed on the committed log; the leader never overlaps a reconcile with
     // writes to the same replica, so queued log writes here mean "ask again".
     if (view.hasQueuedLogWrites) return this.refuse(request, "gap");
+    if (!samePosition(view.last, request.expect)) return this.refuse(request, "gap");
     const own = this.store.summary(request.partition);
     const point = divergencePoint(own, request.source);
     if (point === null) return this.refuse(request, "trimmed");
@@ -166,6 +167,8 @@ export class ReplicaCore {
     const view = this.view(request.partition);
     const { partition } = request;
     if (!request.first && !view.isCopying) return this.refuse(request, "gap");
+    // A first page that arrives late must not wipe what the replica took since.
+    if (request.first && !samePosition(view.last, request.expect)) return this.refuse(request, "gap");
     this.queueFence(partition, request.epoch);
     if (request.first) this.queue({ type: "copy-start", partition, base: request.base });
     if (request.rows.length > 0) this.queue({ type: "copy-rows", partition, rows: request.rows });
@@ -191,7 +194,8 @@ export class ReplicaCore {
     switch (request.type) {
       case "read": {
         const row = this.store.get(request.key);
-        return { type: "row", rid, row: row?.partition === partition ? row : null };
+        const asOf = this.store.summary(partition).last.seq;
+        return { type: "row", rid, row: row?.partition === partition ? row : null, asOf };
       }
       case "fetch": {
         const summary = this.store.summary(partition);
@@ -273,4 +277,8 @@ function continues(
     last = change;
   }
   return true;
+}
+
+function samePosition(a: LogPosition, b: LogPosition): boolean {
+  return a.epoch === b.epoch && a.seq === b.seq;
 }

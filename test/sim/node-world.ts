@@ -59,8 +59,8 @@ export class NodeWorld {
   readonly nodes = new Map<number, SimNode>();
   now = 0;
   private readonly tickMs: number;
-  private readonly dropRate: number;
-  private readonly delayMsMax: number;
+  private dropRate: number;
+  private delayMsMax: number;
   private readonly rf: number;
   private readonly partitions: number;
   private flights: Flight[] = [];
@@ -131,6 +131,11 @@ export class NodeWorld {
 
   heal(): void {
     this.cuts.clear();
+  }
+
+  /** Stops losing messages (the end of a simulation's faults); delays stay. */
+  stopDropping(): void {
+    this.dropRate = 0;
   }
 
   isolate(id: number): void {

@@ -157,14 +157,16 @@ function requestArb(): fc.Arbitrary<DataRequest> {
     const install = positionArb(epoch).chain((base) =>
       fc
         .record({ rows: rowsArb(partition, base, false), first: fc.boolean(), last: fc.boolean() })
-        .map((f): DataRequest => ({ type: "install", ...c, base, ...f })),
+        .map((f): DataRequest => ({ type: "install", ...c, base, ...f, expect: base })),
     );
     const afterKey = fc.oneof(fc.constant(""), keyArb(partition));
     return fc.oneof(
       simple.map((type): DataRequest => ({ type, ...c })),
       replicate,
       keyArb(partition).map((key): DataRequest => ({ type: "read", ...c, key })),
-      logShapeArb(epoch).map((source): DataRequest => ({ type: "truncate", ...c, source })),
+      logShapeArb(epoch).map((source): DataRequest => ({
+        type: "truncate", ...c, source, expect: source.last,
+      })),
       fc
         .record({ afterSeq: fc.nat(SEQ_MAX), limit: limitArb })
         .map((f): DataRequest => ({ type: "fetch", ...c, ...f })),
@@ -202,7 +204,7 @@ function replyArb(): fc.Arbitrary<DataReply> {
       fc
         .record({ last: anyPosition, statuses: fc.array(statuses, { maxLength: 16 }) })
         .map((f): DataReply => ({ type: "replicated", rid, ...f })),
-      oneRow.map((row): DataReply => ({ type: "row", rid, row })),
+      oneRow.map((row): DataReply => ({ type: "row", rid, row, asOf: 7 })),
       anyPosition.map((last): DataReply => ({ type: "truncated", rid, last })),
       anyPosition.map((last): DataReply => ({ type: "installed", rid, last })),
       fc.constant<DataReply>({ type: "dropped", rid }),

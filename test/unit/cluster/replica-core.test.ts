@@ -119,11 +119,29 @@ describe("ReplicaCore", () => {
       partition: P,
       epoch: 3,
       source,
+      expect: { epoch: 2, seq: 3 },
     });
     expect(reply).toEqual({ type: "truncated", rid, last: { epoch: 1, seq: 1 } });
     expect(store.get(keyOf(1))?.value).toBe("a");
     expect(store.get(keyOf(2))).toBeUndefined();
     expect(store.fencedEpoch(P)).toBe(3);
+  });
+
+  test("a truncate or first copy page that arrives after the replica moved on changes nothing", () => {
+    const store = new MemoryReplicaStore();
+    const core = new ReplicaCore(store);
+    run(core, store, replicate(1, [0, 0], change(1, 1, 1, "a"), change(2, 1, 2, "acked")));
+    const source = { base: { epoch: 0, seq: 0 }, last: { epoch: 1, seq: 1 }, epochs: [{ epoch: 1, seq: 1 }] };
+    const late: DataRequest = {
+      type: "truncate", rid: ++rid, partition: P, epoch: 1, source, expect: { epoch: 1, seq: 1 },
+    };
+    expect(run(core, store, late)[0]).toMatchObject({ type: "refused", reason: "gap" });
+    const lateCopy: DataRequest = {
+      type: "install", rid: ++rid, partition: P, epoch: 1, base: { epoch: 1, seq: 1 }, rows: [],
+      first: true, last: true, expect: { epoch: 1, seq: 1 },
+    };
+    expect(run(core, store, lateCopy)[0]).toMatchObject({ type: "refused", reason: "gap" });
+    expect(store.get(keyOf(2))?.value).toBe("acked");
   });
 
   test("a full copy replaces the rows; reads are refused until it ends", () => {
@@ -140,6 +158,7 @@ describe("ReplicaCore", () => {
       rows: first ? [row] : [],
       first,
       last,
+      expect: { epoch: 1, seq: 1 },
     });
     run(core, store, install(true, false));
     expect(run(core, store, read(2, 4))[0]).toMatchObject({ reason: "copying" });
