@@ -35,8 +35,10 @@ describe("parseNodeConfig: defaults and valid values", () => {
     expect(nodeConfigOf(["--id", "1"])).toEqual({
       id: 1,
       host: "127.0.0.1",
+      advertise: null,
       port: 7001,
       pubPort: 7101,
+      httpPort: 7201,
       rf: null,
       partitions: null,
       joinEndpoints: [],
@@ -46,7 +48,7 @@ describe("parseNodeConfig: defaults and valid values", () => {
       valueBytesMax: 1_048_576,
       minInsync: 1,
       requestTimeoutMs: 1000,
-      logLevel: "warn",
+      logLevel: "info",
     });
   });
 
@@ -55,7 +57,7 @@ describe("parseNodeConfig: defaults and valid values", () => {
     expect(defaults.node.rf).toBe(2);
     expect(defaults.node.partitions).toBe(64);
     expect(defaults.node.heartbeatIntervalMs * defaults.node.suspectHeartbeats).toBe(500);
-    expect(defaults.node.logLevel).toBe("warn");
+    expect(defaults.node.logLevel).toBe("info");
     expect(defaults.client.connect).toBe("tcp://127.0.0.1:7001");
     expect(Object.isFrozen(defaults)).toBe(true);
     expect(Object.isFrozen(defaults.node)).toBe(true);
@@ -63,7 +65,8 @@ describe("parseNodeConfig: defaults and valid values", () => {
 
   test("every flag set", () => {
     const config = nodeConfigOf([
-      "--id", "7", "--host", "localhost", "--port", "9000", "--pub-port", "9100", "--rf", "3",
+      "--id", "7", "--host", "0.0.0.0", "--advertise", "db7.example", "--port", "9000",
+      "--pub-port", "9100", "--http-port", "9300", "--rf", "3",
       "--partitions", "128", "--join", "tcp://127.0.0.1:7001,tcp://[::1]:7003",
       "--join=tcp://db2:7005", "--data", "/tmp/wh", "--heartbeat-ms", "50", "--suspect-ms", "300",
       "--max-value", "2048", "--min-insync", "2", "--request-timeout-ms", "750",
@@ -71,9 +74,11 @@ describe("parseNodeConfig: defaults and valid values", () => {
     ]);
     expect(config).toEqual({
       id: 7,
-      host: "localhost",
+      host: "0.0.0.0",
+      advertise: "db7.example",
       port: 9000,
       pubPort: 9100,
+      httpPort: 9300,
       rf: 3,
       partitions: 128,
       joinEndpoints: ["tcp://127.0.0.1:7001", "tcp://[::1]:7003", "tcp://db2:7005"],
@@ -103,7 +108,39 @@ describe("parseNodeConfig: defaults and valid values", () => {
 
   test("the pub port defaults to port + 100, so consecutive node ports never collide", () => {
     expect(nodeConfigOf(["--id", "1", "--port", "7001"]).pubPort).toBe(7101);
-    expect(nodeConfigOf(["--id", "1", "--port", "65435"]).pubPort).toBe(65535);
+    expect(nodeConfigOf(["--id", "1", "--port", "65435", "--http-port", "off"]).pubPort).toBe(65535);
+  });
+
+  test("the HTTP port defaults to port + 200, follows --port 0, and can be off", () => {
+    expect(nodeConfigOf(["--id", "1", "--port", "7003"]).httpPort).toBe(7203);
+    expect(nodeConfigOf(["--id", "1", "--port", "0"]).httpPort).toBe(0);
+    expect(nodeConfigOf(["--id", "1", "--http-port", "0"]).httpPort).toBe(0);
+    expect(nodeConfigOf(["--id", "1", "--http-port", "off"]).httpPort).toBe(null);
+    expect(nodeConfigOf(["--id", "1", "--http-port", "8080"]).httpPort).toBe(8080);
+  });
+
+  test("HTTP port problems are reported with what to do", () => {
+    expect(errorsOf(parseNodeConfig(["--id", "1", "--port", "65400"]))).toEqual([
+      "--http-port defaults to --port + 200 = 65600, which is not a port; give --http-port " +
+        "(or --http-port off)",
+    ]);
+    expect(errorsOf(parseNodeConfig(["--id", "1", "--port", "7001", "--http-port", "7101"])))
+      .toEqual(["--http-port must differ from --port and --pub-port (7101)"]);
+    expect(errorsOf(parseNodeConfig(["--id", "1", "--port", "7001", "--pub-port", "7201"])))
+      .toEqual(["--http-port defaults to --port + 200 = 7201, which is --pub-port; " +
+        "give another --http-port"]);
+    expect(errorsOf(parseNodeConfig(["--id", "1", "--http-port", "on"]))).toEqual([
+      '--http-port must be a port from 0 to 65535, got "on"',
+    ]);
+  });
+
+  test("--advertise must be a dialable host", () => {
+    expect(nodeConfigOf(["--id", "1", "--advertise", "10.0.0.7"]).advertise).toBe("10.0.0.7");
+    for (const bad of ["0.0.0.0", "::", "a b"]) {
+      expect(errorsOf(parseNodeConfig(["--id", "1", "--advertise", bad]))).toEqual([
+        `--advertise must be a host name or IP address others can dial, got "${bad}"`,
+      ]);
+    }
   });
 
   test("--suspect-ms defaults to 5 heartbeats", () => {
@@ -133,7 +170,7 @@ describe("parseNodeConfig: defaults and valid values", () => {
     const config = nodeConfigOf([
       "--id", String(bounds.idMax), "--partitions", String(bounds.partitionsMax),
       "--rf", String(bounds.rfMax), "--max-value", String(bounds.valueBytesMax), "--port", "65535",
-      "--pub-port", "1",
+      "--pub-port", "1", "--http-port", "2",
     ]);
     expect(config.id).toBe(bounds.idMax);
     expect(config.partitions).toBe(bounds.partitionsMax);
@@ -156,7 +193,7 @@ describe("parseNodeConfig: problems", () => {
     [["--pub-port", "x"], '--pub-port must be a port from 0 to 65535, got "x"'],
     [["--port", "8000", "--pub-port", "8000"],
       "--pub-port must differ from --port (both are 8000)"],
-    [["--port", "65436"], "--pub-port defaults to --port + 100 = 65536, which is not a port; " +
+    [["--port", "65436", "--http-port", "off"], "--pub-port defaults to --port + 100 = 65536, which is not a port; " +
       "give --pub-port"],
     [["--host", "bad host"], '--host must be a host name or IP address, got "bad host"'],
     [["--host", ""], '--host must be a host name or IP address, got ""'],
@@ -241,12 +278,12 @@ describe("help", () => {
 
   test("node usage lists every flag, its default and an example", () => {
     const flags = [
-      "--id", "--host", "--port", "--pub-port", "--rf", "--partitions", "--join", "--data",
+      "--id", "--host", "--advertise", "--port", "--pub-port", "--http-port", "--rf", "--partitions", "--join", "--data",
       "--heartbeat-ms", "--suspect-ms", "--max-value", "--min-insync", "--request-timeout-ms",
       "--log-level", "--help",
     ];
     for (const flag of flags) expect(nodeUsage).toContain(`${flag} `);
-    for (const text of ["7001", "127.0.0.1", "./data/<id>", "1048576", "(default warn)",
+    for (const text of ["7001", "127.0.0.1", "./data/<id>", "1048576", "(default info)",
       "Usage:", "Examples:", "--join tcp://"]) {
       expect(nodeUsage).toContain(text);
     }

@@ -1,0 +1,163 @@
+// The node's read-only HTTP server (Bun.serve): /health, /ready, /metrics, /status, /history,
+// /cluster and the status page at /. It starts before the node joins its cluster, so /health
+// and /ready answer while the node starts; the node is attached once it runs. /cluster asks
+// the other members' HTTP servers for their status and history, so the page works from any node.
+import { ConfigError } from "../util/errors.ts";
+import type { Logger } from "../util/log.ts";
+import type { NodeMetrics } from "./node-metrics.ts";
+import { type SeriesPoint, isSeriesPoint, mergeSeries, toChartPoints } from "./series.ts";
+import { type NodeStatus, type NodeStatusSource, readinessOf } from "./status.ts";
+import statusPage from "./page/index.html";
+
+/** How long /cluster waits for another node's answer: a dead node must not stall the page. */
+const peerFetchTimeoutMs = 400;
+const jsonHeaders = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };
+const metricsContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+export interface OpsServerOptions {
+  /** Address to bind. */
+  readonly host: string;
+  /** Port to bind; 0 picks a free one. */
+  readonly port: number;
+  /** Host other nodes and people use to reach this server. */
+  readonly advertise: string;
+  readonly metrics: NodeMetrics;
+  readonly log: Logger;
+}
+
+/** What one node says in /cluster: its status, or why it could not be asked. */
+export interface ClusterNodeView {
+  readonly id: number;
+  readonly http: string | null;
+  readonly alive: boolean;
+  readonly status: NodeStatus | null;
+  readonly error: string | null;
+}
+
+export class OpsServer {
+  /** Base URL others use, e.g. http://10.0.0.1:7201. */
+  readonly url: string;
+  readonly port: number;
+  private source: NodeStatusSource | null = null;
+  private readonly server: ReturnType<typeof Bun.serve>;
+  private readonly timer: ReturnType<typeof setInterval>;
+
+  private constructor(private readonly options: OpsServerOptions) {
+    try {
+      this.server = Bun.serve({
+        hostname: options.host,
+        port: options.port,
+        development: false,
+        routes: { "/": statusPage },
+        fetch: (request) => this.answer(request),
+        error: (error) => {
+          options.log.error("http_handler_failed", { error: String(error) });
+          return new Response("internal error\n", { status: 500 });
+        },
+      });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new ConfigError(
+        `cannot serve HTTP on ${options.host}:${options.port} (--http-port): ${reason}; ` +
+          "is another process using that port? (--http-port off serves no HTTP)",
+      );
+    }
+    this.port = this.server.port ?? options.port;
+    const host = options.advertise.includes(":") ? `[${options.advertise}]` : options.advertise;
+    this.url = `http://${host}:${this.port}`;
+    // The charts' per-second points; sampling here keeps the request path free of clock reads.
+    this.timer = setInterval(() => options.metrics.sampleSecond(Math.floor(Date.now() / 1000)), 1000);
+    options.metrics.sampleSecond(Math.floor(Date.now() / 1000));
+  }
+
+  static start(options: OpsServerOptions): OpsServer {
+    return new OpsServer(options);
+  }
+
+  /** The running node: from now on /ready, /status and the gauges read it. */
+  attach(source: NodeStatusSource): void {
+    this.source = source;
+    this.options.metrics.attach(source);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.server.stop(true);
+  }
+
+  private async answer(request: Request): Promise<Response> {
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return new Response("read-only: only GET and HEAD\n", { status: 405, headers: { allow: "GET, HEAD" } });
+    }
+    const path = new URL(request.url).pathname;
+    switch (path) {
+      case "/health":
+        return Response.json({ status: "ok" }, { headers: jsonHeaders });
+      case "/ready": {
+        const readiness = readinessOf(this.source?.status() ?? null);
+        return Response.json(readiness, { status: readiness.ready ? 200 : 503, headers: jsonHeaders });
+      }
+      case "/metrics":
+        return new Response(this.options.metrics.render(), {
+          headers: { "content-type": metricsContentType },
+        });
+      case "/status":
+        if (this.source === null) return this.notYet();
+        return Response.json(this.source.status(), { headers: jsonHeaders });
+      case "/history":
+        return Response.json(
+          { bounds: this.options.metrics.series.bounds, points: this.options.metrics.series.snapshot() },
+          { headers: jsonHeaders },
+        );
+      case "/cluster":
+        if (this.source === null) return this.notYet();
+        return Response.json(await this.clusterView(this.source.status()), { headers: jsonHeaders });
+      default:
+        return new Response(`no such page: ${path}\n`, { status: 404 });
+    }
+  }
+
+  private notYet(): Response {
+    return Response.json(
+      { error: "this node is starting and has not joined its cluster yet" },
+      { status: 503, headers: jsonHeaders },
+    );
+  }
+
+  /** Every member's status (asked over HTTP), the merged charts and this node's events. */
+  private async clusterView(self: NodeStatus): Promise<unknown> {
+    const histories: SeriesPoint[][] = [this.options.metrics.series.snapshot()];
+    const nodes = await Promise.all(
+      self.members.map(async (member): Promise<ClusterNodeView> => {
+        const base = { id: member.id, http: member.http, alive: member.alive };
+        if (member.id === self.id) return { ...base, alive: true, status: self, error: null };
+        if (member.http === null) return { ...base, status: null, error: "no HTTP address known" };
+        if (!member.alive) return { ...base, status: null, error: "down" };
+        try {
+          const [status, history] = await Promise.all([
+            fetchJson(`${member.http}/status`) as Promise<NodeStatus>,
+            fetchJson(`${member.http}/history`) as Promise<{ points?: unknown }>,
+          ]);
+          if (Array.isArray(history.points)) histories.push(history.points.filter(isSeriesPoint));
+          return { ...base, status, error: null };
+        } catch (error) {
+          return { ...base, status: null, error: error instanceof Error ? error.message : String(error) };
+        }
+      }),
+    );
+    const bounds = this.options.metrics.series.bounds;
+    return {
+      self: self.id,
+      version: this.options.metrics.version,
+      nodes,
+      chart: toChartPoints(bounds, mergeSeries(histories)),
+      events: this.options.metrics.events.recent(),
+    };
+  }
+}
+
+async function fetchJson(url: string): Promise<unknown> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(peerFetchTimeoutMs) });
+  if (!response.ok) throw new Error(`${url} answered ${response.status}`);
+  return response.json();
+}
