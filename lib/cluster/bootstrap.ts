@@ -2,6 +2,7 @@
 // own data directory (restart), from a member it joins through, or by bootstrapping a new
 // cluster. Persists that knowledge in meta.
 import { ConfigError, KvError } from "../util/errors.ts";
+import { formatTcpEndpoint, parseTcpEndpoint } from "../util/endpoint.ts";
 import type { Logger } from "../util/log.ts";
 import { type KvStore, metaNames } from "../store/index.ts";
 import type { Member } from "./membership.ts";
@@ -200,16 +201,21 @@ export function withSelf(members: readonly Member[], self: Member): Member[] {
   return [...members.filter((m) => m.id !== self.id), self].sort((a, b) => a.id - b.id);
 }
 
-/** Binds, or throws a ConfigError naming the endpoint and its flag (Bun's names neither). */
+/**
+ * Binds on `host` and returns the endpoint others dial: the advertised address with the port
+ * actually bound. Throws a ConfigError naming the endpoint and its flag (Bun's names neither).
+ */
 export async function bindOrExplain(
   socket: { bind(endpoint: string): Promise<string> },
-  host: string,
+  at: { host: string; advertise: string },
   port: number,
   flag: string,
 ): Promise<string> {
-  const endpoint = `tcp://${host}:${port}`;
+  const endpoint = formatTcpEndpoint(at.host, port);
   try {
-    return await socket.bind(endpoint);
+    const bound = parseTcpEndpoint(await socket.bind(endpoint), { isPortZeroAllowed: true });
+    if (bound === null) throw new ConfigError(`bound ${endpoint} but cannot read its port`);
+    return formatTcpEndpoint(at.advertise, bound.port);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new ConfigError(

@@ -3,6 +3,9 @@
 // Every error a client can cause becomes a reply with a protocol.md code, never an exception.
 import { KvError } from "../util/errors.ts";
 import {
+  type ErrorReply,
+  type OkReply,
+  type ClientRequest,
   type RequestId,
   errorReply,
   isRequestId,
@@ -14,9 +17,19 @@ import { bytesToString } from "../zmtp/index.ts";
 import type { WarehouseNode } from "./node.ts";
 
 export async function handleClientRequest(node: WarehouseNode, body: Uint8Array): Promise<unknown> {
+  const started = performance.now();
   const parsed = parseRequest(body, { valueBytesMax: node.settings.valueBytesMax });
-  if (!parsed.ok) return errorReply(parsed.id, parsed.code, parsed.message);
-  const request = parsed.request;
+  if (!parsed.ok) {
+    node.recorder.request("invalid", parsed.code, (performance.now() - started) / 1000);
+    return errorReply(parsed.id, parsed.code, parsed.message);
+  }
+  const reply = await answer(node, parsed.request);
+  const outcome = reply.ok ? "ok" : reply.error.code;
+  node.recorder.request(parsed.request.op, outcome, (performance.now() - started) / 1000);
+  return reply;
+}
+
+async function answer(node: WarehouseNode, request: ClientRequest): Promise<OkReply | ErrorReply> {
   if (request.op === "HEARTBEAT") return okReply(request.id, { ...node.heartbeatInfo() });
   const coordinator = node.coordinator;
   if (coordinator === null) {

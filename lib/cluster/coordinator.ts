@@ -82,6 +82,11 @@ export class Coordinator {
     this.dropDeadFromInsync();
   }
 
+  /** The last sequence number this leader gave a write of `partition`. */
+  headSeq(partition: number): number {
+    return this.seq[partition] ?? 0;
+  }
+
   insyncMap(): number[][] {
     return this.insync.map((ids) => [...ids]);
   }
@@ -200,7 +205,7 @@ export class Coordinator {
       const ids = this.insync[partition] ?? [];
       if (!ids.includes(nodeId)) ids.push(nodeId);
       this.insync[partition] = ids.sort((a, b) => a - b);
-      this.log.info("replica_in_sync", { partition, replica: nodeId });
+      this.log.debug("replica_in_sync", { partition, replica: nodeId });
       this.pruneSurplus();
       this.onInsyncChanged();
     } finally {
@@ -299,7 +304,7 @@ export class Coordinator {
     const after = before.filter((id) => !ids.includes(id));
     if (after.length === 0) return;
     this.insync[partition] = after;
-    this.log.warn("replica_out_of_sync", { partition, nodes: ids });
+    this.log.debug("replica_out_of_sync", { partition, nodes: ids });
     this.onInsyncChanged();
   }
 

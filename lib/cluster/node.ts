@@ -13,6 +13,7 @@ import {
   parseHeartbeat,
 } from "../protocol.ts";
 import { GroupCommitter, KvStore } from "../store/index.ts";
+import { type OpsRecorder, nullRecorder } from "../ops/index.ts";
 import { Publisher, Router, Subscriber, bytesToString } from "../zmtp/index.ts";
 import { Coordinator } from "./coordinator.ts";
 import { type Member, type MembershipChange, Membership } from "./membership.ts";
@@ -33,7 +34,14 @@ import {
 
 export interface NodeSettings {
   id: number;
+  /** Address to bind. */
   host: string;
+  /** Address in this node's endpoints: what other nodes and clients dial. */
+  advertise: string;
+  /** This node's HTTP base URL, told to the others in heartbeats; null when it serves none. */
+  http: string | null;
+  /** Where request, replication and storage code report what they did. */
+  recorder?: OpsRecorder;
   port: number;
   pubPort: number;
   rf: number | undefined;
@@ -67,6 +75,9 @@ export class WarehouseNode {
   coordinator: Coordinator | null = null;
   /** In-sync sets as the current leader last published them. */
   knownInsync: number[][];
+  readonly recorder: OpsRecorder;
+  /** Each member's HTTP base URL, from its heartbeats. */
+  readonly peerHttp = new Map<number, string>();
   private readonly committer: GroupCommitter;
   private readonly router: Router;
   private readonly publisher: Publisher;
@@ -114,11 +125,14 @@ export class WarehouseNode {
     this.state = init.state;
     this.knownInsync = init.state.insync.map((ids) => [...ids]);
     this.isInsyncKnown = init.isCaughtUp;
-    this.committer = new GroupCommitter(this.store);
+    this.recorder = init.settings.recorder ?? nullRecorder;
+    this.committer = new GroupCommitter(this.store, {
+      onCommit: (rows, seconds) => this.recorder.storageCommit(rows, seconds),
+    });
     this.replica = new Replica(this.store, this.committer);
     this.subscriber = new Subscriber({ reconnectIvlMs: 50, reconnectIvlMaxMs: 400 });
     this.subscriber.subscribe(HEARTBEAT_TOPIC);
-    this.peers = new PeerLinks();
+    this.peers = new PeerLinks(this.recorder);
     const self: Member = { id: init.settings.id, endpoint: init.endpoint, pub: init.pub };
     const suspectTicks = Math.max(
       2,
@@ -141,8 +155,9 @@ export class WarehouseNode {
     });
     const publisher = new Publisher({ sendHwm: 100 });
     try {
-      const endpoint = await bindOrExplain(router, settings.host, settings.port, "--port");
-      const pub = await bindOrExplain(publisher, settings.host, settings.pubPort, "--pub-port");
+      const at = { host: settings.host, advertise: settings.advertise };
+      const endpoint = await bindOrExplain(router, at, settings.port, "--port");
+      const pub = await bindOrExplain(publisher, at, settings.pubPort, "--pub-port");
       const self: Member = { id: settings.id, endpoint, pub };
       const loaded = loadClusterState(store, settings);
       let state: ClusterState;
@@ -236,6 +251,7 @@ export class WarehouseNode {
             member: change.member.id,
             endpoint: change.member.endpoint,
           });
+          this.recorder.memberAdded(change.member.id, change.member.endpoint);
           this.onMemberKnown(change.member);
           this.state = { ...this.state, members: this.membership.members() };
           saveClusterState(this.store, this.state);
@@ -243,9 +259,16 @@ export class WarehouseNode {
           break;
         case "member-up":
           this.log.info("member_up", { member: change.id });
+          this.recorder.memberUp(change.id);
           break;
         case "member-down":
-          this.log.warn("member_down", { member: change.id });
+          this.log.warn("member_down", {
+            member: change.id,
+            message: `node ${change.id} stopped sending heartbeats; the other replicas serve ` +
+              "its partitions. Restart it on its data directory, or replace it " +
+              "(docs/operations.md, Replacing a node)",
+          });
+          this.recorder.memberDown(change.id);
           this.peers.reset(change.id);
           this.coordinator?.onMemberDown();
           break;
@@ -258,6 +281,7 @@ export class WarehouseNode {
 
   private onLeaderChanged(leaderId: number | null, term: number): void {
     this.log.info("leader_changed", { leader: leaderId, term });
+    this.recorder.leaderChanged(leaderId, term);
     this.state = { ...this.state, term };
     saveClusterState(this.store, this.state);
     if (leaderId !== this.settings.id) {
@@ -327,7 +351,7 @@ export class WarehouseNode {
   // ---- catch-up ---------------------------------------------------------------------------
 
   /** Partitions placement gives this node that the leader does not count it in sync for. */
-  private lagging(): number[] {
+  lagging(): number[] {
     const ids = this.membership.memberIds();
     const out: number[] = [];
     for (let p = 0; p < this.state.partitions; p++) {
@@ -365,10 +389,16 @@ export class WarehouseNode {
           ? this.coordinator.catchUp(this.settings.id, partition)
           : this.peers.catchUp(leaderId, this.settings.id, partition);
       work
-        .then(() => this.log.info("caught_up", { partition }))
-        .catch((error: unknown) =>
-          this.log.warn("catch_up_failed", { partition, error: String(error) }),
-        )
+        .then(() => {
+          this.log.debug("caught_up", { partition });
+          this.recorder.catchUp("ok");
+        })
+        .catch((error: unknown) => {
+          this.log.warn("catch_up_failed", {
+            partition, error: String(error), message: "retried automatically",
+          });
+          this.recorder.catchUp("failed");
+        })
         .finally(() => this.catchUpInFlight--);
     }
   }
@@ -390,7 +420,7 @@ export class WarehouseNode {
       if (this.surplusEmpty.has(p)) continue;
       if (this.replica.hasRows(p)) {
         const n = this.replica.dropPartition(p);
-        this.log.info("partition_dropped", { partition: p, rows: n });
+        this.log.debug("partition_dropped", { partition: p, rows: n });
       }
       this.surplusEmpty.add(p);
     }
@@ -425,7 +455,8 @@ export class WarehouseNode {
     if (live < this.state.rf) {
       if (!this.didWarnUnderReplicated) {
         this.log.warn("under_replicated", {
-          message: `cluster size (${live}) is smaller than replication factor (${this.state.rf})`,
+          message: `cluster size (${live}) is smaller than replication factor (${this.state.rf}); ` +
+            "writes reach fewer copies until a member returns or a new one joins",
         });
       }
       this.didWarnUnderReplicated = true;
@@ -436,7 +467,12 @@ export class WarehouseNode {
 
   // ---- heartbeats -------------------------------------------------------------------------
 
-  heartbeatInfo(): HeartbeatInfo & { caughtUp: boolean; insyncTerm: number; insync?: number[][] } {
+  heartbeatInfo(): HeartbeatInfo & {
+    caughtUp: boolean;
+    insyncTerm: number;
+    http: string | null;
+    insync?: number[][];
+  } {
     const leaderId = this.membership.leaderId;
     const leader = leaderId === null ? null : this.membership.member(leaderId);
     const members: MemberInfo[] = this.membership.members().map((m) => ({
@@ -457,6 +493,7 @@ export class WarehouseNode {
       members,
       caughtUp: isCaughtUp,
       insyncTerm: this.state.insyncTerm,
+      http: this.settings.http,
       ...(this.coordinator !== null ? { insync: this.coordinator.insyncMap() } : {}),
     };
   }
@@ -479,7 +516,15 @@ export class WarehouseNode {
       }
       const info = parseHeartbeat(raw);
       if (info === null) continue;
-      const extra = raw as { caughtUp?: unknown; insync?: unknown; insyncTerm?: unknown };
+      const extra = raw as {
+        caughtUp?: unknown;
+        insync?: unknown;
+        insyncTerm?: unknown;
+        http?: unknown;
+      };
+      if (typeof extra.http === "string" && /^http:\/\/[^\s]{1,300}$/.test(extra.http)) {
+        this.peerHttp.set(info.node.id, extra.http);
+      }
       if (Number.isSafeInteger(extra.insyncTerm)) {
         this.peerInsyncTerms.set(info.node.id, extra.insyncTerm as number);
       }
@@ -513,6 +558,15 @@ export class WarehouseNode {
   }
 
   // ---- requests ---------------------------------------------------------------------------
+
+  /** Counts for the ops gauges: queued writes and open connections. */
+  queueAndConnectionCounts(): { commitQueueRows: number; request: number; publish: number } {
+    return {
+      commitQueueRows: this.committer.pendingCount,
+      request: this.router.connectionCount,
+      publish: this.publisher.connectionCount,
+    };
+  }
 
   private async serveRequests(): Promise<void> {
     for await (const frames of this.router) {

@@ -1,6 +1,7 @@
 // One PeerRpc per member, replaced when a member's endpoint changes, and the typed calls the
 // coordinator and catch-up make over them.
 import { KvError } from "../util/errors.ts";
+import type { OpsRecorder } from "../ops/index.ts";
 import type { StoredRow, Version } from "../store/index.ts";
 import { type PeerLink, StaleTermError } from "./coordinator.ts";
 import { type PeerReply, PeerRpc } from "./peer-rpc.ts";
@@ -21,6 +22,8 @@ interface QueuedRow {
 export class PeerLinks {
   private readonly rpcs = new Map<number, PeerRpc>();
   private readonly outgoing = new Map<number, { term: number; rows: QueuedRow[] }[]>();
+
+  constructor(private readonly recorder: OpsRecorder) {}
 
   set(id: number, endpoint: string): void {
     const existing = this.rpcs.get(id);
@@ -53,12 +56,28 @@ export class PeerLinks {
   ): Promise<PeerReply & { ok: true }> {
     const rpc = this.rpcs.get(id);
     if (rpc === undefined) throw new KvError("UNAVAILABLE", `node ${id} is not a known member`);
-    const reply = await rpc.request(body, timeoutMs);
+    const op = typeof body["op"] === "string" ? body["op"] : "unknown";
+    const started = performance.now();
+    let reply: PeerReply;
+    try {
+      reply = await rpc.request(body, timeoutMs);
+    } catch (error) {
+      const code = error instanceof KvError ? error.code : "ERROR";
+      this.recorder.peerRequest(id, op, code, (performance.now() - started) / 1000);
+      throw error;
+    }
+    const outcome = reply.ok ? "ok" : reply.error.code;
+    this.recorder.peerRequest(id, op, outcome, (performance.now() - started) / 1000);
     if (!reply.ok && reply.error.code === "STALE_TERM") {
       throw new StaleTermError(`node ${id} has seen a newer leader: ${reply.error.message}`);
     }
     if (!reply.ok) throw new KvError("UNAVAILABLE", `node ${id} refused: ${reply.error.message}`);
     return reply;
+  }
+
+  /** Requests sent to each peer and not answered yet. */
+  pendingCounts(): Map<number, number> {
+    return new Map([...this.rpcs].map(([id, rpc]) => [id, rpc.pendingCount]));
   }
 
   async catchUp(leaderId: number, nodeId: number, partition: number): Promise<void> {
@@ -111,12 +130,14 @@ export class PeerLinks {
           if (!Array.isArray(results) || results.length !== rows.length) {
             throw new KvError("UNAVAILABLE", `node ${id} sent a malformed replicate reply`);
           }
+          this.recorder.replicated(id, rows.length, "ok");
           rows.forEach((q, i) => {
             const r = results[i] as { applied?: unknown; existed?: unknown } | undefined;
             q.resolve({ applied: r?.applied === true, existed: r?.existed === true });
           });
         })
         .catch((error: unknown) => {
+          this.recorder.replicated(id, rows.length, "failed");
           for (const q of rows) q.reject(error);
         });
     }

@@ -34,6 +34,10 @@ export class PeerRpc {
     void this.readReplies();
   }
 
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
   request(body: Record<string, unknown>, timeoutMs: number): Promise<PeerReply> {
     if (this.pending.size >= PENDING_PER_PEER_MAX) {
       return Promise.reject(

@@ -2,7 +2,7 @@
 // node implements with a small adapter, so the cluster's internals can change behind it. Also
 // the readiness rule and the recent-events ring. Pure: no I/O, no clock (times are passed in).
 
-export type NodeRole = "leader" | "follower" | "joining";
+export type NodeRole = "leader" | "follower" | "candidate" | "joining";
 
 export interface MemberStatus {
   readonly id: number;

@@ -176,6 +176,11 @@ export abstract class SocketBase implements ConnectionOwner {
     return this.isClosed;
   }
 
+  /** Connections open now, accepted and dialled. */
+  get connectionCount(): number {
+    return this.pipeOf.size;
+  }
+
   on(listener: (event: SocketEvent) => void): () => void {
     this.eventListeners.add(listener);
     return () => this.eventListeners.delete(listener);

@@ -19,6 +19,8 @@ export interface NodeHandle {
   pub: string;
   port: number;
   pubPort: number;
+  /** HTTP base URL from the ready line, or null when started with --http-port off. */
+  http: string | null;
   dataDir: string;
   process: Subprocess<"ignore", "pipe", "pipe">;
   stderr: () => string;
@@ -31,6 +33,8 @@ export interface StartNodeOptions {
   rf?: number;
   port?: number;
   pubPort?: number;
+  /** A port, "off", or (by default) 0 for any free port. */
+  httpPort?: number | "off";
   extraArgs?: string[];
 }
 
@@ -49,6 +53,7 @@ export async function launchNode(
     "--id", String(options.id),
     "--port", String(options.port ?? 0),
     "--pub-port", String(options.pubPort ?? 0),
+    "--http-port", String(options.httpPort ?? 0),
     "--data", options.dataDir,
     "--log-level", "info",
   ];
@@ -73,13 +78,15 @@ export async function launchNode(
   return {
     ok: true,
     node: {
-      id: options.id, endpoint: ready.endpoint, pub: ready.pub, port, pubPort,
+      id: options.id, endpoint: ready.endpoint, pub: ready.pub, port, pubPort, http: ready.http,
       dataDir: options.dataDir, process: proc, stderr: () => stderrText,
     },
   };
 }
 
-async function readReadyLine(proc: Subprocess<"ignore", "pipe", "pipe">): Promise<{ endpoint: string; pub: string } | null> {
+async function readReadyLine(
+  proc: Subprocess<"ignore", "pipe", "pipe">,
+): Promise<{ endpoint: string; pub: string; http: string | null } | null> {
   const reader = proc.stdout.getReader();
   const decoder = new TextDecoder();
   let text = "";
@@ -96,8 +103,12 @@ async function readReadyLine(proc: Subprocess<"ignore", "pipe", "pipe">): Promis
       text += decoder.decode(result.value, { stream: true });
       const newline = text.indexOf("\n");
       if (newline >= 0) {
-        const line = JSON.parse(text.slice(0, newline)) as { event?: string; endpoint?: string; pub?: string };
-        if (line.event === "ready" && line.endpoint && line.pub) return { endpoint: line.endpoint, pub: line.pub };
+        const line = JSON.parse(text.slice(0, newline)) as {
+          event?: string; endpoint?: string; pub?: string; http?: string | null;
+        };
+        if (line.event === "ready" && line.endpoint && line.pub) {
+          return { endpoint: line.endpoint, pub: line.pub, http: line.http ?? null };
+        }
         return null;
       }
     }
