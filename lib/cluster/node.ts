@@ -455,7 +455,8 @@ export class WarehouseNode {
     if (live < this.state.rf) {
       if (!this.didWarnUnderReplicated) {
         this.log.warn("under_replicated", {
-          message: `cluster size (${live}) is smaller than replication factor (${this.state.rf}); ` +
+          message:
+            `cluster size (${live}) is smaller than replication factor (${this.state.rf}); ` +
             "writes reach fewer copies until a member returns or a new one joins",
         });
       }

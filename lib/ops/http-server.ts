@@ -11,7 +11,10 @@ import statusPage from "./page/index.html";
 
 /** How long /cluster waits for another node's answer: a dead node must not stall the page. */
 const peerFetchTimeoutMs = 400;
-const jsonHeaders = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };
+const jsonHeaders = {
+  "content-type": "application/json; charset=utf-8",
+  "cache-control": "no-store",
+};
 const metricsContentType = "text/plain; version=0.0.4; charset=utf-8";
 
 export interface OpsServerOptions {
@@ -39,6 +42,8 @@ export class OpsServer {
   readonly url: string;
   readonly port: number;
   private source: NodeStatusSource | null = null;
+  /** The last history each other node sent: a node that died keeps its past on the charts. */
+  private readonly peerHistories = new Map<number, SeriesPoint[]>();
   private readonly server: ReturnType<typeof Bun.serve>;
   private readonly timer: ReturnType<typeof setInterval>;
 
@@ -66,8 +71,9 @@ export class OpsServer {
     const host = options.advertise.includes(":") ? `[${options.advertise}]` : options.advertise;
     this.url = `http://${host}:${this.port}`;
     // The charts' per-second points; sampling here keeps the request path free of clock reads.
-    this.timer = setInterval(() => options.metrics.sampleSecond(Math.floor(Date.now() / 1000)), 1000);
-    options.metrics.sampleSecond(Math.floor(Date.now() / 1000));
+    const sample = (): void => options.metrics.sampleSecond(Math.floor(Date.now() / 1000));
+    this.timer = setInterval(sample, 1000);
+    sample();
   }
 
   static start(options: OpsServerOptions): OpsServer {
@@ -87,7 +93,10 @@ export class OpsServer {
 
   private async answer(request: Request): Promise<Response> {
     if (request.method !== "GET" && request.method !== "HEAD") {
-      return new Response("read-only: only GET and HEAD\n", { status: 405, headers: { allow: "GET, HEAD" } });
+      return new Response("read-only: only GET and HEAD\n", {
+        status: 405,
+        headers: { allow: "GET, HEAD" },
+      });
     }
     const path = new URL(request.url).pathname;
     switch (path) {
@@ -95,7 +104,8 @@ export class OpsServer {
         return Response.json({ status: "ok" }, { headers: jsonHeaders });
       case "/ready": {
         const readiness = readinessOf(this.source?.status() ?? null);
-        return Response.json(readiness, { status: readiness.ready ? 200 : 503, headers: jsonHeaders });
+        const code = readiness.ready ? 200 : 503;
+        return Response.json(readiness, { status: code, headers: jsonHeaders });
       }
       case "/metrics":
         return new Response(this.options.metrics.render(), {
@@ -104,14 +114,18 @@ export class OpsServer {
       case "/status":
         if (this.source === null) return this.notYet();
         return Response.json(this.source.status(), { headers: jsonHeaders });
-      case "/history":
+      case "/history": {
+        const series = this.options.metrics.series;
         return Response.json(
-          { bounds: this.options.metrics.series.bounds, points: this.options.metrics.series.snapshot() },
+          { bounds: series.bounds, points: series.snapshot() },
           { headers: jsonHeaders },
         );
-      case "/cluster":
+      }
+      case "/cluster": {
         if (this.source === null) return this.notYet();
-        return Response.json(await this.clusterView(this.source.status()), { headers: jsonHeaders });
+        const view = await this.clusterView(this.source.status());
+        return Response.json(view, { headers: jsonHeaders });
+      }
       default:
         return new Response(`no such page: ${path}\n`, { status: 404 });
     }
@@ -126,7 +140,6 @@ export class OpsServer {
 
   /** Every member's status (asked over HTTP), the merged charts and this node's events. */
   private async clusterView(self: NodeStatus): Promise<unknown> {
-    const histories: SeriesPoint[][] = [this.options.metrics.series.snapshot()];
     const nodes = await Promise.all(
       self.members.map(async (member): Promise<ClusterNodeView> => {
         const base = { id: member.id, http: member.http, alive: member.alive };
@@ -138,14 +151,20 @@ export class OpsServer {
             fetchJson(`${member.http}/status`) as Promise<NodeStatus>,
             fetchJson(`${member.http}/history`) as Promise<{ points?: unknown }>,
           ]);
-          if (Array.isArray(history.points)) histories.push(history.points.filter(isSeriesPoint));
+          if (Array.isArray(history.points)) {
+            this.peerHistories.set(member.id, history.points.filter(isSeriesPoint));
+          }
           return { ...base, status, error: null };
         } catch (error) {
-          return { ...base, status: null, error: error instanceof Error ? error.message : String(error) };
+          const reason = error instanceof Error ? error.message : String(error);
+          return { ...base, status: null, error: reason };
         }
       }),
     );
     const bounds = this.options.metrics.series.bounds;
+    const members = new Set(self.members.map((m) => m.id));
+    for (const id of this.peerHistories.keys()) if (!members.has(id)) this.peerHistories.delete(id);
+    const histories = [this.options.metrics.series.snapshot(), ...this.peerHistories.values()];
     return {
       self: self.id,
       version: this.options.metrics.version,

@@ -109,7 +109,8 @@ export class Counter implements Family {
 
   render(out: string[]): void {
     for (const { values, child } of this.children.entries()) {
-      out.push(`${this.name}${formatLabels(this.labelNames, values)} ${formatSampleValue(child.value)}`);
+      const labels = formatLabels(this.labelNames, values);
+      out.push(`${this.name}${labels} ${formatSampleValue(child.value)}`);
     }
   }
 }

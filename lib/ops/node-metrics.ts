@@ -138,7 +138,8 @@ export class NodeMetrics implements OpsRecorder {
 
   leaderChanged(leader: number | null, term: number): void {
     this.leaderChanges.labels().inc();
-    const text = leader === null ? `no leader (term ${term})` : `node ${leader} leads, term ${term}`;
+    const text =
+      leader === null ? `no leader (term ${term})` : `node ${leader} leads, term ${term}`;
     this.event("leader_changed", text);
   }
 
@@ -181,7 +182,8 @@ export class NodeMetrics implements OpsRecorder {
       () => one(status()?.rf));
     r.gauge("warehouse_partition_insync_replicas",
       "Replicas of each partition known to hold every acknowledged write.", ["partition"],
-      () => (status()?.partitions ?? []).map((p) => [[String(p.partition)], p.insync.length] as const));
+      () => (status()?.partitions ?? [])
+        .map((p) => [[String(p.partition)], p.insync.length] as const));
     r.gauge("warehouse_lagging_partitions",
       "Partitions placed on this node that it does not hold in sync yet.", [],
       () => one(status()?.laggingPartitions));

@@ -49,7 +49,8 @@ export class RequestSeries {
       errors: now.errors - last.errors,
       buckets: now.buckets.map((n, i) => n - (last.buckets[i] ?? 0)),
     });
-    if (this.points.length > this.pointsMax) this.points.splice(0, this.points.length - this.pointsMax);
+    const extra = this.points.length - this.pointsMax;
+    if (extra > 0) this.points.splice(0, extra);
   }
 
   snapshot(): SeriesPoint[] {

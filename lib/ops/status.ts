@@ -66,7 +66,9 @@ export interface NodeStatusSource {
   gauges(): NodeGauges;
 }
 
-export type Readiness = { readonly ready: true } | { readonly ready: false; readonly reason: string };
+export type Readiness =
+  | { readonly ready: true }
+  | { readonly ready: false; readonly reason: string };
 
 /**
  * Ready means a client sent here is served or redirected correctly and this node holds what it

@@ -38,7 +38,9 @@ function parseLabels(line: string, start: number): { labels: Record<string, stri
     if (nameMatch === null) throw new Error(`bad label name in: ${line}`);
     const name = nameMatch[0];
     i += name.length;
-    if (line[i] !== "=" || line[i + 1] !== '"') throw new Error(`expected =" after ${name}: ${line}`);
+    if (line[i] !== "=" || line[i + 1] !== '"') {
+      throw new Error(`expected =" after ${name}: ${line}`);
+    }
     i += 2;
     let value = "";
     while (line[i] !== '"') {

@@ -108,7 +108,8 @@ describe("parseNodeConfig: defaults and valid values", () => {
 
   test("the pub port defaults to port + 100, so consecutive node ports never collide", () => {
     expect(nodeConfigOf(["--id", "1", "--port", "7001"]).pubPort).toBe(7101);
-    expect(nodeConfigOf(["--id", "1", "--port", "65435", "--http-port", "off"]).pubPort).toBe(65535);
+    expect(nodeConfigOf(["--id", "1", "--port", "65435", "--http-port", "off"]).pubPort)
+      .toBe(65535);
   });
 
   test("the HTTP port defaults to port + 200, follows --port 0, and can be off", () => {
@@ -193,7 +194,8 @@ describe("parseNodeConfig: problems", () => {
     [["--pub-port", "x"], '--pub-port must be a port from 0 to 65535, got "x"'],
     [["--port", "8000", "--pub-port", "8000"],
       "--pub-port must differ from --port (both are 8000)"],
-    [["--port", "65436", "--http-port", "off"], "--pub-port defaults to --port + 100 = 65536, which is not a port; " +
+    [["--port", "65436", "--http-port", "off"],
+      "--pub-port defaults to --port + 100 = 65536, which is not a port; " +
       "give --pub-port"],
     [["--host", "bad host"], '--host must be a host name or IP address, got "bad host"'],
     [["--host", ""], '--host must be a host name or IP address, got ""'],
@@ -278,7 +280,8 @@ describe("help", () => {
 
   test("node usage lists every flag, its default and an example", () => {
     const flags = [
-      "--id", "--host", "--advertise", "--port", "--pub-port", "--http-port", "--rf", "--partitions", "--join", "--data",
+      "--id", "--host", "--advertise", "--port", "--pub-port", "--http-port", "--rf",
+      "--partitions", "--join", "--data",
       "--heartbeat-ms", "--suspect-ms", "--max-value", "--min-insync", "--request-timeout-ms",
       "--log-level", "--help",
     ];

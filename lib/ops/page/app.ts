@@ -15,7 +15,8 @@ interface ClusterView {
 }
 
 const pollIntervalMs = 500;
-const chartWindowSeconds = 300;
+const chartWindowMinSeconds = 60;
+const chartWindowMaxSeconds = 300;
 const svgNs = "http://www.w3.org/2000/svg";
 
 function byId(id: string): HTMLElement {
@@ -69,7 +70,8 @@ function renderNodes(view: ClusterView): void {
       "data-state": isDown ? "down" : "alive",
       "data-role": role,
     });
-    card.append(el("div", { class: "title" }, `node ${node.id}${node.id === view.self ? " (this page)" : ""}`));
+    const here = node.id === view.self ? " (this page)" : "";
+    card.append(el("div", { class: "title" }, `node ${node.id}${here}`));
     card.append(el("div", { class: "role" }, role));
     if (status !== null) {
       card.append(el("div", {}, status.endpoint));
@@ -87,7 +89,8 @@ function renderNodes(view: ClusterView): void {
   const term = view.nodes.find((n) => n.id === view.self)?.status?.term ?? 0;
   const leaderText = leaderId === null ? "no leader" : `leader: node ${leaderId}`;
   const summary = byId("summary");
-  summary.textContent = `${alive} of ${view.nodes.length} nodes up · ${leaderText} · term ${term}`;
+  summary.textContent =
+    `${alive} of ${view.nodes.length} nodes up · ${leaderText} · term ${term}`;
   summary.dataset["leader"] = leaderId === null ? "" : String(leaderId);
 }
 
@@ -96,16 +99,21 @@ function renderNodes(view: ClusterView): void {
 function renderGrid(view: ClusterView): void {
   const self = view.nodes.find((n) => n.id === view.self)?.status;
   if (self === undefined || self === null) return;
+  const titles = {
+    insync: "replica, in sync", lagging: "replica, catching up", down: "replica on a down node",
+    surplus: "old copy, being handed over", none: "not here",
+  };
   const rows = view.nodes.map((node) => {
     const row = el("div", { class: "row", "data-node-id": String(node.id) });
     row.append(el("span", { class: "label" }, `node ${node.id}`));
+    const isDown = !node.alive || node.status === null;
     for (const p of self.partitions) {
       const isReplica = p.replicas.includes(node.id);
       const isInsync = p.insync.includes(node.id);
-      const kind = isReplica ? (isInsync ? "insync" : "lagging") : isInsync ? "surplus" : "none";
-      const title = `partition ${p.partition} on node ${node.id}: ` +
-        { insync: "replica, in sync", lagging: "replica, catching up",
-          surplus: "old copy, being handed over", none: "not here" }[kind];
+      const kind: keyof typeof titles = isReplica
+        ? (isDown ? "down" : isInsync ? "insync" : "lagging")
+        : isInsync ? "surplus" : "none";
+      const title = `partition ${p.partition} on node ${node.id}: ${titles[kind]}`;
       row.append(el("span", { class: `cell ${kind}`, title }));
     }
     return row;
@@ -130,11 +138,15 @@ function drawChart(
   const width = 600;
   const height = 180;
   const last = points.at(-1)?.t ?? Math.floor(Date.now() / 1000);
-  const first = last - chartWindowSeconds;
-  const shown = points.filter((p) => p.t > first);
+  // The window grows with the history, from one minute up to five.
+  const span = Math.min(chartWindowMaxSeconds,
+    Math.max(chartWindowMinSeconds, last - (points[0]?.t ?? last)));
+  const first = last - span;
+  const shown = points.filter((p) => p.t >= first);
   const values = shown.flatMap((p) => lines.map((l) => l.value(p) ?? 0));
-  const top = niceCeiling(Math.max(0, ...values));
-  const x = (t: number) => ((t - first) / chartWindowSeconds) * width;
+  // A top that divides into four round steps.
+  const top = 4 * niceCeiling(Math.max(0, ...values) / 4);
+  const x = (t: number) => ((t - first) / span) * width;
   const y = (v: number) => height - 4 - (v / top) * (height - 20);
   const children: SVGElement[] = [];
   for (let i = 0; i <= 4; i++) {
@@ -153,6 +165,9 @@ function drawChart(
     }
     children.push(svg("path", { class: `line ${line.className}`, d }));
   }
+  const since = svg("text", { x: width - 4, y: height - 6, "text-anchor": "end" });
+  since.textContent = `last ${span >= 120 ? `${Math.round(span / 60)} min` : `${span} s`}`;
+  children.push(since);
   target.replaceChildren(...children);
 }
 

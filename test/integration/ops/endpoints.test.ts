@@ -80,9 +80,11 @@ test("health, ready, status and metrics on a 3-node cluster", async () => {
     expect(moved("warehouse_storage_committed_rows_total", {}, i)).toBe(held.length);
     expect(moved("warehouse_storage_commits_total", {}, i)).toBeGreaterThan(0);
   }
-  const replicatedTo = (peer: number) =>
-    sampleValue(leaderAfter, "warehouse_replicated_rows_total", { peer: `${peer}`, outcome: "ok" }) -
-    sampleValue(leaderBefore, "warehouse_replicated_rows_total", { peer: `${peer}`, outcome: "ok" });
+  const replicatedTo = (peer: number) => {
+    const labels = { peer: `${peer}`, outcome: "ok" };
+    return sampleValue(leaderAfter, "warehouse_replicated_rows_total", labels) -
+      sampleValue(leaderBefore, "warehouse_replicated_rows_total", labels);
+  };
   for (const peer of [2, 3]) {
     const held = keys.filter((k) => replicasOf(partitionOf(k, 64), [1, 2, 3], 2).includes(peer));
     expect(replicatedTo(peer)).toBe(held.length);

@@ -36,7 +36,8 @@ const interfaces = [
 test("the advertised address: given, else the bind host, else the first dialable one", () => {
   expect(chooseAdvertise("0.0.0.0", "db1.example", interfaces))
     .toEqual({ ok: true, advertise: "db1.example" });
-  expect(chooseAdvertise("10.1.2.3", null, interfaces)).toEqual({ ok: true, advertise: "10.1.2.3" });
+  expect(chooseAdvertise("10.1.2.3", null, interfaces))
+    .toEqual({ ok: true, advertise: "10.1.2.3" });
   expect(chooseAdvertise("0.0.0.0", null, interfaces)).toEqual({ ok: true, advertise: "10.1.2.3" });
   // Link-local IPv6 needs a zone to dial, so :: picks the global address.
   expect(chooseAdvertise("::", null, interfaces)).toEqual({ ok: true, advertise: "2001:db8::5" });
