@@ -35,6 +35,8 @@ export interface StartNodeOptions {
   pubPort?: number;
   /** A port, "off", or (by default) 0 for any free port. */
   httpPort?: number | "off";
+  /** Command the node runs under, e.g. ["ip", "netns", "exec", "ns1"] (it must exec). */
+  wrapper?: string[];
   extraArgs?: string[];
 }
 
@@ -49,6 +51,7 @@ export async function launchNode(
   track: (proc: Subprocess) => void = () => undefined,
 ): Promise<StartOutcome> {
   const args = [
+    ...(options.wrapper ?? []),
     bunPath, join(repoRoot, "node.ts"),
     "--id", String(options.id),
     "--port", String(options.port ?? 0),
