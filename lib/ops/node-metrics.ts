@@ -34,7 +34,8 @@ export class NodeMetrics implements OpsRecorder {
   private readonly commitSeconds: HistogramChild;
   private readonly leaderChanges: Counter;
   // Children bound once per label set: the hot path then does a map lookup and an addition.
-  private readonly requestChildren = new Map<string, { n: CounterChild; s: HistogramChild }>();
+  private readonly requestChildren =
+    new Map<string, Map<string, { n: CounterChild; s: HistogramChild }>>();
   private readonly peerChildren = new Map<string, { n: CounterChild; s: HistogramChild }>();
   /** SET/GET/DELETE only, all ops together: what the charts draw. */
   private readonly chartLatency = new HistogramCell(latencyBoundsSeconds);
@@ -94,11 +95,16 @@ export class NodeMetrics implements OpsRecorder {
   // ---- OpsRecorder ------------------------------------------------------------------------
 
   request(op: string, outcome: string, seconds: number): void {
-    const key = `${op} ${outcome}`;
-    let child = this.requestChildren.get(key);
+    // Nested maps rather than a joined key: no string is built per request.
+    let byOutcome = this.requestChildren.get(op);
+    if (byOutcome === undefined) {
+      byOutcome = new Map();
+      this.requestChildren.set(op, byOutcome);
+    }
+    let child = byOutcome.get(outcome);
     if (child === undefined) {
       child = { n: this.requests.labels(op, outcome), s: this.requestSeconds.labels(op) };
-      this.requestChildren.set(key, child);
+      byOutcome.set(outcome, child);
     }
     child.n.inc();
     child.s.observe(seconds);
