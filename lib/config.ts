@@ -40,8 +40,8 @@ export const defaults = Object.freeze({
 
 /** The accepted range of every numeric flag. */
 /**
- * The publish port defaults to the request port + 100 (7001 publishes on 7101, as protocol.md's
- * example shows), so that nodes on consecutive ports (7001, 7002, 7003) do not collide.
+ * The publish port defaults to the request port + 100 (7001 publishes on 7101), so that nodes
+ * on consecutive ports (7001, 7002, 7003) do not collide.
  */
 export const pubPortOffset = 100;
 

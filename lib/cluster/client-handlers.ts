@@ -1,6 +1,6 @@
-// Answers client requests (protocol.md): validates them, serves HEARTBEAT anywhere, sends
+// Answers client requests (docs/protocol.md): validates them, serves HEARTBEAT anywhere, sends
 // followers' callers to the leader, and runs SET/GET/DELETE through the leader's coordinator.
-// Every error a client can cause becomes a reply with a protocol.md code, never an exception.
+// Every error a client can cause becomes a reply with a docs/protocol.md code, never an exception.
 import { KvError } from "../util/errors.ts";
 import {
   type ErrorReply,

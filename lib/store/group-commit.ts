@@ -154,7 +154,7 @@ export class GroupCommitter {
 
   // Sticky on purpose: after a failed commit (a failed fsync above all) a retry that seems to
   // succeed may acknowledge writes that never reached the disk. The node has to stop instead
-  // (style.md B5), so every write, pending or later, gets the original error.
+  // (docs/architecture.md, Storage), so every write, pending or later, gets the original error.
   private fail(error: unknown, batch: readonly Pending[]): void {
     this.failure = { error };
     const rejected = [batch, ...this.batches];

@@ -22,7 +22,8 @@ export interface StoredRow {
 /** The position of a partition nothing was ever applied to. Every real write is newer. */
 export const versionZero: Version = Object.freeze({ term: 0, seq: 0 });
 
-// Canonical form from architecture.md (Placement): lowercase, version nibble 4, RFC 4122 variant.
+// Canonical form (docs/architecture.md, Placement): lower case, version nibble 4, RFC 4122
+// variant.
 const canonicalKey = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 export function isCanonicalKey(key: string): boolean {

@@ -1,5 +1,5 @@
-// Enforces the layering of style.md B1: lower layers never import higher ones, and the pure
-// cores (placement, membership) touch no I/O module. Fails naming the file and the import.
+// Enforces the layering of docs/architecture.md (Layers): lower layers never import higher ones,
+// and the pure cores (placement, membership, ops' registry and rules) touch no I/O module. Fails naming the file and the import.
 import { expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";

@@ -311,7 +311,7 @@ describe("terms", () => {
   // Known gap, see the report: after a partition heals, a leader that hears a higher term
   // adopts it silently and keeps leading in it, so two leaders have stamped writes with the
   // same term (the other side's leader led in it) and their (term, seq) versions can collide.
-  // architecture.md: "Every change of leader starts a new term". Flip to test() once fixed.
+  // docs/architecture.md: "Every change of leader starts a new term". Flip to test() once fixed.
   test("a leader told of a higher term by a peer's request moves above it and says so", () => {
     const core = coreOf(1, [2]);
     core.setSelfCaughtUp(true);
