@@ -148,9 +148,12 @@ export class OpsServer {
         if (!member.alive) return { ...base, status: null, error: "down" };
         try {
           const [status, history] = await Promise.all([
-            fetchJson(`${member.http}/status`) as Promise<NodeStatus>,
+            fetchJson(`${member.http}/status`),
             fetchJson(`${member.http}/history`) as Promise<{ points?: unknown }>,
           ]);
+          if (!looksLikeStatus(status, member.id)) {
+            return { ...base, status: null, error: "answered something that is not a status" };
+          }
           if (Array.isArray(history.points)) {
             this.peerHistories.set(member.id, history.points.filter(isSeriesPoint));
           }
@@ -173,6 +176,15 @@ export class OpsServer {
       events: this.options.metrics.events.recent(),
     };
   }
+}
+
+// A light check of another node's /status: enough that the page can draw it.
+function looksLikeStatus(value: unknown, id: number): value is NodeStatus {
+  if (typeof value !== "object" || value === null) return false;
+  const status = value as Record<string, unknown>;
+  return status["id"] === id && typeof status["role"] === "string" &&
+    Number.isSafeInteger(status["term"]) && Array.isArray(status["members"]) &&
+    Array.isArray(status["partitions"]);
 }
 
 async function fetchJson(url: string): Promise<unknown> {
