@@ -6,7 +6,7 @@ import { ConfigError } from "../util/errors.ts";
 import type { Logger } from "../util/log.ts";
 import type { NodeMetrics } from "./node-metrics.ts";
 import { type SeriesPoint, isSeriesPoint, mergeSeries, toChartPoints } from "./series.ts";
-import { type NodeStatus, type NodeStatusSource, readinessOf } from "./status.ts";
+import { type NodeStatus, type NodeStatusSource, lagOf, readinessOf } from "./status.ts";
 import statusPage from "./page/index.html";
 
 /** How long /cluster waits for another node's answer: a dead node must not stall the page. */
@@ -35,6 +35,8 @@ export interface ClusterNodeView {
   readonly alive: boolean;
   readonly status: NodeStatus | null;
   readonly error: string | null;
+  /** Writes behind the leader over its partitions, when both answered. */
+  readonly lag: number | null;
 }
 
 export class OpsServer {
@@ -140,8 +142,8 @@ export class OpsServer {
 
   /** Every member's status (asked over HTTP), the merged charts and this node's events. */
   private async clusterView(self: NodeStatus): Promise<unknown> {
-    const nodes = await Promise.all(
-      self.members.map(async (member): Promise<ClusterNodeView> => {
+    const answers = await Promise.all(
+      self.members.map(async (member): Promise<Omit<ClusterNodeView, "lag">> => {
         const base = { id: member.id, http: member.http, alive: member.alive };
         if (member.id === self.id) return { ...base, alive: true, status: self, error: null };
         if (member.http === null) return { ...base, status: null, error: "no HTTP address known" };
@@ -164,6 +166,10 @@ export class OpsServer {
         }
       }),
     );
+    const leader = answers.find((n) => n.id === self.leader?.id)?.status ?? null;
+    const nodes: ClusterNodeView[] = answers.map((n) => ({
+      ...n, lag: n.status === null ? null : lagOf(n.status, leader),
+    }));
     const bounds = this.options.metrics.series.bounds;
     const members = new Set(self.members.map((m) => m.id));
     for (const id of this.peerHistories.keys()) if (!members.has(id)) this.peerHistories.delete(id);

@@ -89,6 +89,22 @@ export function readinessOf(status: NodeStatus | null): Readiness {
   return { ready: true };
 }
 
+/**
+ * How many writes `node` is behind the leader, summed over the partitions placement gives it:
+ * the leader's head minus the node's position, per partition. Null when the leader's view is
+ * not at hand. Sequence numbers grow across terms, so the difference counts writes.
+ */
+export function lagOf(node: NodeStatus, leader: NodeStatus | null): number | null {
+  if (leader === null || leader.role !== "leader") return null;
+  let lag = 0;
+  for (const head of leader.partitions) {
+    const mine = node.partitions[head.partition];
+    if (head.head === null || mine === undefined || !mine.replicas.includes(node.id)) continue;
+    lag += Math.max(0, head.head - (mine.position?.seq ?? 0));
+  }
+  return lag;
+}
+
 export type ClusterEventKind =
   | "started"
   | "leader_changed"

@@ -45,21 +45,8 @@ function leaderOf(view: ClusterView): NodeStatus["leader"] {
 
 // ---- nodes ------------------------------------------------------------------------------
 
-/** How far behind the leader a node is, in writes, summed over its partitions. */
-function lagOf(node: NodeStatus, leader: NodeStatus | null): number | null {
-  if (leader === null) return null;
-  let lag = 0;
-  for (const p of leader.partitions) {
-    const mine = node.partitions[p.partition];
-    if (p.head === null || mine === undefined || !mine.replicas.includes(node.id)) continue;
-    lag += Math.max(0, p.head - (mine.position?.seq ?? 0));
-  }
-  return lag;
-}
-
 function renderNodes(view: ClusterView): void {
   const leaderId = leaderOf(view)?.id ?? null;
-  const leader = view.nodes.find((n) => n.id === leaderId)?.status ?? null;
   const cards = view.nodes.map((node) => {
     const status = node.status;
     const isDown = !node.alive || status === null;
@@ -75,8 +62,7 @@ function renderNodes(view: ClusterView): void {
     card.append(el("div", { class: "role" }, role));
     if (status !== null) {
       card.append(el("div", {}, status.endpoint));
-      const lag = lagOf(status, leader);
-      const lagText = lag === null ? "" : `, ${lag} writes behind`;
+      const lagText = node.lag === null ? "" : `, ${node.lag} writes behind`;
       card.append(el("div", { class: "muted" },
         `term ${status.term}, ${status.laggingPartitions} partitions catching up${lagText}`));
     } else {

@@ -148,6 +148,10 @@ test("/ready is 503 on a node catching up, and 200 once it has caught up", async
     expect(waiting.body.reason).toMatch(/^catching up: /);
     const status = (await getJson<NodeStatus>(`${url}/status`)).body;
     expect(status.leader?.id).toBe(1);
+    // The leader's cluster view counts the writes node 3 has not got yet.
+    const view = await getJson<{ nodes: { id: number; lag: number | null }[] }>(
+      `${httpOf(cluster.node(1))}/cluster`);
+    expect(view.body.nodes.find((n) => n.id === 3)?.lag).toBeGreaterThanOrEqual(keys.length);
   } finally {
     node2.process.kill("SIGCONT");
   }

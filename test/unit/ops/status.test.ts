@@ -1,7 +1,7 @@
 // Readiness rules, the advertised-address choice and the events ring.
 import { expect, test } from "bun:test";
 import { chooseAdvertise, isLocalAddress } from "../../../lib/ops/host-addresses.ts";
-import { EventLog, type NodeStatus, readinessOf } from "../../../lib/ops/status.ts";
+import { EventLog, type NodeStatus, lagOf, readinessOf } from "../../../lib/ops/status.ts";
 
 const leaderInfo = { id: 1, endpoint: "tcp://127.0.0.1:7001" };
 const base: NodeStatus = {
@@ -24,6 +24,24 @@ test("ready only with a known leader and every placed partition in sync", () => 
   expect(readinessOf({ ...base, laggingPartitions: 3 })).toEqual({
     ready: false, reason: "catching up: 3 partitions not yet in sync on this node",
   });
+});
+
+test("lag: the leader's head minus the node's position, over the partitions placed on it", () => {
+  const leader: NodeStatus = { ...base, id: 1, role: "leader", partitions: [
+    { partition: 0, replicas: [1, 2], insync: [1, 2], position: { term: 1, seq: 9 }, head: 9 },
+    { partition: 1, replicas: [1, 3], insync: [1, 3], position: { term: 1, seq: 4 }, head: 4 },
+    { partition: 2, replicas: [2, 3], insync: [3], position: null, head: 7 },
+  ] };
+  const node2: NodeStatus = { ...base, partitions: [
+    { partition: 0, replicas: [1, 2], insync: [1, 2], position: { term: 1, seq: 6 }, head: null },
+    // Not placed here: a leftover copy does not count.
+    { partition: 1, replicas: [1, 3], insync: [1, 3], position: { term: 1, seq: 1 }, head: null },
+    { partition: 2, replicas: [2, 3], insync: [3], position: null, head: null },
+  ] };
+  expect(lagOf(node2, leader)).toBe(3 + 7);
+  expect(lagOf(leader, leader)).toBe(0);
+  expect(lagOf(node2, null)).toBeNull();
+  expect(lagOf(node2, { ...leader, role: "follower" })).toBeNull();
 });
 
 const interfaces = [
