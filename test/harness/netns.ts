@@ -31,6 +31,8 @@ export class TestNetwork implements AsyncDisposable {
     });
     const bridgeExec = ["ip", "netns", "exec", bridgeNs];
     const network = new TestNetwork(hosts, bridgeExec, [bridgeNs, ...hosts.map((h) => h.ns)]);
+    // Left over by a run of the same pid that was killed before it could clean up.
+    for (const ns of network.namespaces) await runToEnd(["ip", "netns", "del", ns]);
     try {
       await ip("netns", "add", bridgeNs);
       await ip("-n", bridgeNs, "link", "add", "br0", "type", "bridge");
