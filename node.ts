@@ -1,7 +1,16 @@
-// Entry point of a Warehouse node: parse flags, start, print one JSON "ready" line on stdout,
-// stop cleanly on SIGTERM/SIGINT. Exit codes: 0 stopped, 1 bad flags or refused join, 3 storage.
+// Entry point of a Warehouse node: parse flags, serve HTTP, start, log one "node_started" line
+// with every effective setting, print one JSON "ready" line on stdout, stop cleanly on
+// SIGTERM/SIGINT (logging why). Exit codes: 0 stopped, 1 bad flags or refused join, 3 storage.
 import { nodeUsage, parseNodeConfig, defaults, warehouseVersion } from "./lib/config.ts";
 import { WarehouseNode } from "./lib/cluster/node.ts";
+import { opsSourceOf } from "./lib/cluster/ops-adapter.ts";
+import {
+  NodeMetrics,
+  OpsServer,
+  checkAdvertised,
+  chooseAdvertise,
+  machineInterfaces,
+} from "./lib/ops/index.ts";
 import { KvError } from "./lib/util/errors.ts";
 import { createLogger } from "./lib/util/log.ts";
 import { programName } from "./lib/util/program.ts";
@@ -24,19 +33,43 @@ if (!parsed.ok) {
   process.exit(1);
 }
 const config = parsed.config;
+const version = warehouseVersion;
 const log = createLogger(config.logLevel, { node: config.id });
+const startedAt = Date.now();
+
+function fail(message: string, exitCode: number): never {
+  log.error("node_stopped", { reason: "failed to start", error: message, exitCode });
+  console.error(`error: ${message}`);
+  process.exit(exitCode);
+}
 
 // A bug must not take the node down silently, nor may a stray rejection kill it.
 process.on("unhandledRejection", (reason) =>
   log.error("unhandled_rejection", { reason: String(reason) }),
 );
 
+const interfaces = machineInterfaces();
+const choice = chooseAdvertise(config.host, config.advertise, interfaces);
+if (!choice.ok) fail(choice.error, 1);
+const advertise = choice.advertise;
+const notLocal = await checkAdvertised(advertise, interfaces);
+if (notLocal !== null) fail(notLocal, 1);
+
+const metrics = new NodeMetrics(version);
+metrics.event("started", `node ${config.id} started`);
+let ops: OpsServer | null = null;
 let node: WarehouseNode;
 try {
+  if (config.httpPort !== null) {
+    ops = OpsServer.start({ host: config.host, port: config.httpPort, advertise, metrics, log });
+  }
   node = await WarehouseNode.start(
     {
       id: config.id,
       host: config.host,
+      advertise,
+      http: ops?.url ?? null,
+      recorder: metrics,
       port: config.port,
       pubPort: config.pubPort,
       peerPort: config.peerPort,
@@ -54,16 +87,30 @@ try {
     log,
   );
 } catch (error) {
+  await ops?.stop();
   const message = error instanceof Error ? error.message : String(error);
-  console.error(`error: ${message}`);
-  process.exit(error instanceof KvError && error.code === "STORAGE" ? 3 : 1);
+  fail(message, error instanceof KvError && error.code === "STORAGE" ? 3 : 1);
 }
+ops?.attach(opsSourceOf(node, version));
 
 node.onFatal = () => {
   // The log line says why; a node that cannot write must not lead or acknowledge (exit 3).
+  log.error("node_stopped", { reason: "storage failure", exitCode: 3 });
   process.exit(3);
 };
 
+log.info("node_started", {
+  version,
+  id: config.id,
+  endpoint: node.endpoint,
+  pub: node.pub,
+  peer: node.peer,
+  http: ops?.url ?? null,
+  dataDir: config.dataDir,
+  rf: node.opsView().state.rf,
+  partitions: node.opsView().state.partitions,
+  settings: { ...config, advertise },
+});
 console.log(
   JSON.stringify({
     event: "ready",
@@ -71,15 +118,21 @@ console.log(
     endpoint: node.endpoint,
     pub: node.pub,
     peer: node.peer,
+    http: ops?.url ?? null,
   }),
 );
 
 let isStopping = false;
-async function stop(): Promise<void> {
+async function stop(signal: string): Promise<void> {
   if (isStopping) return;
   isStopping = true;
+  log.info("node_stopping", { reason: `received ${signal}` });
+  await ops?.stop();
   await node.stop();
+  log.info("node_stopped", {
+    reason: `received ${signal}`, uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+  });
   process.exit(0);
 }
-process.on("SIGTERM", () => void stop());
-process.on("SIGINT", () => void stop());
+process.on("SIGTERM", () => void stop("SIGTERM"));
+process.on("SIGINT", () => void stop("SIGINT"));

@@ -9,8 +9,8 @@ import type { LogLevel } from "./util/log.ts";
 // ---------------------------------------------------------------------------------------------
 // Defaults and bounds
 
-// Quiet by default: warnings and errors only. --log-level info adds state changes.
-const defaultLogLevel: LogLevel = "warn";
+// State changes (start, stop, leader, members) by default; per-partition detail is debug.
+const defaultLogLevel: LogLevel = "info";
 
 /** Every default, in one table. */
 export const defaults = Object.freeze({
@@ -41,12 +41,15 @@ export const defaults = Object.freeze({
 
 /** The accepted range of every numeric flag. */
 /**
- * The publish port defaults to the request port + 100 (7001 publishes on 7101, as protocol.md's
- * example shows), so that nodes on consecutive ports (7001, 7002, 7003) do not collide.
+ * The publish port defaults to the request port + 100 (7001 publishes on 7101), so that nodes
+ * on consecutive ports (7001, 7002, 7003) do not collide.
  */
 export const pubPortOffset = 100;
 /** The peer port (members only: Raft and replication) defaults to the request port + 300. */
 export const peerPortOffset = 300;
+
+/** The HTTP port defaults to the request port + 200 (7001 serves HTTP on 7201). */
+export const httpPortOffset = 200;
 
 export const bounds = Object.freeze({
   idMax: 2_147_483_647,
@@ -72,14 +75,20 @@ const logLevels: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 export interface NodeConfig {
   /** This node's id: a positive integer, unique and never reused in the cluster. */
   readonly id: number;
-  /** Address to bind and to advertise to peers and clients. */
+  /** Address to bind (0.0.0.0 or :: for every interface). */
   readonly host: string;
+  /** Address other nodes and clients dial, or null to derive it from host when the node
+   * starts (host itself, or the first non-loopback address when host is a wildcard). */
+  readonly advertise: string | null;
   /** Request (ROUTER) port; 0 = any free port, reported in the ready line. */
   readonly port: number;
   /** Publish (PUB) port for heartbeats; 0 = any free port. */
   readonly pubPort: number;
   /** Peer (ROUTER) port for member-to-member traffic; 0 = any free port. */
   readonly peerPort: number;
+  /** HTTP port (/health, /ready, /metrics, /status, the status page); 0 = any free port;
+   * null = no HTTP server. */
+  readonly httpPort: number | null;
   /** Replication factor asked for on the command line, or null when not given: a bootstrapping
    * node then uses defaults.node.rf, a joining node takes the cluster's. A joining node that
    * gives a different rf from the cluster's is refused. */
@@ -157,7 +166,11 @@ const nodeFlags: readonly FlagSpec[] = [
     description: "this node's id: a positive integer, unique in the cluster, never reused " +
       "(required)" },
   { name: "host", kind: "string", valueName: "host",
-    description: `address to bind and advertise (default ${defaults.node.host})` },
+    description: `address to bind; 0.0.0.0 or :: binds every interface ` +
+      `(default ${defaults.node.host})` },
+  { name: "advertise", kind: "string", valueName: "host",
+    description: "address other nodes and clients dial; must be one of this machine's " +
+      "(default --host, or the first non-loopback address when --host is 0.0.0.0 or ::)" },
   { name: "port", kind: "string", valueName: "port",
     description: `request port; 0 picks a free port (default ${defaults.node.port})` },
   { name: "pub-port", kind: "string", valueName: "port",
@@ -166,6 +179,9 @@ const nodeFlags: readonly FlagSpec[] = [
   { name: "peer-port", kind: "string", valueName: "port",
     description: `port for traffic between members only (Raft, replication); firewall it ` +
       `from clients (default --port + ${peerPortOffset}, or 0 when --port is 0)` },
+  { name: "http-port", kind: "string", valueName: "port|off",
+    description: "HTTP port for /health, /ready, /metrics, /status and the status page; " +
+      `off serves none (default --port + ${httpPortOffset}, or 0 when --port is 0)` },
   { name: "rf", kind: "string", valueName: "n",
     description: `replication factor, fixed when the cluster is created (default ` +
       `${defaults.node.rf} on bootstrap; a joining node takes the cluster's)` },
@@ -425,6 +441,11 @@ function readNodeAddresses(reader: Reader): NodeAddresses {
   if (!isValidHost(host)) {
     reader.errors.push(`--host must be a host name or IP address, got ${JSON.stringify(host)}`);
   }
+  const advertise = reader.text("advertise");
+  if (advertise !== undefined && (!isValidHost(advertise) || isWildcardHost(advertise))) {
+    reader.errors.push("--advertise must be a host name or IP address others can dial, got " +
+      JSON.stringify(advertise));
+  }
   const port = reader.has("port") ? reader.port("port") : defaults.node.port;
   if (port === undefined) return { host, port: 0 };
   const pubPort = readDerivedPort(reader, "pub-port", port, pubPortOffset);
@@ -457,6 +478,34 @@ function readDerivedPort(
     return undefined;
   }
   return port + offset;
+}
+
+/** True for the addresses that bind every interface and that nobody can dial. */
+export function isWildcardHost(host: string): boolean {
+  return host === "0.0.0.0" || host === "::" || host === "0:0:0:0:0:0:0:0";
+}
+
+// Same rules as the publish port: an offset from --port unless given, 0 follows --port 0.
+function readHttpPort(reader: Reader, port: number, pubPort: number | undefined): number | null {
+  const text = reader.text("http-port");
+  if (text === "off") return null;
+  if (text !== undefined) {
+    const given = reader.port("http-port");
+    if (given !== undefined && given !== 0 && (given === port || given === pubPort)) {
+      reader.errors.push(`--http-port must differ from --port and --pub-port (${given})`);
+    }
+    return given ?? 0;
+  }
+  if (port === 0) return 0;
+  const httpPort = port + httpPortOffset;
+  if (httpPort > 65535) {
+    reader.errors.push(`--http-port defaults to --port + ${httpPortOffset} = ${httpPort}, ` +
+      "which is not a port; give --http-port (or --http-port off)");
+  } else if (httpPort === pubPort) {
+    reader.errors.push(`--http-port defaults to --port + ${httpPortOffset} = ${httpPort}, ` +
+      "which is --pub-port; give another --http-port");
+  }
+  return httpPort;
 }
 
 function readNodeTimings(
@@ -529,6 +578,7 @@ export function parseNodeConfig(argv: readonly string[]): ConfigResult<NodeConfi
     reader.errors.push("--id is required: a positive integer, e.g. --id 1");
   }
   const addresses = readNodeAddresses(reader);
+  const httpPort = readHttpPort(reader, addresses.port, addresses.pubPort);
   const { rf, minInsync } = readReplication(reader);
   const partitions = reader.has("partitions")
     ? reader.integer("partitions", 1, bounds.partitionsMax)
@@ -557,8 +607,9 @@ export function parseNodeConfig(argv: readonly string[]): ConfigResult<NodeConfi
     return { ok: false, help: false, errors: [unrecordedProblem] };
   }
   const config: NodeConfig = {
-    id, host: addresses.host, port: addresses.port, pubPort: addresses.pubPort,
-    peerPort: addresses.peerPort, rf, partitions, electionTimeoutMs,
+    id, host: addresses.host, advertise: reader.text("advertise") ?? null, port: addresses.port,
+    pubPort: addresses.pubPort, peerPort: addresses.peerPort, httpPort, rf, partitions,
+    electionTimeoutMs,
     joinEndpoints: Object.freeze(joinEndpoints), dataDir, heartbeatIntervalMs, suspectTimeoutMs,
     valueBytesMax, minInsync, requestTimeoutMs, logLevel,
   };

@@ -1,6 +1,6 @@
 // Placement: which partition a key falls in and which members hold a partition (rendezvous
-// hashing), exactly as protocol.md "Placement" specifies, so a client in any language can compute
-// the same answer. Pure: no I/O, no clock, no randomness; imports util only. The one piece of state
+// hashing), exactly as docs/protocol.md "Placement" specifies, so a client in any language can
+// compute the same answer. Pure: no I/O, no clock, no randomness; imports util only. The one piece of state
 // is a bounded memo of replicasOf results, which is invisible to callers.
 import { assert } from "./util/errors.ts";
 import { sha256 } from "./util/sha256.ts";

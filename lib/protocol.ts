@@ -1,10 +1,10 @@
-// The client wire contract of protocol.md: request, reply and heartbeat types, and their JSON
+// The client wire contract of docs/protocol.md: request, reply and heartbeat types, and their JSON
 // encoding and validation. Node and client both use it. Pure: no I/O, no sockets; imports util
 // only. Every decoder here takes untrusted bytes or values and never throws on them.
 //
 // Choices the contract leaves open:
-// - Ops are matched case-sensitively, upper case only ("SET", not "set"), as protocol.md writes
-//   them; a lower-case op gets a BAD_REQUEST that names the right spelling.
+// - Ops are matched case-sensitively, upper case only ("SET", not "set"), as docs/protocol.md
+//   writes them; a lower-case op gets a BAD_REQUEST that names the right spelling.
 // - Unknown request fields are ignored, so clients may add their own (e.g. tracing fields).
 // - A value must be well-formed Unicode: a lone surrogate (possible through a "\ud800" escape) has
 //   no UTF-8 form and could not be returned as stored, so it is refused with BAD_REQUEST.
@@ -16,7 +16,7 @@ import { isCanonicalUuid4, isUuid4 } from "./util/uuid4.ts";
 
 export type { WireErrorCode } from "./util/errors.ts";
 
-/** All wire error codes of protocol.md. */
+/** All wire error codes of docs/protocol.md. */
 export const wireErrorCodes: readonly WireErrorCode[] = Object.freeze([
   "NOT_LEADER",
   "INVALID_KEY",
@@ -338,7 +338,7 @@ export interface LeaderInfo {
   readonly endpoint: string;
 }
 
-/** Ok-reply fields of each op (protocol.md "Requests"). */
+/** Ok-reply fields of each op (docs/protocol.md "Client requests"). */
 export interface SetResult {
   readonly status: "created" | "updated";
   /** How many replicas acknowledged the write. */
@@ -473,7 +473,7 @@ export interface MemberInfo {
   readonly alive: boolean;
 }
 
-/** The heartbeat object of protocol.md; also the ok-reply fields of HEARTBEAT. */
+/** The heartbeat object of docs/protocol.md; also the ok-reply fields of HEARTBEAT. */
 export interface HeartbeatInfo {
   readonly node: { readonly id: number; readonly endpoint: string; readonly pub: string };
   readonly role: NodeRole;

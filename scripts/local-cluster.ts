@@ -7,6 +7,7 @@ import { mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { WarehouseClient } from "../lib/client/client.ts";
+import { httpPortOffset } from "../lib/config.ts";
 
 const root = join(import.meta.dir, "..");
 const dataRoot = join(process.cwd(), "data");
@@ -75,6 +76,9 @@ const deadline = Date.now() + 15_000;
 while (!(await isSynced(probe)) && Date.now() < deadline) await Bun.sleep(50);
 await probe.close();
 console.log(`Started nodes 1-3 on ${endpoints.join(", ")} (logs in ./data/node-<id>.log)`);
+// The HTTP port defaults to the request port + 200 (lib/config.ts).
+const pages = ids.map((id) => `http://127.0.0.1:${basePort + id - 1 + httpPortOffset}/`);
+console.log(`Status page: ${pages[0]} (or any node: ${pages.slice(1).join(", ")})`);
 
 const client = Bun.spawn(
   [

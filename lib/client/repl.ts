@@ -104,7 +104,7 @@ export function formatHeartbeat(info: HeartbeatInfo): string {
   ].join("\n");
 }
 
-/** Where a key lives, computed by the client from its view (protocol.md "Placement"). */
+/** Where a key lives, computed by the client from its view (docs/protocol.md "Placement"). */
 export interface KeyPlacement {
   readonly key: string;
   readonly partition: number;

@@ -4,10 +4,13 @@
 // what a client handler needs of a node, nothing more.
 
 import { errorReply, okReply, parseRequest, type ClientRequest, type Reply } from "../protocol.ts";
+import type { OpsRecorder } from "../ops/index.ts";
 import type { ClientOp, ClientResult } from "./node-core.ts";
 
 export interface ClientContext {
   readonly valueBytesMax: number;
+  /** Where each answered request is counted and timed (metrics). */
+  readonly recorder: OpsRecorder;
   heartbeat(): object;
   /** Runs an operation through the node core; `done` runs exactly once. */
   run(op: ClientOp, done: (result: ClientResult) => void): void;
@@ -17,14 +20,20 @@ export interface ClientContext {
 export function handleClientRequest(
   context: ClientContext,
   body: Uint8Array,
-  reply: (answer: Reply) => void,
+  answer: (reply: Reply) => void,
 ): void {
+  const started = performance.now();
   const parsed = parseRequest(body, { valueBytesMax: context.valueBytesMax });
+  const op = parsed.ok ? parsed.request.op : "invalid";
+  const reply = (r: Reply): void => {
+    const outcome = r.ok ? "ok" : r.error.code;
+    context.recorder.request(op, outcome, (performance.now() - started) / 1000);
+    answer(r);
+  };
   if (!parsed.ok) return reply(errorReply(parsed.id, parsed.code, parsed.message));
   const request = parsed.request;
   if (request.op === "HEARTBEAT") return reply(okReply(request.id, context.heartbeat()));
-  const op = clientOp(request);
-  context.run(op, (result) => {
+  context.run(clientOp(request), (result) => {
     if (result.ok) return reply(okReply(request.id, result.fields));
     const extra =
       result.leader === undefined

@@ -143,6 +143,11 @@ export class NodeCore {
     return this.raft.status();
   }
 
+  /** The leader's newest write of `partition` (for lag on the status page), or null. */
+  headSeq(partition: number): number | null {
+    return this.coordinator?.partitionLeader(partition)?.headSeq ?? null;
+  }
+
   /** Where partition `p`'s coordination stands (see PartitionLeader.describe), or null. */
   describePartition(partition: number): string | null {
     return this.coordinator?.partitionLeader(partition)?.describe() ?? null;

@@ -4,9 +4,11 @@
 // while the core has work, persist its Raft state and data-plane writes in ONE transaction
 // (group commit), send, and advance. A storage failure stops the node (onFatal, exit 3).
 
+import { formatTcpEndpoint, parseTcpEndpoint } from "../util/endpoint.ts";
 import { ConfigError, StorageError } from "../util/errors.ts";
 import type { Logger } from "../util/log.ts";
 import { HEARTBEAT_TOPIC, encodeJson } from "../protocol.ts";
+import { nullRecorder, type OpsRecorder } from "../ops/index.ts";
 import { validateMessage, type Message as RaftMessage } from "../raft/index.ts";
 import { NodeStorage } from "../store/node-storage.ts";
 import { SeededRandom } from "../util/random.ts";
@@ -30,7 +32,14 @@ import { ClusterState, type MemberRecord, type StateEffect } from "./state.ts";
 
 export interface NodeSettings {
   readonly id: number;
+  /** Address to bind. */
   readonly host: string;
+  /** Address in this node's endpoints: what other nodes and clients dial. */
+  readonly advertise: string;
+  /** This node's HTTP base URL, told to the others in heartbeats; null when it serves none. */
+  readonly http: string | null;
+  /** Where request, replication and storage code report what they did. */
+  readonly recorder?: OpsRecorder;
   readonly port: number;
   readonly pubPort: number;
   readonly peerPort: number;
@@ -53,6 +62,9 @@ const JOIN_DEADLINE_MS = 60_000;
 export class WarehouseNode {
   readonly settings: NodeSettings;
   readonly self: MemberRecord;
+  readonly recorder: OpsRecorder;
+  /** Each member's HTTP base URL, from its heartbeats. */
+  readonly peerHttp = new Map<number, string>();
   private readonly log: Logger;
   private readonly storage: NodeStorage;
   private readonly core: NodeCore;
@@ -68,6 +80,7 @@ export class WarehouseNode {
   private timer: ReturnType<typeof setInterval> | undefined;
   private ticksSinceHeartbeat = 0;
   private isDrainScheduled = false;
+  private lastBatchWrites = 0;
   private isStopped = false;
   private isClosed = false;
   /** Called once when the node must stop (a storage failure); the entry file exits 3. */
@@ -94,6 +107,7 @@ export class WarehouseNode {
     limits: { current: PeerLimits<RaftMessage> };
   }) {
     this.settings = init.settings;
+    this.recorder = init.settings.recorder ?? nullRecorder;
     this.log = init.log;
     this.self = init.self;
     this.storage = init.storage;
@@ -123,11 +137,12 @@ export class WarehouseNode {
     const peerRouter = new Router({ maxMessageBytes: peerLimitDefaults.frameBytesMax });
     try {
       checkNodeId(storage, settings.id);
+      const at = { host: settings.host, advertise: settings.advertise };
       const self: MemberRecord = {
         id: settings.id,
-        endpoint: await bindOrExplain(router, settings.host, settings.port, "--port"),
-        pub: await bindOrExplain(publisher, settings.host, settings.pubPort, "--pub-port"),
-        peer: await bindOrExplain(peerRouter, settings.host, settings.peerPort, "--peer-port"),
+        endpoint: await bindOrExplain(router, at, settings.port, "--port"),
+        pub: await bindOrExplain(publisher, at, settings.pubPort, "--pub-port"),
+        peer: await bindOrExplain(peerRouter, at, settings.peerPort, "--peer-port"),
       };
       const limits = { current: peerLimits(settings, null) };
       const isRestart = storage.hasRaftState();
@@ -227,7 +242,12 @@ export class WarehouseNode {
       for (let rounds = 0; this.core.hasReady() && rounds < 1000; rounds++) {
         const ready = this.core.ready(performance.now());
         this.sendAll(ready.early);
+        const started = performance.now();
         const outcome = this.storage.persist(ready.raft, ready.replicaWrites);
+        this.lastBatchWrites = ready.replicaWrites.length;
+        if (ready.replicaWrites.length > 0 || ready.raft?.entries.length) {
+          this.recorder.storageCommit(ready.replicaWrites.length, (performance.now() - started) / 1000);
+        }
         this.sendAll(ready.late);
         this.sendAll(this.core.advance(ready, outcome));
       }
@@ -356,6 +376,9 @@ export class WarehouseNode {
 
   private onEffect(effect: StateEffect): void {
     if (effect.type === "ignored") return;
+    if (effect.type === "member-added") {
+      this.recorder.memberAdded(effect.member.id, effect.member.endpoint);
+    }
     this.log.info(effect.type.replace("-", "_"), effectFields(effect));
     if (effect.type.startsWith("member") || effect.type === "restored") this.refreshPeers();
   }
@@ -386,6 +409,7 @@ export class WarehouseNode {
   private async serveClients(): Promise<void> {
     const context = {
       valueBytesMax: this.settings.valueBytesMax,
+      recorder: this.recorder,
       heartbeat: () => this.heartbeat(),
       run: (op: Parameters<NodeCore["request"]>[0], done: Parameters<NodeCore["request"]>[2]) => {
         this.core.request(op, performance.now(), done);
@@ -402,10 +426,35 @@ export class WarehouseNode {
     }
   }
 
+  /** What the ops adapter reads: the cluster state, the heartbeat object, positions, heads. */
+  opsView() {
+    return {
+      state: this.core.state,
+      heartbeat: heartbeatObject(this.self, this.core.status(), this.core.state, (id) =>
+        this.liveness.isAlive(id),
+      ),
+      position: (partition: number) => {
+        const { last } = this.storage.replica.summary(partition);
+        return last.seq === 0 ? null : last;
+      },
+      head: (partition: number) => this.core.headSeq(partition),
+    };
+  }
+
+  /** Counts for the ops gauges: writes in the last batch and open connections. */
+  queueAndConnectionCounts(): { commitQueueRows: number; request: number; publish: number } {
+    return {
+      commitQueueRows: this.lastBatchWrites,
+      request: this.router.connectionCount,
+      publish: this.publisher.connectionCount,
+    };
+  }
+
   heartbeat(): object {
-    return heartbeatObject(this.self, this.core.status(), this.core.state, (id) =>
+    const info = heartbeatObject(this.self, this.core.status(), this.core.state, (id) =>
       this.liveness.isAlive(id),
     );
+    return { ...info, http: this.settings.http };
   }
 
   private publishHeartbeat(): void {
@@ -423,8 +472,13 @@ export class WarehouseNode {
       } catch {
         continue;
       }
-      const id = (raw as { node?: { id?: unknown } } | null)?.node?.id;
-      if (typeof id === "number" && this.core.state.member(id) !== undefined) this.liveness.heard(id);
+      const heard = raw as { node?: { id?: unknown }; http?: unknown } | null;
+      const id = heard?.node?.id;
+      if (typeof id !== "number" || this.core.state.member(id) === undefined) continue;
+      if (!this.liveness.isAlive(id)) this.recorder.memberUp(id);
+      this.liveness.heard(id);
+      const http = heard?.http;
+      if (typeof http === "string" && /^http:\/\/[^\s]{1,300}$/.test(http)) this.peerHttp.set(id, http);
     }
   }
 }
@@ -517,15 +571,21 @@ function effectFields(effect: Exclude<StateEffect, { type: "ignored" }>): Record
   }
 }
 
+/**
+ * Binds `socket` on the bind host and returns the endpoint others dial: the advertised address
+ * with the port actually bound (port 0 picks one).
+ */
 export async function bindOrExplain(
   socket: { bind(endpoint: string): Promise<string> },
-  host: string,
+  at: { host: string; advertise: string },
   port: number,
   flag: string,
 ): Promise<string> {
-  const endpoint = `tcp://${host}:${port}`;
+  const endpoint = formatTcpEndpoint(at.host, port);
   try {
-    return await socket.bind(endpoint);
+    const bound = parseTcpEndpoint(await socket.bind(endpoint), { isPortZeroAllowed: true });
+    if (bound === null) throw new ConfigError(`bound ${endpoint} but cannot read its port`);
+    return formatTcpEndpoint(at.advertise, bound.port);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new ConfigError(

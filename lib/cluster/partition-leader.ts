@@ -150,6 +150,12 @@ export class PartitionLeader {
     return this.phase;
   }
 
+  /** The seq of the newest write this leader ordered. */
+  get headSeq(): number {
+    const newest = this.unsent[this.unsent.length - 1];
+    return newest === undefined ? this.unsentPrev.seq : newest.seq;
+  }
+
   /** One line on where the takeover and each replica stand, for logs and failed simulations. */
   describe(): string {
     const replicas = [...this.progress].map(([id, p]) => {

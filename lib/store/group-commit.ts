@@ -23,6 +23,8 @@ export interface GroupCommitterOptions {
   /** Rows in one transaction at most; more in the same turn start another batch. */
   readonly batchRowsMax?: number;
   readonly scheduling?: CommitScheduling;
+  /** Told after each successful commit: rows in it and seconds it took (fsync included). */
+  readonly onCommit?: (rows: number, seconds: number) => void;
 }
 
 export interface GroupCommitStats {
@@ -43,7 +45,7 @@ export const groupCommitDefaults = {
   // bench/store.ts: with writes arriving as separate socket callbacks, microtask scheduling
   // commits each one alone; setImmediate gathers everything that arrived in one iteration.
   scheduling: "immediate",
-} as const satisfies Required<GroupCommitterOptions>;
+} as const satisfies Required<Omit<GroupCommitterOptions, "onCommit">>;
 
 /** Collects `submit` calls into batches and commits each batch with one `applyBatch`. */
 export class GroupCommitter {
@@ -57,11 +59,13 @@ export class GroupCommitter {
   private failure: { readonly error: unknown } | undefined;
   private batchCount = 0;
   private rowCount = 0;
+  private readonly onCommit: (rows: number, seconds: number) => void;
 
   constructor(store: BatchApplier, options: GroupCommitterOptions = {}) {
     this.store = store;
     this.batchRowsMax = options.batchRowsMax ?? groupCommitDefaults.batchRowsMax;
     this.scheduling = options.scheduling ?? groupCommitDefaults.scheduling;
+    this.onCommit = options.onCommit ?? (() => undefined);
     assert(Number.isSafeInteger(this.batchRowsMax), "batchRowsMax is not an integer");
     assert(this.batchRowsMax >= 1, `batchRowsMax ${this.batchRowsMax} is below 1`);
   }
@@ -133,6 +137,7 @@ export class GroupCommitter {
     const batch = this.batches.shift();
     if (batch === undefined) return false;
     let applied: boolean[];
+    const started = performance.now();
     try {
       applied = this.store.applyBatch(batch.map((pending) => pending.row));
     } catch (error) {
@@ -142,13 +147,14 @@ export class GroupCommitter {
     assert(applied.length === batch.length, "applyBatch returned one flag per row");
     this.batchCount += 1;
     this.rowCount += batch.length;
+    this.onCommit(batch.length, (performance.now() - started) / 1000);
     batch.forEach((pending, index) => pending.resolve(applied[index] === true));
     return true;
   }
 
   // Sticky on purpose: after a failed commit (a failed fsync above all) a retry that seems to
   // succeed may acknowledge writes that never reached the disk. The node has to stop instead
-  // (style.md B5), so every write, pending or later, gets the original error.
+  // (docs/architecture.md, Storage), so every write, pending or later, gets the original error.
   private fail(error: unknown, batch: readonly Pending[]): void {
     this.failure = { error };
     const rejected = [batch, ...this.batches];

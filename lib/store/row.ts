@@ -23,7 +23,8 @@ export interface StoredRow {
 /** The position of a partition nothing was ever applied to. Every real write is newer. */
 export const versionZero: Version = Object.freeze({ term: 0, seq: 0 });
 
-// Canonical form from architecture.md (Placement): lowercase, version nibble 4, RFC 4122 variant.
+// Canonical form (docs/architecture.md, Placement): lower case, version nibble 4, RFC 4122
+// variant.
 export function isCanonicalKey(key: string): boolean {
   return isCanonicalUuid4(key);
 }

@@ -114,7 +114,7 @@ assert(migrations.length === schemaVersion, "one migration per schema version");
 /**
  * Sets the per-connection pragmas. WAL lets readers run beside the one writer; FULL syncs the
  * WAL on every commit, so a committed transaction survives power loss, which is what an
- * acknowledgement promises (architecture.md, Storage).
+ * acknowledgement promises (docs/architecture.md, Storage).
  */
 export function configureConnection(db: Database, path: string, options: ConnectionOptions): void {
   db.run(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs)}`);

@@ -1,4 +1,4 @@
-// Typed errors shared by every layer. Wire codes are exactly those of protocol.md; internal
+// Typed errors shared by every layer. Wire codes are exactly those of docs/protocol.md; internal
 // codes never go over the wire.
 
 export type WireErrorCode =
@@ -43,7 +43,8 @@ export class HighWaterMarkError extends KvError {
 
 /**
  * A durable write (or the read that backs it) failed in sqlite: disk full, I/O error, lock held
- * too long. The node must not acknowledge anything that depended on it (style.md B5: exit 3).
+ * too long. The node must not acknowledge anything that depended on it (it stops with exit 3;
+ * docs/architecture.md, Storage).
  */
 export class StorageError extends KvError {
   constructor(message: string, options?: { cause?: unknown }) {

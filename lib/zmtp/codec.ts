@@ -36,7 +36,7 @@ export interface PeerGreeting {
 
 /**
  * Validates a peer greeting. Padding bytes 1-8 are never checked: libzmq puts its routing-id
- * length there (zmtp.md 1.2). Only byte 9's low bit matters for the signature.
+ * length there (docs/zmtp.md 1.2). Only byte 9's low bit matters for the signature.
  */
 export function parseGreeting(g: Uint8Array): PeerGreeting | ZmtpProtocolError {
   if (g.length < GREETING_BYTES) return new ZmtpProtocolError("greeting too short");
@@ -54,7 +54,7 @@ export function parseGreeting(g: Uint8Array): PeerGreeting | ZmtpProtocolError {
       return new ZmtpProtocolError(`unsupported security mechanism "${name}"`);
     }
   }
-  // A higher major version is treated as 3.1 (zmtp.md 1.3).
+  // A higher major version is treated as 3.1 (docs/zmtp.md 1.3).
   return { major, minor: major > 3 ? 1 : (g[11] ?? 0) };
 }
 
@@ -126,7 +126,7 @@ export function encodeCommand(name: string, data: Uint8Array = new Uint8Array(0)
   return out;
 }
 
-/** READY with exactly `Socket-Type` and `Identity` as libzmq spells them (zmtp.md 2.3). */
+/** READY with exactly `Socket-Type` and `Identity` as libzmq spells them (docs/zmtp.md 2.3). */
 export function encodeReady(socketType: string, identity?: Uint8Array): Uint8Array {
   const props: Uint8Array[] = [encodeProperty("Socket-Type", encoder.encode(socketType))];
   if (identity !== undefined) props.push(encodeProperty("Identity", identity));

@@ -32,7 +32,7 @@ export class Dealer extends SocketBase {
 
   /**
    * Connecting-side pipes take their turn even before their connection is up (libzmq does the
-   * same, zmtp.md 5.3); bound-side pipes exist only while connected.
+   * same, docs/zmtp.md 5.3); bound-side pipes exist only while connected.
    */
   private nextPipeWithRoom(): Pipe | undefined {
     const pipes = [...this.pipes];

@@ -44,7 +44,8 @@ export class Publisher extends SocketBase {
     pipe.clear();
   }
 
-  /** ZMTP 3.0 subscribers send subscriptions as messages starting with 1 or 0 (zmtp.md 4.1). */
+  /** ZMTP 3.0 subscribers send subscriptions as messages starting with 1 or 0
+   * (docs/zmtp.md 4.1). */
   protected onPeerMessage(pipe: Pipe, frames: Uint8Array[]): void {
     for (const frame of frames) {
       const flag = frame[0];
@@ -52,7 +53,7 @@ export class Publisher extends SocketBase {
     }
   }
 
-  /** A set per connection, as libzmq keeps it: a counter would leak (zmtp.md 5.4). */
+  /** A set per connection, as libzmq keeps it: a counter would leak (docs/zmtp.md 5.4). */
   protected override onPeerSubscription(
     pipe: Pipe,
     prefix: Uint8Array,

@@ -20,7 +20,7 @@ function idOf(key: string): Uint8Array {
 export class Router extends SocketBase {
   protected readonly socketType: SocketType = "ROUTER";
   private readonly routes = new Map<string, Pipe>();
-  /** Generated ids: 00 + u32 counter from a random start, as libzmq does (zmtp.md 5.2). */
+  /** Generated ids: 00 + u32 counter from a random start, as libzmq does (docs/zmtp.md 5.2). */
   private nextId = Math.floor(Math.random() * 0xffffffff);
 
   async send(frames: readonly FrameInput[]): Promise<void> {
@@ -65,7 +65,7 @@ export class Router extends SocketBase {
       const existing = this.routes.get(key);
       if (existing !== undefined && existing !== pipe) {
         if (!this.options.routerHandover) {
-          // libzmq keeps the existing connection and ignores the newcomer (zmtp.md 5.2).
+          // libzmq keeps the existing connection and ignores the newcomer (docs/zmtp.md 5.2).
           this.log.warn("zmtp.duplicate_identity", { endpoint: conn.endpoint });
           return false;
         }

@@ -47,7 +47,7 @@ const FRAMES_PER_MESSAGE_MAX = 65_536;
  * allows; a message frame above maxMessageBytes is still refused when it is assembled.
  */
 const COMMAND_BYTES_MAX = 64 * 1024;
-/** libzmq truncates PING contexts to 16 bytes (zmtp.md 4.2). */
+/** libzmq truncates PING contexts to 16 bytes (docs/zmtp.md 4.2). */
 const PING_CONTEXT_BYTES_MAX = 16;
 
 type State = "greeting" | "ready" | "traffic" | "failed";
@@ -173,7 +173,7 @@ export class Session {
       this.onReady(command.data, events);
       return;
     }
-    // After the handshake: commands stop here and never reach socket logic (zmtp.md 4.2).
+    // After the handshake: commands stop here and never reach socket logic (docs/zmtp.md 4.2).
     switch (command.name) {
       case "PING": {
         const ttl =

@@ -38,7 +38,7 @@ const EAGER_FLUSH_MESSAGES = 256;
 /** Reused for every batch that fits (a batch overshoots the target by at most one message). */
 const scratch = new Uint8Array(2 * WRITE_BATCH_BYTES);
 
-/** A peer's outgoing queue. On the connecting side it outlives connections (zmtp.md 6). */
+/** A peer's outgoing queue. On the connecting side it outlives connections (docs/zmtp.md 6). */
 export class Pipe {
   readonly queue: Message[] = [];
   private head = 0;
@@ -174,6 +174,11 @@ export abstract class SocketBase implements ConnectionOwner {
 
   get closed(): boolean {
     return this.isClosed;
+  }
+
+  /** Connections open now, accepted and dialled. */
+  get connectionCount(): number {
+    return this.pipeOf.size;
   }
 
   on(listener: (event: SocketEvent) => void): () => void {
@@ -458,7 +463,7 @@ export abstract class SocketBase implements ConnectionOwner {
     });
   }
 
-  /** Waits ivl·2^attempt capped at ivlMax, plus up to ivl of jitter (zmtp.md 6). */
+  /** Waits ivl·2^attempt capped at ivlMax, plus up to ivl of jitter (docs/zmtp.md 6). */
   private scheduleReconnect(target: ConnectTarget): void {
     clearTimeout(target.timer);
     const ivl = this.options.reconnectIvlMs;

@@ -1,4 +1,4 @@
-// Which socket types may talk to which (RFC 28/29 pairs, zmtp.md 5.1). Pure data.
+// Which socket types may talk to which (RFC 28/29 pairs, docs/zmtp.md 5.1). Pure data.
 
 export type SocketType = "ROUTER" | "DEALER" | "PUB" | "SUB";
 
@@ -14,7 +14,7 @@ export function isCompatiblePeer(ours: SocketType, theirs: string): boolean {
   return compatiblePeers[ours].includes(theirs);
 }
 
-/** libzmq sends Identity only for REQ, DEALER and ROUTER (zmtp.md 2.2). */
+/** libzmq sends Identity only for REQ, DEALER and ROUTER (docs/zmtp.md 2.2). */
 export function sendsIdentity(type: SocketType): boolean {
   return type === "ROUTER" || type === "DEALER";
 }

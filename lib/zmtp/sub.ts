@@ -12,7 +12,8 @@ function keyOf(prefix: Uint8Array): string {
 
 export class Subscriber extends SocketBase {
   protected readonly socketType: SocketType = "SUB";
-  /** Local count per prefix; the wire sees SUBSCRIBE on 0→1 and CANCEL on 1→0 (zmtp.md 5.5). */
+  /** Local count per prefix; the wire sees SUBSCRIBE on 0→1 and CANCEL on 1→0
+   * (docs/zmtp.md 5.5). */
   private readonly counts = new Map<string, { prefix: Uint8Array; count: number }>();
 
   subscribe(prefix: Uint8Array | string = ""): void {

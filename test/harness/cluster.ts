@@ -20,6 +20,8 @@ export interface NodeHandle {
   port: number;
   pubPort: number;
   peerPort: number;
+  /** HTTP base URL from the ready line, or null when started with --http-port off. */
+  http: string | null;
   dataDir: string;
   process: Subprocess<"ignore", "pipe", "pipe">;
   stderr: () => string;
@@ -33,6 +35,10 @@ export interface StartNodeOptions {
   port?: number;
   pubPort?: number;
   peerPort?: number;
+  /** A port, "off", or (by default) 0 for any free port. */
+  httpPort?: number | "off";
+  /** Command the node runs under, e.g. ["ip", "netns", "exec", "ns1"] (it must exec). */
+  wrapper?: string[];
   extraArgs?: string[];
 }
 
@@ -47,11 +53,13 @@ export async function launchNode(
   track: (proc: Subprocess) => void = () => undefined,
 ): Promise<StartOutcome> {
   const args = [
+    ...(options.wrapper ?? []),
     bunPath, join(repoRoot, "node.ts"),
     "--id", String(options.id),
     "--port", String(options.port ?? 0),
     "--pub-port", String(options.pubPort ?? 0),
     "--peer-port", String(options.peerPort ?? 0),
+    "--http-port", String(options.httpPort ?? 0),
     "--data", options.dataDir,
     "--log-level", "info",
   ];
@@ -78,12 +86,15 @@ export async function launchNode(
     ok: true,
     node: {
       id: options.id, endpoint: ready.endpoint, pub: ready.pub, port, pubPort, peerPort,
+      http: ready.http,
       dataDir: options.dataDir, process: proc, stderr: () => stderrText,
     },
   };
 }
 
-async function readReadyLine(proc: Subprocess<"ignore", "pipe", "pipe">): Promise<{ endpoint: string; pub: string; peer: string } | null> {
+async function readReadyLine(
+  proc: Subprocess<"ignore", "pipe", "pipe">,
+): Promise<{ endpoint: string; pub: string; peer: string; http: string | null } | null> {
   const reader = proc.stdout.getReader();
   const decoder = new TextDecoder();
   let text = "";
@@ -101,10 +112,10 @@ async function readReadyLine(proc: Subprocess<"ignore", "pipe", "pipe">): Promis
       const newline = text.indexOf("\n");
       if (newline >= 0) {
         const line = JSON.parse(text.slice(0, newline)) as {
-          event?: string; endpoint?: string; pub?: string; peer?: string;
+          event?: string; endpoint?: string; pub?: string; peer?: string; http?: string | null;
         };
         if (line.event === "ready" && line.endpoint && line.pub && line.peer) {
-          return { endpoint: line.endpoint, pub: line.pub, peer: line.peer };
+          return { endpoint: line.endpoint, pub: line.pub, peer: line.peer, http: line.http ?? null };
         }
         return null;
       }

@@ -76,8 +76,8 @@ export async function settlesWithin(promise: Promise<unknown>, ms: number): Prom
 }
 
 /**
- * The slow-joiner rule (zmtp.md 7.14): keep publishing until the first message arrives, bounded
- * by a deadline. `firstMessage` must be a single pending receive, created once by the caller.
+ * The slow-joiner rule (docs/zmtp.md 7.14): keep publishing until the first message arrives,
+ * bounded by a deadline. `firstMessage` must be a single pending receive, created once by the caller.
  */
 export async function publishUntilReceived<T>(
   publish: () => Promise<unknown> | unknown,

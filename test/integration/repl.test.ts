@@ -199,7 +199,7 @@ describe("REPL scripts against a 3-node RF 2 cluster", () => {
     expect(failed.code).toBe(1);
   });
 
-  test("--json: one raw reply per line with the protocol.md fields", async () => {
+  test("--json: one raw reply per line with the docs/protocol.md fields", async () => {
     const key = crypto.randomUUID();
     const exec = [
       `SET ${key} '{"n": 1}'`, `GET ${key}`, `SET ${key} v2`, `DELETE ${key}`, `DELETE ${key}`,

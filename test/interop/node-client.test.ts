@@ -1,5 +1,5 @@
 // Interop of real libzmq clients (warehouse-client-fixture.mjs under Node) with a real 3-node
-// cluster (RF 2), written from protocol.md alone: DEALER and REQ requests with every op, the
+// cluster (RF 2), written from docs/protocol.md alone: DEALER and REQ requests with every op, the
 // error codes a client can provoke, and heartbeats on a SUB. The fixture only reports frames;
 // every expectation about the protocol lives here.
 import { expect, test } from "bun:test";
@@ -97,7 +97,7 @@ function expectMembers(members: unknown): void {
   }
 }
 
-test("libzmq DEALER, REQ and SUB against a 3-node cluster follow protocol.md", async () => {
+test("libzmq DEALER, REQ and SUB against a 3-node cluster follow docs/protocol.md", async () => {
   await using cluster = new Cluster();
   const runs: FixtureRun[] = [];
   try {

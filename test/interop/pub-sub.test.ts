@@ -109,7 +109,7 @@ describe("our PUB -> libzmq XSUB (publisher-side filtering made visible)", () =>
 
   test("SUBSCRIBE x2 then CANCEL (libzmq's wire pattern) leaves no subscription", async () => {
     const { pub, xsub } = await setUp();
-    // libzmq forwards every subscribe but only the last unsubscribe (zmtp.md 5.4): a counting
+    // libzmq forwards every subscribe but only the last unsubscribe (docs/zmtp.md 5.4): a counting
     // publisher would keep sending A forever.
     await xsub.send([subscription(1, "A")]);
     await xsub.send([subscription(1, "A")]);

@@ -1,5 +1,5 @@
-// Enforces the layering of style.md B1: lower layers never import higher ones, and the pure
-// cores (placement, membership) touch no I/O module. Fails naming the file and the import.
+// Enforces the layering of docs/architecture.md (Layers): lower layers never import higher ones,
+// and the pure cores (placement, membership, ops' registry and rules) touch no I/O module. Fails naming the file and the import.
 import { expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -44,7 +44,11 @@ const allowed: Record<string, { areas: string[]; external: string[] }> = {
   config: { areas: ["util"], external: ["node:util"] },
   zmtp: { areas: ["util"], external: ["bun"] },
   store: { areas: ["util", "raft"], external: ["bun:sqlite", "node:fs", "node:path"] },
-  cluster: { areas: ["util", "placement", "protocol", "zmtp", "store", "config", "raft"], external: [] },
+  ops: { areas: ["util"], external: ["node:os", "node:dns/promises"] },
+  cluster: {
+    areas: ["util", "placement", "protocol", "zmtp", "store", "config", "raft", "ops"],
+    external: [],
+  },
   client: {
     areas: ["util", "placement", "protocol", "zmtp"],
     external: ["node:readline", "node:fs", "node:stream"],
@@ -83,6 +87,9 @@ const pureFiles = [
   "lib/client/escape.ts",
   ...sourceFiles(join(root, "lib", "raft")).map((file) => relative(root, file)),
   ...readdirSync(join(root, "lib", "lin")).map((name) => `lib/lin/${name}`),
+  "lib/ops/metrics.ts",
+  "lib/ops/series.ts",
+  "lib/ops/status.ts",
 ];
 
 test("every lib import respects the layering table", () => {

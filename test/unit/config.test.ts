@@ -35,9 +35,11 @@ describe("parseNodeConfig: defaults and valid values", () => {
     expect(nodeConfigOf(["--id", "1"])).toEqual({
       id: 1,
       host: "127.0.0.1",
+      advertise: null,
       port: 7001,
       pubPort: 7101,
       peerPort: 7301,
+      httpPort: 7201,
       rf: null,
       partitions: null,
       electionTimeoutMs: 200,
@@ -48,7 +50,7 @@ describe("parseNodeConfig: defaults and valid values", () => {
       valueBytesMax: 1_048_576,
       minInsync: 1,
       requestTimeoutMs: 1000,
-      logLevel: "warn",
+      logLevel: "info",
     });
   });
 
@@ -57,7 +59,7 @@ describe("parseNodeConfig: defaults and valid values", () => {
     expect(defaults.node.rf).toBe(2);
     expect(defaults.node.partitions).toBe(64);
     expect(defaults.node.heartbeatIntervalMs * defaults.node.suspectHeartbeats).toBe(500);
-    expect(defaults.node.logLevel).toBe("warn");
+    expect(defaults.node.logLevel).toBe("info");
     expect(defaults.client.connect).toBe("tcp://127.0.0.1:7001");
     expect(Object.isFrozen(defaults)).toBe(true);
     expect(Object.isFrozen(defaults.node)).toBe(true);
@@ -65,7 +67,8 @@ describe("parseNodeConfig: defaults and valid values", () => {
 
   test("every flag set", () => {
     const config = nodeConfigOf([
-      "--id", "7", "--host", "localhost", "--port", "9000", "--pub-port", "9100", "--rf", "3",
+      "--id", "7", "--host", "0.0.0.0", "--advertise", "db7.example", "--port", "9000",
+      "--pub-port", "9100", "--http-port", "9200", "--rf", "3",
       "--peer-port", "9300", "--election-timeout-ms", "400",
       "--partitions", "128", "--join", "tcp://127.0.0.1:7001,tcp://[::1]:7003",
       "--join=tcp://db2:7005", "--data", "/tmp/wh", "--heartbeat-ms", "50", "--suspect-ms", "300",
@@ -74,10 +77,12 @@ describe("parseNodeConfig: defaults and valid values", () => {
     ]);
     expect(config).toEqual({
       id: 7,
-      host: "localhost",
+      host: "0.0.0.0",
+      advertise: "db7.example",
       port: 9000,
       pubPort: 9100,
       peerPort: 9300,
+      httpPort: 9200,
       rf: 3,
       partitions: 128,
       electionTimeoutMs: 400,
@@ -108,9 +113,42 @@ describe("parseNodeConfig: defaults and valid values", () => {
 
   test("the pub port defaults to port + 100, so consecutive node ports never collide", () => {
     expect(nodeConfigOf(["--id", "1", "--port", "7001"]).pubPort).toBe(7101);
-    expect(nodeConfigOf(["--id", "1", "--port", "65435", "--peer-port", "9"]).pubPort).toBe(65535);
     expect(nodeConfigOf(["--id", "1", "--port", "7001"]).peerPort).toBe(7301);
     expect(nodeConfigOf(["--id", "1", "--port", "0"]).peerPort).toBe(0);
+    expect(nodeConfigOf(["--id", "1", "--port", "65435", "--peer-port", "9", "--http-port", "off"]).pubPort)
+      .toBe(65535);
+  });
+
+  test("the HTTP port defaults to port + 200, follows --port 0, and can be off", () => {
+    expect(nodeConfigOf(["--id", "1", "--port", "7003"]).httpPort).toBe(7203);
+    expect(nodeConfigOf(["--id", "1", "--port", "0"]).httpPort).toBe(0);
+    expect(nodeConfigOf(["--id", "1", "--http-port", "0"]).httpPort).toBe(0);
+    expect(nodeConfigOf(["--id", "1", "--http-port", "off"]).httpPort).toBe(null);
+    expect(nodeConfigOf(["--id", "1", "--http-port", "8080"]).httpPort).toBe(8080);
+  });
+
+  test("HTTP port problems are reported with what to do", () => {
+    expect(errorsOf(parseNodeConfig(["--id", "1", "--port", "65400", "--peer-port", "9"]))).toEqual([
+      "--http-port defaults to --port + 200 = 65600, which is not a port; give --http-port " +
+        "(or --http-port off)",
+    ]);
+    expect(errorsOf(parseNodeConfig(["--id", "1", "--port", "7001", "--http-port", "7101"])))
+      .toEqual(["--http-port must differ from --port and --pub-port (7101)"]);
+    expect(errorsOf(parseNodeConfig(["--id", "1", "--port", "7001", "--pub-port", "7201"])))
+      .toEqual(["--http-port defaults to --port + 200 = 7201, which is --pub-port; " +
+        "give another --http-port"]);
+    expect(errorsOf(parseNodeConfig(["--id", "1", "--http-port", "on"]))).toEqual([
+      '--http-port must be a port from 0 to 65535, got "on"',
+    ]);
+  });
+
+  test("--advertise must be a dialable host", () => {
+    expect(nodeConfigOf(["--id", "1", "--advertise", "10.0.0.7"]).advertise).toBe("10.0.0.7");
+    for (const bad of ["0.0.0.0", "::", "a b"]) {
+      expect(errorsOf(parseNodeConfig(["--id", "1", "--advertise", bad]))).toEqual([
+        `--advertise must be a host name or IP address others can dial, got "${bad}"`,
+      ]);
+    }
   });
 
   test("--suspect-ms defaults to 5 heartbeats", () => {
@@ -140,7 +178,7 @@ describe("parseNodeConfig: defaults and valid values", () => {
     const config = nodeConfigOf([
       "--id", String(bounds.idMax), "--partitions", String(bounds.partitionsMax),
       "--rf", String(bounds.rfMax), "--max-value", String(bounds.valueBytesMax), "--port", "65535",
-      "--pub-port", "1", "--peer-port", "2",
+      "--pub-port", "1", "--peer-port", "2", "--http-port", "3",
     ]);
     expect(config.id).toBe(bounds.idMax);
     expect(config.partitions).toBe(bounds.partitionsMax);
@@ -163,7 +201,8 @@ describe("parseNodeConfig: problems", () => {
     [["--pub-port", "x"], '--pub-port must be a port from 0 to 65535, got "x"'],
     [["--port", "8000", "--pub-port", "8000"],
       "--pub-port must differ from --port (both are 8000)"],
-    [["--port", "65436", "--peer-port", "9"], "--pub-port defaults to --port + 100 = 65536, which is not a port; " +
+    [["--port", "65436", "--peer-port", "9", "--http-port", "off"],
+      "--pub-port defaults to --port + 100 = 65536, which is not a port; " +
       "give --pub-port"],
     [["--port", "65300"], "--peer-port defaults to --port + 300 = 65600, which is not a port; " +
       "give --peer-port"],
@@ -250,13 +289,14 @@ describe("help", () => {
 
   test("node usage lists every flag, its default and an example", () => {
     const flags = [
-      "--id", "--host", "--port", "--pub-port", "--rf", "--partitions", "--join", "--data",
+      "--id", "--host", "--advertise", "--port", "--pub-port", "--http-port", "--rf",
+      "--partitions", "--join", "--data",
       "--heartbeat-ms", "--suspect-ms", "--max-value", "--min-insync", "--request-timeout-ms",
       "--log-level", "--help",
     ];
     const usage = nodeUsage("warehouse-node");
     for (const flag of flags) expect(usage).toContain(`${flag} `);
-    for (const text of ["7001", "127.0.0.1", "./data/<id>", "1048576", "(default warn)",
+    for (const text of ["7001", "127.0.0.1", "./data/<id>", "1048576", "(default info)",
       "Usage: warehouse-node --id", "Examples:", "warehouse-node --id 2 --port 7002 --join tcp://",
       "--version"]) {
       expect(usage).toContain(text);

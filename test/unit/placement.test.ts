@@ -1,5 +1,5 @@
-// Pins placement to protocol.md: golden vectors computed independently (python3 hashlib), so any
-// change to the algorithm fails here, plus distribution, stability and cache behaviour.
+// Pins placement to docs/protocol.md: golden vectors computed independently (python3 hashlib), so
+// any change to the algorithm fails here, plus distribution, stability and cache behaviour.
 import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import {

@@ -1,4 +1,4 @@
-// Tables and fuzzing for the client wire contract (protocol.md): keys, requests, replies and
+// Tables and fuzzing for the client wire contract (docs/protocol.md): keys, requests, replies and
 // heartbeats. Decoders must never throw, whatever the bytes.
 import { describe, expect, test } from "bun:test";
 import { v1, v4, validate, version } from "uuid";
@@ -496,7 +496,7 @@ describe("heartbeats", () => {
     expect(HEARTBEAT_TOPIC).toBe("hb");
   });
 
-  test("parseHeartbeat accepts the protocol.md example shape", () => {
+  test("parseHeartbeat accepts the docs/protocol.md example shape", () => {
     expect(parseHeartbeat(heartbeat)).toEqual(heartbeat);
     expect(parseHeartbeat({ ...heartbeat, leader: null, role: "candidate" })).toEqual({
       ...heartbeat,

@@ -1,5 +1,5 @@
 // Bad input to a real node process: malformed and ill-typed requests, oversize values, odd frame
-// layouts and raw garbage on its TCP port. Each gets the protocol.md error code (or, for bytes
+// layouts and raw garbage on its TCP port. Each gets the docs/protocol.md error code (or, for bytes
 // that are not ZMTP, a closed connection), and the node keeps serving: after every test it still
 // answers HEARTBEAT, SET and GET on a fresh and on the long-lived connection. Also the node's
 // command-line errors: a clear message and exit code 1, never a stack trace.

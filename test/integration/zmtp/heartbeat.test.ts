@@ -1,5 +1,5 @@
-// ZMTP heartbeats (RFC 37 PING/PONG, zmtp.md 4.2 and 6): a socket with heartbeatIvlMs pings its
-// peers and drops one that stays silent; a peer's PING TTL is honoured; a peer that answers
+// ZMTP heartbeats (RFC 37 PING/PONG, docs/zmtp.md 4.2 and 6): a socket with heartbeatIvlMs pings
+// its peers and drops one that stays silent; a peer's PING TTL is honoured; a peer that answers
 // its PINGs stays connected. Peers are raw ZMTP over TCP, so the wire is what is checked.
 import { expect, test } from "bun:test";
 import { bytesToString } from "../../../lib/zmtp/codec.ts";

@@ -178,7 +178,7 @@ describe("formatHeartbeat", () => {
 });
 
 describe("WHERE", () => {
-  // Partition 3 of 64; with members 1..3 and rf 2 protocol.md's placement gives [3, 2]
+  // Partition 3 of 64; with members 1..3 and rf 2 docs/protocol.md's placement gives [3, 2]
   // (golden vector in test/unit/placement.test.ts, computed with python3 hashlib).
   const keyInPartition3 = "00000003-0000-4000-8000-000000000000";
 

@@ -1,5 +1,5 @@
 // Pure codec tests: greeting, frame headers, commands, READY properties and the incremental
-// FrameDecoder, with bytes captured from libzmq 4.3.4/4.3.5 (zmtp.md) as oracles.
+// FrameDecoder, with bytes captured from libzmq 4.3.4/4.3.5 (docs/zmtp.md) as oracles.
 import { describe, expect, test } from "bun:test";
 import {
   parseCommand,
