@@ -1,7 +1,10 @@
-// Runs seeded Raft simulations: `bun run sim -- --seeds N [--from S]` runs seeds S..S+N-1
-// (S defaults to 1) and prints one JSON line last. Exits 1 when any seed fails, after printing
-// the first failing seed and how to replay it.
+// Runs seeded simulations: `bun run sim -- --seeds N [--from S]` runs seeds S..S+N-1 of the Raft
+// core (S defaults to 1); with `--cluster` (`bun run sim:cluster`), seeds of the whole cluster
+// (test/sim/cluster-sim.ts: nodes, data plane, clients, faults, linearizability). Prints one
+// JSON line last. Exits 1 when any seed fails, after printing the first failing seed and how to
+// replay it.
 import { parseArgs } from "node:util";
+import { runClusterSeed } from "../test/sim/cluster-sim.ts";
 import { runSeed } from "../test/sim/raft-sim.ts";
 
 function count(text: string | undefined, name: string, fallback: number): number {
@@ -16,10 +19,16 @@ function count(text: string | undefined, name: string, fallback: number): number
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
-  options: { seeds: { type: "string" }, from: { type: "string" }, quiet: { type: "boolean" } },
+  options: {
+    seeds: { type: "string" },
+    from: { type: "string" },
+    quiet: { type: "boolean" },
+    cluster: { type: "boolean" },
+  },
 });
 const seeds = count(values.seeds, "seeds", 100);
 const from = count(values.from, "from", 1);
+if (values.cluster === true) runCluster();
 
 let failures = 0;
 let steps = 0;
@@ -51,3 +60,40 @@ if (firstFailure !== null) {
 const seconds = Number(((performance.now() - startedAt) / 1000).toFixed(1));
 process.stdout.write(`${JSON.stringify({ seeds, failures, steps, elections, commits, seconds })}\n`);
 process.exit(failures > 0 ? 1 : 0);
+
+function runCluster(): never {
+  let failures = 0;
+  let ops = 0;
+  let acknowledged = 0;
+  let faults = 0;
+  let leaders = 0;
+  let first: { seed: number; problem: string } | null = null;
+  const startedAt = performance.now();
+  for (let seed = from; seed < from + seeds; seed++) {
+    const result = runClusterSeed({ seed });
+    ops += result.ops;
+    acknowledged += result.acknowledged;
+    faults += result.faults;
+    leaders += result.leaders;
+    if (!result.ok) {
+      failures += 1;
+      const problem = result.problems.join("\n");
+      first ??= { seed, problem };
+      process.stderr.write(`seed ${seed} failed: ${problem}\n`);
+    }
+    if (!values.quiet && (seed - from + 1) % 100 === 0) {
+      process.stderr.write(`${seed - from + 1} seeds, ${failures} failures\n`);
+    }
+  }
+  if (first !== null) {
+    process.stdout.write(
+      `first failing seed: ${first.seed}\n` +
+        `replay: bun run sim:cluster -- --seeds 1 --from ${first.seed}` +
+        `   or: SEED=${first.seed} bun test test/sim/cluster-sim.test.ts\n`,
+    );
+  }
+  const seconds = Number(((performance.now() - startedAt) / 1000).toFixed(1));
+  const line = { seeds, failures, ops, acknowledged, faults, leaderTerms: leaders, seconds };
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+  process.exit(failures > 0 ? 1 : 0);
+}

@@ -785,7 +785,11 @@ export class PartitionLeader {
         if (p.isFailed) this.proposeRemovalIfNeeded(id);
       } else {
         p.isRemovePending = false;
-        if (p.mode === "insync") p.mode = p.isFailed ? "idle" : "catching-up";
+        if (p.mode === "insync") {
+          // It left the set: a takeover's fence or a reconcile step still out for it is moot.
+          p.mode = p.isFailed ? "idle" : "catching-up";
+          p.stepRid = 0;
+        }
         if (p.isAddPending === false && p.isFailed && p.mode === "tailing") p.mode = "idle";
       }
     }
