@@ -34,6 +34,8 @@ export interface CoordinatorHooks {
   propose(command: ClusterCommand): boolean;
   /** A member this node has not heard from lately: fenced as failed without waiting. */
   isSuspect(id: number): boolean;
+  /** `count` changes were stored durably by replica `id` (for metrics). */
+  replicated?(id: number, count: number): void;
   /**
    * A request id never used before by this node: a late answer to a request of an earlier term
    * must not be taken for the answer to a new one.
@@ -63,7 +65,7 @@ export interface ScanPosition {
 
 export type ScanResult =
   | { ok: true; rows: readonly DataRow[]; next: ScanPosition | null }
-  | { ok: false; code: "UNAVAILABLE"; message: string };
+  | { ok: false; code: "UNAVAILABLE" | "BAD_REQUEST"; message: string };
 
 export type CountResult =
   | { ok: true; counts: readonly number[] }
@@ -144,7 +146,9 @@ export class DataCoordinator {
       });
     };
     if (cursor.partition >= this.leaders.length) {
-      return done({ ok: false, code: "UNAVAILABLE", message: "the cursor names no partition here" });
+      const message = `cursor names partition ${cursor.partition} of ${this.leaders.length}: ` +
+        "it comes from another cluster";
+      return done({ ok: false, code: "BAD_REQUEST", message });
     }
     step(cursor.partition, cursor.afterKey);
   }
@@ -233,6 +237,7 @@ export class DataCoordinator {
       send: (to, request) => this.send(partition, to, request),
       propose: (command) => hooks.propose(command),
       isSuspect: (id) => id !== settings.selfId && hooks.isSuspect(id),
+      replicated: (id, count) => hooks.replicated?.(id, count),
     });
   }
 

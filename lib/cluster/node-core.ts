@@ -75,7 +75,12 @@ export type ClientOp =
 
 export type ClientResult =
   | { ok: true; fields: Record<string, unknown> }
-  | { ok: false; code: "NOT_LEADER" | "UNAVAILABLE" | "TIMEOUT"; message: string; leader?: MemberRecord };
+  | {
+      ok: false;
+      code: "NOT_LEADER" | "UNAVAILABLE" | "TIMEOUT" | "BAD_REQUEST";
+      message: string;
+      leader?: MemberRecord;
+    };
 
 export type StepInput =
   | { readonly kind: "raft"; readonly message: Message }
@@ -162,6 +167,13 @@ export class NodeCore {
   isHealthy(): boolean {
     return this.coordinator !== null && this.coordinator.isHealthy();
   }
+
+  /** Told of every batch of changes a replica stored durably while this node leads (metrics). */
+  onReplicated(listener: (id: number, count: number) => void): void {
+    this.replicatedListener = listener;
+  }
+
+  private replicatedListener: ((id: number, count: number) => void) | null = null;
 
   /** Called for each applied change of the cluster state (logging, heartbeat, dropping data). */
   onEffect(listener: (effect: StateEffect) => void): void {
@@ -408,6 +420,7 @@ export class NodeCore {
         isSuspect: (id) => this.tickCount - (this.lastHeardTick.get(id) ?? -Infinity) >
           this.config.raft.electionTicks,
         nextRid: () => this.nextRid++,
+        replicated: (id, count) => this.replicatedListener?.(id, count),
       },
     );
     for (const run of this.queued.splice(0)) run();

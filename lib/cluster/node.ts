@@ -81,6 +81,8 @@ export class WarehouseNode {
   private ticksSinceHeartbeat = 0;
   private isDrainScheduled = false;
   private lastBatchWrites = 0;
+  private readonly aliveMembers = new Set<number>();
+  private lastLeaderId = 0;
   private isStopped = false;
   private isClosed = false;
   /** Called once when the node must stop (a storage failure); the entry file exits 3. */
@@ -127,6 +129,7 @@ export class WarehouseNode {
       init.log.child({ area: "raft" }),
     );
     this.core.onEffect((effect) => this.onEffect(effect));
+    this.core.onReplicated((id, count) => this.recorder.replicated(id, count, "ok"));
   }
 
   /** Opens the data directory, binds, bootstraps, joins or restarts, and starts the loop. */
@@ -154,6 +157,9 @@ export class WarehouseNode {
       storage.setMeta("node_id", String(settings.id));
       const node = new WarehouseNode({ settings, log, self, storage, router, publisher, peerRouter, limits });
       node.run(isRestart, isJoin);
+      // A new cluster's first node says it is ready once it serves: its single-member election
+      // and takeover take a few ticks, and a client that came at once would find no leader.
+      if (!isRestart && !isJoin) await node.until(() => node.core.isCoordinating(), 10_000);
       if (isJoin) {
         // The node runs (heartbeats, Raft) while it asks: once admitted it is a live member.
         await node.joinThrough(settings.join).catch(async (error: unknown) => {
@@ -178,6 +184,14 @@ export class WarehouseNode {
     void this.serveClients();
     void this.readHeartbeats();
     this.scheduleDrain();
+  }
+
+  /** Resolves once `condition` holds, or after `deadlineMs` (then the caller goes on anyway). */
+  private async until(condition: () => boolean, deadlineMs: number): Promise<void> {
+    const deadline = performance.now() + deadlineMs;
+    while (!condition() && performance.now() < deadline && !this.isStopped) {
+      await Bun.sleep(this.tickMs);
+    }
   }
 
   private async joinThrough(seeds: readonly string[]): Promise<void> {
@@ -219,11 +233,41 @@ export class WarehouseNode {
     if (this.isStopped) return;
     this.core.tick();
     this.liveness.tick();
+    this.noticeChanges();
     if (++this.ticksSinceHeartbeat * this.tickMs >= this.settings.heartbeatMs) {
       this.ticksSinceHeartbeat = 0;
       this.publishHeartbeat();
     }
     this.scheduleDrain();
+  }
+
+  /** Logs and records members going down or up, and leader changes (transitions, not ticks). */
+  private noticeChanges(): void {
+    for (const id of this.core.state.memberIds()) {
+      if (id === this.self.id) continue;
+      const isAlive = this.liveness.isAlive(id);
+      if (isAlive === this.aliveMembers.has(id)) continue;
+      if (isAlive) {
+        this.aliveMembers.add(id);
+        this.log.info("member_up", { member: id });
+        this.recorder.memberUp(id);
+      } else {
+        this.aliveMembers.delete(id);
+        this.log.warn("member_down", {
+          member: id,
+          message: `node ${id} stopped sending heartbeats; the other replicas serve its ` +
+            "partitions. Restart it on its data directory, or retire it and add a new node " +
+            "(docs/operations.md, Replacing a node)",
+        });
+        this.recorder.memberDown(id);
+      }
+    }
+    const { leaderId, term } = this.core.status();
+    if (leaderId !== this.lastLeaderId) {
+      this.lastLeaderId = leaderId;
+      this.log.info("leader_changed", { leader: leaderId === 0 ? null : leaderId, term });
+      this.recorder.leaderChanged(leaderId === 0 ? null : leaderId, term);
+    }
   }
 
   private scheduleDrain(): void {
@@ -431,7 +475,7 @@ export class WarehouseNode {
     return {
       state: this.core.state,
       heartbeat: heartbeatObject(this.self, this.core.status(), this.core.state, (id) =>
-        this.liveness.isAlive(id),
+        this.aliveMembers.has(id),
       ),
       position: (partition: number) => {
         const { last } = this.storage.replica.summary(partition);
@@ -451,8 +495,9 @@ export class WarehouseNode {
   }
 
   heartbeat(): object {
+    // Liveness as the last tick saw it, so the heartbeat, /status and the events agree.
     const info = heartbeatObject(this.self, this.core.status(), this.core.state, (id) =>
-      this.liveness.isAlive(id),
+      this.aliveMembers.has(id),
     );
     return { ...info, http: this.settings.http };
   }
@@ -475,7 +520,6 @@ export class WarehouseNode {
       const heard = raw as { node?: { id?: unknown }; http?: unknown } | null;
       const id = heard?.node?.id;
       if (typeof id !== "number" || this.core.state.member(id) === undefined) continue;
-      if (!this.liveness.isAlive(id)) this.recorder.memberUp(id);
       this.liveness.heard(id);
       const http = heard?.http;
       if (typeof http === "string" && /^http:\/\/[^\s]{1,300}$/.test(http)) this.peerHttp.set(id, http);

@@ -35,6 +35,8 @@ export interface PartitionContext {
   propose(command: ClusterCommand): boolean;
   /** A member not heard from lately: a takeover does not wait for its answer. */
   isSuspect(id: number): boolean;
+  /** `count` changes were stored durably by replica `id` (for metrics). */
+  replicated?(id: number, count: number): void;
 }
 
 export type WriteResult =
@@ -523,6 +525,7 @@ export class PartitionLeader {
     const p = this.progressOf(from);
     p.last = reply.last;
     p.ackedSeq = Math.max(p.ackedSeq, reply.last.seq);
+    this.context.replicated?.(from, reply.statuses.length);
     this.proposeAddIfLevel(from);
     // Statuses come with the changes of that request; replicas with the same history agree.
     const count = reply.statuses.length;
