@@ -50,6 +50,7 @@ export class RaftCore {
   private previousSoftState: SoftState = { leaderId: 0, role: "follower" };
   private compaction: Snapshot | null = null;
   private isReadyOut = false;
+  private isBroadcastPending = false;
 
   constructor(config: RaftConfig, storage: RaftStorage, random: Random, logger?: RaftLogger) {
     const problems = validateRaftConfig(config);
@@ -137,7 +138,9 @@ export class RaftCore {
   private append(entry: Entry): { ok: true; index: number; term: number } {
     const raft = this.raft;
     const index = raft.appendEntries([entry]);
-    broadcastAppend(raft);
+    // Sent when the next Ready is taken: proposals made in between share one append per
+    // follower instead of one each.
+    this.isBroadcastPending = true;
     return { ok: true, index, term: raft.term };
   }
 
@@ -206,10 +209,10 @@ export class RaftCore {
 
   hasReady(): boolean {
     const raft = this.raft;
-    const hard = this.hardState();
-    const soft = this.softState();
     const previous = this.previousHardState;
+    const soft = this.previousSoftState;
     return (
+      this.isBroadcastPending ||
       raft.messages.length > 0 ||
       raft.log.unstable.entries.length > 0 ||
       raft.log.unstable.snapshot !== null ||
@@ -217,9 +220,9 @@ export class RaftCore {
       raft.readStates.length > 0 ||
       raft.roundPending !== null ||
       this.compaction !== null ||
-      hard.term !== previous.term || hard.vote !== previous.vote ||
-      hard.commit !== previous.commit ||
-      soft.leaderId !== this.previousSoftState.leaderId || soft.role !== this.previousSoftState.role
+      raft.term !== previous.term || raft.vote !== previous.vote ||
+      raft.log.committed !== previous.commit ||
+      raft.leaderId !== soft.leaderId || raft.role !== soft.role
     );
   }
 
@@ -228,6 +231,10 @@ export class RaftCore {
     assert(!this.isReadyOut, "ready() called again before advance()");
     this.isReadyOut = true;
     const raft = this.raft;
+    if (this.isBroadcastPending) {
+      this.isBroadcastPending = false;
+      if (raft.role === "leader") broadcastAppend(raft);
+    }
     const log = raft.log;
     const hard = this.hardState();
     const previous = this.previousHardState;
