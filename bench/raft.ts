@@ -101,8 +101,10 @@ function rate(batch: number, count: number): number {
  * cycle (8 MB here), so the workload is made large enough for that to be noise.
  */
 function bytesPerProposal(batch: number, count: number): number | null {
-  const child = Bun.spawnSync([process.execPath, import.meta.path, "--allocations", String(batch),
-    String(count)], { env: { ...process.env, BUN_JSC_logGC: "1" }, stderr: "pipe", stdout: "pipe" });
+  const command = [process.execPath, import.meta.path, "--allocations"];
+  command.push(String(batch), String(count));
+  const env = { ...process.env, BUN_JSC_logGC: "1" };
+  const child = Bun.spawnSync(command, { env, stderr: "pipe", stdout: "pipe" });
   const log = child.stderr.toString();
   const start = log.indexOf("MARK start");
   const end = log.indexOf("MARK end");

@@ -32,7 +32,9 @@ export function validateRaftConfig(config: RaftConfig): string[] {
   for (const name of ["id", "electionTicks", "heartbeatTicks", "maxInflightAppends",
     "maxEntriesPerAppend"] as const) positive(name);
   if (!Number.isSafeInteger(config.rankStaggerTicks) || config.rankStaggerTicks < 0) {
-    problems.push(`rankStaggerTicks must be a non-negative integer (got ${config.rankStaggerTicks})`);
+    problems.push(
+      `rankStaggerTicks must be a non-negative integer (got ${config.rankStaggerTicks})`,
+    );
   }
   if (config.electionTicks <= 2 * config.heartbeatTicks) {
     problems.push(`electionTicks (${config.electionTicks}) must exceed twice heartbeatTicks ` +
@@ -242,7 +244,8 @@ export class RaftCore {
       hard.term !== previous.term || hard.vote !== previous.vote || hard.commit !== previous.commit;
     const soft = this.softState();
     const isSoftChanged =
-      soft.leaderId !== this.previousSoftState.leaderId || soft.role !== this.previousSoftState.role;
+      soft.leaderId !== this.previousSoftState.leaderId ||
+      soft.role !== this.previousSoftState.role;
     this.previousSoftState = soft;
     const committed = this.hasCommittedToApply()
       ? (log.entries(log.applied + 1, log.committed + 1, committedPerReadyMax) ?? [])

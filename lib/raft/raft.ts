@@ -261,7 +261,8 @@ export class Raft {
 
   private applyConfChange(entry: Entry): void {
     const change = decodeConfChange(entry.data);
-    const next = change === null ? "malformed conf change" : Raft.checkConfChange(this.voters, change);
+    const next =
+      change === null ? "malformed conf change" : Raft.checkConfChange(this.voters, change);
     if (typeof next === "string") {
       // Checked when proposed; one that still fails here is skipped identically everywhere.
       this.logger.warn("conf-change-skipped", { index: entry.index, reason: next });

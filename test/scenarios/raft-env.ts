@@ -95,7 +95,9 @@ export class RaftEnv {
       checkQuorum: false, maxInflightAppends: 256, maxEntriesPerAppend: 64, ...options,
     };
     const storage = voters.length > 0 ? bootstrapMemoryStorage(voters) : new MemoryStorage();
-    const node: EnvNode = { id, storage, core: null, config, applied: [], appliedIndex: 0, state: "" };
+    const node: EnvNode = {
+      id, storage, core: null, config, applied: [], appliedIndex: 0, state: "",
+    };
     this.nodes.set(id, node);
     this.start(node);
   }
@@ -160,14 +162,15 @@ export class RaftEnv {
       node.appliedIndex = meta.index;
       node.state = ready.snapshot.data;
     }
-    if (ready.entries.length > 0) lines.push(`persist [${ready.entries.map(describeEntry).join(", ")}]`);
+    const list = (entries: Entry[]): string => entries.map(describeEntry).join(", ");
+    if (ready.entries.length > 0) lines.push(`persist [${list(ready.entries)}]`);
     node.storage.append(ready.entries);
     if (ready.hardState !== null) node.storage.setHardState(ready.hardState);
     if (ready.compaction !== null) {
       lines.push(`compact ${ready.compaction.meta.index}/${ready.compaction.meta.term}`);
       node.storage.saveCompaction(ready.compaction);
     }
-    if (ready.committed.length > 0) lines.push(`apply [${ready.committed.map(describeEntry).join(", ")}]`);
+    if (ready.committed.length > 0) lines.push(`apply [${list(ready.committed)}]`);
     for (const entry of ready.committed) {
       node.applied.push(entry);
       node.appliedIndex = entry.index;

@@ -46,7 +46,8 @@ function ids(text: string | undefined): NodeId[] {
 function run(env: RaftEnv, command: string): string {
   const [name, ...rest] = command.split(/\s+/);
   const args = rest.filter((a) => !a.includes("="));
-  const options = new Map(rest.filter((a) => a.includes("=")).map((a) => a.split("=", 2) as [string, string]));
+  const pairs = rest.filter((a) => a.includes("=")).map((a) => a.split("=", 2) as [string, string]);
+  const options = new Map(pairs);
   const id = Number(args[0]);
   const extra: string[] = [];
   switch (name) {
@@ -176,8 +177,11 @@ for (const file of readdirSync(dir).filter((f) => f.endsWith(".txt")).sort()) {
     for (const block of blocks) {
       const actual = run(env, block.command);
       rewritten.push(...block.prefix, block.command, "----", actual, "");
-      if (!isUpdating) expect(`${block.command}\n${actual}`).toBe(`${block.command}\n${block.expected}`);
+      if (!isUpdating) {
+        expect(`${block.command}\n${actual}`).toBe(`${block.command}\n${block.expected}`);
+      }
     }
-    if (isUpdating) writeFileSync(path, [...rewritten, ...trailer].join("\n").replace(/\n+$/, "\n"));
+    const text = [...rewritten, ...trailer].join("\n").replace(/\n+$/, "\n");
+    if (isUpdating) writeFileSync(path, text);
   });
 }

@@ -96,7 +96,9 @@ export function broadcastHeartbeat(raft: Raft): void {
     if (id === raft.id) continue;
     // Never tell a follower to commit beyond what it is known to hold.
     const commit = Math.min(item.match, raft.log.committed);
-    raft.send({ type: "heartbeat", from: raft.id, to: id, term: raft.term, commit, round: raft.round }, false);
+    raft.send({
+      type: "heartbeat", from: raft.id, to: id, term: raft.term, commit, round: raft.round,
+    }, false);
   }
   releaseReads(raft);
 }
@@ -155,18 +157,24 @@ export function selfPersisted(raft: Raft, index: number): void {
   if (maybeCommit(raft) && raft.role === "leader") broadcastAppend(raft);
 }
 
+function notVoter(id: NodeId): StepResult {
+  return { ok: false, reason: `node ${id} is not a voter` };
+}
+
 export function stepLeader(raft: Raft, message: Message): StepResult {
   const progress = progressOf(raft).get(message.from);
   switch (message.type) {
     case "append-response":
-      if (progress === undefined) return { ok: false, reason: `node ${message.from} is not a voter` };
+      if (progress === undefined) return notVoter(message.from);
       progress.lastActiveTick = raft.leaderTicks;
       if (message.reject) onAppendRejected(raft, message.from, progress, message);
       else onAppendAccepted(raft, message.from, progress, message.index);
       return { ok: true };
     case "heartbeat-response":
-      if (progress === undefined) return { ok: false, reason: `node ${message.from} is not a voter` };
-      if (message.round > raft.round) return { ok: false, reason: "heartbeat round from the future" };
+      if (progress === undefined) return notVoter(message.from);
+      if (message.round > raft.round) {
+        return { ok: false, reason: "heartbeat round from the future" };
+      }
       progress.lastActiveTick = raft.leaderTicks;
       progress.ackedRound = Math.max(progress.ackedRound, message.round);
       progress.probeSent = false;
@@ -178,7 +186,9 @@ export function stepLeader(raft: Raft, message: Message): StepResult {
     case "heartbeat":
     case "snapshot":
       // Election safety (§5.2) means no other leader in this term: a broken or hostile peer.
-      return { ok: false, reason: `${message.type} from node ${message.from} in the leader's term` };
+      return {
+        ok: false, reason: `${message.type} from node ${message.from} in the leader's term`,
+      };
     case "vote-response":
     case "pre-vote-response":
     case "timeout-now":
@@ -194,7 +204,9 @@ function onAppendRejected(
 ): void {
   // Fast back-off: skip every entry of a term the follower does not have (thesis §5.3 note).
   let next = message.rejectHint;
-  if (message.logTerm > 0) next = raft.log.findConflictByTerm(message.rejectHint, message.logTerm).index;
+  if (message.logTerm > 0) {
+    next = raft.log.findConflictByTerm(message.rejectHint, message.logTerm).index;
+  }
   if (!progress.maybeDecrTo(message.index, next)) return;
   if (progress.state === "replicate") progress.becomeProbe();
   sendAppend(raft, from, true);

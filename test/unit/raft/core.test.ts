@@ -119,7 +119,9 @@ describe("stickiness (thesis §4.2.3) and the startup lease", () => {
     expect(core.status().term).toBe(5);
     for (let i = 0; i < 10; i++) core.tick();
     core.step(vote(3, 2, 6));
-    expect(sentBy(core)).toEqual([{ type: "vote-response", from: 2, to: 3, term: 6, reject: false }]);
+    expect(sentBy(core)).toEqual([
+      { type: "vote-response", from: 2, to: 3, term: 6, reject: false },
+    ]);
   });
 
   test("campaign() is ignored while in lease", () => {
@@ -204,7 +206,8 @@ describe("ReadIndex (thesis §6.4)", () => {
   test("a follower refuses and names the leader", () => {
     const cluster = new TestCluster([1, 2, 3]);
     cluster.elect(1);
-    expect(cluster.core(2).readIndex("r")).toEqual({ ok: false, reason: "not-leader", leaderId: 1 });
+    expect(cluster.core(2).readIndex("r"))
+      .toEqual({ ok: false, reason: "not-leader", leaderId: 1 });
   });
 });
 
@@ -243,11 +246,12 @@ describe("persist before send", () => {
 });
 
 describe("leader transfer (thesis §3.10)", () => {
-  test("proposals are refused while transferring; the transfer aborts after an election timeout", () => {
+  test("proposals are refused while transferring; aborted after an election timeout", () => {
     const cluster = new TestCluster([1, 2, 3]);
     cluster.elect(1);
     cluster.core(1).transferLeader(3);
-    expect(cluster.core(1).propose("x")).toEqual({ ok: false, reason: "transferring", leaderId: 1 });
+    expect(cluster.core(1).propose("x"))
+      .toEqual({ ok: false, reason: "transferring", leaderId: 1 });
     cluster.queue = [];
     for (let i = 0; i < 9; i++) {
       cluster.tick(1);
@@ -301,16 +305,19 @@ describe("step() refuses what it must not trust", () => {
     cluster.elect(1);
     const leader = cluster.core(1);
     const term = leader.status().term;
-    const before = JSON.stringify({ ...leader.status(), progress: [...leader.status().progress ?? []] });
-    expect(leader.step({ type: "heartbeat-response", from: 2, to: 5, term, round: 0 }).ok).toBe(false);
-    expect(leader.step({ type: "heartbeat-response", from: 1, to: 1, term, round: 0 }).ok).toBe(false);
+    const snapshot = (): string =>
+      JSON.stringify({ ...leader.status(), progress: [...leader.status().progress ?? []] });
+    const before = snapshot();
+    const echo = (from: number, to: number, round: number): Message =>
+      ({ type: "heartbeat-response", from, to, term, round });
+    expect(leader.step(echo(2, 5, 0)).ok).toBe(false);
+    expect(leader.step(echo(1, 1, 0)).ok).toBe(false);
     expect(leader.step({ type: "append-response", from: 9, to: 1, term, index: 99, reject: false,
       rejectHint: 0, logTerm: 0 }).ok).toBe(false);
-    expect(leader.step({ type: "heartbeat-response", from: 2, to: 1, term, round: 99 }).ok).toBe(false);
+    expect(leader.step(echo(2, 1, 99)).ok).toBe(false);
     expect(leader.step({ type: "append", from: 2, to: 1, term, index: 0, logTerm: 0, entries: [],
       commit: 0 }).ok).toBe(false);
-    expect(JSON.stringify({ ...leader.status(), progress: [...leader.status().progress ?? []] }))
-      .toBe(before);
+    expect(snapshot()).toBe(before);
   });
 
   test("an append that would rewrite committed entries changes nothing (§5.3)", () => {
