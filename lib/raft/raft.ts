@@ -60,7 +60,7 @@ export class Raft {
   /** Leader: no new conf change until this index is applied. */
   pendingConfIndex = 0;
 
-  /** Heartbeat round of the current leadership; roundSent is the newest not yet in a Ready. */
+  /** Heartbeat round of the current leadership; roundPending: the newest not yet in a Ready. */
   round = 0;
   roundPending: number | null = null;
   pendingReads: PendingRead[] = [];
