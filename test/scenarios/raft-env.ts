@@ -104,6 +104,8 @@ export class RaftEnv {
 
   private start(node: EnvNode): void {
     const snapshot = node.storage.snapshot();
+    // The state machine is rebuilt: from the snapshot, then the log replays after it.
+    node.applied = [];
     node.appliedIndex = snapshot.meta.index;
     node.state = snapshot.data;
     node.core = new RaftCore({ ...node.config, applied: node.appliedIndex }, node.storage,

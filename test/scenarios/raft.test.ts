@@ -6,7 +6,7 @@ import { expect, test } from "bun:test";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { decodeMessage, type Message, type NodeId } from "../../lib/raft/index.ts";
-import { RaftEnv } from "./raft-env.ts";
+import { RaftEnv, describeEntry } from "./raft-env.ts";
 
 const dir = join(import.meta.dir, "..", "testdata", "raft");
 const isUpdating = process.env.UPDATE === "1";
@@ -143,6 +143,12 @@ function run(env: RaftEnv, command: string): string {
     case "status":
       for (const target of args.length > 0 ? args.map(Number) : [...env.nodes.keys()]) {
         extra.push(env.status(target));
+      }
+      break;
+    case "applied":
+      for (const target of args.map(Number)) {
+        const node = env.node(target);
+        extra.push(`${target}: ${node.applied.map(describeEntry).join(", ")}`);
       }
       break;
     case "raft-log":
