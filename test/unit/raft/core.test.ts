@@ -68,8 +68,9 @@ describe("joining node: outside its configuration", () => {
     const cluster = new TestCluster([1, 2, 3]);
     cluster.elect(1);
     const joiner = cluster.add(4, new MemoryStorage());
-    joiner.core.campaign();
     cluster.tick(4, 500);
+    joiner.core.campaign();
+    cluster.drain(4);
     expect(joiner.sent).toEqual([]);
     expect(cluster.core(1).proposeConfChange({ type: "add-voter", nodeId: 4, context: "" }).ok)
       .toBe(true);
