@@ -72,6 +72,7 @@ describe("joining node: outside its configuration", () => {
     joiner.core.campaign();
     cluster.drain(4);
     expect(joiner.sent).toEqual([]);
+    expect(joiner.core.status()).toMatchObject({ role: "follower", term: 0 });
     expect(cluster.core(1).proposeConfChange({ type: "add-voter", nodeId: 4, context: "" }).ok)
       .toBe(true);
     cluster.drain(1);
