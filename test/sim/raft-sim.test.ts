@@ -30,3 +30,7 @@ for (let start = 0; start < seeds.length; start += chunkSize) {
     expect(commits).toBeGreaterThan(chunk.length * 10);
   });
 }
+
+test("a seed replays exactly: the same run twice gives the same counts", () => {
+  for (const seed of [3, 77, 199]) expect(runSeed(seed)).toEqual(runSeed(seed));
+});
