@@ -16,6 +16,8 @@ export interface SimResult {
   steps: number;
   elections: number;
   commits: number;
+  /** Every node's final term, commit and state-machine hash: equal runs give equal digests. */
+  digest: string;
 }
 
 export interface SimOptions {
@@ -322,5 +324,7 @@ export function runSeed(seed: number, options: SimOptions = defaultSimOptions): 
     steps: run?.cluster.now ?? 0,
     elections: run?.cluster.checkers.elections ?? 0,
     commits: run?.commits ?? 0,
+    digest: run === null ? "" : [...run.cluster.nodes.values()]
+      .map((n) => `${n.id}:${n.term}:${n.commit}:${n.app.appliedIndex}:${n.app.state}`).join(" "),
   };
 }
