@@ -165,7 +165,8 @@ export class RaftCore {
   /**
    * ReadIndex (thesis §6.4): answered in a Ready's readStates once a quorum confirmed this
    * leadership in a heartbeat round sent after the request, with the commit index at request
-   * time (after the leader has committed an entry of its own term).
+   * time (after the leader has committed an entry of its own term). Requests still waiting when
+   * this node stops leading are dropped: the caller times them out and retries elsewhere.
    */
   readIndex(context: string): ReadIndexResult {
     const raft = this.raft;
