@@ -1,6 +1,7 @@
 // The leader's side: replication with pipelined appends and fast back-off (§5.3), commit of
 // current-term entries only (§5.4.2), heartbeat rounds (lease and ReadIndex, §6.4),
 // CheckQuorum (thesis §6.2) and leader transfer (thesis §3.10). Pure: no I/O.
+import { assert } from "../assert.ts";
 import type { Progress } from "../progress.ts";
 import { majorityValue } from "../quorum.ts";
 import type { Raft } from "../raft.ts";
@@ -40,7 +41,7 @@ export function tickLeader(raft: Raft): void {
 
 function progressOf(raft: Raft): Map<NodeId, Progress> {
   const progress = raft.progress;
-  if (progress === null) throw new Error("leader without progress");
+  assert(progress !== null, "a leader without progress");
   return progress;
 }
 
