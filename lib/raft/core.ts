@@ -163,6 +163,15 @@ export class RaftCore {
   }
 
   /**
+   * The shell could not deliver to `to` (its connection dropped): stop pipelining appends into
+   * the void and probe again, one append at a time (etcd's ReportUnreachable).
+   */
+  reportUnreachable(to: NodeId): void {
+    const progress = this.raft.progress?.get(to);
+    if (progress !== undefined && progress.state === "replicate") progress.becomeProbe();
+  }
+
+  /**
    * ReadIndex (thesis §6.4): answered in a Ready's readStates once a quorum confirmed this
    * leadership in a heartbeat round sent after the request, with the commit index at request
    * time (after the leader has committed an entry of its own term). Requests still waiting when

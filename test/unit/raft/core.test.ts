@@ -276,6 +276,19 @@ describe("leader transfer (thesis §3.10)", () => {
   });
 });
 
+test("reportUnreachable: a replicating follower goes back to probing", () => {
+  const cluster = new TestCluster([1, 2, 3]);
+  cluster.elect(1);
+  expect(cluster.core(1).status().progress?.get(2)?.state).toBe("replicate");
+  cluster.core(1).reportUnreachable(2);
+  expect(cluster.core(1).status().progress?.get(2)?.state).toBe("probe");
+  cluster.core(1).propose("x");
+  cluster.drain(1);
+  cluster.stabilize();
+  expect(cluster.core(1).status().progress?.get(2)).toMatchObject({ state: "replicate",
+    match: cluster.core(1).status().lastIndex });
+});
+
 describe("membership changes (thesis §4.1)", () => {
   test("checked before appended, and one at a time until committed and applied", () => {
     const cluster = new TestCluster([1, 2, 3]);
