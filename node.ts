@@ -31,6 +31,8 @@ try {
       host: config.host,
       port: config.port,
       pubPort: config.pubPort,
+      peerPort: config.peerPort,
+      electionTimeoutMs: config.electionTimeoutMs,
       rf: config.rf ?? undefined,
       join: [...config.joinEndpoints],
       dataDir: config.dataDir,
@@ -49,8 +51,19 @@ try {
   process.exit(error instanceof KvError && error.code === "STORAGE" ? 3 : 1);
 }
 
+node.onFatal = () => {
+  // The log line says why; a node that cannot write must not lead or acknowledge (exit 3).
+  process.exit(3);
+};
+
 console.log(
-  JSON.stringify({ event: "ready", id: config.id, endpoint: node.endpoint, pub: node.pub }),
+  JSON.stringify({
+    event: "ready",
+    id: config.id,
+    endpoint: node.endpoint,
+    pub: node.pub,
+    peer: node.peer,
+  }),
 );
 
 let isStopping = false;

@@ -24,6 +24,7 @@ export const defaults = Object.freeze({
     /** Data directory is `<dataRoot>/<id>`. */
     dataRoot: "./data",
     heartbeatIntervalMs: 100,
+    electionTimeoutMs: 200,
     /** Without --suspect-ms, a member is suspected after this many missed heartbeats. */
     suspectHeartbeats: 5,
     valueBytesMax: 1_048_576,
@@ -44,6 +45,8 @@ export const defaults = Object.freeze({
  * example shows), so that nodes on consecutive ports (7001, 7002, 7003) do not collide.
  */
 export const pubPortOffset = 100;
+/** The peer port (members only: Raft and replication) defaults to the request port + 300. */
+export const peerPortOffset = 300;
 
 export const bounds = Object.freeze({
   idMax: 2_147_483_647,
@@ -52,6 +55,8 @@ export const bounds = Object.freeze({
   heartbeatIntervalMsMin: 10,
   heartbeatIntervalMsMax: 60_000,
   suspectTimeoutMsMax: 600_000,
+  electionTimeoutMsMin: 40,
+  electionTimeoutMsMax: 60_000,
   // A value's JSON form can take 6 bytes per byte ("\u0000"), and 6 * 8 MiB = 48 MiB still fits
   // the 64 MiB ZMTP message limit (socketDefaults.maxMessageBytes) with room for the envelope.
   valueBytesMax: 8 * 1024 * 1024,
@@ -73,6 +78,8 @@ export interface NodeConfig {
   readonly port: number;
   /** Publish (PUB) port for heartbeats; 0 = any free port. */
   readonly pubPort: number;
+  /** Peer (ROUTER) port for member-to-member traffic; 0 = any free port. */
+  readonly peerPort: number;
   /** Replication factor asked for on the command line, or null when not given: a bootstrapping
    * node then uses defaults.node.rf, a joining node takes the cluster's. A joining node that
    * gives a different rf from the cluster's is refused. */
@@ -85,6 +92,8 @@ export interface NodeConfig {
   readonly heartbeatIntervalMs: number;
   /** A member silent this long is suspected dead. Always more than 2 heartbeat intervals. */
   readonly suspectTimeoutMs: number;
+  /** The shortest Raft election timeout; the Raft tick is an eighth of it. */
+  readonly electionTimeoutMs: number;
   /** Largest value accepted, in UTF-8 bytes. */
   readonly valueBytesMax: number;
   /** Acknowledgements a write needs, the leader's own included. */
@@ -142,6 +151,9 @@ const nodeFlags: readonly FlagSpec[] = [
   { name: "pub-port", kind: "string", valueName: "port",
     description: `heartbeat publish port (default --port + ${pubPortOffset}, ` +
       "or 0 when --port is 0)" },
+  { name: "peer-port", kind: "string", valueName: "port",
+    description: `port for traffic between members only (Raft, replication); firewall it ` +
+      `from clients (default --port + ${peerPortOffset}, or 0 when --port is 0)` },
   { name: "rf", kind: "string", valueName: "n",
     description: `replication factor, fixed when the cluster is created (default ` +
       `${defaults.node.rf} on bootstrap; a joining node takes the cluster's)` },
@@ -158,6 +170,9 @@ const nodeFlags: readonly FlagSpec[] = [
   { name: "suspect-ms", kind: "string", valueName: "ms",
     description: "a member silent this long is suspected dead; more than 2 heartbeats " +
       `(default ${defaults.node.suspectHeartbeats} x --heartbeat-ms)` },
+  { name: "election-timeout-ms", kind: "string", valueName: "ms",
+    description: "a follower that hears no leader this long starts an election; failover " +
+      `takes about this plus 25% (default ${defaults.node.electionTimeoutMs})` },
   { name: "max-value", kind: "string", valueName: "bytes",
     description: `largest value in UTF-8 bytes, at most ${bounds.valueBytesMax} ` +
       `(default ${defaults.node.valueBytesMax})` },
@@ -365,29 +380,50 @@ class Reader {
 // an assertion so that a gap in validation still yields a message rather than a stack trace.
 const unrecordedProblem = "internal error: a flag is invalid but no problem was recorded";
 
-function readNodeAddresses(reader: Reader): { host: string; port: number; pubPort?: number } {
+interface NodeAddresses {
+  host: string;
+  port: number;
+  pubPort?: number;
+  peerPort?: number;
+}
+
+function readNodeAddresses(reader: Reader): NodeAddresses {
   const host = reader.text("host") ?? defaults.node.host;
   if (!isValidHost(host)) {
     reader.errors.push(`--host must be a host name or IP address, got ${JSON.stringify(host)}`);
   }
   const port = reader.has("port") ? reader.port("port") : defaults.node.port;
-  const givenPubPort = reader.port("pub-port");
   if (port === undefined) return { host, port: 0 };
-  if (givenPubPort !== undefined) {
-    if (givenPubPort !== 0 && givenPubPort === port) {
-      reader.errors.push(`--pub-port must differ from --port (both are ${port})`);
+  const pubPort = readDerivedPort(reader, "pub-port", port, pubPortOffset);
+  const peerPort = readDerivedPort(reader, "peer-port", port, peerPortOffset);
+  if (pubPort !== undefined && peerPort !== undefined && pubPort !== 0 && pubPort === peerPort) {
+    reader.errors.push(`--peer-port must differ from --pub-port (both are ${pubPort})`);
+  }
+  return { host, port, pubPort, peerPort };
+}
+
+/** A port given by its flag, or --port + offset (0 when --port is 0). */
+function readDerivedPort(
+  reader: Reader,
+  name: string,
+  port: number,
+  offset: number,
+): number | undefined {
+  const given = reader.port(name);
+  if (given !== undefined) {
+    if (given !== 0 && given === port) {
+      reader.errors.push(`--${name} must differ from --port (both are ${port})`);
     }
-    return { host, port, pubPort: givenPubPort };
+    return given;
   }
-  if (reader.has("pub-port")) return { host, port };
-  if (port === 0) return { host, port, pubPort: 0 };
-  if (port + pubPortOffset > 65535) {
-    const pubPort = port + pubPortOffset;
-    reader.errors.push(`--pub-port defaults to --port + ${pubPortOffset} = ${pubPort}, ` +
-      "which is not a port; give --pub-port");
-    return { host, port };
+  if (reader.has(name)) return undefined;
+  if (port === 0) return 0;
+  if (port + offset > 65535) {
+    reader.errors.push(`--${name} defaults to --port + ${offset} = ${port + offset}, ` +
+      `which is not a port; give --${name}`);
+    return undefined;
   }
-  return { host, port, pubPort: port + pubPortOffset };
+  return port + offset;
 }
 
 function readNodeTimings(
@@ -473,10 +509,14 @@ export function parseNodeConfig(argv: readonly string[]): ConfigResult<NodeConfi
   const requestTimeoutMs = reader.has("request-timeout-ms")
     ? reader.integer("request-timeout-ms", 1, bounds.requestTimeoutMsMax)
     : defaults.node.requestTimeoutMs;
+  const electionTimeoutMs = reader.has("election-timeout-ms")
+    ? reader.integer("election-timeout-ms", bounds.electionTimeoutMsMin, bounds.electionTimeoutMsMax)
+    : defaults.node.electionTimeoutMs;
   const logLevel = readLogLevel(reader);
   if (reader.errors.length > 0) return { ok: false, help: false, errors: reader.errors };
   if (
-    id === undefined || addresses.pubPort === undefined || rf === undefined ||
+    id === undefined || addresses.pubPort === undefined || addresses.peerPort === undefined ||
+    electionTimeoutMs === undefined || rf === undefined ||
     minInsync === undefined || partitions === undefined || dataDir === undefined ||
     heartbeatIntervalMs === undefined || suspectTimeoutMs === undefined ||
     valueBytesMax === undefined || requestTimeoutMs === undefined || logLevel === undefined
@@ -484,7 +524,8 @@ export function parseNodeConfig(argv: readonly string[]): ConfigResult<NodeConfi
     return { ok: false, help: false, errors: [unrecordedProblem] };
   }
   const config: NodeConfig = {
-    id, host: addresses.host, port: addresses.port, pubPort: addresses.pubPort, rf, partitions,
+    id, host: addresses.host, port: addresses.port, pubPort: addresses.pubPort,
+    peerPort: addresses.peerPort, rf, partitions, electionTimeoutMs,
     joinEndpoints: Object.freeze(joinEndpoints), dataDir, heartbeatIntervalMs, suspectTimeoutMs,
     valueBytesMax, minInsync, requestTimeoutMs, logLevel,
   };

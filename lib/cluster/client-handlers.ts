@@ -1,72 +1,41 @@
-// Answers client requests (protocol.md): validates them, serves HEARTBEAT anywhere, sends
-// followers' callers to the leader, and runs SET/GET/DELETE through the leader's coordinator.
-// Every error a client can cause becomes a reply with a protocol.md code, never an exception.
-import { KvError } from "../util/errors.ts";
-import {
-  type RequestId,
-  errorReply,
-  isRequestId,
-  isWireErrorCode,
-  okReply,
-  parseRequest,
-} from "../protocol.ts";
-import { bytesToString } from "../zmtp/index.ts";
-import type { WarehouseNode } from "./node.ts";
+// Answers client requests (protocol.md): validates them, serves HEARTBEAT on any node, and hands
+// SET/GET/DELETE to the node core, which answers NOT_LEADER on a follower. Every error a client
+// can cause becomes a reply with a protocol.md code, never an exception. The context is narrow:
+// what a client handler needs of a node, nothing more.
 
-export async function handleClientRequest(node: WarehouseNode, body: Uint8Array): Promise<unknown> {
-  const parsed = parseRequest(body, { valueBytesMax: node.settings.valueBytesMax });
-  if (!parsed.ok) return errorReply(parsed.id, parsed.code, parsed.message);
-  const request = parsed.request;
-  if (request.op === "HEARTBEAT") return okReply(request.id, { ...node.heartbeatInfo() });
-  const coordinator = node.coordinator;
-  if (coordinator === null) {
-    const leaderId = node.membership.leaderId;
-    const leader = leaderId === null ? undefined : node.membership.member(leaderId);
-    if (leader === undefined) {
-      const message = "no leader is elected at the moment; retry shortly";
-      return errorReply(request.id, "UNAVAILABLE", message);
-    }
-    const message = `node ${node.settings.id} is not the leader; node ${leader.id} is`;
-    return errorReply(request.id, "NOT_LEADER", message, {
-      leader: { id: leader.id, endpoint: leader.endpoint },
-    });
-  }
-  try {
-    switch (request.op) {
-      case "SET": {
-        const { existed, replicas } = await coordinator.write(request.key, request.value);
-        return okReply(request.id, { status: existed ? "updated" : "created", replicas });
-      }
-      case "DELETE": {
-        const row = await coordinator.read(request.key);
-        if (row === undefined || row.value === null) {
-          return okReply(request.id, { status: "not_found", replicas: 0 });
-        }
-        const { existed, replicas } = await coordinator.write(request.key, null);
-        return okReply(request.id, { status: existed ? "deleted" : "not_found", replicas });
-      }
-      case "GET": {
-        const row = await coordinator.read(request.key);
-        return row === undefined || row.value === null
-          ? okReply(request.id, { found: false })
-          : okReply(request.id, { found: true, value: row.value });
-      }
-    }
-  } catch (error) {
-    if (error instanceof KvError && isWireErrorCode(error.code)) {
-      return errorReply(request.id, error.code, error.message);
-    }
-    node.log.error("request_error", { error: String(error) });
-    return errorReply(request.id, "UNAVAILABLE", "internal error; the operation did not complete");
-  }
+import { errorReply, okReply, parseRequest, type Reply } from "../protocol.ts";
+import type { ClientOp, ClientResult } from "./node-core.ts";
+
+export interface ClientContext {
+  readonly valueBytesMax: number;
+  heartbeat(): object;
+  /** Runs an operation through the node core; `done` runs exactly once. */
+  run(op: ClientOp, done: (result: ClientResult) => void): void;
 }
 
-/** The id of a request that could not be handled, when its body has a usable one. */
-export function requestIdOf(body: Uint8Array): RequestId | null {
-  try {
-    const id: unknown = (JSON.parse(bytesToString(body)) as { id?: unknown } | null)?.id;
-    return isRequestId(id) ? id : null;
-  } catch {
-    return null;
-  }
+/** Handles one request frame; `reply` runs exactly once with the answer. */
+export function handleClientRequest(
+  context: ClientContext,
+  body: Uint8Array,
+  reply: (answer: Reply) => void,
+): void {
+  const parsed = parseRequest(body, { valueBytesMax: context.valueBytesMax });
+  if (!parsed.ok) return reply(errorReply(parsed.id, parsed.code, parsed.message));
+  const request = parsed.request;
+  if (request.op === "HEARTBEAT") return reply(okReply(request.id, context.heartbeat()));
+  const writer = null;
+  const op: ClientOp =
+    request.op === "SET"
+      ? { op: "SET", key: request.key, value: request.value, writer }
+      : request.op === "DELETE"
+        ? { op: "DELETE", key: request.key, writer }
+        : { op: "GET", key: request.key };
+  context.run(op, (result) => {
+    if (result.ok) return reply(okReply(request.id, result.fields));
+    const extra =
+      result.leader === undefined
+        ? undefined
+        : { leader: { id: result.leader.id, endpoint: result.leader.endpoint } };
+    reply(errorReply(request.id, result.code, result.message, extra));
+  });
 }

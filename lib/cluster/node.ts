@@ -1,470 +1,413 @@
-// The node's shell: owns the sockets, the store and the one timer, and wires them to the pure
-// membership core, the replica and (while leading) the coordinator. Requests from clients and
-// peers arrive on the ROUTER; heartbeats go out on the PUB and come in on the SUB.
-import { ConfigError } from "../util/errors.ts";
+// The node's shell: owns the sockets, the database and the one timer, and carries out what the
+// node core decides. Inputs: a tick every tickMs, peer messages (peer port), client requests
+// (client port), heartbeats (SUB). After any input it schedules one drain per event-loop turn:
+// while the core has work, persist its Raft state and data-plane writes in ONE transaction
+// (group commit), send, and advance. A storage failure stops the node (onFatal, exit 3).
+
+import { ConfigError, StorageError } from "../util/errors.ts";
 import type { Logger } from "../util/log.ts";
-import { replicasOf } from "../placement.ts";
-import {
-  type HeartbeatInfo,
-  type MemberInfo,
-  HEARTBEAT_TOPIC,
-  encodeJson,
-  errorReply,
-  parseHeartbeat,
-} from "../protocol.ts";
-import { GroupCommitter, KvStore } from "../store/index.ts";
+import { HEARTBEAT_TOPIC, encodeJson } from "../protocol.ts";
+import { validateMessage, type Message as RaftMessage } from "../raft/index.ts";
+import { NodeStorage } from "../store/node-storage.ts";
+import { SeededRandom } from "../util/random.ts";
 import { Publisher, Router, Subscriber, bytesToString } from "../zmtp/index.ts";
-import { Coordinator } from "./coordinator.ts";
-import { type Member, type MembershipChange, Membership } from "./membership.ts";
-import { PeerLinks } from "./peer-links.ts";
-import { handleClientRequest, requestIdOf } from "./client-handlers.ts";
-import { handlePeerRequest, isPeerOp } from "./peer-handlers.ts";
-import { Replica } from "./replica.ts";
+import { handleClientRequest } from "./client-handlers.ts";
+import { heartbeatObject } from "./heartbeat-info.ts";
+import { joinCluster } from "./join.ts";
+import { decideJoin } from "./join-rules.ts";
+import { Liveness } from "./liveness.ts";
+import { NodeCore, type NodeCoreConfig, type PeerOut } from "./node-core.ts";
 import {
-  type ClusterState,
-  bindOrExplain,
-  bootstrapState,
-  joinCluster,
-  loadClusterState,
-  saveClusterState,
-  saveNodeId,
-  withSelf,
-} from "./bootstrap.ts";
+  peerLimitDefaults,
+  plausibleSender,
+  type JoinRequest,
+  type MembershipReply,
+  type PeerLimits,
+  type PeerMessage,
+} from "./peer-protocol.ts";
+import { PeerTransport, type Incoming } from "./peer-transport.ts";
+import { ClusterState, type MemberRecord, type StateEffect } from "./state.ts";
 
 export interface NodeSettings {
-  id: number;
-  host: string;
-  port: number;
-  pubPort: number;
-  rf: number | undefined;
-  join: string[];
-  dataDir: string;
-  partitions: number;
-  heartbeatMs: number;
-  suspectMs: number;
-  valueBytesMax: number;
-  minInsync: number;
-  requestTimeoutMs: number;
+  readonly id: number;
+  readonly host: string;
+  readonly port: number;
+  readonly pubPort: number;
+  readonly peerPort: number;
+  readonly rf: number | undefined;
+  readonly partitions: number;
+  readonly join: readonly string[];
+  readonly dataDir: string;
+  readonly heartbeatMs: number;
+  readonly suspectMs: number;
+  readonly electionTimeoutMs: number;
+  readonly valueBytesMax: number;
+  readonly minInsync: number;
+  readonly requestTimeoutMs: number;
 }
 
-/** Suspect windows without any leader after which a restarted node trusts its own data. */
-const BOOT_GRACE_SUSPECT_MULTIPLE = 3;
-/** Ticks between two catch-up requests for the same partition. */
-const CATCH_UP_RETRY_TICKS = 10;
-/** Partitions copied at once while catching up. */
-const CATCH_UP_PARALLEL_MAX = 8;
+/** Raft ticks in one minimum election timeout. */
+const ELECTION_TICKS = 8;
+const JOIN_DEADLINE_MS = 60_000;
 
 export class WarehouseNode {
   readonly settings: NodeSettings;
-  readonly log: Logger;
-  readonly store: KvStore;
-  readonly replica: Replica;
-  readonly membership: Membership;
-  readonly peers: PeerLinks;
-  readonly endpoint: string;
-  readonly pub: string;
-  state: ClusterState;
-  coordinator: Coordinator | null = null;
-  /** In-sync sets as the current leader last published them. */
-  knownInsync: number[][];
-  private readonly committer: GroupCommitter;
+  readonly self: MemberRecord;
+  private readonly log: Logger;
+  private readonly storage: NodeStorage;
+  private readonly core: NodeCore;
   private readonly router: Router;
   private readonly publisher: Publisher;
   private readonly subscriber: Subscriber;
-  private readonly subscribedPubs = new Map<number, string>();
+  private readonly transport: PeerTransport;
+  private readonly peerRouter: Router;
+  private readonly limits: { current: PeerLimits<RaftMessage> };
+  private readonly liveness: Liveness;
+  private readonly subscribed = new Map<number, string>();
+  private readonly tickMs: number;
   private timer: ReturnType<typeof setInterval> | undefined;
-  private readonly catchUpAskedTick = new Map<number, number>();
-  /** Partitions this node neither holds nor is placed on, checked and found empty. */
-  private readonly surplusEmpty = new Set<number>();
-  private catchUpInFlight = 0;
-  private lastLeaderSeenTick = 0;
-  /**
-   * Whether knownInsync says where this node stands: true once a leader's heartbeat has given
-   * its in-sync sets (or this node bootstrapped, or trusts its own data after the boot grace).
-   * The sets stored on disk are from before a restart: acting on them, a node that missed writes
-   * while it was down would count itself in sync and could even take the lead.
-   */
-  private isInsyncKnown: boolean;
-  /** The leader's last heartbeat listed this node as alive: the leader will send it writes. */
-  private isSeenByLeader = false;
-  private isInsyncPublishScheduled = false;
-  /** Each peer's insyncTerm from its heartbeats (see checkBootGrace). */
-  private readonly peerInsyncTerms = new Map<number, number>();
-  private didWarnUnderReplicated = false;
+  private ticksSinceHeartbeat = 0;
+  private isDrainScheduled = false;
   private isStopped = false;
+  private isClosed = false;
+  /** Called once when the node must stop (a storage failure); the entry file exits 3. */
+  onFatal: (error: unknown) => void = () => undefined;
+
+  get endpoint(): string {
+    return this.self.endpoint;
+  }
+  get pub(): string {
+    return this.self.pub;
+  }
+  get peer(): string {
+    return this.self.peer;
+  }
 
   private constructor(init: {
     settings: NodeSettings;
     log: Logger;
-    store: KvStore;
+    self: MemberRecord;
+    storage: NodeStorage;
     router: Router;
     publisher: Publisher;
-    endpoint: string;
-    pub: string;
-    state: ClusterState;
-    isCaughtUp: boolean;
+    peerRouter: Router;
+    limits: { current: PeerLimits<RaftMessage> };
   }) {
     this.settings = init.settings;
     this.log = init.log;
-    this.store = init.store;
+    this.self = init.self;
+    this.storage = init.storage;
     this.router = init.router;
     this.publisher = init.publisher;
-    this.endpoint = init.endpoint;
-    this.pub = init.pub;
-    this.state = init.state;
-    this.knownInsync = init.state.insync.map((ids) => [...ids]);
-    this.isInsyncKnown = init.isCaughtUp;
-    this.committer = new GroupCommitter(this.store);
-    this.replica = new Replica(this.store, this.committer);
+    this.limits = init.limits;
+    this.peerRouter = init.peerRouter;
+    this.transport = new PeerTransport(init.peerRouter, () => init.limits.current, init.log);
+    this.tickMs = Math.max(5, Math.floor(init.settings.electionTimeoutMs / ELECTION_TICKS));
+    this.liveness = new Liveness(Math.max(2, Math.ceil(init.settings.suspectMs / this.tickMs)));
     this.subscriber = new Subscriber({ reconnectIvlMs: 50, reconnectIvlMaxMs: 400 });
     this.subscriber.subscribe(HEARTBEAT_TOPIC);
-    this.peers = new PeerLinks();
-    const self: Member = { id: init.settings.id, endpoint: init.endpoint, pub: init.pub };
-    const suspectTicks = Math.max(
-      2,
-      Math.ceil(init.settings.suspectMs / init.settings.heartbeatMs),
+    this.core = new NodeCore(
+      coreConfig(init.settings, this.tickMs),
+      { raft: init.storage.raft, replica: init.storage.replica },
+      new SeededRandom(Number(process.hrtime.bigint() % 0xffffffffn)),
+      init.log.child({ area: "raft" }),
     );
-    // Terms only grow: the stored rows carry the terms this node has seen, even if the stored
-    // term is behind them (it is saved only on a leader change).
-    const term = Math.max(init.state.term, init.store.maxTerm());
-    this.membership = new Membership(self, init.state.members, suspectTicks, term);
-    for (const m of init.state.members) this.onMemberKnown(m);
-    this.apply(this.membership.setSelfCaughtUp(init.isCaughtUp));
+    this.core.onEffect((effect) => this.onEffect(effect));
   }
 
-  /** Opens the store, binds, joins or bootstraps, starts the loop. Throws KvError on refusal. */
+  /** Opens the data directory, binds, bootstraps, joins or restarts, and starts the loop. */
   static async start(settings: NodeSettings, log: Logger): Promise<WarehouseNode> {
-    const store = KvStore.open(`${settings.dataDir}/warehouse.sqlite`);
-    const router = new Router({
-      routerHandover: true,
-      maxMessageBytes: settings.valueBytesMax * 6 + 65536,
-    });
+    const storage = NodeStorage.open(settings.dataDir);
+    const router = new Router({ routerHandover: true, maxMessageBytes: settings.valueBytesMax * 6 + 65536 });
     const publisher = new Publisher({ sendHwm: 100 });
+    const peerRouter = new Router({ maxMessageBytes: peerLimitDefaults.frameBytesMax });
     try {
-      const endpoint = await bindOrExplain(router, settings.host, settings.port, "--port");
-      const pub = await bindOrExplain(publisher, settings.host, settings.pubPort, "--pub-port");
-      const self: Member = { id: settings.id, endpoint, pub };
-      const loaded = loadClusterState(store, settings);
-      let state: ClusterState;
-      let isCaughtUp: boolean;
-      if (loaded === null && settings.join.length === 0) {
-        state = bootstrapState(self, settings);
-        isCaughtUp = true;
-        log.info("bootstrap", { rf: state.rf, partitions: state.partitions });
-      } else if (loaded === null) {
-        state = await joinCluster(self, settings, null, log);
-        isCaughtUp = false;
-      } else {
-        state = loaded;
-        const seeds =
-          settings.join.length > 0
-            ? settings.join
-            : loaded.members.filter((m) => m.id !== self.id).map((m) => m.endpoint);
-        if (seeds.length > 0) {
-          state = await joinCluster(self, { ...settings, join: seeds }, loaded, log);
-        }
-        state = { ...state, members: withSelf(state.members, self) };
-        isCaughtUp = false;
+      checkNodeId(storage, settings.id);
+      const self: MemberRecord = {
+        id: settings.id,
+        endpoint: await bindOrExplain(router, settings.host, settings.port, "--port"),
+        pub: await bindOrExplain(publisher, settings.host, settings.pubPort, "--pub-port"),
+        peer: await bindOrExplain(peerRouter, settings.host, settings.peerPort, "--peer-port"),
+      };
+      const limits = { current: peerLimits(settings, null) };
+      const isRestart = storage.hasRaftState();
+      const isJoin = !isRestart && settings.join.length > 0;
+      if (!isRestart && !isJoin) {
+        bootstrapStorage(storage, self, settings);
+        log.info("bootstrap", { rf: settings.rf ?? 2, partitions: settings.partitions });
       }
-      if (settings.minInsync > state.rf) {
-        throw new ConfigError(
-          `--min-insync ${settings.minInsync} is more than the cluster's ` +
-            `replication factor ${state.rf}: no write could ever be acknowledged`,
-        );
+      storage.setMeta("node_id", String(settings.id));
+      const node = new WarehouseNode({ settings, log, self, storage, router, publisher, peerRouter, limits });
+      node.run(isRestart, isJoin);
+      if (isJoin) {
+        // The node runs (heartbeats, Raft) while it asks: once admitted it is a live member.
+        await node.joinThrough(settings.join).catch(async (error: unknown) => {
+          await node.stop();
+          throw error;
+        });
       }
-      saveNodeId(store, settings.id);
-      saveClusterState(store, state);
-      return new WarehouseNode({
-        settings,
-        log,
-        store,
-        router,
-        publisher,
-        endpoint,
-        pub,
-        state,
-        isCaughtUp,
-      }).run();
+      return node;
     } catch (error) {
-      await Promise.all([router.close(), publisher.close()]);
-      store.close();
+      await Promise.all([router.close(), publisher.close(), peerRouter.close()]);
+      storage.close();
       throw error;
     }
   }
 
-  private run(): this {
-    this.timer = setInterval(() => this.onTick(), this.settings.heartbeatMs);
-    void this.serveRequests();
+  private run(isRestart: boolean, isJoin: boolean): void {
+    this.refreshPeers();
+    if (!isRestart && !isJoin) this.core.campaign();
+    if (isRestart) void this.announceEndpoints();
+    this.timer = setInterval(() => this.onTick(), this.tickMs);
+    void this.servePeers();
+    void this.serveClients();
     void this.readHeartbeats();
-    this.publishHeartbeat();
-    return this;
+    this.scheduleDrain();
+  }
+
+  private async joinThrough(seeds: readonly string[]): Promise<void> {
+    const accepted = await joinCluster(
+      this.self,
+      seeds,
+      { rf: this.settings.rf ?? null, minInsync: this.settings.minInsync, isRestart: false },
+      this.limits.current,
+      this.log,
+      JOIN_DEADLINE_MS,
+    );
+    if (this.settings.minInsync > accepted.rf) {
+      throw new ConfigError(`--min-insync ${this.settings.minInsync} is more than the cluster's ` +
+        `replication factor ${accepted.rf}: no write could ever be acknowledged`);
+    }
+    // Until the leader's snapshot arrives, the members come from the join reply.
+    for (const m of accepted.members) if (m.id !== this.self.id) this.transport.setPeer(m.id, m.peer);
   }
 
   async stop(): Promise<void> {
-    if (this.isStopped) return;
+    if (this.isStopped && this.isClosed) return;
     this.isStopped = true;
+    this.isClosed = true;
     clearInterval(this.timer);
     await Promise.all([
       this.router.close(),
       this.publisher.close(),
       this.subscriber.close(),
-      this.peers.close(),
+      this.peerRouter.close(),
+      this.transport.close(),
     ]);
-    this.committer.flush();
-    this.committer.close();
-    this.store.close();
+    this.storage.close();
   }
 
-  // ---- the loop ---------------------------------------------------------------------------
+  // ---- the loop ----------------------------------------------------------------------------
 
   private onTick(): void {
     if (this.isStopped) return;
-    this.apply(this.membership.tick());
-    if (this.membership.leaderId !== null) this.lastLeaderSeenTick = this.membership.tickCount;
-    this.checkBootGrace();
-    this.driveCatchUp();
-    this.warnIfUnderReplicated();
-    this.publishHeartbeat();
+    this.core.tick();
+    this.liveness.tick();
+    if (++this.ticksSinceHeartbeat * this.tickMs >= this.settings.heartbeatMs) {
+      this.ticksSinceHeartbeat = 0;
+      this.publishHeartbeat();
+    }
+    this.scheduleDrain();
   }
 
-  /** Carries out what the membership core decided. */
-  private apply(changes: MembershipChange[]): void {
-    for (const change of changes) {
-      switch (change.type) {
-        case "member-added":
-          this.log.info("member_added", {
-            member: change.member.id,
-            endpoint: change.member.endpoint,
-          });
-          this.onMemberKnown(change.member);
-          this.state = { ...this.state, members: this.membership.members() };
-          saveClusterState(this.store, this.state);
-          this.coordinator?.onMembersChanged();
-          break;
-        case "member-up":
-          this.log.info("member_up", { member: change.id });
-          break;
-        case "member-down":
-          this.log.warn("member_down", { member: change.id });
-          this.peers.reset(change.id);
-          this.coordinator?.onMemberDown();
-          break;
-        case "leader-changed":
-          this.onLeaderChanged(change.leaderId, change.term);
-          break;
+  private scheduleDrain(): void {
+    if (this.isDrainScheduled || this.isStopped) return;
+    this.isDrainScheduled = true;
+    setImmediate(() => {
+      this.isDrainScheduled = false;
+      this.drain();
+    });
+  }
+
+  /** Persist, send, advance until the core has nothing left (one transaction per Ready). */
+  private drain(): void {
+    if (this.isStopped) return;
+    try {
+      for (let rounds = 0; this.core.hasReady() && rounds < 1000; rounds++) {
+        const ready = this.core.ready(performance.now());
+        this.sendAll(ready.early);
+        const outcome = this.storage.persist(ready.raft, ready.replicaWrites);
+        this.sendAll(ready.late);
+        this.sendAll(this.core.advance(ready, outcome));
       }
+    } catch (error) {
+      this.fail(error);
     }
   }
 
-  private onLeaderChanged(leaderId: number | null, term: number): void {
-    this.log.info("leader_changed", { leader: leaderId, term });
-    this.state = { ...this.state, term };
-    saveClusterState(this.store, this.state);
-    if (leaderId !== this.settings.id) {
-      this.coordinator = null;
+  private fail(error: unknown): void {
+    if (this.isStopped) return;
+    const message = error instanceof Error ? error.message : String(error);
+    this.log.error(error instanceof StorageError ? "storage_failed" : "node_failed", {
+      error: message,
+    });
+    this.isStopped = true;
+    clearInterval(this.timer);
+    this.onFatal(error);
+  }
+
+  private sendAll(outs: readonly PeerOut[]): void {
+    for (const out of outs) this.transport.send(envelopeOf(this.self.id, out));
+  }
+
+  // ---- peers -------------------------------------------------------------------------------
+
+  private async servePeers(): Promise<void> {
+    for await (const incoming of this.transport.incoming()) {
+      if (this.isStopped) return;
+      this.onPeerMessage(incoming);
+    }
+  }
+
+  private onPeerMessage({ message, reply }: Incoming): void {
+    const memberIds = new Set(this.core.state.memberIds());
+    // Until the leader's snapshot arrives, a joining node knows only the leader's word.
+    const isJoining = !this.core.state.isBootstrapped;
+    const check = plausibleSender(message, this.self.id, memberIds);
+    if (!check.ok && !(isJoining && message.kind === "raft")) {
+      this.log.warn("peer_message_refused", { reason: check.error });
       return;
     }
-    this.coordinator = new Coordinator({
-      facts: () => ({
-        selfId: this.settings.id,
-        term: this.membership.term,
-        rf: this.state.rf,
-        partitions: this.state.partitions,
-        minInsync: this.settings.minInsync,
-        memberIds: this.membership.memberIds(),
-        isAlive: (id) => this.membership.isAlive(id),
-      }),
-      self: this.replica,
-      peers: this.peers.link(this.settings.requestTimeoutMs),
-      log: this.log,
-      insync: this.knownInsync,
-      // Continuing from the highest seq held keeps versions unique even if two nodes ever led
-      // in the same term (each from its own view); a fresh term alone would restart at 1.
-      seqStart: (partition) => this.store.maxSeq(partition),
-      onInsyncChanged: () => this.onInsyncChanged(),
-    });
-    this.coordinator.onMembersChanged();
-    this.onInsyncChanged();
+    switch (message.kind) {
+      case "raft":
+        this.core.step(message.from, { kind: "raft", message: message.body });
+        break;
+      case "data-request":
+        this.core.step(message.from, { kind: "data-request", request: message.body });
+        break;
+      case "data-reply":
+        this.core.step(message.from, { kind: "data-reply", reply: message.body });
+        break;
+      case "join":
+        this.onJoin(message.body, (body) =>
+          reply({ from: this.self.id, to: message.from, kind: "join-reply", body }),
+        );
+        break;
+      case "remove":
+      case "join-reply":
+      case "remove-reply":
+        break;
+    }
+    this.scheduleDrain();
   }
 
-  private onInsyncChanged(): void {
-    if (this.coordinator === null) return;
-    this.knownInsync = this.coordinator.insyncMap();
-    this.state = { ...this.state, insync: this.knownInsync, insyncTerm: this.membership.term };
-    saveClusterState(this.store, this.state);
-    // Followers learn the sets only from heartbeats, and one that takes over with an old copy
-    // can find no live in-sync replica of a partition that has one (a replica that just caught
-    // up): tell them now rather than at the next tick, once per turn however many changed.
-    if (!this.isInsyncPublishScheduled) {
-      this.isInsyncPublishScheduled = true;
-      setImmediate(() => {
-        this.isInsyncPublishScheduled = false;
-        this.publishHeartbeat();
+  private onJoin(request: JoinRequest, answer: (body: MembershipReply) => void): void {
+    const status = this.core.status();
+    if (status.role !== "leader") {
+      const leader = this.core.state.member(status.leaderId);
+      const hint = leader === undefined ? {} : { leader: { id: leader.id, endpoint: leader.peer } };
+      const message = `node ${this.self.id} is not the leader`;
+      return answer({ rid: request.rid, ok: false, code: "NOT_LEADER", message, ...hint });
+    }
+    const state = this.core.state;
+    const decision = decideJoin(state, request, (id) => id === this.self.id || this.liveness.isAlive(id));
+    const accept = () =>
+      answer({
+        rid: request.rid,
+        ok: true,
+        leaderId: this.self.id,
+        members: this.core.state.members(),
+        rf: state.rf,
+        partitions: state.partitions,
+      });
+    const refuse = (message: string) =>
+      answer({ rid: request.rid, ok: false, code: "REFUSED", message });
+    switch (decision.kind) {
+      case "refuse":
+        this.log.warn("join_refused", { member: request.member.id, reason: decision.message });
+        return refuse(decision.message);
+      case "already-member":
+        return accept();
+      case "update":
+      case "add":
+        this.log.info("join", { member: request.member.id, kind: decision.kind });
+        this.transport.setPeer(request.member.id, request.member.peer);
+        this.core.join(request.member, decision.kind, (ok, message) =>
+          ok ? accept() : answer({ rid: request.rid, ok: false, code: "BUSY", message }),
+        );
+    }
+  }
+
+  /** After a restart, make sure the cluster knows our (maybe new) endpoints. */
+  private async announceEndpoints(): Promise<void> {
+    const known = this.core.state.member(this.self.id);
+    if (known !== undefined && sameEndpoints(known, this.self)) return;
+    const seeds = this.core.state
+      .members()
+      .filter((m) => m.id !== this.self.id)
+      .map((m) => m.endpoint);
+    if (seeds.length === 0) return;
+    try {
+      await joinCluster(
+        this.self,
+        seeds,
+        { rf: null, minInsync: this.settings.minInsync, isRestart: true },
+        this.limits.current,
+        this.log,
+        JOIN_DEADLINE_MS,
+      );
+    } catch (error) {
+      this.log.error("announce_failed", { error: String(error) });
+    }
+  }
+
+  private onEffect(effect: StateEffect): void {
+    if (effect.type === "ignored") return;
+    this.log.info(effect.type.replace("-", "_"), effectFields(effect));
+    if (effect.type.startsWith("member") || effect.type === "restored") this.refreshPeers();
+  }
+
+  /** Peer links and heartbeat subscriptions follow the members the Raft state names. */
+  private refreshPeers(): void {
+    const state = this.core.state;
+    this.limits.current = peerLimits(this.settings, state.isBootstrapped ? state.partitions : null);
+    for (const m of state.members()) {
+      if (m.id === this.self.id) continue;
+      this.transport.setPeer(m.id, m.peer);
+      const previous = this.subscribed.get(m.id);
+      if (previous === m.pub) continue;
+      if (previous !== undefined) this.subscriber.disconnect(previous);
+      this.subscriber.connect(m.pub);
+      this.subscribed.set(m.id, m.pub);
+    }
+    for (const [id, pub] of this.subscribed) {
+      if (state.member(id) !== undefined) continue;
+      this.subscriber.disconnect(pub);
+      this.subscribed.delete(id);
+      this.transport.removePeer(id);
+    }
+  }
+
+  // ---- clients and heartbeats --------------------------------------------------------------
+
+  private async serveClients(): Promise<void> {
+    const context = {
+      valueBytesMax: this.settings.valueBytesMax,
+      heartbeat: () => this.heartbeat(),
+      run: (op: Parameters<NodeCore["request"]>[0], done: Parameters<NodeCore["request"]>[2]) => {
+        this.core.request(op, performance.now(), done);
+        this.scheduleDrain();
+      },
+    };
+    for await (const frames of this.router) {
+      if (this.isStopped) return;
+      const body = frames[frames.length - 1] as Uint8Array;
+      const envelope = frames.slice(0, -1);
+      handleClientRequest(context, body, (answer) => {
+        void this.router.send([...envelope, encodeJson(answer)]).catch(() => undefined);
       });
     }
   }
 
-  private onMemberKnown(member: Member): void {
-    if (member.id === this.settings.id) return;
-    this.peers.set(member.id, member.endpoint);
-    const previous = this.subscribedPubs.get(member.id);
-    if (previous === member.pub) return;
-    if (previous !== undefined) this.subscriber.disconnect(previous);
-    this.subscriber.connect(member.pub);
-    this.subscribedPubs.set(member.id, member.pub);
-  }
-
-  /** A term seen in a peer's request (peer-handlers' replicate). */
-  observeTerm(term: number): void {
-    this.apply(this.membership.observeTerm(term));
-  }
-
-  /** A node the cluster admitted through us (peer-handlers' join). */
-  admit(member: Member): void {
-    this.apply(this.membership.addMember(member));
-  }
-
-  // ---- catch-up ---------------------------------------------------------------------------
-
-  /** Partitions placement gives this node that the leader does not count it in sync for. */
-  private lagging(): number[] {
-    const ids = this.membership.memberIds();
-    const out: number[] = [];
-    for (let p = 0; p < this.state.partitions; p++) {
-      const insync = this.knownInsync[p] ?? [];
-      if (insync.includes(this.settings.id)) continue;
-      if (replicasOf(p, ids, this.state.rf).includes(this.settings.id)) out.push(p);
-    }
-    return out;
-  }
-
-  private driveCatchUp(): void {
-    if (!this.isInsyncKnown) return;
-    const leaderId = this.membership.leaderId;
-    const lagging = this.lagging();
-    if (lagging.length === 0) {
-      if (!this.membership.isCaughtUp(this.settings.id))
-        this.apply(this.membership.setSelfCaughtUp(true));
-      this.dropSurplusPartitions();
-      return;
-    }
-    if (leaderId === null) return;
-    // A leader that does not see us alive would not send us the live writes of a partition
-    // being copied, and would refuse to count us in sync: wait until our heartbeats reach it.
-    if (leaderId !== this.settings.id && !this.isSeenByLeader) return;
-    const now = this.membership.tickCount;
-    for (const partition of lagging) {
-      if (this.catchUpInFlight >= CATCH_UP_PARALLEL_MAX) return;
-      if (now - (this.catchUpAskedTick.get(partition) ?? -Infinity) < CATCH_UP_RETRY_TICKS)
-        continue;
-      this.catchUpAskedTick.set(partition, now);
-      this.catchUpInFlight++;
-      // Our own coordinator updates knownInsync itself; a remote leader tells us by heartbeat.
-      const work =
-        leaderId === this.settings.id && this.coordinator !== null
-          ? this.coordinator.catchUp(this.settings.id, partition)
-          : this.peers.catchUp(leaderId, this.settings.id, partition);
-      work
-        .then(() => this.log.info("caught_up", { partition }))
-        .catch((error: unknown) =>
-          this.log.warn("catch_up_failed", { partition, error: String(error) }),
-        )
-        .finally(() => this.catchUpInFlight--);
-    }
-  }
-
-  /** After a join moved a partition away, the old holder drops its copy once the leader agrees. */
-  private dropSurplusPartitions(): void {
-    if (this.membership.leaderId === null) return;
-    const ids = this.membership.memberIds();
-    for (let p = 0; p < this.state.partitions; p++) {
-      const isHeld =
-        (this.knownInsync[p] ?? []).includes(this.settings.id) ||
-        replicasOf(p, ids, this.state.rf).includes(this.settings.id);
-      if (isHeld) {
-        this.surplusEmpty.delete(p);
-        continue;
-      }
-      // No write reaches a partition we neither hold nor are placed on, so once it is empty
-      // it stays empty: no need to ask sqlite again every tick.
-      if (this.surplusEmpty.has(p)) continue;
-      if (this.replica.hasRows(p)) {
-        const n = this.replica.dropPartition(p);
-        this.log.info("partition_dropped", { partition: p, rows: n });
-      }
-      this.surplusEmpty.add(p);
-    }
-  }
-
-  /**
-   * With no leader at all for a while (the whole cluster restarted), trust our own data, unless
-   * a live member knows newer in-sync sets (a higher insyncTerm: it was there after we left,
-   * and our sets may count us in sync for writes we never got), or equally new ones and has a
-   * lower id. That member trusts itself instead and leads; we catch up from it. Only one node
-   * trusting itself also keeps two leaders from starting in the same new term.
-   */
-  private checkBootGrace(): void {
-    if (this.membership.isCaughtUp(this.settings.id)) return;
-    const graceTicks =
-      BOOT_GRACE_SUSPECT_MULTIPLE * Math.ceil(this.settings.suspectMs / this.settings.heartbeatMs);
-    if (this.membership.tickCount - this.lastLeaderSeenTick < graceTicks) return;
-    const ownTerm = this.state.insyncTerm;
-    const outranked = this.membership.memberIds().some((id) => {
-      if (id === this.settings.id || !this.membership.isAlive(id)) return false;
-      const theirs = this.peerInsyncTerms.get(id) ?? 0;
-      return theirs > ownTerm || (theirs === ownTerm && id < this.settings.id);
-    });
-    if (outranked) return;
-    this.log.info("no_leader_trusting_local_data", {});
-    this.isInsyncKnown = true;
-    this.apply(this.membership.setSelfCaughtUp(true));
-  }
-
-  private warnIfUnderReplicated(): void {
-    const live = this.membership.aliveCount();
-    if (live < this.state.rf) {
-      if (!this.didWarnUnderReplicated) {
-        this.log.warn("under_replicated", {
-          message: `cluster size (${live}) is smaller than replication factor (${this.state.rf})`,
-        });
-      }
-      this.didWarnUnderReplicated = true;
-    } else {
-      this.didWarnUnderReplicated = false;
-    }
-  }
-
-  // ---- heartbeats -------------------------------------------------------------------------
-
-  heartbeatInfo(): HeartbeatInfo & { caughtUp: boolean; insyncTerm: number; insync?: number[][] } {
-    const leaderId = this.membership.leaderId;
-    const leader = leaderId === null ? null : this.membership.member(leaderId);
-    const members: MemberInfo[] = this.membership.members().map((m) => ({
-      ...m,
-      alive: this.membership.isAlive(m.id),
-    }));
-    const isCaughtUp = this.membership.isCaughtUp(this.settings.id);
-    return {
-      node: { id: this.settings.id, endpoint: this.endpoint, pub: this.pub },
-      role: this.membership.isLeader ? "leader" : isCaughtUp ? "follower" : "joining",
-      term: this.membership.term,
-      leader:
-        leader === undefined || leader === null
-          ? null
-          : { id: leader.id, endpoint: leader.endpoint },
-      rf: this.state.rf,
-      partitions: this.state.partitions,
-      members,
-      caughtUp: isCaughtUp,
-      insyncTerm: this.state.insyncTerm,
-      ...(this.coordinator !== null ? { insync: this.coordinator.insyncMap() } : {}),
-    };
+  heartbeat(): object {
+    return heartbeatObject(this.self, this.core.status(), this.core.state, (id) =>
+      this.liveness.isAlive(id),
+    );
   }
 
   private publishHeartbeat(): void {
-    if (this.isStopped) return;
     void this.publisher
-      .send([HEARTBEAT_TOPIC, encodeJson(this.heartbeatInfo())])
+      .send([HEARTBEAT_TOPIC, encodeJson(this.heartbeat())])
       .catch(() => undefined);
   }
 
@@ -477,84 +420,114 @@ export class WarehouseNode {
       } catch {
         continue;
       }
-      const info = parseHeartbeat(raw);
-      if (info === null) continue;
-      const extra = raw as { caughtUp?: unknown; insync?: unknown; insyncTerm?: unknown };
-      if (Number.isSafeInteger(extra.insyncTerm)) {
-        this.peerInsyncTerms.set(info.node.id, extra.insyncTerm as number);
-      }
-      this.apply(
-        this.membership.onHeartbeat({
-          id: info.node.id,
-          endpoint: info.node.endpoint,
-          pub: info.node.pub,
-          term: info.term,
-          isCaughtUp: extra.caughtUp === true,
-          members: info.members,
-        }),
-      );
-      if (info.role === "leader" && info.node.id === this.membership.leaderId) {
-        this.isSeenByLeader = info.members.some((m) => m.id === this.settings.id && m.alive);
-        const insync = parseInsync(extra.insync, this.state.partitions);
-        if (insync !== null) this.adoptInsync(insync, info.term);
-      }
+      const id = (raw as { node?: { id?: unknown } } | null)?.node?.id;
+      if (typeof id === "number" && this.core.state.member(id) !== undefined) this.liveness.heard(id);
     }
-  }
-
-  private adoptInsync(insync: number[][], term: number): void {
-    this.isInsyncKnown = true;
-    const changed =
-      JSON.stringify(insync) !== JSON.stringify(this.knownInsync) || term !== this.state.insyncTerm;
-    this.knownInsync = insync;
-    if (changed) {
-      this.state = { ...this.state, insync, insyncTerm: term };
-      saveClusterState(this.store, this.state);
-    }
-  }
-
-  // ---- requests ---------------------------------------------------------------------------
-
-  private async serveRequests(): Promise<void> {
-    for await (const frames of this.router) {
-      const body = frames[frames.length - 1] as Uint8Array;
-      const envelope = frames.slice(0, -1);
-      // Each request runs on its own so a slow write never holds up the rest.
-      void this.handle(body)
-        .catch((error: unknown) => {
-          this.log.error("request_failed", { error: String(error) });
-          // A bug must not leave the sender waiting for a reply that never comes.
-          const message = "internal error while handling the request";
-          return errorReply(requestIdOf(body), "UNAVAILABLE", message);
-        })
-        .then((reply) => this.router.send([...envelope, encodeJson(reply)]).catch(() => undefined));
-    }
-  }
-
-  private async handle(body: Uint8Array): Promise<unknown> {
-    if (frameLooksLikePeerOp(body)) {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(bytesToString(body));
-      } catch {
-        parsed = null;
-      }
-      if (isPeerOp(parsed)) return handlePeerRequest(this, parsed);
-    }
-    return handleClientRequest(this, body);
   }
 }
 
-/** Cheap pre-check so client requests are parsed once: peer ops all start with "PEER_". */
-function frameLooksLikePeerOp(body: Uint8Array): boolean {
-  return bytesToString(body.subarray(0, 64)).includes('"PEER_');
+// ---- helpers -------------------------------------------------------------------------------
+
+function coreConfig(settings: NodeSettings, tickMs: number): NodeCoreConfig {
+  return {
+    id: settings.id,
+    tickMs,
+    raft: {
+      electionTicks: ELECTION_TICKS,
+      heartbeatTicks: 1,
+      // Two ticks: a follower stays sticky to a silent leader for electionTicks of its own
+      // ticks, and tick phases differ between processes by up to one tick; with one tick of
+      // stagger the second-ranked node could ask the third while it is still sticky, lose,
+      // and let the third win.
+      rankStaggerTicks: 2,
+      preVote: true,
+      checkQuorum: true,
+      maxInflightAppends: 256,
+      maxEntriesPerAppend: 256,
+    },
+    minInsync: settings.minInsync,
+    requestTimeoutTicks: Math.max(2, Math.ceil(settings.requestTimeoutMs / tickMs)),
+    leaseSafetyFactor: 0.8,
+    handBackTicks: ELECTION_TICKS * 2,
+    snapshotEveryEntries: 1000,
+  };
 }
 
-function parseInsync(value: unknown, partitions: number): number[][] | null {
-  if (!Array.isArray(value) || value.length !== partitions) return null;
-  const out: number[][] = [];
-  for (const ids of value) {
-    if (!Array.isArray(ids) || !ids.every((id) => Number.isSafeInteger(id) && id > 0)) return null;
-    out.push(ids as number[]);
-  }
-  return out;
+function peerLimits(settings: NodeSettings, partitions: number | null): PeerLimits<RaftMessage> {
+  return {
+    ...peerLimitDefaults,
+    partitions,
+    valueBytesMax: settings.valueBytesMax,
+    decodeRaft: validateMessage,
+  };
 }
+
+function bootstrapStorage(storage: NodeStorage, self: MemberRecord, settings: NodeSettings): void {
+  const state = ClusterState.initial(settings.rf ?? 2, settings.partitions, self);
+  storage.persist(
+    {
+      snapshot: { meta: { index: 1, term: 1, confState: { voters: [self.id] } }, data: state.snapshot() },
+      entries: [],
+      hardState: { term: 1, vote: 0, commit: 1 },
+      compaction: null,
+    },
+    [],
+  );
+}
+
+function checkNodeId(storage: NodeStorage, id: number): void {
+  const stored = storage.getMeta("node_id");
+  if (stored !== undefined && stored !== String(id)) {
+    throw new ConfigError(
+      `data directory ${storage.path} belongs to node ${stored}, not ${id}: ` +
+        "give the matching --id or another --data",
+    );
+  }
+}
+
+function sameEndpoints(a: MemberRecord, b: MemberRecord): boolean {
+  return a.endpoint === b.endpoint && a.pub === b.pub && a.peer === b.peer;
+}
+
+function envelopeOf(from: number, out: PeerOut): PeerMessage<RaftMessage> {
+  switch (out.kind) {
+    case "raft":
+      return { from, to: out.to, kind: "raft", body: out.message };
+    case "data-request":
+      return { from, to: out.to, kind: "data-request", body: out.request };
+    case "data-reply":
+      return { from, to: out.to, kind: "data-reply", body: out.reply };
+  }
+}
+
+function effectFields(effect: Exclude<StateEffect, { type: "ignored" }>): Record<string, unknown> {
+  switch (effect.type) {
+    case "restored":
+      return {};
+    case "member-added":
+    case "member-updated":
+      return { member: effect.member.id, endpoint: effect.member.endpoint };
+    case "member-removed":
+      return { member: effect.id };
+    case "insync-changed":
+      return { partition: effect.partition, insync: effect.ids };
+  }
+}
+
+export async function bindOrExplain(
+  socket: { bind(endpoint: string): Promise<string> },
+  host: string,
+  port: number,
+  flag: string,
+): Promise<string> {
+  const endpoint = `tcp://${host}:${port}`;
+  try {
+    return await socket.bind(endpoint);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ConfigError(
+      `cannot listen on ${endpoint} (${flag}): ${reason}; is another process using that port?`,
+    );
+  }
+}
+

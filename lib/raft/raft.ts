@@ -270,6 +270,8 @@ export class Raft {
     }
     this.voters = next;
     this.confHistory.push({ index: entry.index, voters: next });
+    // The rank bias depends on this node's place among the voters: redraw with the new rank.
+    this.resetRandomizedElectionTimeout();
     this.logger.info("conf-changed", { index: entry.index, voters: next });
   }
 
@@ -315,6 +317,7 @@ export class Raft {
     this.log.restore(snapshot);
     this.voters = snapshot.meta.confState.voters.slice().sort((a, b) => a - b);
     this.confHistory = [{ index: snapshot.meta.index, voters: this.voters }];
+    this.resetRandomizedElectionTimeout();
   }
 
   /** In lease: this node ignores (pre)vote requests of higher terms (thesis §4.2.3). */

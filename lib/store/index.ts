@@ -19,3 +19,21 @@ export {
   type Version,
 } from "./row.ts";
 export { metaNames, schemaVersion } from "./schema.ts";
+export { guardSqlite, openDatabase } from "./database.ts";
+export { runTransaction, SharedTransaction } from "./transaction.ts";
+export { entrySizeBytes, SqliteRaftStorage, type RaftPersist } from "./raft-log-store.ts";
+export { MemoryReplicaStore } from "./memory-replica-store.ts";
+export { SqliteReplicaStore } from "./sqlite-replica-store.ts";
+export {
+  positionZero,
+  type AppliedChange,
+  type ChangeRecord,
+  type ChangeStatus,
+  type CommitOutcome,
+  type DataRow,
+  type EpochStart,
+  type LogPosition,
+  type LogSummary,
+  type ReplicaStorage,
+  type ReplicaWrite,
+} from "./replica-types.ts";

@@ -2,9 +2,7 @@
 // Decides only "is this write newer than what I hold"; must not know about replicas, leaders,
 // sockets or the wire. Every sqlite failure leaves as a StorageError.
 
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
-import { Database, SQLiteError } from "bun:sqlite";
+import type { Database } from "bun:sqlite";
 import { assert, StorageError } from "../util/errors.ts";
 import {
   assertPartition,
@@ -16,7 +14,8 @@ import {
   type StoredRow,
   type Version,
 } from "./row.ts";
-import { configureConnection, isMemoryPath, migrate, type ConnectionOptions } from "./schema.ts";
+import { guardSqlite, openDatabase } from "./database.ts";
+import type { ConnectionOptions } from "./schema.ts";
 
 export interface KvStoreOptions {
   /** Wait this long for a lock held by another connection before failing. Default 5000. */
@@ -123,23 +122,7 @@ export class KvStore {
       busyTimeoutMs: options.busyTimeoutMs ?? defaultOptions.busyTimeoutMs,
     };
     assert(connection.busyTimeoutMs >= 0, `busyTimeoutMs ${connection.busyTimeoutMs} < 0`);
-    let db: Database | undefined;
-    try {
-      if (!isMemoryPath(path)) mkdirSync(dirname(path), { recursive: true });
-      db = new Database(path, { create: true, readwrite: true });
-      configureConnection(db, path, connection);
-      migrate(db, path);
-      return new KvStore(path, db);
-    } catch (error) {
-      db?.close();
-      if (error instanceof StorageError) throw error;
-      if (error instanceof SQLiteError || isFsError(error)) {
-        throw new StorageError(`cannot open database ${path}: ${describe(error)}`, {
-          cause: error,
-        });
-      }
-      throw error;
-    }
+    return new KvStore(path, openDatabase(path, connection));
   }
 
   /** The stored row of `key`, tombstones included (value null); undefined if never written. */
@@ -337,14 +320,7 @@ export class KvStore {
 
   // Turns sqlite failures into StorageError; assertions and other errors pass unchanged.
   private guard<T>(operation: string, run: () => T): T {
-    try {
-      return run();
-    } catch (error) {
-      if (!(error instanceof SQLiteError)) throw error;
-      throw new StorageError(`${operation} failed on ${this.path}: ${describe(error)}`, {
-        cause: error,
-      });
-    }
+    return guardSqlite(this.path, operation, run);
   }
 }
 
@@ -367,15 +343,4 @@ function rowFromRecord(record: RowRecord): StoredRow {
   };
   assertRow(row, "stored row");
   return row;
-}
-
-function isFsError(error: unknown): error is NodeJS.ErrnoException {
-  return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === "string";
-}
-
-function describe(error: unknown): string {
-  if (error instanceof SQLiteError && error.code !== undefined) {
-    return `${error.message} (${error.code})`;
-  }
-  return error instanceof Error ? error.message : String(error);
 }

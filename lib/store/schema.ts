@@ -6,7 +6,7 @@ import type { Database } from "bun:sqlite";
 import { assert, StorageError } from "../util/errors.ts";
 
 /** The schema this code writes. Stored in `PRAGMA user_version`; 0 means a new, empty file. */
-export const schemaVersion = 1;
+export const schemaVersion = 3;
 
 export interface ConnectionOptions {
   /** How long a write waits for a lock another connection holds before failing with STORAGE. */
@@ -45,6 +45,66 @@ const migrations: readonly string[] = [
   CREATE TABLE meta (
     name TEXT PRIMARY KEY NOT NULL,
     value TEXT NOT NULL
+  ) STRICT;
+  `,
+  // Stage 2's data plane (replica-types.ts): rows without tombstones, the change log with the
+  // before-image of every change, and each partition's fenced epoch and log base.
+  `
+  CREATE TABLE kv (
+    key TEXT PRIMARY KEY NOT NULL,
+    partition INTEGER NOT NULL CHECK (partition >= 0),
+    seq INTEGER NOT NULL CHECK (seq >= 1),
+    epoch INTEGER NOT NULL CHECK (epoch >= 1),
+    value TEXT NOT NULL,
+    writer TEXT
+  ) STRICT;
+  CREATE INDEX kv_by_partition ON kv (partition, key);
+  CREATE TABLE changes (
+    partition INTEGER NOT NULL CHECK (partition >= 0),
+    seq INTEGER NOT NULL CHECK (seq >= 1),
+    epoch INTEGER NOT NULL CHECK (epoch >= 1),
+    key TEXT NOT NULL,
+    value TEXT,
+    writer TEXT,
+    status TEXT NOT NULL CHECK (status IN ('created', 'updated', 'deleted', 'not_found')),
+    before_seq INTEGER,
+    before_epoch INTEGER,
+    before_value TEXT,
+    before_writer TEXT,
+    CHECK ((before_seq IS NULL) = (before_value IS NULL)),
+    PRIMARY KEY (partition, seq)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX changes_by_writer ON changes (partition, writer) WHERE writer IS NOT NULL;
+  CREATE TABLE partition_logs (
+    partition INTEGER PRIMARY KEY NOT NULL CHECK (partition >= 0),
+    fenced INTEGER NOT NULL CHECK (fenced >= 0),
+    base_seq INTEGER NOT NULL CHECK (base_seq >= 0),
+    base_epoch INTEGER NOT NULL CHECK (base_epoch >= 0),
+    is_copying INTEGER NOT NULL CHECK (is_copying IN (0, 1))
+  ) STRICT;
+  `,
+  // Stage 2's control plane (raft-log-store.ts): the Raft log after the latest snapshot, the
+  // hard state and that snapshot. The last two hold at most one row each (id = 1); no row means
+  // the initial state (term 0, no vote, commit 0; the empty snapshot at index 0).
+  `
+  CREATE TABLE raft_entries (
+    log_index INTEGER PRIMARY KEY NOT NULL CHECK (log_index >= 1),
+    term INTEGER NOT NULL CHECK (term >= 1),
+    type TEXT NOT NULL CHECK (type IN ('normal', 'conf-change')),
+    data TEXT NOT NULL
+  ) STRICT;
+  CREATE TABLE raft_hard_state (
+    id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+    term INTEGER NOT NULL CHECK (term >= 0),
+    vote INTEGER NOT NULL CHECK (vote >= 0),
+    commit_index INTEGER NOT NULL CHECK (commit_index >= 0)
+  ) STRICT;
+  CREATE TABLE raft_snapshot (
+    id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+    log_index INTEGER NOT NULL CHECK (log_index >= 0),
+    term INTEGER NOT NULL CHECK (term >= 0),
+    conf_state TEXT NOT NULL,
+    data TEXT NOT NULL
   ) STRICT;
   `,
 ];

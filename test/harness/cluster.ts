@@ -19,6 +19,7 @@ export interface NodeHandle {
   pub: string;
   port: number;
   pubPort: number;
+  peerPort: number;
   dataDir: string;
   process: Subprocess<"ignore", "pipe", "pipe">;
   stderr: () => string;
@@ -31,6 +32,7 @@ export interface StartNodeOptions {
   rf?: number;
   port?: number;
   pubPort?: number;
+  peerPort?: number;
   extraArgs?: string[];
 }
 
@@ -49,6 +51,7 @@ export async function launchNode(
     "--id", String(options.id),
     "--port", String(options.port ?? 0),
     "--pub-port", String(options.pubPort ?? 0),
+    "--peer-port", String(options.peerPort ?? 0),
     "--data", options.dataDir,
     "--log-level", "info",
   ];
@@ -70,16 +73,17 @@ export async function launchNode(
   }
   const port = Number(new URL(ready.endpoint.replace("tcp://", "http://")).port);
   const pubPort = Number(new URL(ready.pub.replace("tcp://", "http://")).port);
+  const peerPort = Number(new URL(ready.peer.replace("tcp://", "http://")).port);
   return {
     ok: true,
     node: {
-      id: options.id, endpoint: ready.endpoint, pub: ready.pub, port, pubPort,
+      id: options.id, endpoint: ready.endpoint, pub: ready.pub, port, pubPort, peerPort,
       dataDir: options.dataDir, process: proc, stderr: () => stderrText,
     },
   };
 }
 
-async function readReadyLine(proc: Subprocess<"ignore", "pipe", "pipe">): Promise<{ endpoint: string; pub: string } | null> {
+async function readReadyLine(proc: Subprocess<"ignore", "pipe", "pipe">): Promise<{ endpoint: string; pub: string; peer: string } | null> {
   const reader = proc.stdout.getReader();
   const decoder = new TextDecoder();
   let text = "";
@@ -96,8 +100,12 @@ async function readReadyLine(proc: Subprocess<"ignore", "pipe", "pipe">): Promis
       text += decoder.decode(result.value, { stream: true });
       const newline = text.indexOf("\n");
       if (newline >= 0) {
-        const line = JSON.parse(text.slice(0, newline)) as { event?: string; endpoint?: string; pub?: string };
-        if (line.event === "ready" && line.endpoint && line.pub) return { endpoint: line.endpoint, pub: line.pub };
+        const line = JSON.parse(text.slice(0, newline)) as {
+          event?: string; endpoint?: string; pub?: string; peer?: string;
+        };
+        if (line.event === "ready" && line.endpoint && line.pub && line.peer) {
+          return { endpoint: line.endpoint, pub: line.pub, peer: line.peer };
+        }
         return null;
       }
     }
@@ -156,7 +164,10 @@ export class Cluster implements AsyncDisposable {
 
   /** Restarts a killed node on its data directory and its old ports. */
   async restart(id: number, handle: NodeHandle, extra: Partial<StartNodeOptions> = {}): Promise<NodeHandle> {
-    return this.start({ id, dataDir: handle.dataDir, port: handle.port, pubPort: handle.pubPort, ...extra });
+    return this.start({
+      id, dataDir: handle.dataDir, port: handle.port, pubPort: handle.pubPort,
+      peerPort: handle.peerPort, ...extra,
+    });
   }
 
   async kill(id: number): Promise<NodeHandle> {

@@ -101,9 +101,10 @@ test("the compiled node and client do SET, GET and DELETE", async () => {
   });
   expect(json.code).toBe(0);
   const replies = json.stdout.trimEnd().split("\n").map((line) => JSON.parse(line) as unknown);
+  const version = (replies[0] as { version?: unknown }).version;
   expect(replies).toEqual([
-    { id: expect.anything(), ok: true, status: "created", replicas: 1 },
-    { id: expect.anything(), ok: true, found: true, value: "v2" },
+    { id: expect.anything(), ok: true, status: "created", replicas: 1, version: expect.any(Number) },
+    { id: expect.anything(), ok: true, found: true, value: "v2", version },
   ]);
 });
 

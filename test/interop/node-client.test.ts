@@ -61,17 +61,26 @@ function crudRequests(key: string): Json[] {
 
 function expectCrudReplies(replies: Json[], leader: { id: number; endpoint: string }): void {
   expect(replies).toHaveLength(8);
-  expect(replies[0]).toEqual({ id: "s1", ok: true, status: "created", replicas: 2 });
-  expect(replies[1]).toEqual({ id: 2, ok: true, found: true, value: "v1" });
-  expect(replies[2]).toEqual({ id: "s3", ok: true, status: "updated", replicas: 2 });
-  expect(replies[3]).toEqual({ id: 4, ok: true, found: true, value: SPACED_VALUE });
-  expect(replies[4]).toEqual({ id: 5, ok: true, status: "deleted", replicas: 2 });
+  // Every change gives the key a new, higher version; a read reports the version it saw.
+  const versions = replies.slice(0, 7).map((r) => (r as Json)["version"]);
+  const [v1, , v2, , v3, , v4] = versions as number[];
+  expect(versions[1]).toBe(v1);
+  expect(versions[3]).toBe(v2);
+  expect((v1 as number) < (v2 as number) && (v2 as number) < (v3 as number)).toBe(true);
+  expect((v3 as number) < (v4 as number)).toBe(true);
+  expect(replies[0]).toEqual({ id: "s1", ok: true, status: "created", replicas: 2, version: v1 });
+  expect(replies[1]).toEqual({ id: 2, ok: true, found: true, value: "v1", version: v1 });
+  expect(replies[2]).toEqual({ id: "s3", ok: true, status: "updated", replicas: 2, version: v2 });
+  expect(replies[3]).toEqual({ id: 4, ok: true, found: true, value: SPACED_VALUE, version: v2 });
+  expect(replies[4]).toEqual({ id: 5, ok: true, status: "deleted", replicas: 2, version: v3 });
   expect(replies[5]).toEqual({ id: 6, ok: true, found: false });
-  expect(replies[6]).toEqual({ id: 7, ok: true, status: "not_found", replicas: 0 });
+  expect(replies[6]).toEqual({ id: 7, ok: true, status: "not_found", replicas: 2, version: v4 });
   const hb = replies[7] as Json;
   expect(hb["id"]).toBe(8);
   expect(hb["ok"]).toBe(true);
-  expect(hb["node"]).toEqual({ id: leader.id, endpoint: leader.endpoint, pub: expect.any(String) });
+  expect(hb["node"]).toEqual({
+    id: leader.id, endpoint: leader.endpoint, pub: expect.any(String), peer: expect.any(String),
+  });
   expect(hb["leader"]).toEqual(leader);
   expect(hb["rf"]).toBe(2);
   expectMembers(hb["members"]);
@@ -136,8 +145,13 @@ test("libzmq DEALER, REQ and SUB against a 3-node cluster follow protocol.md", a
     const dealerReplies = await repliesOf(dealer);
     expect(dealerReplies).toHaveLength(14);
     expectCrudReplies(dealerReplies.slice(0, 8), leader);
-    expect(dealerReplies[8]).toEqual({ id: "u1", ok: true, status: "created", replicas: 2 });
-    expect(dealerReplies[9]).toEqual({ id: "u2", ok: true, found: true, value: "upper" });
+    const upperVersion = (dealerReplies[8] as Json)["version"];
+    expect(dealerReplies[8]).toEqual({
+      id: "u1", ok: true, status: "created", replicas: 2, version: expect.any(Number),
+    });
+    expect(dealerReplies[9]).toEqual({
+      id: "u2", ok: true, found: true, value: "upper", version: upperVersion,
+    });
     for (const [index, id] of [[10, "bad-key"], [11, "nil"]] as const) {
       expect(dealerReplies[index]).toEqual({
         id, ok: false, error: { code: "INVALID_KEY", message: expect.any(String) },
@@ -160,7 +174,9 @@ test("libzmq DEALER, REQ and SUB against a 3-node cluster follow protocol.md", a
       expect(frames[0]).toBe("");
     }
     const [setEnveloped, hbEnveloped] = envelopeFrames.map((f) => JSON.parse(f[1] ?? "") as Json);
-    expect(setEnveloped).toEqual({ id: "e1", ok: true, status: "created", replicas: 2 });
+    expect(setEnveloped).toEqual({
+      id: "e1", ok: true, status: "created", replicas: 2, version: expect.any(Number),
+    });
     expect(hbEnveloped?.["id"]).toBe("e2");
     expect(hbEnveloped?.["ok"]).toBe(true);
 
@@ -174,7 +190,9 @@ test("libzmq DEALER, REQ and SUB against a 3-node cluster follow protocol.md", a
     }
     const followerHb = followerReplies[3] as Json;
     expect(followerHb["ok"]).toBe(true);
-    expect(followerHb["node"]).toEqual({ id: 2, endpoint: follower.endpoint, pub: follower.pub });
+    expect(followerHb["node"]).toEqual({
+      id: 2, endpoint: follower.endpoint, pub: follower.pub, peer: expect.stringMatching(/^tcp:/),
+    });
     expect(followerHb["leader"]).toEqual(leader);
     expect(followerHb["rf"]).toBe(2);
     expectMembers(followerHb["members"]);
@@ -190,7 +208,9 @@ test("libzmq DEALER, REQ and SUB against a 3-node cluster follow protocol.md", a
         expect(frames).toHaveLength(2);
         expect(frames[0]).toBe("hb");
         const hb = JSON.parse(frames[1] ?? "null") as Json;
-        expect(hb["node"]).toEqual({ id: node.id, endpoint: node.endpoint, pub: node.pub });
+        expect(hb["node"]).toEqual({
+          id: node.id, endpoint: node.endpoint, pub: node.pub, peer: expect.stringMatching(/^tcp:/),
+        });
         expect(hb["role"]).toBe(role);
         expect(typeof hb["term"]).toBe("number");
         expect(hb["leader"]).toEqual(leader);

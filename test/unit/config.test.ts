@@ -37,8 +37,10 @@ describe("parseNodeConfig: defaults and valid values", () => {
       host: "127.0.0.1",
       port: 7001,
       pubPort: 7101,
+      peerPort: 7301,
       rf: null,
       partitions: null,
+      electionTimeoutMs: 200,
       joinEndpoints: [],
       dataDir: "./data/1",
       heartbeatIntervalMs: 100,
@@ -64,6 +66,7 @@ describe("parseNodeConfig: defaults and valid values", () => {
   test("every flag set", () => {
     const config = nodeConfigOf([
       "--id", "7", "--host", "localhost", "--port", "9000", "--pub-port", "9100", "--rf", "3",
+      "--peer-port", "9300", "--election-timeout-ms", "400",
       "--partitions", "128", "--join", "tcp://127.0.0.1:7001,tcp://[::1]:7003",
       "--join=tcp://db2:7005", "--data", "/tmp/wh", "--heartbeat-ms", "50", "--suspect-ms", "300",
       "--max-value", "2048", "--min-insync", "2", "--request-timeout-ms", "750",
@@ -74,8 +77,10 @@ describe("parseNodeConfig: defaults and valid values", () => {
       host: "localhost",
       port: 9000,
       pubPort: 9100,
+      peerPort: 9300,
       rf: 3,
       partitions: 128,
+      electionTimeoutMs: 400,
       joinEndpoints: ["tcp://127.0.0.1:7001", "tcp://[::1]:7003", "tcp://db2:7005"],
       dataDir: "/tmp/wh",
       heartbeatIntervalMs: 50,
@@ -103,7 +108,9 @@ describe("parseNodeConfig: defaults and valid values", () => {
 
   test("the pub port defaults to port + 100, so consecutive node ports never collide", () => {
     expect(nodeConfigOf(["--id", "1", "--port", "7001"]).pubPort).toBe(7101);
-    expect(nodeConfigOf(["--id", "1", "--port", "65435"]).pubPort).toBe(65535);
+    expect(nodeConfigOf(["--id", "1", "--port", "65435", "--peer-port", "9"]).pubPort).toBe(65535);
+    expect(nodeConfigOf(["--id", "1", "--port", "7001"]).peerPort).toBe(7301);
+    expect(nodeConfigOf(["--id", "1", "--port", "0"]).peerPort).toBe(0);
   });
 
   test("--suspect-ms defaults to 5 heartbeats", () => {
@@ -133,7 +140,7 @@ describe("parseNodeConfig: defaults and valid values", () => {
     const config = nodeConfigOf([
       "--id", String(bounds.idMax), "--partitions", String(bounds.partitionsMax),
       "--rf", String(bounds.rfMax), "--max-value", String(bounds.valueBytesMax), "--port", "65535",
-      "--pub-port", "1",
+      "--pub-port", "1", "--peer-port", "2",
     ]);
     expect(config.id).toBe(bounds.idMax);
     expect(config.partitions).toBe(bounds.partitionsMax);
@@ -156,8 +163,10 @@ describe("parseNodeConfig: problems", () => {
     [["--pub-port", "x"], '--pub-port must be a port from 0 to 65535, got "x"'],
     [["--port", "8000", "--pub-port", "8000"],
       "--pub-port must differ from --port (both are 8000)"],
-    [["--port", "65436"], "--pub-port defaults to --port + 100 = 65536, which is not a port; " +
+    [["--port", "65436", "--peer-port", "9"], "--pub-port defaults to --port + 100 = 65536, which is not a port; " +
       "give --pub-port"],
+    [["--port", "65300"], "--peer-port defaults to --port + 300 = 65600, which is not a port; " +
+      "give --peer-port"],
     [["--host", "bad host"], '--host must be a host name or IP address, got "bad host"'],
     [["--host", ""], '--host must be a host name or IP address, got ""'],
     [["--rf", "0"], '--rf must be an integer from 1 to 64, got "0"'],

@@ -147,17 +147,18 @@ describe("a node given bad requests", () => {
   afterEach(async () => {
     expect(node.process.exitCode).toBeNull();
     const key = crypto.randomUUID();
-    expect(await asker.ask({ id: "after-set", op: "SET", key, value: "still here" })).toEqual({
-      id: "after-set", ok: true, status: "created", replicas: 1,
-    });
+    expect(await asker.ask({ id: "after-set", op: "SET", key, value: "still here" }))
+      .toEqual({ id: "after-set", ok: true, status: "created", replicas: 1, version: expect.any(Number) });
     const fresh = new Asker(node.endpoint);
     try {
       expect(await fresh.ask({ id: "after-get", op: "GET", key })).toEqual({
-        id: "after-get", ok: true, found: true, value: "still here",
+        id: "after-get", ok: true, found: true, value: "still here", version: expect.any(Number),
       });
       const hb = await fresh.ask({ id: "after-hb", op: "HEARTBEAT" });
       expect(hb["ok"]).toBe(true);
-      expect(hb["node"]).toEqual({ id: 1, endpoint: node.endpoint, pub: node.pub });
+      expect(hb["node"]).toEqual({
+        id: 1, endpoint: node.endpoint, pub: node.pub, peer: expect.stringMatching(/^tcp:/),
+      });
     } finally {
       await fresh.close();
     }
@@ -225,9 +226,11 @@ describe("a node given bad requests", () => {
     expect(await asker.ask({ id: 1, op: "GET", key })).toEqual({ id: 1, ok: true, found: false });
     // At the limit it is stored, even when every byte needs a 6-byte JSON escape on the wire.
     const atLimit = "\u0001".repeat(VALUE_BYTES_MAX);
-    expect(await set("2", atLimit)).toEqual({ id: "2", ok: true, status: "created", replicas: 1 });
+    expect(await set("2", atLimit)).toEqual({
+      id: "2", ok: true, status: "created", replicas: 1, version: expect.any(Number),
+    });
     expect(await asker.ask({ id: 3, op: "GET", key })).toEqual({
-      id: 3, ok: true, found: true, value: atLimit,
+      id: 3, ok: true, found: true, value: atLimit, version: expect.any(Number),
     });
     expect(await set("esc-over", `${atLimit}\u0001`)).toEqual(badRequest("esc-over"));
   });

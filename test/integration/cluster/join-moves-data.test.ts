@@ -3,7 +3,7 @@
 // their copies, so every key ends up on exactly the nodes placement names.
 import { expect, test } from "bun:test";
 import { partitionOf, replicasOf } from "../../../lib/placement.ts";
-import { KvStore } from "../../../lib/store/index.ts";
+import { SqliteReplicaStore } from "../../../lib/store/index.ts";
 import { Cluster, waitForSynced } from "../../harness/cluster.ts";
 import { Ledger, connectClient, expectAllReadable, heartbeatVia, scenarioTimeoutMs } from "./workload.ts";
 
@@ -38,7 +38,7 @@ test("a joining node receives its partitions and the old holders let go", async 
   // Surplus copies are dropped once the leader's in-sync sets no longer list their holder.
   const dirs = [1, 2, 3].map((id) => cluster.node(id).dataDir);
   for (const id of [1, 2, 3]) expect(await cluster.stop(id)).toBe(0);
-  const stores = dirs.map((dir) => KvStore.open(`${dir}/warehouse.sqlite`));
+  const stores = dirs.map((dir) => new SqliteReplicaStore(`${dir}/warehouse.sqlite`));
   try {
     const misplaced: string[] = [];
     for (const key of [...before, ...during]) {

@@ -4,7 +4,7 @@
 import { expect, test } from "bun:test";
 import type { WarehouseClient } from "../../../lib/client/client.ts";
 import { partitionOf, replicasOf } from "../../../lib/placement.ts";
-import { KvStore } from "../../../lib/store/index.ts";
+import { SqliteReplicaStore } from "../../../lib/store/index.ts";
 import { Cluster, waitForSynced } from "../../harness/cluster.ts";
 import { connectClient, heartbeatVia, scenarioTimeoutMs } from "./workload.ts";
 
@@ -68,15 +68,15 @@ test("every live key is stored on exactly the nodes placement names", async () =
       return value === want ? null : `${key}: got ${JSON.stringify(value)}, want ${want}`;
     });
     expect(misread).toEqual([]);
-    // Deleting a deleted key finds nothing and touches no replica.
-    expect(await client.delete(keys[0] as string)).toEqual({ status: "not_found", replicas: 0 });
+    // Deleting a deleted key finds nothing; the delete is still ordered on both replicas.
+    expect(await client.delete(keys[0] as string)).toEqual({ status: "not_found", replicas: 2 });
   }
 
   // A graceful stop flushes and closes each store; exit code 0 says it stopped cleanly.
   for (const id of [1, 2, 3]) expect(await cluster.stop(id)).toBe(0);
 
   const misplaced: string[] = [];
-  const stores = dataDirs.map((dir) => KvStore.open(`${dir}/warehouse.sqlite`));
+  const stores = dataDirs.map((dir) => new SqliteReplicaStore(`${dir}/warehouse.sqlite`));
   try {
     for (const key of keys) {
       const placed = replicasOf(partitionOf(key, PARTITIONS), [1, 2, 3], 2);
@@ -96,7 +96,9 @@ test("every live key is stored on exactly the nodes placement names", async () =
     // No node holds live keys beyond the ones this test wrote, each on two nodes.
     const live = [...expected.values()].filter((v) => v !== null).length;
     expect(live).toBe(KEY_COUNT / 2);
-    expect(stores.reduce((sum, store) => sum + store.countLive(), 0)).toBe(live * 2);
+    const rows = (store: SqliteReplicaStore) =>
+      Array.from({ length: PARTITIONS }, (_, p) => store.countRows(p)).reduce((a, b) => a + b, 0);
+    expect(stores.reduce((sum, store) => sum + rows(store), 0)).toBe(live * 2);
   } finally {
     for (const store of stores) store.close();
   }

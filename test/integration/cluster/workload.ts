@@ -37,13 +37,13 @@ export interface SyncedCluster extends AsyncDisposable {
  * leads and every partition is in sync on its placement. Disposing closes the client, then
  * kills the nodes.
  */
-export async function startSyncedCluster(): Promise<SyncedCluster> {
+export async function startSyncedCluster(rf = 2): Promise<SyncedCluster> {
   const cluster = new Cluster();
   try {
-    await cluster.startMany(3, 2);
+    await cluster.startMany(3, rf);
     const { client } = await connectClient(cluster);
     try {
-      await waitForSynced(heartbeatVia(client), { members: 3, rf: 2, leaderId: 1 });
+      await waitForSynced(heartbeatVia(client), { members: 3, rf, leaderId: 1 });
     } catch (error) {
       await client.close();
       throw error;

@@ -1,0 +1,132 @@
+// The data plane's peer messages: what the leader (coordinator) asks of a partition's replicas
+// and what they answer. Types only; parsing and validation live in peer-protocol.ts. Every
+// request names the partition and the epoch (the leader's term) it is made in; a replica
+// fenced at a newer epoch refuses it, which is what keeps a deposed leader from writing or
+// reading (docs/agreement.md).
+
+import type {
+  AppliedChange,
+  ChangeRecord,
+  ChangeStatus,
+  DataRow,
+  LogPosition,
+  LogSummary,
+} from "../store/replica-types.ts";
+
+export type DataRequest =
+  /** Take the partition over at `epoch`; answered with the replica's log summary. */
+  | { readonly type: "fence"; readonly rid: number; readonly partition: number; readonly epoch: number }
+  /** Append `changes`, which follow `prev`; answered once durable, with their outcomes. */
+  | {
+      readonly type: "replicate";
+      readonly rid: number;
+      readonly partition: number;
+      readonly epoch: number;
+      readonly prev: LogPosition;
+      readonly changes: readonly ChangeRecord[];
+    }
+  /** The current row of `key`. */
+  | {
+      readonly type: "read";
+      readonly rid: number;
+      readonly partition: number;
+      readonly epoch: number;
+      readonly key: string;
+    }
+  /** Make the log a prefix of `source`'s: undo everything after the divergence point. */
+  | {
+      readonly type: "truncate";
+      readonly rid: number;
+      readonly partition: number;
+      readonly epoch: number;
+      readonly source: Pick<LogSummary, "base" | "last" | "epochs">;
+    }
+  /** Changes after `afterSeq` (this replica is the source of a catch-up). */
+  | {
+      readonly type: "fetch";
+      readonly rid: number;
+      readonly partition: number;
+      readonly epoch: number;
+      readonly afterSeq: number;
+      readonly limit: number;
+    }
+  /** A consistent copy of the partition's rows (this replica is the source of a full copy). */
+  | {
+      readonly type: "snapshot";
+      readonly rid: number;
+      readonly partition: number;
+      readonly epoch: number;
+    }
+  /** Install part of a full copy: `first` starts it at `base`, `last` ends it. */
+  | {
+      readonly type: "install";
+      readonly rid: number;
+      readonly partition: number;
+      readonly epoch: number;
+      readonly base: LogPosition;
+      readonly rows: readonly DataRow[];
+      readonly first: boolean;
+      readonly last: boolean;
+    }
+  /** Rows in key order after `afterKey` (SCAN) and the answer to "was this write applied". */
+  | {
+      readonly type: "rows";
+      readonly rid: number;
+      readonly partition: number;
+      readonly epoch: number;
+      readonly afterKey: string;
+      readonly limit: number;
+    }
+  | {
+      readonly type: "writer";
+      readonly rid: number;
+      readonly partition: number;
+      readonly epoch: number;
+      readonly writer: string;
+    }
+  /** Forget the partition: placement moved it away and the in-sync set no longer has us. */
+  | { readonly type: "drop"; readonly rid: number; readonly partition: number; readonly epoch: number };
+
+export type RefusalReason =
+  /** Fenced at a newer epoch: the asker is a deposed leader. */
+  | "stale-epoch"
+  /** `prev` is not this replica's last change: it missed or holds something else. */
+  | "gap"
+  /** A full copy into the partition is unfinished: its rows are not a valid state. */
+  | "copying"
+  /** The source no longer holds the changes asked for, or the logs share nothing: copy. */
+  | "trimmed";
+
+export type DataReply =
+  | {
+      readonly type: "refused";
+      readonly rid: number;
+      readonly reason: RefusalReason;
+      readonly fenced: number;
+      readonly last: LogPosition;
+    }
+  | { readonly type: "fenced"; readonly rid: number; readonly summary: LogSummary }
+  | {
+      readonly type: "replicated";
+      readonly rid: number;
+      readonly last: LogPosition;
+      readonly statuses: readonly ChangeStatus[];
+    }
+  | { readonly type: "row"; readonly rid: number; readonly row: DataRow | null }
+  | { readonly type: "truncated"; readonly rid: number; readonly last: LogPosition }
+  | {
+      readonly type: "changes";
+      readonly rid: number;
+      readonly changes: readonly AppliedChange[];
+      readonly last: LogPosition;
+    }
+  | {
+      readonly type: "snapshot-rows";
+      readonly rid: number;
+      readonly base: LogPosition;
+      readonly rows: readonly DataRow[];
+    }
+  | { readonly type: "installed"; readonly rid: number; readonly last: LogPosition }
+  | { readonly type: "rows-page"; readonly rid: number; readonly rows: readonly DataRow[] }
+  | { readonly type: "writer-change"; readonly rid: number; readonly change: AppliedChange | null }
+  | { readonly type: "dropped"; readonly rid: number };

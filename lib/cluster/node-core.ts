@@ -1,0 +1,498 @@
+// One node's whole decision-making, with no I/O: the Raft core (control plane), the ClusterState
+// it drives, the replica role (data plane) and, while this node leads, the data coordinator.
+// The shell (lib/cluster/node.ts) and the simulation (test/sim) drive it the same way:
+//   tick(now) every tickMs; step(from, message) for each peer message; request(...) per client
+//   operation; then while hasReady(): r = ready(now); persist r.raft and r.replicaWrites in ONE
+//   transaction; send r.early (may precede the persist) and r.late; sends = advance(r, outcome);
+//   send those. `now` is the shell's monotonic clock in ms, used only for the read lease.
+
+import {
+  decodeConfChange,
+  RaftCore,
+  type Message,
+  type RaftConfig,
+  type RaftLogger,
+  type RaftStorage,
+  type Random,
+  type Ready,
+} from "../raft/index.ts";
+import type { CommitOutcome, ReplicaStorage, ReplicaWrite } from "../store/replica-types.ts";
+import type { DataReply, DataRequest } from "./data-messages.ts";
+import { DataCoordinator, type ReadResult, type WriteResult } from "./data-coordinator.ts";
+import { ReplicaCore, type ReplicaBatch } from "./replica-core.ts";
+import {
+  ClusterState,
+  encodeCommand,
+  parseCommand,
+  parseMember,
+  type ClusterCommand,
+  type MemberRecord,
+  type StateEffect,
+} from "./state.ts";
+
+export interface NodeCoreConfig {
+  readonly id: number;
+  readonly raft: Omit<RaftConfig, "id">;
+  readonly tickMs: number;
+  readonly minInsync: number;
+  readonly requestTimeoutTicks: number;
+  /** Share of the minimum election timeout the read lease may use (covers clock drift). */
+  readonly leaseSafetyFactor: number;
+  /** Ticks a lower-ordered voter must stay caught up before the lead is handed to it. */
+  readonly handBackTicks: number;
+  /** Applied entries between two snapshots of the ClusterState. */
+  readonly snapshotEveryEntries: number;
+}
+
+export type PeerOut =
+  | { readonly to: number; readonly kind: "raft"; readonly message: Message }
+  | { readonly to: number; readonly kind: "data-request"; readonly request: DataRequest }
+  | { readonly to: number; readonly kind: "data-reply"; readonly reply: DataReply };
+
+export interface NodeReady {
+  readonly raft: Ready | null;
+  readonly replicaWrites: readonly ReplicaWrite[];
+  readonly early: PeerOut[];
+  readonly late: PeerOut[];
+}
+
+export type ClientOp =
+  | { readonly op: "SET"; readonly key: string; readonly value: string; readonly writer: string | null }
+  | { readonly op: "DELETE"; readonly key: string; readonly writer: string | null }
+  | { readonly op: "GET"; readonly key: string };
+
+export type ClientResult =
+  | { ok: true; fields: Record<string, unknown> }
+  | { ok: false; code: "NOT_LEADER" | "UNAVAILABLE" | "TIMEOUT"; message: string; leader?: MemberRecord };
+
+export type StepInput =
+  | { readonly kind: "raft"; readonly message: Message }
+  | { readonly kind: "data-request"; readonly request: DataRequest }
+  | { readonly kind: "data-reply"; readonly reply: DataReply };
+
+interface WaitingRead {
+  readonly key: string;
+  readonly done: (r: ClientResult) => void;
+  index: number;
+}
+
+const QUEUED_OPS_MAX = 10_000;
+
+export class NodeCore {
+  readonly id: number;
+  private readonly config: NodeCoreConfig;
+  private readonly raft: RaftCore;
+  private readonly replica: ReplicaCore;
+  private stateValue: ClusterState;
+  private coordinator: DataCoordinator | null = null;
+  private readonly roundSentAt = new Map<number, number>();
+  private readonly readsByContext = new Map<string, WaitingRead>();
+  private readsReady: WaitingRead[] = [];
+  /** Operations that arrived before this new leader could coordinate. */
+  private queued: Array<() => void> = [];
+  private nextReadContext = 1;
+  private appliedIndex = 0;
+  private tickCount = 0;
+  private readonly lastHeardTick = new Map<number, number>();
+  /** Term of the last applied entry: a leader coordinates once it equals its own term. */
+  private appliedTerm = 0;
+  private appliedSinceSnapshot = 0;
+  private handBackCandidate = 0;
+  private handBackTicksSeen = 0;
+  private replicaBatch: ReplicaBatch | null = null;
+  private selfInbox: Array<{ kind: "request"; request: DataRequest } | { kind: "reply"; reply: DataReply }> = [];
+  private readonly effectListeners: Array<(effect: StateEffect) => void> = [];
+  private readonly pendingJoins = new Map<number, (ok: boolean, message: string) => void>();
+
+  constructor(
+    config: NodeCoreConfig,
+    storage: { raft: RaftStorage; replica: ReplicaStorage },
+    random: Random,
+    logger?: RaftLogger,
+  ) {
+    this.id = config.id;
+    this.config = config;
+    this.raft = new RaftCore({ ...config.raft, id: config.id }, storage.raft, random, logger);
+    this.replica = new ReplicaCore(storage.replica);
+    const snapshot = storage.raft.snapshot();
+    this.stateValue = ClusterState.restore(snapshot.data) ?? new ClusterState();
+    this.appliedIndex = snapshot.meta.index;
+  }
+
+  get state(): ClusterState {
+    return this.stateValue;
+  }
+
+  status() {
+    return this.raft.status();
+  }
+
+  /** Called for each applied change of the cluster state (logging, heartbeat, dropping data). */
+  onEffect(listener: (effect: StateEffect) => void): void {
+    this.effectListeners.push(listener);
+  }
+
+  // ---- inputs ------------------------------------------------------------------------------
+
+  tick(): void {
+    this.tickCount++;
+    this.raft.tick();
+    this.coordinator?.tick();
+    this.maybeHandBack();
+  }
+
+  step(from: number, input: StepInput): void {
+    switch (input.kind) {
+      case "raft":
+        // Any Raft message proves the sender alive: a new leader does not wait for members it
+        // has not heard from during its election (see DataCoordinator's isSuspect).
+        this.lastHeardTick.set(from, this.tickCount);
+        this.raft.step(input.message);
+        return;
+      case "data-request":
+        this.handleDataRequest(from, input.request);
+        return;
+      case "data-reply":
+        this.coordinator?.onReply(from, input.reply);
+        return;
+    }
+  }
+
+  campaign(): void {
+    this.raft.campaign();
+  }
+
+  /** A client operation. `done` runs exactly once. */
+  request(op: ClientOp, now: number, done: (r: ClientResult) => void): void {
+    const refusal = this.notLeader();
+    if (refusal !== null) return done(refusal);
+    if (this.coordinator === null) {
+      if (this.queued.length >= QUEUED_OPS_MAX) {
+        return done({ ok: false, code: "UNAVAILABLE", message: "the new leader is still taking over" });
+      }
+      this.queued.push(() => this.request(op, now, done));
+      return;
+    }
+    if (op.op === "GET") return this.startRead(op.key, now, done);
+    const value = op.op === "SET" ? op.value : null;
+    this.coordinator.write(op.key, value, op.writer, (r) => done(writeResult(r)));
+  }
+
+  /**
+   * A join asked of this node (the leader): adds a new member through a conf change, or records
+   * a member's new endpoints; `done` runs once the entry is applied.
+   */
+  join(
+    member: MemberRecord,
+    kind: "add" | "update",
+    done: (ok: boolean, message: string) => void,
+  ): void {
+    const result =
+      kind === "add"
+        ? this.raft.proposeConfChange({
+            type: "add-voter",
+            nodeId: member.id,
+            context: JSON.stringify(member),
+          })
+        : this.raft.propose(encodeCommand({ type: "member-update", member }));
+    if (!result.ok) return done(false, `cannot change member ${member.id} now: ${result.reason}`);
+    this.pendingJoins.set(member.id, done);
+  }
+
+  remove(id: number, done: (ok: boolean, message: string) => void): void {
+    const blockers = this.stateValue.removalBlockers(id);
+    if (blockers.length > 0) {
+      return done(false, `node ${id} is the only in-sync replica of partitions ` +
+        `${blockers.join(", ")}: removing it would lose their data`);
+    }
+    const result = this.raft.proposeConfChange({ type: "remove-voter", nodeId: id, context: "" });
+    if (!result.ok) return done(false, `cannot remove node ${id} now: ${result.reason}`);
+    this.pendingJoins.set(-id, done);
+  }
+
+  // ---- the Ready cycle ---------------------------------------------------------------------
+
+  hasReady(): boolean {
+    return (
+      this.raft.hasReady() ||
+      this.replica.hasBatch() ||
+      this.selfInbox.length > 0 ||
+      this.readsReady.length > 0 ||
+      this.immediateReplies.length > 0 ||
+      (this.coordinator !== null && this.coordinator.hasOutgoing())
+    );
+  }
+
+  ready(now: number): NodeReady {
+    this.serveReadyReads();
+    const early: PeerOut[] = [];
+    const late: PeerOut[] = [];
+    this.drainSelfInbox();
+    for (const { to, request } of this.coordinator?.takeOutgoing() ?? []) {
+      if (to === this.id) this.handleDataRequest(this.id, request);
+      else early.push({ to, kind: "data-request", request });
+    }
+    // Answers the replica could give at once (reads, refusals) to other nodes.
+    early.push(...this.immediateReplies.splice(0));
+    const raft = this.raft.hasReady() ? this.raft.ready() : null;
+    if (raft !== null) {
+      if (raft.heartbeatRound !== null) this.roundSentAt.set(raft.heartbeatRound, now);
+      for (const { message, afterPersist } of raft.messages) {
+        (afterPersist ? late : early).push({ to: message.to, kind: "raft", message });
+      }
+    }
+    this.replicaBatch = this.replica.takeBatch();
+    return { raft, replicaWrites: this.replicaBatch.writes, early, late };
+  }
+
+  /** The persist of `ready` succeeded: apply, answer, and return what to send now. */
+  advance(ready: NodeReady, outcome: CommitOutcome): PeerOut[] {
+    const out: PeerOut[] = [];
+    const batch = this.replicaBatch;
+    this.replicaBatch = null;
+    if (batch !== null) {
+      for (const { to, reply } of batch.complete(outcome)) {
+        if (to === this.id) this.selfInbox.push({ kind: "reply", reply });
+        else out.push({ to, kind: "data-reply", reply });
+      }
+    }
+    const raft = ready.raft;
+    if (raft !== null) {
+      if (raft.snapshot !== null) this.restore(raft.snapshot.data, raft.snapshot.meta.index);
+      for (const entry of raft.committed) this.applyEntry(entry);
+      this.checkLeadership();
+      for (const readState of raft.readStates) this.onReadState(readState.context, readState.index);
+      this.raft.advance(raft);
+      this.maybeStartCoordinating();
+      this.maybeSnapshot();
+    }
+    return out;
+  }
+
+  // ---- control plane -----------------------------------------------------------------------
+
+  private applyEntry(entry: { index: number; term: number; type: string; data: string }): void {
+    this.appliedIndex = entry.index;
+    this.appliedTerm = entry.term;
+    this.appliedSinceSnapshot++;
+    if (entry.type === "conf-change") return this.applyConfChange(entry.data);
+    if (entry.data === "") return;
+    const parsed = parseCommand(entry.data);
+    if (!parsed.ok) return; // a command this build does not know: nothing to change
+    this.emit(this.stateValue.applyCommand(parsed.value));
+    if (parsed.value.type === "member-update") {
+      this.pendingJoins.get(parsed.value.member.id)?.(true, "");
+      this.pendingJoins.delete(parsed.value.member.id);
+    }
+  }
+
+  private applyConfChange(data: string): void {
+    const change = decodeConfChange(data);
+    if (change === null) return;
+    if (change.type === "add-voter") {
+      const member = parseMember(change.context);
+      if (member.ok) this.emit(this.stateValue.applyMemberChange({ type: "add", member: member.value }));
+      this.pendingJoins.get(change.nodeId)?.(member.ok, member.ok ? "" : member.error);
+      this.pendingJoins.delete(change.nodeId);
+    } else {
+      this.emit(this.stateValue.applyMemberChange({ type: "remove", id: change.nodeId }));
+      this.pendingJoins.get(-change.nodeId)?.(true, "");
+      this.pendingJoins.delete(-change.nodeId);
+    }
+  }
+
+  private emit(effect: StateEffect): void {
+    if (effect.type === "insync-changed") this.coordinator?.onInsyncChanged(effect.partition);
+    for (const listener of this.effectListeners) listener(effect);
+  }
+
+  private restore(data: string, index: number): void {
+    const restored = ClusterState.restore(data);
+    if (restored !== null) this.stateValue = restored;
+    this.appliedIndex = index;
+    this.emit({ type: "restored" });
+  }
+
+  private maybeSnapshot(): void {
+    if (this.appliedSinceSnapshot < this.config.snapshotEveryEntries) return;
+    this.appliedSinceSnapshot = 0;
+    this.raft.compact(this.appliedIndex, this.stateValue.snapshot());
+  }
+
+  /** Stops coordinating when this node no longer leads, or leads in a newer term. */
+  private checkLeadership(): void {
+    const status = this.raft.status();
+    const isCurrent = status.role === "leader" && this.coordinator?.epoch === status.term;
+    if (this.coordinator === null || isCurrent) {
+      if (status.role !== "leader") this.failWaiting();
+      return;
+    }
+    this.coordinator.stop();
+    this.coordinator = null;
+    if (status.role !== "leader") this.failWaiting();
+  }
+
+  private failWaiting(): void {
+    if (this.coordinator !== null) {
+      this.coordinator.stop();
+      this.coordinator = null;
+    }
+    for (const run of this.queued.splice(0)) run();
+    for (const read of this.readsByContext.values()) read.done(this.notLeader() ?? unavailable());
+    this.readsByContext.clear();
+  }
+
+  /** A leader coordinates once an entry of its own term is applied: earlier terms are final. */
+  private maybeStartCoordinating(): void {
+    if (this.coordinator !== null) return;
+    const status = this.raft.status();
+    if (status.role !== "leader" || !this.stateValue.isBootstrapped) return;
+    if (this.appliedTerm !== status.term) return;
+    this.coordinator = new DataCoordinator(
+      {
+        selfId: this.id,
+        epoch: status.term,
+        minInsync: this.config.minInsync,
+        requestTimeoutTicks: this.config.requestTimeoutTicks,
+        fenceTimeoutTicks: Math.max(2, Math.floor(this.config.raft.electionTicks / 2)),
+      },
+      {
+        state: () => this.stateValue,
+        propose: (command) => this.propose(command),
+        isSuspect: (id) => this.tickCount - (this.lastHeardTick.get(id) ?? -Infinity) >
+          this.config.raft.electionTicks,
+      },
+    );
+    for (const run of this.queued.splice(0)) run();
+  }
+
+  private propose(command: ClusterCommand): boolean {
+    return this.raft.propose(encodeCommand(command)).ok;
+  }
+
+  /** Hands the lead to a lower-ordered voter that has stayed caught up (stage2.md). */
+  private maybeHandBack(): void {
+    const status = this.raft.status();
+    if (status.role !== "leader" || status.progress === null || status.transferee !== 0) {
+      this.handBackTicksSeen = 0;
+      return;
+    }
+    // The lowest voter below us whose log matches ours. Raft clears recentActive at every
+    // election-timeout boundary (CheckQuorum), so a tick that sees it cleared neither counts
+    // nor starts the count over.
+    let candidate = 0;
+    let isActive = false;
+    for (const id of status.voters) {
+      if (id >= this.id) break;
+      const p = status.progress.get(id);
+      if (p !== undefined && p.match === status.lastIndex) {
+        candidate = id;
+        isActive = p.recentActive;
+        break;
+      }
+    }
+    if (candidate !== this.handBackCandidate) {
+      this.handBackCandidate = candidate;
+      this.handBackTicksSeen = 0;
+      return;
+    }
+    if (candidate === 0 || !isActive) return;
+    if (++this.handBackTicksSeen >= this.config.handBackTicks) {
+      this.handBackTicksSeen = 0;
+      this.raft.transferLeader(candidate);
+    }
+  }
+
+  private notLeader(): ClientResult | null {
+    const status = this.raft.status();
+    if (status.role === "leader") return null;
+    const leader = status.leaderId === 0 ? undefined : this.stateValue.member(status.leaderId);
+    const message =
+      leader === undefined
+        ? `node ${this.id} is not the leader and knows of none yet`
+        : `node ${this.id} is not the leader; node ${leader.id} is`;
+    return leader === undefined
+      ? { ok: false, code: "NOT_LEADER", message }
+      : { ok: false, code: "NOT_LEADER", message, leader };
+  }
+
+  // ---- reads: lease, else ReadIndex ----------------------------------------------------------
+
+  private startRead(key: string, now: number, done: (r: ClientResult) => void): void {
+    if (this.hasLease(now)) return this.readData(key, done);
+    const context = `r${this.nextReadContext++}`;
+    const result = this.raft.readIndex(context);
+    if (!result.ok) return done(this.notLeader() ?? unavailable());
+    this.readsByContext.set(context, { key, done, index: -1 });
+  }
+
+  private hasLease(now: number): boolean {
+    const round = this.raft.leaseRound();
+    if (round === null) return false;
+    const sentAt = this.roundSentAt.get(round);
+    if (sentAt === undefined) return false;
+    // Forget rounds older than the one in force: the map stays small.
+    for (const r of this.roundSentAt.keys()) if (r < round) this.roundSentAt.delete(r);
+    const { electionTicks } = this.config.raft;
+    const leaseMs = (electionTicks - 1) * this.config.tickMs * this.config.leaseSafetyFactor;
+    return now < sentAt + leaseMs;
+  }
+
+  private onReadState(context: string, index: number): void {
+    const read = this.readsByContext.get(context);
+    if (read === undefined) return;
+    this.readsByContext.delete(context);
+    read.index = index;
+    this.readsReady.push(read);
+  }
+
+  private serveReadyReads(): void {
+    const ready = this.readsReady;
+    this.readsReady = [];
+    for (const read of ready) {
+      if (read.index < 0) read.done(unavailable());
+      else this.readData(read.key, read.done);
+    }
+  }
+
+  private readData(key: string, done: (r: ClientResult) => void): void {
+    const coordinator = this.coordinator;
+    if (coordinator === null) return done(this.notLeader() ?? unavailable());
+    coordinator.read(key, (r: ReadResult) => done(readResult(r)));
+  }
+
+  // ---- data plane: requests to this node's replica -----------------------------------------
+
+  private handleDataRequest(from: number, request: DataRequest): void {
+    const reply = this.replica.handle(from, request);
+    if (reply === null) return;
+    if (from === this.id) this.selfInbox.push({ kind: "reply", reply });
+    else this.immediateReplies.push({ to: from, kind: "data-reply", reply });
+  }
+
+  private readonly immediateReplies: PeerOut[] = [];
+
+  private drainSelfInbox(): void {
+    const inbox = this.selfInbox;
+    this.selfInbox = [];
+    for (const item of inbox) {
+      if (item.kind === "reply") this.coordinator?.onReply(this.id, item.reply);
+      else this.handleDataRequest(this.id, item.request);
+    }
+  }
+}
+
+function unavailable(): ClientResult {
+  return { ok: false, code: "UNAVAILABLE", message: "leadership could not be confirmed; retry" };
+}
+
+function writeResult(r: WriteResult): ClientResult {
+  if (!r.ok) return { ok: false, code: r.code, message: r.message };
+  return { ok: true, fields: { status: r.status, replicas: r.replicas, version: r.version } };
+}
+
+function readResult(r: ReadResult): ClientResult {
+  if (!r.ok) return { ok: false, code: r.code, message: r.message };
+  if (r.row === null) return { ok: true, fields: { found: false } };
+  return { ok: true, fields: { found: true, value: r.row.value, version: r.row.seq } };
+}

@@ -1,0 +1,674 @@
+// The leader's coordination of ONE partition in one term (epoch): takeover (fence, drop the
+// unreachable, reconcile), then writes, reads and the catch-up of replicas that are not in
+// sync. Pure: it sends data requests through its context and learns of answers, failures and
+// applied Raft entries through calls; no clock (timeouts are the coordinator's, in ticks).
+// docs/agreement.md explains each rule; the comments here say which one a step keeps.
+
+import type {
+  ChangeRecord,
+  ChangeStatus,
+  DataRow,
+  LogPosition,
+  LogSummary,
+} from "../store/replica-types.ts";
+import type { DataReply, DataRequest } from "./data-messages.ts";
+import type { ClusterCommand } from "./state.ts";
+
+/** Distributes a request without its rid: the coordinator numbers and times it. */
+export type OutgoingRequest = DataRequest extends infer R
+  ? R extends DataRequest
+    ? Omit<R, "rid">
+    : never
+  : never;
+
+export interface PartitionContext {
+  readonly selfId: number;
+  readonly epoch: number;
+  readonly minInsync: number;
+  /** The in-sync set as the applied Raft state says. */
+  insync(): readonly number[];
+  /** The replicas placement gives the partition over the current members. */
+  placement(): readonly number[];
+  /** Sends a request; the answer comes to onReply, or onFailure after a timeout. */
+  send(to: number, request: OutgoingRequest): number;
+  /** Proposes an in-sync change; false when it could not be proposed (not the leader). */
+  propose(command: ClusterCommand): boolean;
+  /** A member not heard from lately: a takeover does not wait for its answer. */
+  isSuspect(id: number): boolean;
+}
+
+export type WriteResult =
+  | { ok: true; status: ChangeStatus; version: number; replicas: number }
+  | { ok: false; code: "UNAVAILABLE" | "TIMEOUT"; message: string };
+
+export type ReadResult =
+  | { ok: true; row: DataRow | null }
+  | { ok: false; code: "UNAVAILABLE"; message: string };
+
+type Phase = "fencing" | "reconciling" | "serving" | "deposed";
+
+type Mode = "insync" | "catching-up" | "tailing" | "idle";
+
+/** The leader's view of one replica of the partition (like Raft's follower progress). */
+interface Progress {
+  mode: Mode;
+  /** Its last change as far as we know; null before it told us. */
+  last: LogPosition | null;
+  /** Highest seq it acknowledged durably in this epoch. */
+  ackedSeq: number;
+  /** The request of a catch-up step in flight, or 0. */
+  stepRid: number;
+  /** A full copy in flight: the pages still to install. */
+  copyRows: DataRow[] | null;
+  copyBase: LogPosition | null;
+  isFailed: boolean;
+  isAddPending: boolean;
+  isRemovePending: boolean;
+  /** Left the in-sync set because placement moved the partition: tell it to drop its copy. */
+  isDropDue: boolean;
+  /** Ticks to wait before the next catch-up attempt after a failure. */
+  retryTicks: number;
+}
+
+interface PendingWrite {
+  readonly change: ChangeRecord;
+  status: ChangeStatus | null;
+  readonly done: Array<(result: WriteResult) => void>;
+}
+
+const FETCH_LIMIT = 512;
+const COPY_PAGE_ROWS = 1000;
+const RETRY_TICKS = 10;
+/** Changes of this epoch kept in memory, so a replica close behind is fed without a source. */
+const RECENT_CHANGES_MAX = 8192;
+
+export class PartitionLeader {
+  readonly partition: number;
+  private readonly context: PartitionContext;
+  private phase: Phase = "fencing";
+  private readonly progress = new Map<number, Progress>();
+  private summaries = new Map<number, LogSummary>();
+  private last: LogPosition = { epoch: 0, seq: 0 };
+  private source: number | null = null;
+  private readonly pending: PendingWrite[] = [];
+  private readonly pendingByKey = new Map<string, number>();
+  private readonly pendingByWriter = new Map<string, PendingWrite>();
+  private readonly waitingReads = new Map<string, Array<() => void>>();
+  private readonly readsInFlight = new Map<number, (result: ReadResult) => void>();
+  private readonly recent: ChangeRecord[] = [];
+  private unsent: ChangeRecord[] = [];
+  private unsentPrev: LogPosition = { epoch: 0, seq: 0 };
+  private queuedWrites: Array<() => void> = [];
+
+  constructor(partition: number, context: PartitionContext) {
+    this.partition = partition;
+    this.context = context;
+    this.startFencing();
+  }
+
+  get isServing(): boolean {
+    return this.phase === "serving";
+  }
+
+  get phaseName(): Phase {
+    return this.phase;
+  }
+
+  /** Each replica's mode, for the heartbeat and status pages. */
+  replicaModes(): Map<number, Mode> {
+    return new Map([...this.progress].map(([id, p]) => [id, p.mode]));
+  }
+
+  // ---- takeover ----------------------------------------------------------------------------
+
+  private startFencing(): void {
+    this.phase = "fencing";
+    this.summaries = new Map();
+    const suspects: number[] = [];
+    for (const id of this.context.insync()) {
+      const p = this.progressOf(id);
+      p.mode = "insync";
+      if (this.context.isSuspect(id)) suspects.push(id);
+      else p.stepRid = this.send(id, { type: "fence", partition: this.partition, epoch: this.context.epoch });
+    }
+    for (const id of suspects) this.onFailure(id);
+  }
+
+  /** Fencing ends when every in-sync replica answered or left the set. */
+  private checkFencingDone(): void {
+    if (this.phase !== "fencing") return;
+    const insync = this.context.insync();
+    if (!insync.every((id) => this.summaries.has(id))) return;
+    // The source holds every acknowledged write; the highest last (epoch, seq) was reconciled
+    // most recently (docs/agreement.md, Takeover).
+    let best: number | null = null;
+    for (const id of insync) {
+      const s = this.summaries.get(id) as LogSummary;
+      if (s.isCopying) continue;
+      const b = best === null ? null : (this.summaries.get(best) as LogSummary);
+      if (b === null || compare(s.last, b.last) > 0) best = id;
+    }
+    if (best === null) return; // every in-sync replica is mid-copy: stay unavailable
+    this.source = best;
+    this.last = (this.summaries.get(best) as LogSummary).last;
+    this.phase = "reconciling";
+    for (const id of insync) {
+      const p = this.progressOf(id);
+      p.last = (this.summaries.get(id) as LogSummary).last;
+      p.ackedSeq = 0;
+      if (id !== best) this.startCatchUp(id);
+    }
+    this.checkReconciled();
+  }
+
+  private checkReconciled(): void {
+    if (this.phase !== "reconciling") return;
+    for (const id of this.context.insync()) {
+      const p = this.progressOf(id);
+      if (p.isFailed || p.last === null || compare(p.last, this.last) !== 0) return;
+    }
+    this.phase = "serving";
+    this.unsentPrev = this.last;
+    for (const id of this.context.insync()) this.progressOf(id).ackedSeq = this.last.seq;
+    for (const run of this.queuedWrites.splice(0)) run();
+  }
+
+  // ---- catch-up: truncate to the divergence point, then the source's changes -------------
+
+  private startCatchUp(id: number): void {
+    const p = this.progressOf(id);
+    const source = this.pickSource(id);
+    if (source === null) return;
+    p.mode = p.mode === "insync" ? "insync" : "catching-up";
+    p.copyRows = null;
+    // Ask the source for its summary first: fencing it again is harmless and answers that.
+    p.stepRid = this.send(source, { type: "fence", partition: this.partition, epoch: this.context.epoch });
+    this.stepSource.set(p.stepRid, { target: id, source });
+  }
+
+  private readonly stepSource = new Map<number, { target: number; source: number }>();
+
+  private pickSource(target: number): number | null {
+    if (this.phase === "reconciling") return this.source;
+    const candidates = this.context
+      .insync()
+      .filter((id) => id !== target && !this.progressOf(id).isFailed);
+    if (candidates.includes(this.context.selfId)) return this.context.selfId;
+    return candidates[0] ?? null;
+  }
+
+  private onStepReply(rid: number, from: number, reply: DataReply): boolean {
+    const step = this.stepSource.get(rid);
+    if (step === undefined) return false;
+    this.stepSource.delete(rid);
+    const p = this.progressOf(step.target);
+    if (p.stepRid !== rid) return true;
+    p.stepRid = 0;
+    const { target, source } = step;
+    const next = (request: OutgoingRequest, to: number) => {
+      p.stepRid = this.send(to, request);
+      this.stepSource.set(p.stepRid, step);
+    };
+    const base = { partition: this.partition, epoch: this.context.epoch };
+    switch (reply.type) {
+      case "fenced":
+        if (from !== source) return true;
+        const { base: logBase, last, epochs } = reply.summary;
+        next({ type: "truncate", ...base, source: { base: logBase, last, epochs } }, target);
+        return true;
+      case "truncated":
+      case "installed":
+      case "replicated":
+        p.last = reply.last;
+        if (p.copyRows !== null && p.copyRows.length > 0) return this.sendCopyPage(p, target), true;
+        if (this.tryTail(target)) return true;
+        next({ type: "fetch", ...base, afterSeq: reply.last.seq, limit: FETCH_LIMIT }, source);
+        return true;
+      case "changes": {
+        const from0 = p.last as LogPosition;
+        const changes = reply.changes.filter((c) => c.seq > from0.seq);
+        if (changes.length === 0) {
+          // The source has nothing newer: during reconcile we are level with it.
+          if (this.phase === "reconciling") this.checkReconciled();
+          else p.retryTicks = 1; // serving: the tail moves on; try again next tick
+          return true;
+        }
+        const records = changes.map(({ status: _status, ...record }) => record);
+        next({ type: "replicate", ...base, prev: from0, changes: records }, target);
+        return true;
+      }
+      case "snapshot-rows":
+        p.copyRows = [...reply.rows];
+        p.copyBase = reply.base;
+        this.sendCopyPage(p, target, true);
+        return true;
+      case "refused":
+        if (reply.reason === "stale-epoch") this.depose();
+        else if (reply.reason === "trimmed" || reply.reason === "copying") {
+          if (from === target) next({ type: "snapshot", ...base }, source);
+          else this.failStep(target);
+        } else this.failStep(target);
+        return true;
+      default:
+        this.failStep(target);
+        return true;
+    }
+  }
+
+  private sendCopyPage(p: Progress, target: number, isFirst = false): void {
+    const rows = (p.copyRows as DataRow[]).splice(0, COPY_PAGE_ROWS);
+    const isLast = (p.copyRows as DataRow[]).length === 0;
+    if (isLast) p.copyRows = null;
+    const step = { target, source: this.pickSource(target) ?? target };
+    p.stepRid = this.send(target, {
+      type: "install",
+      partition: this.partition,
+      epoch: this.context.epoch,
+      base: p.copyBase as LogPosition,
+      rows,
+      first: isFirst,
+      last: isLast,
+    });
+    this.stepSource.set(p.stepRid, step);
+  }
+
+  /**
+   * Serving: a replica whose next change is in `recent` gets the rest from memory and every
+   * new write from now on; it must acknowledge writes from here, and an insync-add is proposed.
+   * During reconcile, being level with the source is enough.
+   */
+  private tryTail(target: number): boolean {
+    const p = this.progressOf(target);
+    const last = p.last as LogPosition;
+    if (this.phase === "reconciling") {
+      if (compare(last, this.last) !== 0) return false;
+      this.checkReconciled();
+      return true;
+    }
+    if (this.phase !== "serving") return false;
+    const first = this.recent[0];
+    const sentLast = this.unsentPrev;
+    if (compare(last, sentLast) === 0) {
+      this.beginTailing(target);
+      return true;
+    }
+    if (first === undefined || last.seq < first.seq - 1 || last.seq > sentLast.seq) return false;
+    const atLast = this.recent.find((c) => c.seq === last.seq);
+    if (last.seq >= first.seq && atLast?.epoch !== last.epoch) return false;
+    const missing = this.recent.filter((c) => c.seq > last.seq && c.seq <= sentLast.seq);
+    this.beginTailing(target);
+    p.stepRid = this.send(target, {
+      type: "replicate",
+      partition: this.partition,
+      epoch: this.context.epoch,
+      prev: last,
+      changes: missing,
+    });
+    this.tailRids.set(p.stepRid, target);
+    return true;
+  }
+
+  private readonly tailRids = new Map<number, number>();
+
+  private beginTailing(target: number): void {
+    const p = this.progressOf(target);
+    if (p.mode === "insync") return;
+    p.mode = "tailing";
+    if (!this.context.insync().includes(target) && !p.isAddPending) {
+      p.isAddPending = this.context.propose({
+        type: "insync-add",
+        partition: this.partition,
+        id: target,
+        term: this.context.epoch,
+      });
+    }
+  }
+
+  private failStep(target: number): void {
+    this.onFailure(target);
+  }
+
+  // ---- writes ------------------------------------------------------------------------------
+
+  /** Orders a write; `done` runs once every replica that must have it has it durably. */
+  write(key: string, value: string | null, writer: string | null, done: (r: WriteResult) => void) {
+    if (this.phase === "deposed") {
+      return done({ ok: false, code: "UNAVAILABLE", message: "this node is no longer the leader" });
+    }
+    if (writer !== null) {
+      const same = this.pendingByWriter.get(writer);
+      if (same !== undefined) return void same.done.push(done);
+    }
+    if (this.phase !== "serving") {
+      this.queuedWrites.push(() => this.write(key, value, writer, done));
+      return;
+    }
+    const prev = this.unsent.length > 0 ? (this.unsent[this.unsent.length - 1] as ChangeRecord) : this.unsentPrev;
+    const change: ChangeRecord = { seq: prev.seq + 1, epoch: this.context.epoch, key, value, writer };
+    const entry: PendingWrite = { change, status: null, done: [done] };
+    this.pending.push(entry);
+    this.pendingByKey.set(key, (this.pendingByKey.get(key) ?? 0) + 1);
+    if (writer !== null) this.pendingByWriter.set(writer, entry);
+    this.unsent.push(change);
+    this.recent.push(change);
+    if (this.recent.length > RECENT_CHANGES_MAX) this.recent.shift();
+  }
+
+  hasUnsent(): boolean {
+    return this.unsent.length > 0;
+  }
+
+  /** Sends the writes ordered since the last flush: one replicate per replica. */
+  flush(): void {
+    if (this.unsent.length === 0) return;
+    const changes = this.unsent;
+    const prev = this.unsentPrev;
+    this.unsent = [];
+    this.unsentPrev = { epoch: this.context.epoch, seq: (changes[changes.length - 1] as ChangeRecord).seq };
+    for (const id of this.writeTargets()) {
+      const rid = this.send(id, {
+        type: "replicate",
+        partition: this.partition,
+        epoch: this.context.epoch,
+        prev,
+        changes,
+      });
+      this.tailRids.set(rid, id);
+    }
+  }
+
+  /** In-sync replicas, those being added, and those tailing the log. */
+  private writeTargets(): number[] {
+    const insync = this.context.insync();
+    const out = new Set(insync.filter((id) => !this.progressOf(id).isFailed));
+    for (const [id, p] of this.progress) {
+      if (!p.isFailed && (p.mode === "tailing" || p.isAddPending)) out.add(id);
+    }
+    return [...out];
+  }
+
+  /** Whose acknowledgement a write needs: every in-sync replica, and those being added. */
+  private mustAck(): number[] {
+    const out = new Set(this.context.insync());
+    for (const [id, p] of this.progress) {
+      if (p.isAddPending || (p.mode === "tailing" && !p.isFailed)) out.add(id);
+    }
+    return [...out];
+  }
+
+  private onWriteAck(from: number, reply: Extract<DataReply, { type: "replicated" }>): void {
+    const p = this.progressOf(from);
+    p.last = reply.last;
+    p.ackedSeq = Math.max(p.ackedSeq, reply.last.seq);
+    // Statuses come with the changes of that request; replicas with the same history agree.
+    const count = reply.statuses.length;
+    for (const entry of this.pending) {
+      const offset = entry.change.seq - (reply.last.seq - count + 1);
+      if (offset >= 0 && offset < count && entry.status === null) {
+        entry.status = reply.statuses[offset] as ChangeStatus;
+      }
+    }
+    this.completeWrites();
+  }
+
+  /** Acknowledges, in order, the writes every replica that must have them has. */
+  private completeWrites(): void {
+    const required = this.mustAck();
+    while (this.pending.length > 0) {
+      const entry = this.pending[0] as PendingWrite;
+      const seq = entry.change.seq;
+      const holders = required.filter((id) => this.progressOf(id).ackedSeq >= seq);
+      // A failed in-sync replica still counts as required until its removal is applied: a
+      // write is never acknowledged without a replica the Raft state still calls in sync.
+      if (holders.length < required.length) return;
+      if (holders.length < this.context.minInsync || entry.status === null) return;
+      this.pending.shift();
+      this.releaseKey(entry);
+      const result: WriteResult = {
+        ok: true,
+        status: entry.status,
+        version: seq,
+        replicas: holders.length,
+      };
+      for (const done of entry.done) done(result);
+    }
+  }
+
+  private releaseKey(entry: PendingWrite): void {
+    const { key, writer } = entry.change;
+    const left = (this.pendingByKey.get(key) ?? 1) - 1;
+    if (writer !== null && this.pendingByWriter.get(writer) === entry) {
+      this.pendingByWriter.delete(writer);
+    }
+    if (left > 0) {
+      this.pendingByKey.set(key, left);
+      return;
+    }
+    this.pendingByKey.delete(key);
+    for (const run of this.waitingReads.get(key)?.splice(0) ?? []) run();
+    this.waitingReads.delete(key);
+  }
+
+  // ---- reads -------------------------------------------------------------------------------
+
+  /** Reads `key` from an in-sync replica once no write to it is in flight. */
+  read(key: string, done: (result: ReadResult) => void): void {
+    if (this.phase === "deposed") {
+      return done({ ok: false, code: "UNAVAILABLE", message: "this node is no longer the leader" });
+    }
+    if (this.phase !== "serving") {
+      this.queuedWrites.push(() => this.read(key, done));
+      return;
+    }
+    if (this.pendingByKey.has(key)) {
+      const waiting = this.waitingReads.get(key) ?? [];
+      waiting.push(() => this.read(key, done));
+      this.waitingReads.set(key, waiting);
+      return;
+    }
+    const replica = this.readReplica();
+    if (replica === null) {
+      return done({ ok: false, code: "UNAVAILABLE", message: `partition ${this.partition} has no live in-sync replica` });
+    }
+    const rid = this.send(replica, { type: "read", partition: this.partition, epoch: this.context.epoch, key });
+    this.readsInFlight.set(rid, done);
+  }
+
+  private readReplica(): number | null {
+    const live = this.context.insync().filter((id) => !this.progressOf(id).isFailed);
+    if (live.includes(this.context.selfId)) return this.context.selfId;
+    return live[0] ?? null;
+  }
+
+  // ---- answers, failures, applied entries, ticks -------------------------------------------
+
+  onReply(rid: number, from: number, reply: DataReply): void {
+    const read = this.readsInFlight.get(rid);
+    if (read !== undefined) {
+      this.readsInFlight.delete(rid);
+      if (reply.type === "row") return read({ ok: true, row: reply.row });
+      if (reply.type === "refused" && reply.reason === "stale-epoch") this.depose();
+      const message = `replica ${from} of partition ${this.partition} refused the read`;
+      return read({ ok: false, code: "UNAVAILABLE", message });
+    }
+    if (this.phase === "fencing" && reply.type === "fenced" && this.progressOf(from).stepRid === rid) {
+      this.progressOf(from).stepRid = 0;
+      this.summaries.set(from, reply.summary);
+      return this.checkFencingDone();
+    }
+    if (this.onStepReply(rid, from, reply)) return;
+    if (this.tailRids.has(rid)) {
+      this.tailRids.delete(rid);
+      if (reply.type === "replicated") return this.onWriteAck(from, reply);
+      if (reply.type === "refused" && reply.reason === "stale-epoch") return this.depose();
+      return this.onFailure(from);
+    }
+    if (reply.type === "refused" && reply.reason === "stale-epoch") this.depose();
+  }
+
+  /** `rid` to `to` got no answer in time, or `to` refused in a way that means it fell out. */
+  onTimeout(rid: number, to: number): void {
+    const read = this.readsInFlight.get(rid);
+    if (read !== undefined) {
+      this.readsInFlight.delete(rid);
+      const message = `replica ${to} of partition ${this.partition} did not answer the read`;
+      read({ ok: false, code: "UNAVAILABLE", message });
+    }
+    this.stepSource.delete(rid);
+    this.tailRids.delete(rid);
+    this.onFailure(to);
+  }
+
+  private onFailure(id: number): void {
+    const p = this.progressOf(id);
+    if (p.isFailed) return;
+    p.isFailed = true;
+    p.stepRid = 0;
+    p.retryTicks = RETRY_TICKS;
+    this.proposeRemovalIfNeeded(id);
+    if (this.phase === "reconciling" && id === this.source) {
+      // The source is gone: take over again with whoever answers.
+      this.progress.forEach((q) => (q.stepRid = 0));
+    }
+  }
+
+  private proposeRemovalIfNeeded(id: number): void {
+    const p = this.progressOf(id);
+    if (!this.context.insync().includes(id) || p.isRemovePending) return;
+    // Never the last in-sync replica: the partition waits (UNAVAILABLE) rather than lose data.
+    if (this.context.insync().length <= 1) return;
+    p.isRemovePending = this.context.propose({
+      type: "insync-remove",
+      partition: this.partition,
+      id,
+      term: this.context.epoch,
+    });
+  }
+
+  /** The Raft state changed this partition's in-sync set (a committed entry was applied). */
+  onInsyncChanged(): void {
+    const insync = this.context.insync();
+    for (const [id, p] of this.progress) {
+      if (insync.includes(id)) {
+        if (p.isAddPending) {
+          p.isAddPending = false;
+          p.mode = "insync";
+        }
+        if (p.isFailed) this.proposeRemovalIfNeeded(id);
+      } else {
+        p.isRemovePending = false;
+        if (p.mode === "insync") p.mode = p.isFailed ? "idle" : "catching-up";
+        if (p.isAddPending === false && p.isFailed && p.mode === "tailing") p.mode = "idle";
+      }
+    }
+    if (this.phase === "fencing") this.checkFencingDone();
+    else if (this.phase === "reconciling") this.checkReconciled();
+    this.completeWrites();
+  }
+
+  /** Retries what failed and starts catch-ups of placed replicas that are not in sync. */
+  tick(): void {
+    if (this.phase === "deposed") return;
+    const insync = this.context.insync();
+    if (this.phase === "fencing") {
+      for (const id of insync) {
+        const p = this.progressOf(id);
+        if (!this.summaries.has(id) && p.stepRid === 0 && --p.retryTicks <= 0) {
+          p.isFailed = false;
+          p.stepRid = this.send(id, { type: "fence", partition: this.partition, epoch: this.context.epoch });
+        }
+      }
+      return;
+    }
+    if (this.phase === "reconciling") {
+      if (this.source !== null && this.progressOf(this.source).isFailed) this.startFencing();
+      return;
+    }
+    this.retireUnplaced();
+    for (const id of this.context.placement()) {
+      if (insync.includes(id)) continue;
+      const p = this.progressOf(id);
+      if (p.isAddPending || p.mode === "tailing" || p.stepRid !== 0) continue;
+      if (p.isRemovePending || (p.isFailed && insync.includes(id))) continue;
+      if (--p.retryTicks > 0) continue;
+      p.isFailed = false;
+      p.mode = "catching-up";
+      this.startCatchUp(id);
+    }
+  }
+
+  /**
+   * Once every placed replica is in sync, replicas placement no longer gives the partition
+   * (a member joined and took it over) leave the set, then drop their copy.
+   */
+  private retireUnplaced(): void {
+    const insync = this.context.insync();
+    const placement = this.context.placement();
+    if (!placement.every((id) => insync.includes(id))) return;
+    for (const id of insync) {
+      const p = this.progressOf(id);
+      if (placement.includes(id) || p.isRemovePending) continue;
+      p.isRemovePending = this.context.propose({
+        type: "insync-remove",
+        partition: this.partition,
+        id,
+        term: this.context.epoch,
+      });
+      p.isDropDue = p.isRemovePending;
+    }
+    for (const [id, p] of this.progress) {
+      if (!p.isDropDue || insync.includes(id)) continue;
+      p.isDropDue = false;
+      p.mode = "idle";
+      this.send(id, { type: "drop", partition: this.partition, epoch: this.context.epoch });
+    }
+  }
+
+  /** A newer leader fenced a replica: we are deposed; nothing more is acknowledged here. */
+  depose(): void {
+    if (this.phase === "deposed") return;
+    this.phase = "deposed";
+    const failure: WriteResult = {
+      ok: false,
+      code: "TIMEOUT",
+      message: "leadership was lost while the write was in flight; it may or may not have happened",
+    };
+    for (const entry of this.pending.splice(0)) for (const done of entry.done) done(failure);
+    for (const run of this.queuedWrites.splice(0)) run();
+    for (const [key, runs] of this.waitingReads) {
+      this.waitingReads.delete(key);
+      for (const run of runs) run();
+    }
+  }
+
+  private progressOf(id: number): Progress {
+    let p = this.progress.get(id);
+    if (p === undefined) {
+      p = {
+        mode: "idle",
+        last: null,
+        ackedSeq: 0,
+        stepRid: 0,
+        copyRows: null,
+        copyBase: null,
+        isFailed: false,
+        isAddPending: false,
+        isRemovePending: false,
+        isDropDue: false,
+        retryTicks: 0,
+      };
+      this.progress.set(id, p);
+    }
+    return p;
+  }
+
+  private send(to: number, request: OutgoingRequest): number {
+    return this.context.send(to, request);
+  }
+}
+
+function compare(a: LogPosition, b: LogPosition): number {
+  if (a.epoch !== b.epoch) return a.epoch - b.epoch;
+  return a.seq - b.seq;
+}
+

@@ -1,0 +1,403 @@
+// The data plane's storage in the node's sqlite database (replica-types.ts has the contract and
+// its invariants; memory-replica-store.ts the reference semantics). One commit is one IMMEDIATE
+// transaction: with synchronous=FULL, one fsync makes every write in it durable. Partition
+// summaries are cached in memory and replaced only after a commit succeeds.
+
+import type { Database } from "bun:sqlite";
+import { assert } from "../util/errors.ts";
+import { guardSqlite, openDatabase } from "./database.ts";
+import { statusOf } from "./memory-replica-store.ts";
+import type { SharedTransaction } from "./transaction.ts";
+import {
+  positionZero,
+  type AppliedChange,
+  type ChangeRecord,
+  type ChangeStatus,
+  type CommitOutcome,
+  type DataRow,
+  type EpochStart,
+  type LogPosition,
+  type LogSummary,
+  type ReplicaStorage,
+  type ReplicaWrite,
+} from "./replica-types.ts";
+
+interface ChangeRow {
+  seq: number;
+  epoch: number;
+  key: string;
+  value: string | null;
+  writer: string | null;
+  status: string;
+}
+
+interface UndoRow {
+  seq: number;
+  key: string;
+  before_seq: number | null;
+  before_epoch: number | null;
+  before_value: string | null;
+  before_writer: string | null;
+}
+
+interface PartitionRow {
+  partition: number;
+  fenced: number;
+  base_seq: number;
+  base_epoch: number;
+  is_copying: number;
+}
+
+interface CachedPartition {
+  fenced: number;
+  summary: LogSummary;
+}
+
+type ChangeInsert = [
+  ...[partition: number, seq: number, epoch: number, key: string],
+  ...[value: string | null, writer: string | null, status: string],
+  ...[seq: number | null, epoch: number | null, value: string | null, writer: string | null],
+];
+
+const changeColumns = "seq, epoch, key, value, writer, status";
+
+function prepare(db: Database) {
+  return {
+    getRow: db.prepare<DataRow, [string]>(
+      "SELECT key, partition, seq, epoch, value, writer FROM kv WHERE key = ?",
+    ),
+    upsertRow: db.prepare<null, [string, number, number, number, string, string | null]>(
+      `INSERT INTO kv (key, partition, seq, epoch, value, writer) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+       ON CONFLICT (key) DO UPDATE SET seq = excluded.seq, epoch = excluded.epoch,
+         value = excluded.value, writer = excluded.writer`,
+    ),
+    deleteRow: db.prepare<null, [string]>("DELETE FROM kv WHERE key = ?"),
+    rowsAfter: db.prepare<DataRow, [number, string, number]>(
+      `SELECT key, partition, seq, epoch, value, writer FROM kv
+       WHERE partition = ?1 AND key > ?2 ORDER BY key LIMIT ?3`,
+    ),
+    countRows: db.prepare<{ n: number }, [number]>(
+      "SELECT count(*) AS n FROM kv WHERE partition = ?",
+    ),
+    insertChange: db.prepare<null, ChangeInsert>(
+      `INSERT INTO changes (partition, seq, epoch, key, value, writer, status,
+         before_seq, before_epoch, before_value, before_writer)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)`,
+    ),
+    changesAfter: db.prepare<ChangeRow, [number, number, number]>(
+      `SELECT ${changeColumns} FROM changes WHERE partition = ?1 AND seq > ?2
+       ORDER BY seq LIMIT ?3`,
+    ),
+    changeByWriter: db.prepare<ChangeRow, [number, string]>(
+      `SELECT ${changeColumns} FROM changes WHERE partition = ?1 AND writer = ?2
+       ORDER BY seq DESC LIMIT 1`,
+    ),
+    undoAfter: db.prepare<UndoRow, [number, number]>(
+      `SELECT seq, key, before_seq, before_epoch, before_value, before_writer FROM changes
+       WHERE partition = ?1 AND seq > ?2 ORDER BY seq DESC`,
+    ),
+    deleteChangesAfter: db.prepare<null, [number, number]>(
+      "DELETE FROM changes WHERE partition = ?1 AND seq > ?2",
+    ),
+    deleteChangesUpTo: db.prepare<null, [number, number]>(
+      "DELETE FROM changes WHERE partition = ?1 AND seq <= ?2",
+    ),
+    changeAt: db.prepare<{ epoch: number }, [number, number]>(
+      "SELECT epoch FROM changes WHERE partition = ?1 AND seq = ?2",
+    ),
+    epochStarts: db.prepare<EpochStart, [number]>(
+      `SELECT epoch, min(seq) AS seq FROM changes WHERE partition = ?
+       GROUP BY epoch ORDER BY epoch`,
+    ),
+    lastChange: db.prepare<{ epoch: number; seq: number }, [number]>(
+      "SELECT epoch, seq FROM changes WHERE partition = ? ORDER BY seq DESC LIMIT 1",
+    ),
+    deletePartitionRows: db.prepare<null, [number]>("DELETE FROM kv WHERE partition = ?"),
+    deletePartitionChanges: db.prepare<null, [number]>("DELETE FROM changes WHERE partition = ?"),
+    partitions: db.prepare<PartitionRow, []>("SELECT * FROM partition_logs"),
+    upsertPartition: db.prepare<null, [number, number, number, number, number]>(
+      `INSERT INTO partition_logs (partition, fenced, base_seq, base_epoch, is_copying)
+       VALUES (?1, ?2, ?3, ?4, ?5)
+       ON CONFLICT (partition) DO UPDATE SET fenced = excluded.fenced,
+         base_seq = excluded.base_seq, base_epoch = excluded.base_epoch,
+         is_copying = excluded.is_copying`,
+    ),
+  };
+}
+
+type Statements = ReturnType<typeof prepare>;
+
+const emptyPartition: CachedPartition = {
+  fenced: 0,
+  summary: { base: positionZero, last: positionZero, epochs: [], isCopying: false },
+};
+
+export class SqliteReplicaStore implements ReplicaStorage {
+  readonly path: string;
+  private readonly db: Database;
+  private readonly ownsDatabase: boolean;
+  private readonly statements: Statements;
+  private readonly cache = new Map<number, CachedPartition>();
+  private readonly commitTransaction: (writes: readonly ReplicaWrite[]) => WorkingCommit;
+  /** Inside an open transaction bun runs this as a SAVEPOINT: a throw undoes only this part. */
+  private readonly commitSavepoint: (writes: readonly ReplicaWrite[]) => WorkingCommit;
+  /** The shared transaction this store has written in and that has not committed yet. */
+  private stagedIn: SharedTransaction | null = null;
+  private isClosed = false;
+
+  /** Uses `db` (already opened by openDatabase) when given, else opens `path` itself. */
+  constructor(path: string, db?: Database) {
+    this.path = path;
+    this.ownsDatabase = db === undefined;
+    this.db = db ?? openDatabase(path, { busyTimeoutMs: 5000 });
+    this.statements = prepare(this.db);
+    this.commitTransaction = this.db.transaction((writes: readonly ReplicaWrite[]) =>
+      this.applyWrites(writes),
+    ).immediate;
+    this.commitSavepoint = this.db.transaction((writes: readonly ReplicaWrite[]) =>
+      this.applyWrites(writes),
+    );
+    for (const row of this.statements.partitions.all()) {
+      this.cache.set(row.partition, this.load(row));
+    }
+  }
+
+  fencedEpoch(partition: number): number {
+    return this.cached(partition).fenced;
+  }
+
+  summary(partition: number): LogSummary {
+    return this.cached(partition).summary;
+  }
+
+  get(key: string): DataRow | undefined {
+    return this.guard("get", () => this.statements.getRow.get(key)) ?? undefined;
+  }
+
+  changesAfter(partition: number, afterSeq: number, limit: number): AppliedChange[] {
+    return this.guard("changesAfter", () =>
+      this.statements.changesAfter.all(partition, afterSeq, limit),
+    ).map(changeFromRow);
+  }
+
+  rowsAfter(partition: number, afterKey: string, limit: number): DataRow[] {
+    return this.guard("rowsAfter", () => this.statements.rowsAfter.all(partition, afterKey, limit));
+  }
+
+  changeByWriter(partition: number, writer: string): AppliedChange | undefined {
+    const row = this.guard("changeByWriter", () =>
+      this.statements.changeByWriter.get(partition, writer),
+    );
+    return row === null ? undefined : changeFromRow(row);
+  }
+
+  countRows(partition: number): number {
+    return this.guard("countRows", () => this.statements.countRows.get(partition))?.n ?? 0;
+  }
+
+  commit(writes: readonly ReplicaWrite[]): CommitOutcome {
+    assert(!this.isClosed, `store ${this.path} is closed`);
+    if (writes.length === 0) return { statuses: [] };
+    const working = this.guard("commit", () => this.commitTransaction(writes));
+    for (const [partition, state] of working.partitions) this.cache.set(partition, state);
+    return { statuses: working.statuses };
+  }
+
+  /**
+   * Writes what commit() writes, inside a transaction the caller runs (runTransaction in
+   * transaction.ts), so it commits or rolls back with the caller's other writes (a node's Raft
+   * state); the summaries change when it commits. One call per transaction, and no read of
+   * this store until the transaction ends. A call that throws leaves nothing of itself behind.
+   */
+  commitWithin(transaction: SharedTransaction, writes: readonly ReplicaWrite[]): CommitOutcome {
+    assert(!this.isClosed, `store ${this.path} is closed`);
+    assert(transaction.isOpen, "commitWithin on a finished transaction");
+    assert(transaction.db === this.db, "commitWithin on another database's transaction");
+    assert(this.db.inTransaction, "commitWithin outside a sqlite transaction");
+    assert(this.stagedIn !== transaction, "commitWithin twice in one transaction");
+    if (writes.length === 0) return { statuses: [] };
+    const working = this.guard("commit", () => this.commitSavepoint(writes));
+    this.stagedIn = transaction;
+    transaction.onCommit(() => {
+      this.stagedIn = null;
+      for (const [partition, state] of working.partitions) this.cache.set(partition, state);
+    });
+    return { statuses: working.statuses };
+  }
+
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    if (this.ownsDatabase) guardSqlite(this.path, "close", () => this.db.close());
+  }
+
+  // ---- inside the write transaction: a throw rolls every write back ---------------------
+
+  private applyWrites(writes: readonly ReplicaWrite[]): WorkingCommit {
+    const working: WorkingCommit = { partitions: new Map(), statuses: [] };
+    const stateOf = (p: number): CachedPartition => {
+      let state = working.partitions.get(p);
+      if (state === undefined) {
+        const cached = this.cached(p);
+        state = { fenced: cached.fenced, summary: { ...cached.summary } };
+        working.partitions.set(p, state);
+      }
+      return state;
+    };
+    for (const write of writes) {
+      const state = stateOf(write.partition);
+      if (write.type === "append") {
+        working.statuses.push(this.append(state, write.partition, write.changes));
+      } else {
+        this.applyWrite(state, write);
+      }
+    }
+    for (const [p, state] of working.partitions) {
+      const { base, isCopying } = state.summary;
+      this.statements.upsertPartition.run(p, state.fenced, base.seq, base.epoch, isCopying ? 1 : 0);
+    }
+    return working;
+  }
+
+  private append(
+    state: CachedPartition,
+    partition: number,
+    changes: readonly ChangeRecord[],
+  ): ChangeStatus[] {
+    assert(!state.summary.isCopying, `append to partition ${partition} while copying`);
+    const statuses: ChangeStatus[] = [];
+    for (const change of changes) {
+      const { last } = state.summary;
+      assert(change.seq === last.seq + 1, `append seq ${change.seq} after ${last.seq}`);
+      assert(change.epoch >= last.epoch, `append epoch ${change.epoch} below ${last.epoch}`);
+      const before = this.statements.getRow.get(change.key);
+      const status = statusOf(before !== null, change.value !== null);
+      this.statements.insertChange.run(
+        partition,
+        change.seq,
+        change.epoch,
+        change.key,
+        change.value,
+        change.writer,
+        status,
+        before?.seq ?? null,
+        before?.epoch ?? null,
+        before?.value ?? null,
+        before?.writer ?? null,
+      );
+      if (change.value === null) this.statements.deleteRow.run(change.key);
+      else {
+        this.statements.upsertRow.run(
+          change.key,
+          partition,
+          change.seq,
+          change.epoch,
+          change.value,
+          change.writer,
+        );
+      }
+      statuses.push(status);
+      state.summary = withLast(state.summary, { epoch: change.epoch, seq: change.seq });
+    }
+    return statuses;
+  }
+
+  private applyWrite(state: CachedPartition, write: Exclude<ReplicaWrite, { type: "append" }>) {
+    const p = write.partition;
+    const s = this.statements;
+    switch (write.type) {
+      case "fence":
+        state.fenced = Math.max(state.fenced, write.epoch);
+        return;
+      case "truncate": {
+        assert(write.afterSeq >= state.summary.base.seq, `truncate below the base of ${p}`);
+        for (const undo of s.undoAfter.all(p, write.afterSeq)) {
+          if (undo.before_seq === null || undo.before_value === null) s.deleteRow.run(undo.key);
+          else {
+            s.upsertRow.run(
+              undo.key,
+              p,
+              undo.before_seq,
+              undo.before_epoch ?? 0,
+              undo.before_value,
+              undo.before_writer,
+            );
+          }
+        }
+        s.deleteChangesAfter.run(p, write.afterSeq);
+        state.summary = this.summarize(p, state.summary.base, state.summary.isCopying);
+        return;
+      }
+      case "trim": {
+        assert(write.uptoSeq <= state.summary.last.seq, `trim past the end of ${p}`);
+        if (write.uptoSeq <= state.summary.base.seq) return;
+        const at = s.changeAt.get(p, write.uptoSeq);
+        assert(at !== null, `trim: no change ${write.uptoSeq} in ${p}`);
+        s.deleteChangesUpTo.run(p, write.uptoSeq);
+        const base = { epoch: at.epoch, seq: write.uptoSeq };
+        state.summary = this.summarize(p, base, state.summary.isCopying);
+        return;
+      }
+      case "copy-start":
+        s.deletePartitionRows.run(p);
+        s.deletePartitionChanges.run(p);
+        state.summary = { base: write.base, last: write.base, epochs: [], isCopying: true };
+        return;
+      case "copy-rows":
+        assert(state.summary.isCopying, `copy rows into ${p} with no copy running`);
+        for (const row of write.rows) {
+          s.upsertRow.run(row.key, p, row.seq, row.epoch, row.value, row.writer);
+        }
+        return;
+      case "copy-end":
+        assert(state.summary.isCopying, `copy end of ${p} with no copy running`);
+        state.summary = { ...state.summary, isCopying: false };
+        return;
+      case "drop":
+        s.deletePartitionRows.run(p);
+        s.deletePartitionChanges.run(p);
+        state.summary = emptyPartition.summary;
+        return;
+    }
+  }
+
+  private summarize(partition: number, base: LogPosition, isCopying: boolean): LogSummary {
+    const last = this.statements.lastChange.get(partition) ?? base;
+    const epochs = this.statements.epochStarts.all(partition);
+    return { base, last: { epoch: last.epoch, seq: last.seq }, epochs, isCopying };
+  }
+
+  private load(row: PartitionRow): CachedPartition {
+    const base = { epoch: row.base_epoch, seq: row.base_seq };
+    return { fenced: row.fenced, summary: this.summarize(row.partition, base, row.is_copying === 1) };
+  }
+
+  private cached(partition: number): CachedPartition {
+    assert(Number.isSafeInteger(partition) && partition >= 0, `bad partition ${partition}`);
+    return this.cache.get(partition) ?? emptyPartition;
+  }
+
+  private guard<T>(operation: string, run: () => T): T {
+    assert(!this.isClosed, `store ${this.path} is closed`);
+    return guardSqlite(this.path, operation, run);
+  }
+}
+
+interface WorkingCommit {
+  partitions: Map<number, CachedPartition>;
+  statuses: ChangeStatus[][];
+}
+
+function withLast(summary: LogSummary, last: LogPosition): LogSummary {
+  const top = summary.epochs[summary.epochs.length - 1];
+  const epochs =
+    top !== undefined && top.epoch === last.epoch
+      ? summary.epochs
+      : [...summary.epochs, { epoch: last.epoch, seq: last.seq }];
+  return { ...summary, last, epochs };
+}
+
+function changeFromRow(row: ChangeRow): AppliedChange {
+  const status = row.status as ChangeStatus;
+  return { seq: row.seq, epoch: row.epoch, key: row.key, value: row.value, writer: row.writer, status };
+}

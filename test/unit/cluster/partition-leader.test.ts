@@ -1,0 +1,95 @@
+// The leader's coordination of one partition (lib/cluster/partition-leader.ts) in a small
+// deterministic world: takeover picks the right source and reconciles, writes wait for every
+// in-sync replica or for a committed removal, catch-up brings a replica back, and a deposed
+// leader acknowledges nothing. Rules from docs/agreement.md.
+
+import { describe, expect, test } from "bun:test";
+import type { ChangeRecord } from "../../../lib/store/replica-types.ts";
+import { keyOf } from "../store/rows.ts";
+import { P, PartitionWorld } from "./partition-world.ts";
+
+const k = (n: number) => keyOf(n * 64); // all in partition 0 of 64: first 8 hex digits
+function change(seq: number, epoch: number, n: number, value: string | null): ChangeRecord {
+  return { seq, epoch, key: k(n), value, writer: null };
+}
+
+describe("PartitionLeader", () => {
+  test("takeover: the highest last (epoch, seq) is the source and a deposed suffix is undone", () => {
+    const world = new PartitionWorld([1, 2], [1, 2]);
+    world.seed(1, 1, [change(1, 1, 1, "a"), change(2, 1, 2, "b"), change(3, 1, 3, "unacked")]);
+    world.seed(2, 2, [change(1, 1, 1, "a"), change(2, 1, 2, "b"), change(3, 2, 1, "from-2")]);
+    const leader = world.startLeader(1, 3);
+    world.settle();
+    expect(leader.isServing).toBe(true);
+    const expected = { [k(1)]: "from-2", [k(2)]: "b" };
+    expect(world.values(1)).toEqual(expected);
+    expect(world.values(2)).toEqual(expected);
+    expect(world.stores.get(1)?.fencedEpoch(P)).toBe(3);
+  });
+
+  test("a write is acknowledged once every in-sync replica has it, with its outcome", () => {
+    const world = new PartitionWorld([1, 2, 3], [1, 2]);
+    world.startLeader(3, 1);
+    world.settle();
+    const first = world.write(k(5), "v1");
+    const second = world.write(k(5), "v2");
+    expect(first).toEqual([]);
+    world.settle();
+    expect(first).toEqual([{ ok: true, status: "created", version: 1, replicas: 2 }]);
+    expect(second).toEqual([{ ok: true, status: "updated", version: 2, replicas: 2 }]);
+    const read = world.read(k(5));
+    world.settle();
+    expect(read).toEqual([{ ok: true, row: expect.objectContaining({ value: "v2", seq: 2 }) }]);
+    expect(world.values(1)).toEqual(world.values(2));
+  });
+
+  test("a silent in-sync replica delays the ack until its removal is committed", () => {
+    const world = new PartitionWorld([1, 2], [1, 2]);
+    world.startLeader(1, 1);
+    world.settle();
+    world.down.add(2);
+    const result = world.write(k(1), "v");
+    world.settle();
+    world.timeOut();
+    world.settle();
+    expect(result).toEqual([]);
+    expect(world.proposals).toEqual([{ type: "insync-remove", partition: P, id: 2, term: 1 }]);
+    world.commitProposals();
+    expect(result).toEqual([{ ok: true, status: "created", version: 1, replicas: 1 }]);
+  });
+
+  test("a returning replica catches up, tails the log, and is added back", () => {
+    const world = new PartitionWorld([1, 2], [1], [1, 2]);
+    world.seed(2, 1, [change(1, 1, 1, "old"), change(2, 1, 9, "diverged")]);
+    world.seed(1, 1, [change(1, 1, 1, "old")]);
+    world.startLeader(1, 2);
+    world.settle();
+    for (let i = 0; i < 20; i++) world.write(k(i % 5), `v${i}`);
+    world.settle();
+    world.leader.tick();
+    world.settle();
+    expect(world.proposals).toEqual([{ type: "insync-add", partition: P, id: 2, term: 2 }]);
+    // Writes made while the add is pending already need replica 2.
+    const during = world.write(k(7), "during");
+    world.settle();
+    expect(during[0]).toMatchObject({ ok: true, replicas: 2 });
+    world.commitProposals();
+    expect(world.insync).toEqual([1, 2]);
+    expect(world.values(2)).toEqual(world.values(1));
+    expect(world.values(2)[k(9)]).toBeUndefined();
+  });
+
+  test("a leader fenced out by a newer one acknowledges nothing more", () => {
+    const world = new PartitionWorld([1, 2], [1, 2]);
+    world.startLeader(1, 1);
+    world.settle();
+    world.stores.get(2)?.commit([{ type: "fence", partition: P, epoch: 5 }]);
+    const result = world.write(k(1), "v");
+    world.settle();
+    expect(result).toEqual([
+      expect.objectContaining({ ok: false, code: "TIMEOUT" }),
+    ]);
+    const later = world.write(k(2), "w");
+    expect(later).toEqual([expect.objectContaining({ ok: false, code: "UNAVAILABLE" })]);
+  });
+});
