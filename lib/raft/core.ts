@@ -150,11 +150,15 @@ export class RaftCore {
    * Starts an election now (PreVote first when enabled). Ignored by non-voters, and by a
    * follower in lease (it heard from a leader, or restarted, within the election timeout): it
    * may have acknowledged a heartbeat round that a leader's lease rests on, so it must not vote
-   * for anyone, itself included. To move leadership, use transferLeader on the leader.
+   * for anyone, itself included. To move leadership, use transferLeader on the leader. The one
+   * exception is a node that is its configuration's only voter (a cluster just bootstrapped):
+   * no other leader can hold a lease on it, since every later configuration would be in its log.
    */
   campaign(): void {
-    if (this.raft.isInLease()) return;
-    this.raft.campaign(this.raft.config.preVote ? "pre-vote" : "vote", false);
+    const raft = this.raft;
+    const isSoleVoter = raft.voters.length === 1 && raft.voters[0] === raft.id;
+    if (raft.isInLease() && !isSoleVoter) return;
+    raft.campaign(raft.config.preVote ? "pre-vote" : "vote", false);
   }
 
   /** Leader only: hands leadership to `to` once it is caught up (thesis §3.10). */

@@ -126,11 +126,20 @@ describe("stickiness (thesis §4.2.3) and the startup lease", () => {
     ]);
   });
 
-  test("campaign() is ignored while in lease", () => {
+  test("campaign() is ignored while in lease, also right after a (re)start", () => {
     const cluster = new TestCluster([1, 2, 3]);
+    cluster.core(2).campaign();
+    expect(cluster.core(2).status().role).toBe("follower");
     cluster.elect(1);
     cluster.core(2).campaign();
     expect(cluster.core(2).status().role).toBe("follower");
+  });
+
+  test("a just-bootstrapped sole voter campaigns at once", () => {
+    const cluster = new TestCluster([1]);
+    cluster.core(1).campaign();
+    cluster.drain(1);
+    expect(cluster.core(1).status().role).toBe("leader");
   });
 });
 
