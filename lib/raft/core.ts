@@ -338,7 +338,8 @@ export class RaftCore {
     return {
       id: raft.id, term: raft.term, vote: raft.vote, commit: raft.log.committed,
       applied: raft.log.applied, lastIndex: raft.log.lastIndex(), leaderId: raft.leaderId,
-      role: raft.role, voters: raft.voters.slice(), progress, transferee: raft.leadTransferee,
+      role: raft.role, voters: raft.committedVoters().slice(), votersInLog: raft.voters.slice(),
+      progress, transferee: raft.leadTransferee,
       leaseRound: this.leaseRound(),
     };
   }

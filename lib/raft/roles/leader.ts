@@ -48,7 +48,8 @@ function progressOf(raft: Raft): Map<NodeId, Progress> {
 /** CheckQuorum: whether a majority (the leader included) was heard from within the last
  * election timeout; a new leader has one election timeout of grace. */
 function hasQuorumActive(raft: Raft): boolean {
-  return majorityValue(raft.voters, (id) => (raft.isRecentlyActive(id) ? 1 : 0)) === 1;
+  const voters = raft.committedVoters();
+  return majorityValue(voters, (id) => (raft.isRecentlyActive(id) ? 1 : 0)) === 1;
 }
 
 /**
@@ -107,9 +108,18 @@ export function broadcastHeartbeat(raft: Raft): void {
 /** Commits what a majority holds, if it is of the current term (§5.4.2). */
 export function maybeCommit(raft: Raft): boolean {
   const progress = progressOf(raft);
-  const index = majorityValue(raft.voters, (id) => progress.get(id)?.match ?? 0);
+  // Counted in the committed configuration: a change is committed by the voters before it
+  // (with one change at a time, any two majorities of the two overlap).
+  const index = majorityValue(raft.committedVoters(), (id) => progress.get(id)?.match ?? 0);
   if (index <= raft.log.committed || raft.log.term(index) !== raft.term) return false;
+  const before = raft.committedVoters();
   raft.commitTo(index);
+  if (raft.committedVoters() !== before) {
+    raft.leaderConfChanged();
+    // The new configuration may already hold a majority further on.
+    maybeCommit(raft);
+    if (raft.role !== "leader") return true;
+  }
   if (raft.isRemovalCommitted()) {
     stepDownRemoved(raft);
     return true;
