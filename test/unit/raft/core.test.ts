@@ -5,6 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import {
   MemoryStorage, type Message, RaftCore, type Random, type VoteMessage, bootstrapEntries,
+  encodeConfChange,
 } from "../../../lib/raft/index.ts";
 import { TestCluster, config, zeroRandom } from "./harness.ts";
 
@@ -313,6 +314,35 @@ describe("membership changes (thesis §4.1)", () => {
     cluster.drain(1);
     cluster.stabilize();
     expect(change("add-voter", 4).ok).toBe(true);
+  });
+
+  test("an added voter need not answer before its own addition commits", () => {
+    const cluster = new TestCluster([1]);
+    cluster.elect(1);
+    const result = cluster.core(1).proposeConfChange({ type: "add-voter", nodeId: 2, context: "" });
+    expect(result.ok).toBe(true);
+    cluster.drain(1);
+    expect(cluster.core(1).status()).toMatchObject({
+      commit: (result as { index: number }).index, voters: [1, 2], votersInLog: [1, 2],
+    });
+  });
+
+  test("elections use the latest configuration in the log, committed or not", () => {
+    // Node 2 holds "add 4" and "remove 2" without knowing that either committed: it must not
+    // campaign as a voter of {1, 2, 3}, whose majority {2, 3} need not meet {1, 3, 4}'s.
+    const storage = bootstrap([1, 2, 3]);
+    const change = (type: "add-voter" | "remove-voter", nodeId: number, index: number) => ({
+      term: 2, index, type: "conf-change" as const,
+      data: encodeConfChange({ type, nodeId, context: "" }),
+    });
+    storage.append([change("add-voter", 4, 4), change("remove-voter", 2, 5)]);
+    storage.setHardState({ term: 2, vote: 0, commit: 3 });
+    const core = new RaftCore(config(2), storage, zeroRandom);
+    expect(core.status()).toMatchObject({ voters: [1, 2, 3], votersInLog: [1, 3, 4] });
+    for (let i = 0; i < 100; i++) core.tick();
+    core.campaign();
+    expect(sentBy(core)).toEqual([]);
+    expect(core.status().role).toBe("follower");
   });
 
   test("the last voter cannot be removed", () => {
