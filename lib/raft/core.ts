@@ -223,7 +223,9 @@ export class RaftCore {
     return log.unstable.snapshot === null && log.applied < log.committed;
   }
 
+  /** Whether ready() has work; false while a Ready is out (until advance()). */
   hasReady(): boolean {
+    if (this.isReadyOut) return false;
     const raft = this.raft;
     const previous = this.previousHardState;
     const soft = this.previousSoftState;
