@@ -309,8 +309,9 @@ export interface RaftStatus {
  * The lease contract (thesis §6.4, with CheckQuorum's leader stickiness).
  *
  * A leader numbers its heartbeat broadcasts 1, 2, 3, ... within its term (rounds, starting
- * again at 1 in each leadership, so key sentAt by term and round); followers echo the round. `Ready.heartbeatRound` says a round went out in that batch: the shell records
- * its monotonic clock as sentAt(round) when it takes the Ready (before sending, so early).
+ * again at 1 in each leadership, so key sentAt by term and round); followers echo the round.
+ * `Ready.heartbeatRound` says a round went out in that batch: the shell records its monotonic
+ * clock as sentAt(round) when it takes the Ready (before sending, so early).
  * `RaftCore.leaseRound()` is the newest round a quorum (the leader included) acknowledged in the
  * current term, or null: none yet, checkQuorum off, or a leader transfer was started in this
  * term (TimeoutNow bypasses stickiness, so no lease can be trusted). The lease holds until
