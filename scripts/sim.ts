@@ -58,7 +58,8 @@ if (firstFailure !== null) {
   );
 }
 const seconds = Number(((performance.now() - startedAt) / 1000).toFixed(1));
-process.stdout.write(`${JSON.stringify({ seeds, failures, steps, elections, commits, seconds })}\n`);
+const summary = { seeds, failures, steps, elections, commits, seconds };
+process.stdout.write(`${JSON.stringify(summary)}\n`);
 process.exit(failures > 0 ? 1 : 0);
 
 function runCluster(): never {

@@ -104,6 +104,7 @@ export class NodeCore {
   private stateValue: ClusterState;
   private coordinator: DataCoordinator | null = null;
   private readonly roundSentAt = new Map<number, number>();
+  private roundsTerm = 0;
   private readonly readsByContext = new Map<string, WaitingRead>();
   private readsReady: WaitingRead[] = [];
   /** Operations that arrived before this new leader could coordinate. */
@@ -294,7 +295,15 @@ export class NodeCore {
     early.push(...this.immediateReplies.splice(0));
     const raft = this.raft.hasReady() ? this.raft.ready() : null;
     if (raft !== null) {
-      if (raft.heartbeatRound !== null) this.roundSentAt.set(raft.heartbeatRound, now);
+      if (raft.heartbeatRound !== null) {
+        // Rounds restart at 1 in every term: a time recorded in an earlier term means nothing.
+        const { term } = this.raft.status();
+        if (term !== this.roundsTerm) {
+          this.roundSentAt.clear();
+          this.roundsTerm = term;
+        }
+        this.roundSentAt.set(raft.heartbeatRound, now);
+      }
       for (const { message, afterPersist } of raft.messages) {
         (afterPersist ? late : early).push({ to: message.to, kind: "raft", message });
       }
@@ -516,7 +525,7 @@ export class NodeCore {
 
   private hasLease(now: number): boolean {
     const round = this.raft.leaseRound();
-    if (round === null) return false;
+    if (round === null || this.roundsTerm !== this.raft.status().term) return false;
     const sentAt = this.roundSentAt.get(round);
     if (sentAt === undefined) return false;
     // Forget rounds older than the one in force: the map stays small.

@@ -32,7 +32,9 @@ export function validateRaftConfig(config: RaftConfig): string[] {
   for (const name of ["id", "electionTicks", "heartbeatTicks", "maxInflightAppends",
     "maxEntriesPerAppend"] as const) positive(name);
   if (!Number.isSafeInteger(config.rankStaggerTicks) || config.rankStaggerTicks < 0) {
-    problems.push(`rankStaggerTicks must be a non-negative integer (got ${config.rankStaggerTicks})`);
+    problems.push(
+      `rankStaggerTicks must be a non-negative integer (got ${config.rankStaggerTicks})`,
+    );
   }
   if (config.electionTicks <= 2 * config.heartbeatTicks) {
     problems.push(`electionTicks (${config.electionTicks}) must exceed twice heartbeatTicks ` +
@@ -50,6 +52,7 @@ export class RaftCore {
   private previousSoftState: SoftState = { leaderId: 0, role: "follower" };
   private compaction: Snapshot | null = null;
   private isReadyOut = false;
+  private isBroadcastPending = false;
 
   constructor(config: RaftConfig, storage: RaftStorage, random: Random, logger?: RaftLogger) {
     const problems = validateRaftConfig(config);
@@ -137,7 +140,9 @@ export class RaftCore {
   private append(entry: Entry): { ok: true; index: number; term: number } {
     const raft = this.raft;
     const index = raft.appendEntries([entry]);
-    broadcastAppend(raft);
+    // Sent when the next Ready is taken: proposals made in between share one append per
+    // follower instead of one each.
+    this.isBroadcastPending = true;
     return { ok: true, index, term: raft.term };
   }
 
@@ -145,11 +150,15 @@ export class RaftCore {
    * Starts an election now (PreVote first when enabled). Ignored by non-voters, and by a
    * follower in lease (it heard from a leader, or restarted, within the election timeout): it
    * may have acknowledged a heartbeat round that a leader's lease rests on, so it must not vote
-   * for anyone, itself included. To move leadership, use transferLeader on the leader.
+   * for anyone, itself included. To move leadership, use transferLeader on the leader. The one
+   * exception is a node that is its configuration's only voter (a cluster just bootstrapped):
+   * no other leader can hold a lease on it, since every later configuration would be in its log.
    */
   campaign(): void {
-    if (this.raft.isInLease()) return;
-    this.raft.campaign(this.raft.config.preVote ? "pre-vote" : "vote", false);
+    const raft = this.raft;
+    const isSoleVoter = raft.voters.length === 1 && raft.voters[0] === raft.id;
+    if (raft.isInLease() && !isSoleVoter) return;
+    raft.campaign(raft.config.preVote ? "pre-vote" : "vote", false);
   }
 
   /** Leader only: hands leadership to `to` once it is caught up (thesis §3.10). */
@@ -158,9 +167,19 @@ export class RaftCore {
   }
 
   /**
+   * The shell could not deliver to `to` (its connection dropped): stop pipelining appends into
+   * the void and probe again, one append at a time (etcd's ReportUnreachable).
+   */
+  reportUnreachable(to: NodeId): void {
+    const progress = this.raft.progress?.get(to);
+    if (progress !== undefined && progress.state === "replicate") progress.becomeProbe();
+  }
+
+  /**
    * ReadIndex (thesis §6.4): answered in a Ready's readStates once a quorum confirmed this
    * leadership in a heartbeat round sent after the request, with the commit index at request
-   * time (after the leader has committed an entry of its own term).
+   * time (after the leader has committed an entry of its own term). Requests still waiting when
+   * this node stops leading are dropped: the caller times them out and retries elsewhere.
    */
   readIndex(context: string): ReadIndexResult {
     const raft = this.raft;
@@ -204,12 +223,14 @@ export class RaftCore {
     return log.unstable.snapshot === null && log.applied < log.committed;
   }
 
+  /** Whether ready() has work; false while a Ready is out (until advance()). */
   hasReady(): boolean {
+    if (this.isReadyOut) return false;
     const raft = this.raft;
-    const hard = this.hardState();
-    const soft = this.softState();
     const previous = this.previousHardState;
+    const soft = this.previousSoftState;
     return (
+      this.isBroadcastPending ||
       raft.messages.length > 0 ||
       raft.log.unstable.entries.length > 0 ||
       raft.log.unstable.snapshot !== null ||
@@ -217,9 +238,9 @@ export class RaftCore {
       raft.readStates.length > 0 ||
       raft.roundPending !== null ||
       this.compaction !== null ||
-      hard.term !== previous.term || hard.vote !== previous.vote ||
-      hard.commit !== previous.commit ||
-      soft.leaderId !== this.previousSoftState.leaderId || soft.role !== this.previousSoftState.role
+      raft.term !== previous.term || raft.vote !== previous.vote ||
+      raft.log.committed !== previous.commit ||
+      raft.leaderId !== soft.leaderId || raft.role !== soft.role
     );
   }
 
@@ -228,6 +249,10 @@ export class RaftCore {
     assert(!this.isReadyOut, "ready() called again before advance()");
     this.isReadyOut = true;
     const raft = this.raft;
+    if (this.isBroadcastPending) {
+      this.isBroadcastPending = false;
+      if (raft.role === "leader") broadcastAppend(raft);
+    }
     const log = raft.log;
     const hard = this.hardState();
     const previous = this.previousHardState;
@@ -235,7 +260,8 @@ export class RaftCore {
       hard.term !== previous.term || hard.vote !== previous.vote || hard.commit !== previous.commit;
     const soft = this.softState();
     const isSoftChanged =
-      soft.leaderId !== this.previousSoftState.leaderId || soft.role !== this.previousSoftState.role;
+      soft.leaderId !== this.previousSoftState.leaderId ||
+      soft.role !== this.previousSoftState.role;
     this.previousSoftState = soft;
     const committed = this.hasCommittedToApply()
       ? (log.entries(log.applied + 1, log.committed + 1, committedPerReadyMax) ?? [])
@@ -314,7 +340,8 @@ export class RaftCore {
     return {
       id: raft.id, term: raft.term, vote: raft.vote, commit: raft.log.committed,
       applied: raft.log.applied, lastIndex: raft.log.lastIndex(), leaderId: raft.leaderId,
-      role: raft.role, voters: raft.voters.slice(), progress, transferee: raft.leadTransferee,
+      role: raft.role, voters: raft.committedVoters().slice(), votersInLog: raft.voters.slice(),
+      progress, transferee: raft.leadTransferee,
       leaseRound: this.leaseRound(),
     };
   }

@@ -96,11 +96,13 @@ export class RaftLog {
 
   /**
    * A follower's append (§5.3), once the caller checked that our entry at `index` has the
-   * leader's term: appends what is new and returns the last index the message covers. The
-   * caller commits. Returns the entries actually appended too. Null when the message would rewrite a committed entry (a broken
-   * or hostile leader), and changes nothing then.
+   * leader's term: appends what is new; returns the last index the message covers and the
+   * entries actually appended. The caller commits. Null when the message would rewrite a
+   * committed entry (a broken or hostile leader), and nothing changes then.
    */
-  maybeAppend(index: number, entries: Entry[]): { lastNewIndex: number; appended: Entry[] } | null {
+  maybeAppend(
+    index: number, entries: Entry[],
+  ): { lastNewIndex: number; appended: Entry[] } | null {
     const lastNewIndex = index + entries.length;
     const conflict = this.findConflict(entries);
     if (conflict === 0) return { lastNewIndex, appended: [] };

@@ -64,7 +64,9 @@ export class MemoryStorage implements RaftStorage {
     const start = fresh[0];
     if (start === undefined) return;
     assert(start.index <= this.lastIndex() + 1, `gap before entry ${start.index}`);
-    this.log = this.log.slice(0, start.index - this.offset).concat(fresh);
+    // Drop a replaced suffix, then append in place (appending at the end is the common case).
+    this.log.length = start.index - this.offset;
+    for (const entry of fresh) this.log.push(entry);
   }
 
   /** Replaces everything with a snapshot received from the leader. */

@@ -154,7 +154,9 @@ function build(fields: Fields): Message {
   if (typeof type !== "string" || !messageTypes.includes(type as MessageType)) {
     fail("unknown message type");
   }
-  const base = { from: nodeId(fields, "from"), to: nodeId(fields, "to"), term: count(fields, "term") };
+  const base = {
+    from: nodeId(fields, "from"), to: nodeId(fields, "to"), term: count(fields, "term"),
+  };
   if (base.from === base.to) fail("a message cannot be addressed to its sender");
   switch (type as MessageType) {
     case "append": {
@@ -162,7 +164,8 @@ function build(fields: Fields): Message {
       const logTerm = count(fields, "logTerm");
       if (logTerm > base.term) fail("logTerm is above the message's term");
       const list = entries(fields, index, logTerm, base.term);
-      return { type: "append", ...base, index, logTerm, entries: list, commit: count(fields, "commit") };
+      const commit = count(fields, "commit");
+      return { type: "append", ...base, index, logTerm, entries: list, commit };
     }
     case "append-response":
       return {
@@ -183,7 +186,9 @@ function build(fields: Fields): Message {
         reject: flag(fields, "reject"),
       };
     case "heartbeat":
-      return { type: "heartbeat", ...base, commit: count(fields, "commit"), round: count(fields, "round") };
+      return {
+        type: "heartbeat", ...base, commit: count(fields, "commit"), round: count(fields, "round"),
+      };
     case "heartbeat-response":
       return { type: "heartbeat-response", ...base, round: count(fields, "round") };
     case "snapshot":

@@ -37,7 +37,11 @@ export class Raft {
   vote: NodeId | 0 = 0;
   role: Role = "follower";
   leaderId: NodeId | 0 = 0;
-  /** Sorted voters of the configuration in force: the latest in the log (thesis §4.1). */
+  /**
+   * Sorted voters of the latest configuration in the log, committed or not: who may campaign,
+   * and whose votes elect (thesis §4.1). Commitment, CheckQuorum, ReadIndex and the lease count
+   * the committed configuration instead (committedVoters); see ConfChange in types.ts.
+   */
   voters: NodeId[] = [];
   /** Configurations by the index of their entry, the snapshot's first; the last is in force. */
   confHistory: { index: number; voters: NodeId[] }[] = [];
@@ -60,7 +64,7 @@ export class Raft {
   /** Leader: no new conf change until this index is applied. */
   pendingConfIndex = 0;
 
-  /** Heartbeat round of the current leadership; roundSent is the newest not yet in a Ready. */
+  /** Heartbeat round of the current leadership; roundPending: the newest not yet in a Ready. */
   round = 0;
   roundPending: number | null = null;
   pendingReads: PendingRead[] = [];
@@ -183,7 +187,7 @@ export class Raft {
     this.leaderId = this.id;
     const progress = new Map<NodeId, Progress>();
     const next = this.log.lastIndex() + 1;
-    for (const voter of this.voters) {
+    for (const voter of this.trackedVoters()) {
       progress.set(voter, new Progress(next, this.config.maxInflightAppends));
     }
     this.progress = progress;
@@ -261,7 +265,8 @@ export class Raft {
 
   private applyConfChange(entry: Entry): void {
     const change = decodeConfChange(entry.data);
-    const next = change === null ? "malformed conf change" : Raft.checkConfChange(this.voters, change);
+    const next =
+      change === null ? "malformed conf change" : Raft.checkConfChange(this.voters, change);
     if (typeof next === "string") {
       // Checked when proposed; one that still fails here is skipped identically everywhere.
       this.logger.warn("conf-change-skipped", { index: entry.index, reason: next });
@@ -274,12 +279,30 @@ export class Raft {
     this.logger.info("conf-changed", { index: entry.index, voters: next });
   }
 
-  private leaderConfChanged(): void {
-    const progress = this.progress as Map<NodeId, Progress>;
-    for (const id of [...progress.keys()]) {
-      if (!this.voters.includes(id) && id !== this.id) progress.delete(id);
+  /** The configuration counted for commitment: the newest at or below the commit index. */
+  committedVoters(): NodeId[] {
+    for (let i = this.confHistory.length - 1; i > 0; i--) {
+      const item = this.confHistory[i] as { index: number; voters: NodeId[] };
+      if (item.index <= this.log.committed) return item.voters;
     }
-    for (const voter of this.voters) {
+    return (this.confHistory[0] as { voters: NodeId[] }).voters;
+  }
+
+  /** A leader replicates to both the latest and the committed configuration's voters. */
+  trackedVoters(): NodeId[] {
+    const committed = this.committedVoters();
+    if (committed === this.voters) return this.voters;
+    return [...new Set([...this.voters, ...committed])].sort((a, b) => a - b);
+  }
+
+  /** Keeps the leader's progress in step with the tracked voters (after appends and commits). */
+  leaderConfChanged(): void {
+    const progress = this.progress as Map<NodeId, Progress>;
+    const tracked = this.trackedVoters();
+    for (const id of [...progress.keys()]) {
+      if (!tracked.includes(id) && id !== this.id) progress.delete(id);
+    }
+    for (const voter of tracked) {
       if (!progress.has(voter)) {
         const added = new Progress(this.log.lastIndex(), this.config.maxInflightAppends);
         added.lastActiveTick = this.leaderTicks;
@@ -337,7 +360,7 @@ export class Raft {
   quorumRound(): number {
     const progress = this.progress;
     if (progress === null) return 0;
-    return majorityValue(this.voters, (id) =>
+    return majorityValue(this.committedVoters(), (id) =>
       id === this.id ? this.round : (progress.get(id)?.ackedRound ?? 0),
     );
   }

@@ -25,12 +25,17 @@ export interface Entry {
 }
 
 /**
- * A one-member change; carried JSON-encoded (encodeConfChange) in a conf-change entry. It takes
- * effect in the core's configuration (quorums, elections) as soon as the entry is in the log,
- * committed or not (thesis §4.1): taking effect only at commit is unsafe when a node learns of
- * two changes before learning that the first committed (two disjoint majorities). The
- * application sees it in `Ready.committed`, at commit. One change at a time: the next is
- * refused until this one is committed and applied.
+ * A one-member change; carried JSON-encoded (encodeConfChange) in a conf-change entry. One
+ * change at a time: the next is refused until this one is committed and applied, and until the
+ * leader has committed an entry of its own term. Two configurations are then in play at most,
+ * the committed one and the one after it, and any majorities of the two overlap, so:
+ * - commitment (and CheckQuorum, ReadIndex, the lease) counts the committed configuration: an
+ *   added voter does not have to answer before its own addition commits (the application
+ *   learns its endpoints from `Ready.committed`), and the change takes effect there at commit;
+ * - elections use the latest configuration in the log, committed or not (thesis §4.1): a node
+ *   that holds two changes but has not yet learned that the first committed must not campaign
+ *   or count votes in the configuration before both, whose majorities need not overlap with
+ *   the newest one's.
  */
 export interface ConfChange {
   type: "add-voter" | "remove-voter";
@@ -288,8 +293,10 @@ export interface RaftStatus {
   lastIndex: number;
   leaderId: NodeId | 0;
   role: Role;
-  /** The configuration in force: the latest in the log (see ConfChange). */
+  /** The committed configuration: what commitment, CheckQuorum and the lease count. */
   voters: NodeId[];
+  /** The latest configuration in the log, committed or not: who campaigns and who elects. */
+  votersInLog: NodeId[];
   /** Leader only: its view of every voter (itself included); null elsewhere. */
   progress: Map<NodeId, ProgressStatus> | null;
   /** Leader only: the target of a transfer in progress, else 0. */
@@ -301,9 +308,10 @@ export interface RaftStatus {
 /*
  * The lease contract (thesis §6.4, with CheckQuorum's leader stickiness).
  *
- * A leader numbers its heartbeat broadcasts 1, 2, 3, ... within its term (rounds); followers
- * echo the round. `Ready.heartbeatRound` says a round went out in that batch: the shell records
- * its monotonic clock as sentAt(round) when it takes the Ready (before sending, so early).
+ * A leader numbers its heartbeat broadcasts 1, 2, 3, ... within its term (rounds, starting
+ * again at 1 in each leadership, so key sentAt by term and round); followers echo the round.
+ * `Ready.heartbeatRound` says a round went out in that batch: the shell records its monotonic
+ * clock as sentAt(round) when it takes the Ready (before sending, so early).
  * `RaftCore.leaseRound()` is the newest round a quorum (the leader included) acknowledged in the
  * current term, or null: none yet, checkQuorum off, or a leader transfer was started in this
  * term (TimeoutNow bypasses stickiness, so no lease can be trusted). The lease holds until

@@ -95,13 +95,17 @@ export class RaftEnv {
       checkQuorum: false, maxInflightAppends: 256, maxEntriesPerAppend: 64, ...options,
     };
     const storage = voters.length > 0 ? bootstrapMemoryStorage(voters) : new MemoryStorage();
-    const node: EnvNode = { id, storage, core: null, config, applied: [], appliedIndex: 0, state: "" };
+    const node: EnvNode = {
+      id, storage, core: null, config, applied: [], appliedIndex: 0, state: "",
+    };
     this.nodes.set(id, node);
     this.start(node);
   }
 
   private start(node: EnvNode): void {
     const snapshot = node.storage.snapshot();
+    // The state machine is rebuilt: from the snapshot, then the log replays after it.
+    node.applied = [];
     node.appliedIndex = snapshot.meta.index;
     node.state = snapshot.data;
     node.core = new RaftCore({ ...node.config, applied: node.appliedIndex }, node.storage,
@@ -160,14 +164,15 @@ export class RaftEnv {
       node.appliedIndex = meta.index;
       node.state = ready.snapshot.data;
     }
-    if (ready.entries.length > 0) lines.push(`persist [${ready.entries.map(describeEntry).join(", ")}]`);
+    const list = (entries: Entry[]): string => entries.map(describeEntry).join(", ");
+    if (ready.entries.length > 0) lines.push(`persist [${list(ready.entries)}]`);
     node.storage.append(ready.entries);
     if (ready.hardState !== null) node.storage.setHardState(ready.hardState);
     if (ready.compaction !== null) {
       lines.push(`compact ${ready.compaction.meta.index}/${ready.compaction.meta.term}`);
       node.storage.saveCompaction(ready.compaction);
     }
-    if (ready.committed.length > 0) lines.push(`apply [${ready.committed.map(describeEntry).join(", ")}]`);
+    if (ready.committed.length > 0) lines.push(`apply [${list(ready.committed)}]`);
     for (const entry of ready.committed) {
       node.applied.push(entry);
       node.appliedIndex = entry.index;

@@ -6,7 +6,7 @@ import { expect, test } from "bun:test";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { decodeMessage, type Message, type NodeId } from "../../lib/raft/index.ts";
-import { RaftEnv } from "./raft-env.ts";
+import { RaftEnv, describeEntry } from "./raft-env.ts";
 
 const dir = join(import.meta.dir, "..", "testdata", "raft");
 const isUpdating = process.env.UPDATE === "1";
@@ -46,7 +46,8 @@ function ids(text: string | undefined): NodeId[] {
 function run(env: RaftEnv, command: string): string {
   const [name, ...rest] = command.split(/\s+/);
   const args = rest.filter((a) => !a.includes("="));
-  const options = new Map(rest.filter((a) => a.includes("=")).map((a) => a.split("=", 2) as [string, string]));
+  const pairs = rest.filter((a) => a.includes("=")).map((a) => a.split("=", 2) as [string, string]);
+  const options = new Map(pairs);
   const id = Number(args[0]);
   const extra: string[] = [];
   switch (name) {
@@ -144,6 +145,12 @@ function run(env: RaftEnv, command: string): string {
         extra.push(env.status(target));
       }
       break;
+    case "applied":
+      for (const target of args.map(Number)) {
+        const node = env.node(target);
+        extra.push(`${target}: ${node.applied.map(describeEntry).join(", ")}`);
+      }
+      break;
     case "raft-log":
       for (const target of args.map(Number)) extra.push(env.raftLog(target));
       break;
@@ -176,8 +183,11 @@ for (const file of readdirSync(dir).filter((f) => f.endsWith(".txt")).sort()) {
     for (const block of blocks) {
       const actual = run(env, block.command);
       rewritten.push(...block.prefix, block.command, "----", actual, "");
-      if (!isUpdating) expect(`${block.command}\n${actual}`).toBe(`${block.command}\n${block.expected}`);
+      if (!isUpdating) {
+        expect(`${block.command}\n${actual}`).toBe(`${block.command}\n${block.expected}`);
+      }
     }
-    if (isUpdating) writeFileSync(path, [...rewritten, ...trailer].join("\n").replace(/\n+$/, "\n"));
+    const text = [...rewritten, ...trailer].join("\n").replace(/\n+$/, "\n");
+    if (isUpdating) writeFileSync(path, text);
   });
 }

@@ -39,7 +39,9 @@ export class RaftCheckers {
       this.elections += 1;
       this.checkLeases(node, term, now);
     } else if (existing !== node) {
-      throw new CheckFailure(`election safety: nodes ${existing} and ${node} both lead term ${term}`);
+      throw new CheckFailure(
+        `election safety: nodes ${existing} and ${node} both lead term ${term}`,
+      );
     }
   }
 

@@ -16,6 +16,8 @@ export interface SimResult {
   steps: number;
   elections: number;
   commits: number;
+  /** Every node's final term, commit and state-machine hash: equal runs give equal digests. */
+  digest: string;
 }
 
 export interface SimOptions {
@@ -136,7 +138,8 @@ export class Run {
     }
     // Nodes that crashed on their own (in the middle of a Ready) come back soon.
     for (const node of cluster.nodes.values()) {
-      if (!node.isUp && !this.downUntil.has(node.id)) this.downUntil.set(node.id, now + this.downtime());
+      if (node.isUp || this.downUntil.has(node.id)) continue;
+      this.downUntil.set(node.id, now + this.downtime());
     }
     if (this.healAt !== 0 && now >= this.healAt) {
       cluster.network.heal();
@@ -237,7 +240,8 @@ export class Run {
     const core = leader?.core;
     if (leader === null || core === undefined || core === null) return;
     const voters = core.status().voters;
-    const isAdding = voters.length <= 2 || (this.nextNodeId <= this.nodeIdMax && this.random.chance(0.5));
+    const isAdding =
+      voters.length <= 2 || (this.nextNodeId <= this.nodeIdMax && this.random.chance(0.5));
     if (isAdding && this.nextNodeId <= this.nodeIdMax) {
       const id = this.nextNodeId;
       const result = core.proposeConfChange({ type: "add-voter", nodeId: id, context: `n${id}` });
@@ -247,7 +251,8 @@ export class Run {
         this.cluster.addNode(id, new MemoryStorage());
       }
     } else if (!isAdding) {
-      core.proposeConfChange({ type: "remove-voter", nodeId: pick(this.random, voters), context: "" });
+      const nodeId = pick(this.random, voters);
+      core.proposeConfChange({ type: "remove-voter", nodeId, context: "" });
     }
     this.cluster.drain(leader);
   }
@@ -319,5 +324,7 @@ export function runSeed(seed: number, options: SimOptions = defaultSimOptions): 
     steps: run?.cluster.now ?? 0,
     elections: run?.cluster.checkers.elections ?? 0,
     commits: run?.commits ?? 0,
+    digest: run === null ? "" : [...run.cluster.nodes.values()]
+      .map((n) => `${n.id}:${n.term}:${n.commit}:${n.app.appliedIndex}:${n.app.state}`).join(" "),
   };
 }

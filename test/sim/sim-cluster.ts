@@ -116,7 +116,8 @@ export class SimCluster {
     node.commit = hardState.commit;
     node.roundSentAt.clear();
     node.reads.clear();
-    const config: RaftConfig = { ...this.options.raft, id: node.id, applied: node.app.appliedIndex };
+    const applied = node.app.appliedIndex;
+    const config: RaftConfig = { ...this.options.raft, id: node.id, applied };
     node.core = new RaftCore(config, node.storage, this.options.random.fork());
   }
 
@@ -145,7 +146,8 @@ export class SimCluster {
 
   private sendRaft(message: Message): void {
     const wire = this.options.isEncoding ? encodeMessage(message) : message;
-    this.network.send(this.now, message.from, message.to, { kind: "raft", message: wire as Message });
+    const payload: SimPayload = { kind: "raft", message: wire as Message };
+    this.network.send(this.now, message.from, message.to, payload);
   }
 
   private deliverRaft(node: SimNode, message: Message | string): void {

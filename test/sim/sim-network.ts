@@ -14,7 +14,9 @@ export interface NetworkFaults {
   delayMax: number;
 }
 
-export const perfectNetwork: NetworkFaults = { dropRate: 0, duplicateRate: 0, delayMin: 1, delayMax: 1 };
+export const perfectNetwork: NetworkFaults = {
+  dropRate: 0, duplicateRate: 0, delayMin: 1, delayMax: 1,
+};
 
 interface InFlight<T> {
   deliverAt: number;

@@ -75,7 +75,8 @@ export function handleAppend(raft: Raft, message: AppendMessage): StepResult {
   }
   // Reject, with a hint so the leader can skip a whole term at once: the largest index at or
   // below the probe whose term is at most the leader's term there.
-  const hint = raft.log.findConflictByTerm(Math.min(message.index, raft.log.lastIndex()), message.logTerm);
+  const probe = Math.min(message.index, raft.log.lastIndex());
+  const hint = raft.log.findConflictByTerm(probe, message.logTerm);
   reply(message.index, true, hint.index, hint.term);
   return { ok: true };
 }

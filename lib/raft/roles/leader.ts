@@ -1,6 +1,7 @@
 // The leader's side: replication with pipelined appends and fast back-off (§5.3), commit of
 // current-term entries only (§5.4.2), heartbeat rounds (lease and ReadIndex, §6.4),
 // CheckQuorum (thesis §6.2) and leader transfer (thesis §3.10). Pure: no I/O.
+import { assert } from "../assert.ts";
 import type { Progress } from "../progress.ts";
 import { majorityValue } from "../quorum.ts";
 import type { Raft } from "../raft.ts";
@@ -40,14 +41,15 @@ export function tickLeader(raft: Raft): void {
 
 function progressOf(raft: Raft): Map<NodeId, Progress> {
   const progress = raft.progress;
-  if (progress === null) throw new Error("leader without progress");
+  assert(progress !== null, "a leader without progress");
   return progress;
 }
 
 /** CheckQuorum: whether a majority (the leader included) was heard from within the last
  * election timeout; a new leader has one election timeout of grace. */
 function hasQuorumActive(raft: Raft): boolean {
-  return majorityValue(raft.voters, (id) => (raft.isRecentlyActive(id) ? 1 : 0)) === 1;
+  const voters = raft.committedVoters();
+  return majorityValue(voters, (id) => (raft.isRecentlyActive(id) ? 1 : 0)) === 1;
 }
 
 /**
@@ -96,7 +98,9 @@ export function broadcastHeartbeat(raft: Raft): void {
     if (id === raft.id) continue;
     // Never tell a follower to commit beyond what it is known to hold.
     const commit = Math.min(item.match, raft.log.committed);
-    raft.send({ type: "heartbeat", from: raft.id, to: id, term: raft.term, commit, round: raft.round }, false);
+    raft.send({
+      type: "heartbeat", from: raft.id, to: id, term: raft.term, commit, round: raft.round,
+    }, false);
   }
   releaseReads(raft);
 }
@@ -104,9 +108,18 @@ export function broadcastHeartbeat(raft: Raft): void {
 /** Commits what a majority holds, if it is of the current term (§5.4.2). */
 export function maybeCommit(raft: Raft): boolean {
   const progress = progressOf(raft);
-  const index = majorityValue(raft.voters, (id) => progress.get(id)?.match ?? 0);
+  // Counted in the committed configuration: a change is committed by the voters before it
+  // (with one change at a time, any two majorities of the two overlap).
+  const index = majorityValue(raft.committedVoters(), (id) => progress.get(id)?.match ?? 0);
   if (index <= raft.log.committed || raft.log.term(index) !== raft.term) return false;
+  const before = raft.committedVoters();
   raft.commitTo(index);
+  if (raft.committedVoters() !== before) {
+    raft.leaderConfChanged();
+    // The new configuration may already hold a majority further on.
+    maybeCommit(raft);
+    if (raft.role !== "leader") return true;
+  }
   if (raft.isRemovalCommitted()) {
     stepDownRemoved(raft);
     return true;
@@ -155,18 +168,24 @@ export function selfPersisted(raft: Raft, index: number): void {
   if (maybeCommit(raft) && raft.role === "leader") broadcastAppend(raft);
 }
 
+function notVoter(id: NodeId): StepResult {
+  return { ok: false, reason: `node ${id} is not a voter` };
+}
+
 export function stepLeader(raft: Raft, message: Message): StepResult {
   const progress = progressOf(raft).get(message.from);
   switch (message.type) {
     case "append-response":
-      if (progress === undefined) return { ok: false, reason: `node ${message.from} is not a voter` };
+      if (progress === undefined) return notVoter(message.from);
       progress.lastActiveTick = raft.leaderTicks;
       if (message.reject) onAppendRejected(raft, message.from, progress, message);
       else onAppendAccepted(raft, message.from, progress, message.index);
       return { ok: true };
     case "heartbeat-response":
-      if (progress === undefined) return { ok: false, reason: `node ${message.from} is not a voter` };
-      if (message.round > raft.round) return { ok: false, reason: "heartbeat round from the future" };
+      if (progress === undefined) return notVoter(message.from);
+      if (message.round > raft.round) {
+        return { ok: false, reason: "heartbeat round from the future" };
+      }
       progress.lastActiveTick = raft.leaderTicks;
       progress.ackedRound = Math.max(progress.ackedRound, message.round);
       progress.probeSent = false;
@@ -178,7 +197,9 @@ export function stepLeader(raft: Raft, message: Message): StepResult {
     case "heartbeat":
     case "snapshot":
       // Election safety (§5.2) means no other leader in this term: a broken or hostile peer.
-      return { ok: false, reason: `${message.type} from node ${message.from} in the leader's term` };
+      return {
+        ok: false, reason: `${message.type} from node ${message.from} in the leader's term`,
+      };
     case "vote-response":
     case "pre-vote-response":
     case "timeout-now":
@@ -194,7 +215,9 @@ function onAppendRejected(
 ): void {
   // Fast back-off: skip every entry of a term the follower does not have (thesis §5.3 note).
   let next = message.rejectHint;
-  if (message.logTerm > 0) next = raft.log.findConflictByTerm(message.rejectHint, message.logTerm).index;
+  if (message.logTerm > 0) {
+    next = raft.log.findConflictByTerm(message.rejectHint, message.logTerm).index;
+  }
   if (!progress.maybeDecrTo(message.index, next)) return;
   if (progress.state === "replicate") progress.becomeProbe();
   sendAppend(raft, from, true);

@@ -5,6 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import {
   MemoryStorage, type Message, RaftCore, type Random, type VoteMessage, bootstrapEntries,
+  encodeConfChange,
 } from "../../../lib/raft/index.ts";
 import { TestCluster, config, zeroRandom } from "./harness.ts";
 
@@ -68,9 +69,11 @@ describe("joining node: outside its configuration", () => {
     const cluster = new TestCluster([1, 2, 3]);
     cluster.elect(1);
     const joiner = cluster.add(4, new MemoryStorage());
-    joiner.core.campaign();
     cluster.tick(4, 500);
+    joiner.core.campaign();
+    cluster.drain(4);
     expect(joiner.sent).toEqual([]);
+    expect(joiner.core.status()).toMatchObject({ role: "follower", term: 0 });
     expect(cluster.core(1).proposeConfChange({ type: "add-voter", nodeId: 4, context: "" }).ok)
       .toBe(true);
     cluster.drain(1);
@@ -119,14 +122,25 @@ describe("stickiness (thesis §4.2.3) and the startup lease", () => {
     expect(core.status().term).toBe(5);
     for (let i = 0; i < 10; i++) core.tick();
     core.step(vote(3, 2, 6));
-    expect(sentBy(core)).toEqual([{ type: "vote-response", from: 2, to: 3, term: 6, reject: false }]);
+    expect(sentBy(core)).toEqual([
+      { type: "vote-response", from: 2, to: 3, term: 6, reject: false },
+    ]);
   });
 
-  test("campaign() is ignored while in lease", () => {
+  test("campaign() is ignored while in lease, also right after a (re)start", () => {
     const cluster = new TestCluster([1, 2, 3]);
+    cluster.core(2).campaign();
+    expect(cluster.core(2).status().role).toBe("follower");
     cluster.elect(1);
     cluster.core(2).campaign();
     expect(cluster.core(2).status().role).toBe("follower");
+  });
+
+  test("a just-bootstrapped sole voter campaigns at once", () => {
+    const cluster = new TestCluster([1]);
+    cluster.core(1).campaign();
+    cluster.drain(1);
+    expect(cluster.core(1).status().role).toBe("leader");
   });
 });
 
@@ -204,7 +218,8 @@ describe("ReadIndex (thesis §6.4)", () => {
   test("a follower refuses and names the leader", () => {
     const cluster = new TestCluster([1, 2, 3]);
     cluster.elect(1);
-    expect(cluster.core(2).readIndex("r")).toEqual({ ok: false, reason: "not-leader", leaderId: 1 });
+    expect(cluster.core(2).readIndex("r"))
+      .toEqual({ ok: false, reason: "not-leader", leaderId: 1 });
   });
 });
 
@@ -243,11 +258,12 @@ describe("persist before send", () => {
 });
 
 describe("leader transfer (thesis §3.10)", () => {
-  test("proposals are refused while transferring; the transfer aborts after an election timeout", () => {
+  test("proposals are refused while transferring; aborted after an election timeout", () => {
     const cluster = new TestCluster([1, 2, 3]);
     cluster.elect(1);
     cluster.core(1).transferLeader(3);
-    expect(cluster.core(1).propose("x")).toEqual({ ok: false, reason: "transferring", leaderId: 1 });
+    expect(cluster.core(1).propose("x"))
+      .toEqual({ ok: false, reason: "transferring", leaderId: 1 });
     cluster.queue = [];
     for (let i = 0; i < 9; i++) {
       cluster.tick(1);
@@ -270,6 +286,19 @@ describe("leader transfer (thesis §3.10)", () => {
   });
 });
 
+test("reportUnreachable: a replicating follower goes back to probing", () => {
+  const cluster = new TestCluster([1, 2, 3]);
+  cluster.elect(1);
+  expect(cluster.core(1).status().progress?.get(2)?.state).toBe("replicate");
+  cluster.core(1).reportUnreachable(2);
+  expect(cluster.core(1).status().progress?.get(2)?.state).toBe("probe");
+  cluster.core(1).propose("x");
+  cluster.drain(1);
+  cluster.stabilize();
+  expect(cluster.core(1).status().progress?.get(2)).toMatchObject({ state: "replicate",
+    match: cluster.core(1).status().lastIndex });
+});
+
 describe("membership changes (thesis §4.1)", () => {
   test("checked before appended, and one at a time until committed and applied", () => {
     const cluster = new TestCluster([1, 2, 3]);
@@ -287,6 +316,35 @@ describe("membership changes (thesis §4.1)", () => {
     expect(change("add-voter", 4).ok).toBe(true);
   });
 
+  test("an added voter need not answer before its own addition commits", () => {
+    const cluster = new TestCluster([1]);
+    cluster.elect(1);
+    const result = cluster.core(1).proposeConfChange({ type: "add-voter", nodeId: 2, context: "" });
+    expect(result.ok).toBe(true);
+    cluster.drain(1);
+    expect(cluster.core(1).status()).toMatchObject({
+      commit: (result as { index: number }).index, voters: [1, 2], votersInLog: [1, 2],
+    });
+  });
+
+  test("elections use the latest configuration in the log, committed or not", () => {
+    // Node 2 holds "add 4" and "remove 2" without knowing that either committed: it must not
+    // campaign as a voter of {1, 2, 3}, whose majority {2, 3} need not meet {1, 3, 4}'s.
+    const storage = bootstrap([1, 2, 3]);
+    const change = (type: "add-voter" | "remove-voter", nodeId: number, index: number) => ({
+      term: 2, index, type: "conf-change" as const,
+      data: encodeConfChange({ type, nodeId, context: "" }),
+    });
+    storage.append([change("add-voter", 4, 4), change("remove-voter", 2, 5)]);
+    storage.setHardState({ term: 2, vote: 0, commit: 3 });
+    const core = new RaftCore(config(2), storage, zeroRandom);
+    expect(core.status()).toMatchObject({ voters: [1, 2, 3], votersInLog: [1, 3, 4] });
+    for (let i = 0; i < 100; i++) core.tick();
+    core.campaign();
+    expect(sentBy(core)).toEqual([]);
+    expect(core.status().role).toBe("follower");
+  });
+
   test("the last voter cannot be removed", () => {
     const cluster = new TestCluster([1]);
     cluster.elect(1);
@@ -301,16 +359,19 @@ describe("step() refuses what it must not trust", () => {
     cluster.elect(1);
     const leader = cluster.core(1);
     const term = leader.status().term;
-    const before = JSON.stringify({ ...leader.status(), progress: [...leader.status().progress ?? []] });
-    expect(leader.step({ type: "heartbeat-response", from: 2, to: 5, term, round: 0 }).ok).toBe(false);
-    expect(leader.step({ type: "heartbeat-response", from: 1, to: 1, term, round: 0 }).ok).toBe(false);
+    const snapshot = (): string =>
+      JSON.stringify({ ...leader.status(), progress: [...leader.status().progress ?? []] });
+    const before = snapshot();
+    const echo = (from: number, to: number, round: number): Message =>
+      ({ type: "heartbeat-response", from, to, term, round });
+    expect(leader.step(echo(2, 5, 0)).ok).toBe(false);
+    expect(leader.step(echo(1, 1, 0)).ok).toBe(false);
     expect(leader.step({ type: "append-response", from: 9, to: 1, term, index: 99, reject: false,
       rejectHint: 0, logTerm: 0 }).ok).toBe(false);
-    expect(leader.step({ type: "heartbeat-response", from: 2, to: 1, term, round: 99 }).ok).toBe(false);
+    expect(leader.step(echo(2, 1, 99)).ok).toBe(false);
     expect(leader.step({ type: "append", from: 2, to: 1, term, index: 0, logTerm: 0, entries: [],
       commit: 0 }).ok).toBe(false);
-    expect(JSON.stringify({ ...leader.status(), progress: [...leader.status().progress ?? []] }))
-      .toBe(before);
+    expect(snapshot()).toBe(before);
   });
 
   test("an append that would rewrite committed entries changes nothing (§5.3)", () => {

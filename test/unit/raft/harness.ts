@@ -29,7 +29,10 @@ export class TestCluster {
   queue: Message[] = [];
 
   constructor(ids: NodeId[], options: Partial<RaftConfig> = {}, voters: NodeId[] = ids) {
-    for (const id of ids) this.add(id, voters.length > 0 ? bootstrapMemoryStorage(voters) : new MemoryStorage(), options);
+    for (const id of ids) {
+      const storage = voters.length > 0 ? bootstrapMemoryStorage(voters) : new MemoryStorage();
+      this.add(id, storage, options);
+    }
   }
 
   add(id: NodeId, storage: MemoryStorage, options: Partial<RaftConfig> = {}): TestNode {

@@ -13,7 +13,8 @@ const samples: Message[] = [
     entries: [{ term: 3, index: 5, type: "normal", data: "a" },
       { term: 3, index: 6, type: "conf-change", data: "{}" }] },
   { type: "append", from: 1, to: 2, term: 3, index: 0, logTerm: 0, commit: 0, entries: [] },
-  { type: "append-response", from: 2, to: 1, term: 3, index: 6, reject: true, rejectHint: 4, logTerm: 2 },
+  { type: "append-response", from: 2, to: 1, term: 3, index: 6, reject: true, rejectHint: 4,
+    logTerm: 2 },
   { type: "vote", from: 1, to: 2, term: 3, lastLogIndex: 6, lastLogTerm: 3, force: true },
   { type: "pre-vote", from: 1, to: 2, term: 3, lastLogIndex: 6, lastLogTerm: 3, force: false },
   { type: "vote-response", from: 2, to: 1, term: 3, reject: false },
@@ -21,7 +22,8 @@ const samples: Message[] = [
   { type: "heartbeat", from: 1, to: 2, term: 3, commit: 5, round: 7 },
   { type: "heartbeat-response", from: 2, to: 1, term: 3, round: 7 },
   { type: "snapshot", from: 1, to: 2, term: 3,
-    snapshot: { meta: { index: 9, term: 2, confState: { voters: [1, 2, 3] } }, data: "{\"k\":1}" } },
+    snapshot: { meta: { index: 9, term: 2, confState: { voters: [1, 2, 3] } },
+      data: "{\"k\":1}" } },
   { type: "timeout-now", from: 1, to: 2, term: 3 },
 ];
 

@@ -72,7 +72,9 @@ export function runRaftStorageContract(name: string, open: () => WritableRaftSto
   test(`${name}: a snapshot from the leader replaces the whole log`, () => {
     const store = open();
     store.append(entries(1, 3, 1));
-    const snapshot: Snapshot = { meta: { index: 10, term: 3, confState: { voters: [1] } }, data: "s" };
+    const snapshot: Snapshot = {
+      meta: { index: 10, term: 3, confState: { voters: [1] } }, data: "s",
+    };
     store.applySnapshot(snapshot);
     expect([store.firstIndex(), store.lastIndex(), store.term(10)]).toEqual([11, 10, 3]);
     store.append(entries(11, 12, 3));
