@@ -29,6 +29,7 @@ async function runCase(
 ): Promise<void> {
   const latencies: number[] = [];
   let errors = 0;
+  const termBefore = (await (clients[0] as WarehouseClient).heartbeat()).term;
   const end = performance.now() + seconds * 1000;
   const loop = async (i: number): Promise<void> => {
     const client = clients[i % clients.length] as WarehouseClient;
@@ -50,6 +51,8 @@ async function runCase(
   const started = performance.now();
   await Promise.all(Array.from({ length: concurrency }, (_, i) => loop(i)));
   const elapsed = (performance.now() - started) / 1000;
+  // A healthy, busy cluster keeps its leader: the term must not move during a case.
+  const termAfter = (await (clients[0] as WarehouseClient).heartbeat()).term;
   latencies.sort((a, b) => a - b);
   console.log(
     JSON.stringify({
@@ -62,6 +65,7 @@ async function runCase(
       p50Ms: Number(percentile(latencies, 50).toFixed(2)),
       p99Ms: Number(percentile(latencies, 99).toFixed(2)),
       errors,
+      termChanges: termAfter - termBefore,
     }),
   );
 }

@@ -11,6 +11,7 @@ import { HEARTBEAT_TOPIC, encodeJson } from "../protocol.ts";
 import { nullRecorder, type OpsRecorder } from "../ops/index.ts";
 import { validateMessage, type Message as RaftMessage } from "../raft/index.ts";
 import { NodeStorage } from "../store/node-storage.ts";
+import type { ReplicaWrite } from "../store/replica-types.ts";
 import { SeededRandom } from "../util/random.ts";
 import { Publisher, Router, Subscriber, bytesToString } from "../zmtp/index.ts";
 import { handleClientRequest } from "./client-handlers.ts";
@@ -289,8 +290,9 @@ export class WarehouseNode {
         const started = performance.now();
         const outcome = this.storage.persist(ready.raft, ready.replicaWrites);
         this.lastBatchWrites = ready.replicaWrites.length;
-        if (ready.replicaWrites.length > 0 || ready.raft?.entries.length) {
-          this.recorder.storageCommit(ready.replicaWrites.length, (performance.now() - started) / 1000);
+        const rows = changesIn(ready.replicaWrites);
+        if (ready.replicaWrites.length > 0 || (ready.raft?.entries.length ?? 0) > 0) {
+          this.recorder.storageCommit(rows, (performance.now() - started) / 1000);
         }
         this.sendAll(ready.late);
         this.sendAll(this.core.advance(ready, outcome));
@@ -638,3 +640,10 @@ export async function bindOrExplain(
   }
 }
 
+
+/** Changes (rows) the data-plane writes of one commit append. */
+function changesIn(writes: readonly ReplicaWrite[]): number {
+  let count = 0;
+  for (const write of writes) if (write.type === "append") count += write.changes.length;
+  return count;
+}

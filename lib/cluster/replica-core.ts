@@ -20,6 +20,12 @@ import type {
 import type { DataReply, DataRequest, RefusalReason } from "./data-messages.ts";
 import { divergencePoint, epochAt } from "./divergence.ts";
 
+/**
+ * Changes a partition's log keeps: catch-up and reconcile send what a replica misses from it,
+ * so a replica that missed more gets a full copy instead. Trimmed in steps of a tenth.
+ */
+export const LOG_RETAIN_DEFAULT = 10_000;
+
 /** Rows a full copy sends at most (a partition larger than this cannot be copied). */
 export const SNAPSHOT_ROWS_MAX = 1_000_000;
 
@@ -57,8 +63,11 @@ export class ReplicaCore {
   private deferred: Deferred[] = [];
   private readonly overlays = new Map<number, Overlay>();
 
-  constructor(store: ReplicaStorage) {
+  private readonly logRetain: number;
+
+  constructor(store: ReplicaStorage, options: { logRetain?: number } = {}) {
     this.store = store;
+    this.logRetain = options.logRetain ?? LOG_RETAIN_DEFAULT;
   }
 
   /** Handles one request from `from`. An immediate answer is returned; null means it waits
@@ -132,6 +141,7 @@ export class ReplicaCore {
     const lastChange = request.changes[request.changes.length - 1];
     if (lastChange !== undefined) view.last = { epoch: lastChange.epoch, seq: lastChange.seq };
     view.hasQueuedLogWrites = true;
+    this.trimIfLong(request.partition, view.last.seq);
     const last = view.last;
     return this.defer(from, appendIndex, (statuses) => ({
       type: "replicated",
@@ -222,6 +232,13 @@ export class ReplicaCore {
   }
 
   // ---- helpers -----------------------------------------------------------------------------
+
+  private trimIfLong(partition: number, lastSeq: number): void {
+    const { base } = this.store.summary(partition);
+    const slack = Math.max(1, Math.floor(this.logRetain / 10));
+    if (lastSeq - base.seq <= this.logRetain + slack) return;
+    this.queue({ type: "trim", partition, uptoSeq: lastSeq - this.logRetain });
+  }
 
   private view(partition: number): Overlay {
     let overlay = this.overlays.get(partition);

@@ -169,6 +169,20 @@ describe("ReplicaCore", () => {
     expect(next).toMatchObject({ type: "replicated", statuses: ["updated"] });
   });
 
+  test("the log keeps its last changes: older ones are trimmed, the rows stay", () => {
+    const store = new MemoryReplicaStore();
+    const core = new ReplicaCore(store, { logRetain: 10 });
+    for (let seq = 1; seq <= 30; seq++) {
+      run(core, store, replicate(1, [seq === 1 ? 0 : 1, seq - 1], change(seq, 1, seq % 7, `v${seq}`)));
+    }
+    const { base, last } = store.summary(P);
+    expect(last.seq).toBe(30);
+    expect(last.seq - base.seq).toBeGreaterThanOrEqual(10);
+    expect(last.seq - base.seq).toBeLessThanOrEqual(11);
+    expect(store.get(keyOf(1))?.value).toBe("v29");
+    expect(store.countRows(P)).toBe(7);
+  });
+
   test("a source answers fetches from its log and refuses what it trimmed", () => {
     const store = new MemoryReplicaStore();
     const core = new ReplicaCore(store);
