@@ -2,9 +2,18 @@
 // from bench/zmtp-libzmq.mjs) and a raw Bun TCP echo without ZMTP as the floor, on loopback.
 // Cases: DEALER->ROUTER echo with 1 outstanding request (p50/p99 µs) and with 128 outstanding
 // (msgs/s), payloads 64 B and 4 KiB; PUB->SUB 64 B (msgs/s). One JSON line per case on stdout.
+// `--curve`: our sockets only, NULL beside CURVE (lib/zmtp/curve.ts) on the same cases, with 64
+// and 128 outstanding requests; each line gives both figures and CURVE's share of NULL's.
 // A script, not a test: it measures and reports, it asserts nothing.
 import type { Socket } from "bun";
-import { Dealer, Publisher, Router, Subscriber } from "../lib/zmtp/index.ts";
+import {
+  type CurveOptions,
+  Dealer,
+  Publisher,
+  Router,
+  Subscriber,
+  loadCurveCrypto,
+} from "../lib/zmtp/index.ts";
 
 const config = { roundTrips: 5000, durationMs: 1500, pubsubCount: 300_000 };
 const WINDOW = 128;
@@ -31,11 +40,24 @@ function latencyFigures(samples: Float64Array): Figures {
 
 // ---- our sockets ---------------------------------------------------------------------------
 
-async function echoPair(): Promise<{ dealer: Dealer; close(): Promise<void> }> {
+/** CURVE options for a ROUTER (server) and a DEALER (client), or none for NULL. */
+type Security = { server: CurveOptions; client: CurveOptions } | null;
+
+async function curveSecurity(): Promise<Security> {
+  const crypto = await loadCurveCrypto();
+  const pair = () => {
+    const secretKey = globalThis.crypto.getRandomValues(new Uint8Array(32));
+    return { publicKey: crypto.publicKeyOf(secretKey), secretKey };
+  };
+  const server = { crypto, ...pair() };
+  return { server, client: { crypto, ...pair(), serverKey: server.publicKey } };
+}
+
+async function echoPair(security: Security = null): Promise<{ dealer: Dealer; close(): Promise<void> }> {
   const options = { lingerMs: 0, sendHwm: HWM, receiveHwm: HWM };
-  const router = new Router(options);
+  const router = new Router(security === null ? options : { ...options, curve: security.server });
   const endpoint = await router.bind("tcp://127.0.0.1:0");
-  const dealer = new Dealer(options);
+  const dealer = new Dealer(security === null ? options : { ...options, curve: security.client });
   dealer.connect(endpoint);
   const serving = (async () => {
     for await (const message of router) await router.send(message);
@@ -50,8 +72,8 @@ async function echoPair(): Promise<{ dealer: Dealer; close(): Promise<void> }> {
   };
 }
 
-async function oursLatency(size: number): Promise<Figures> {
-  const { dealer, close } = await echoPair();
+async function oursLatency(size: number, security: Security = null): Promise<Figures> {
+  const { dealer, close } = await echoPair(security);
   const payload = new Uint8Array(size).fill(7);
   for (let i = 0; i < 500; i++) {
     await dealer.send([payload]);
@@ -68,14 +90,18 @@ async function oursLatency(size: number): Promise<Figures> {
   return latencyFigures(samples);
 }
 
-async function oursPipelined(size: number): Promise<Figures> {
-  const { dealer, close } = await echoPair();
+async function oursPipelined(
+  size: number,
+  security: Security = null,
+  window = WINDOW,
+): Promise<Figures> {
+  const { dealer, close } = await echoPair(security);
   const payload = new Uint8Array(size).fill(7);
   for (let i = 0; i < 200; i++) {
     await dealer.send([payload]);
     await dealer.receive();
   }
-  for (let i = 0; i < WINDOW; i++) await dealer.send([payload]);
+  for (let i = 0; i < window; i++) await dealer.send([payload]);
   const t0 = nowUs();
   const deadline = t0 + config.durationMs * 1000;
   let received = 0;
@@ -85,7 +111,7 @@ async function oursPipelined(size: number): Promise<Figures> {
     await dealer.send([payload]);
   }
   const elapsedUs = nowUs() - t0;
-  for (let i = 0; i < WINDOW; i++) await dealer.receive();
+  for (let i = 0; i < window; i++) await dealer.receive();
   await close();
   return { msgsPerSec: Math.round((received * 1e6) / elapsedUs), messages: received };
 }
@@ -359,4 +385,32 @@ async function main(): Promise<void> {
   console.error(`bench:zmtp finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
-await main();
+/** NULL and CURVE on the same cases, one after the other; CURVE's figure as a share of NULL's. */
+async function mainCurve(): Promise<void> {
+  const curve = await curveSecurity();
+  const cases: [string, (security: Security) => Promise<Figures>][] = [
+    ["echo-latency-64B", (s) => oursLatency(64, s)],
+    ["echo-pipelined-64-outstanding-64B", (s) => oursPipelined(64, s, 64)],
+    ["echo-pipelined-64-outstanding-4KiB", (s) => oursPipelined(4096, s, 64)],
+    ["echo-pipelined-128-outstanding-64B", (s) => oursPipelined(64, s, 128)],
+  ];
+  for (const [name, run] of cases) {
+    const nullFigures = await run(null);
+    const curveFigures = await run(curve);
+    const isLatency = nullFigures.p50Us !== undefined;
+    console.log(
+      JSON.stringify({
+        case: name,
+        unit: isLatency ? "µs per round trip" : "messages/s",
+        null: round(nullFigures),
+        curve: round(curveFigures),
+        curveOverNull: isLatency
+          ? { p50: ratio(curveFigures.p50Us, nullFigures.p50Us) }
+          : ratio(curveFigures.msgsPerSec, nullFigures.msgsPerSec),
+      }),
+    );
+  }
+}
+
+if (process.argv.includes("--curve")) await mainCurve();
+else await main();

@@ -1,29 +1,21 @@
 // The few NaCl operations CurveZMQ needs (RFC 26: crypto_box with a precomputed key, secretbox,
-// X25519), each taken from an audited library, never written here. Two interchangeable backends:
-// libsodium (WebAssembly; the default, see bench/curve-crypto.ts for why) and @noble/*.
-// Pure computation: no I/O, no randomness (the caller supplies keys and nonces).
+// X25519), each taken from an audited library, never written here. Three interchangeable
+// backends, fastest first (figures in bench/curve-crypto.ts and the README):
+// - libsodium-native: the system's libsodium (Debian libsodium23, which libzmq itself uses)
+//   through bun:ffi;
+// - libsodium: the same C code compiled to WebAssembly (libsodium-wrappers), when the system
+//   has no libsodium;
+// - noble: @noble/curves + @noble/ciphers, pure JavaScript, for comparison.
+// Loading a backend touches the file system (dlopen) or compiles WebAssembly; the operations
+// themselves are pure computation (the caller supplies keys and nonces).
 import { hsalsa, xsalsa20poly1305 } from "@noble/ciphers/salsa.js";
 import { x25519 } from "@noble/curves/ed25519.js";
 import sodium from "libsodium-wrappers";
+import { type CurveCrypto, MAC_BYTES } from "./curve.ts";
+import { loadNativeSodium } from "./curve-sodium-native.ts";
 
-export const KEY_BYTES = 32;
-export const NONCE_BYTES = 24;
-export const MAC_BYTES = 16;
-
-export interface CurveCrypto {
-  readonly name: "libsodium" | "noble";
-  /** X25519 base-point multiplication: the public key of a 32-byte secret key. */
-  publicKeyOf(secretKey: Uint8Array): Uint8Array;
-  /**
-   * crypto_box_beforenm: the symmetric key a box between two key pairs uses. Null when the
-   * peer's key is a low-order point (the shared secret would be all zeros).
-   */
-  boxKey(publicKey: Uint8Array, secretKey: Uint8Array): Uint8Array | null;
-  /** XSalsa20-Poly1305 (crypto_secretbox_easy = crypto_box_easy_afternm): MAC then ciphertext. */
-  seal(plaintext: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array;
-  /** The inverse of seal; null when the MAC does not verify. */
-  open(box: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array | null;
-}
+export type { CurveCrypto } from "./curve.ts";
+export type CurveBackend = "libsodium-native" | "libsodium" | "noble";
 
 const nobleCrypto: CurveCrypto = {
   name: "noble",
@@ -50,10 +42,14 @@ const nobleCrypto: CurveCrypto = {
       return null;
     }
   },
+  sealInPlace(region, nonce, key) {
+    region.set(nobleCrypto.seal(region.slice(MAC_BYTES), nonce, key));
+  },
+  openInPlace: (box, nonce, key) => nobleCrypto.open(box, nonce, key),
 };
 
 function libsodiumCrypto(): CurveCrypto {
-  return {
+  const backend: CurveCrypto = {
     name: "libsodium",
     publicKeyOf: (secretKey) => sodium.crypto_scalarmult_base(secretKey),
     boxKey(publicKey, secretKey) {
@@ -72,17 +68,28 @@ function libsodiumCrypto(): CurveCrypto {
         return null;
       }
     },
+    sealInPlace(region, nonce, key) {
+      region.set(backend.seal(region.subarray(MAC_BYTES), nonce, key));
+    },
+    openInPlace: (box, nonce, key) => backend.open(box, nonce, key),
   };
+  return backend;
 }
 
-let loaded: Promise<CurveCrypto> | undefined;
+let wasm: Promise<CurveCrypto> | undefined;
 
 /**
- * The crypto backend for CURVE sockets. libsodium must compile its WebAssembly first (about
- * 20 ms), hence the promise; load it once at startup and pass it in the socket options.
+ * The crypto backend for CURVE sockets: by default the system's libsodium, else its
+ * WebAssembly build (which must compile first, about 20 ms: hence the promise). Load it once at
+ * startup and pass it in the socket options.
  */
-export function loadCurveCrypto(backend: "libsodium" | "noble" = "libsodium"): Promise<CurveCrypto> {
-  if (backend === "noble") return Promise.resolve(nobleCrypto);
-  loaded ??= sodium.ready.then(libsodiumCrypto);
-  return loaded;
+export async function loadCurveCrypto(backend?: CurveBackend): Promise<CurveCrypto> {
+  if (backend === "noble") return nobleCrypto;
+  if (backend === undefined || backend === "libsodium-native") {
+    const native = loadNativeSodium();
+    if (native !== null) return native;
+    if (backend === "libsodium-native") throw new Error("the system has no usable libsodium");
+  }
+  wasm ??= sodium.ready.then(libsodiumCrypto);
+  return wasm;
 }

@@ -4,9 +4,35 @@
 // are deterministic. Any failure ends the handshake; the caller closes the connection.
 import { ZmtpProtocolError } from "../util/errors.ts";
 import { FLAG_LONG, bytesToString, encodeCommand, parseProperties } from "./codec.ts";
-import { type CurveCrypto, KEY_BYTES, MAC_BYTES, NONCE_BYTES } from "./curve-crypto.ts";
 
 export type RandomBytes = (length: number) => Uint8Array;
+
+export const KEY_BYTES = 32;
+export const NONCE_BYTES = 24;
+export const MAC_BYTES = 16;
+
+/** The NaCl operations CURVE needs; curve-crypto.ts provides them from audited libraries. */
+export interface CurveCrypto {
+  readonly name: "libsodium-native" | "libsodium" | "noble";
+  /** X25519 base-point multiplication: the public key of a 32-byte secret key. */
+  publicKeyOf(secretKey: Uint8Array): Uint8Array;
+  /**
+   * crypto_box_beforenm: the symmetric key a box between two key pairs uses. Null when the
+   * peer's key is a low-order point (the shared secret would be all zeros).
+   */
+  boxKey(publicKey: Uint8Array, secretKey: Uint8Array): Uint8Array | null;
+  /** XSalsa20-Poly1305 (crypto_secretbox_easy = crypto_box_easy_afternm): MAC then ciphertext. */
+  seal(plaintext: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array;
+  /** The inverse of seal; null when the MAC does not verify. */
+  open(box: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array | null;
+  /**
+   * seal without allocating: `region` holds MAC_BYTES of room followed by the plaintext and
+   * ends up holding the box (MAC then ciphertext). The hot path of every MESSAGE sent.
+   */
+  sealInPlace(region: Uint8Array, nonce: Uint8Array, key: Uint8Array): void;
+  /** open that may decrypt over `box` itself; returns the plaintext (a view) or null. */
+  openInPlace(box: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array | null;
+}
 
 /** Flags inside a MESSAGE box (libzmq: msg_t::more and msg_t::command). */
 export const BOX_FLAG_MORE = 0x01;
@@ -28,6 +54,7 @@ export const CURVE_FRAME_OVERHEAD = MESSAGE_NAME_BYTES + MESSAGE_OVERHEAD;
 const NONCE_MAX = Number.MAX_SAFE_INTEGER;
 
 const ascii = new TextEncoder();
+const MESSAGE_NAME = Uint8Array.of(7, ...ascii.encode("MESSAGE"));
 
 /** A 24-byte nonce: a 16- or 8-byte ASCII prefix (RFC 26) followed by `tail`. */
 function nonceOf(prefix: string, tail: Uint8Array): Uint8Array {
@@ -118,14 +145,19 @@ export class CurveCodec {
   writeFrame(body: Uint8Array, flags: number, out: Uint8Array, at: number): number {
     if (this.lastSent >= NONCE_MAX) throw new RangeError("CURVE short nonces exhausted");
     this.lastSent++;
-    const view = new DataView(this.sendNonce.buffer);
-    view.setUint32(16, Math.floor(this.lastSent / 0x1_0000_0000));
-    view.setUint32(20, this.lastSent >>> 0);
-    const plaintext = new Uint8Array(1 + body.length);
-    plaintext[0] = flags;
-    plaintext.set(body, 1);
-    const box = this.crypto.seal(plaintext, this.sendNonce, this.key);
-    const size = MESSAGE_NAME_BYTES + 8 + box.length;
+    const nonce = this.sendNonce;
+    const high = Math.floor(this.lastSent / 0x1_0000_0000);
+    const low = this.lastSent >>> 0;
+    nonce[16] = high >>> 24;
+    nonce[17] = (high >>> 16) & 0xff;
+    nonce[18] = (high >>> 8) & 0xff;
+    nonce[19] = high & 0xff;
+    nonce[20] = low >>> 24;
+    nonce[21] = (low >>> 16) & 0xff;
+    nonce[22] = (low >>> 8) & 0xff;
+    nonce[23] = low & 0xff;
+    const boxBytes = MAC_BYTES + 1 + body.length;
+    const size = MESSAGE_NAME_BYTES + 8 + boxBytes;
     // libzmq sends MESSAGE as a plain final frame, without the COMMAND bit, and its frame
     // flags carry nothing: MORE and COMMAND travel inside the box.
     if (size <= 255) {
@@ -136,12 +168,16 @@ export class CurveCodec {
       new DataView(out.buffer, out.byteOffset + at, 8).setBigUint64(0, BigInt(size));
       at += 8;
     }
-    out[at++] = 7;
-    out.set(ascii.encode("MESSAGE"), at);
-    at += 7;
-    out.set(this.sendNonce.subarray(16), at);
-    out.set(box, at + 8);
-    return at + 8 + box.length;
+    out.set(MESSAGE_NAME, at);
+    at += MESSAGE_NAME_BYTES;
+    out.set(nonce.subarray(16), at);
+    at += 8;
+    // The plaintext (flags, then the body) goes where the ciphertext will be, and is boxed
+    // there: no allocation per frame.
+    out[at + MAC_BYTES] = flags;
+    out.set(body, at + MAC_BYTES + 1);
+    this.crypto.sealInPlace(out.subarray(at, at + boxBytes), nonce, this.key);
+    return at + boxBytes;
   }
 
   /** One boxed frame as its own buffer (commands: PING, PONG, SUBSCRIBE...). */
@@ -151,7 +187,7 @@ export class CurveCodec {
     return out;
   }
 
-  /** Opens the data of a MESSAGE command (everything after its name). */
+  /** Opens the data of a MESSAGE command (everything after its name), decrypting over it. */
   open(data: Uint8Array): { flags: number; body: Uint8Array } | ZmtpProtocolError {
     if (data.length < MESSAGE_OVERHEAD) return new ZmtpProtocolError("malformed CURVE MESSAGE");
     const nonce = readShortNonce(data, 0);
@@ -159,7 +195,7 @@ export class CurveCodec {
       return new ZmtpProtocolError("CURVE MESSAGE nonce did not increase (replay or reorder)");
     }
     this.receiveNonce.set(data.subarray(0, 8), 16);
-    const plaintext = this.crypto.open(data.subarray(8), this.receiveNonce, this.key);
+    const plaintext = this.crypto.openInPlace(data.subarray(8), this.receiveNonce, this.key);
     if (plaintext === null) return new ZmtpProtocolError("CURVE MESSAGE failed authentication");
     this.lastReceived = nonce;
     return { flags: plaintext[0] as number, body: plaintext.subarray(1) };

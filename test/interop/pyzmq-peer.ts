@@ -16,14 +16,15 @@ export class PyzmqPeer implements AsyncDisposable {
   private stderr = "";
 
   constructor(args: string[]) {
-    this.proc = Bun.spawn(["/usr/bin/python3", FIXTURE, ...args], {
+    const proc = Bun.spawn(["/usr/bin/python3", FIXTURE, ...args], {
       stdin: "ignore",
       stdout: "pipe",
       stderr: "pipe",
     });
+    this.proc = proc;
     void this.readLines();
     void (async () => {
-      for await (const chunk of this.proc.stderr) this.stderr += new TextDecoder().decode(chunk);
+      for await (const chunk of proc.stderr) this.stderr += new TextDecoder().decode(chunk);
     })();
   }
 
@@ -37,11 +38,14 @@ export class PyzmqPeer implements AsyncDisposable {
 
   /** Waits for the first report that `match` accepts; fails with the fixture's stderr. */
   async next<T extends PyzmqReport>(what: string, match: (r: PyzmqReport) => r is T): Promise<T> {
+    let found: T | undefined;
     try {
-      return await waitFor(() => this.reports.find(match), { what });
+      found = await waitFor(() => this.reports.find(match), { what });
     } catch (error) {
       throw new Error(`${String(error)}; python stderr: ${this.stderr.trim()}`);
     }
+    if (found === undefined) throw new Error(`no ${what}`);
+    return found;
   }
 
   monitorEvents(): string[] {
