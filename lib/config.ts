@@ -92,6 +92,10 @@ export interface NodeConfig {
   /** How long the leader waits for a replica's acknowledgement. */
   readonly requestTimeoutMs: number;
   readonly logLevel: LogLevel;
+  /** The cluster's CURVE secret key (Z85 file); null serves without encryption (NULL). */
+  readonly curveSecretKeyFile: string | null;
+  /** Allow-list of client public keys (Z85, one per line); null admits any CURVE client. */
+  readonly clientKeysFile: string | null;
 }
 
 export interface ClientConfig {
@@ -105,6 +109,10 @@ export interface ClientConfig {
   readonly requestTimeoutMs: number;
   /** Total time spent retrying one command before giving up. */
   readonly giveUpMs: number;
+  /** The cluster's CURVE public key, as Z85 text or a file path; null speaks NULL. */
+  readonly serverKey: string | null;
+  /** This client's CURVE secret key file; null uses a fresh key pair per run. */
+  readonly curveKeyFile: string | null;
 }
 
 /** Result of parsing flags: a config, a request for --help (which wins over any error), or every
@@ -170,6 +178,12 @@ const nodeFlags: readonly FlagSpec[] = [
   { name: "log-level", kind: "string", valueName: "level",
     description: `debug, info, warn or error (default ${defaults.node.logLevel}); ` +
       "logs are JSON lines on stderr" },
+  { name: "curve-secret-key-file", kind: "string", valueName: "file",
+    description: "serve and peer with CURVE encryption using this secret key (Z85, from " +
+      "keygen); every member uses the same key (default: no encryption)" },
+  { name: "client-keys", kind: "string", valueName: "file",
+    description: "admit only clients whose public key is listed (Z85, one per line), " +
+      "re-read on SIGHUP; needs --curve-secret-key-file (default: any CURVE client)" },
   helpFlag,
 ];
 
@@ -184,6 +198,19 @@ const clientFlags: readonly FlagSpec[] = [
     description: `deadline of one request attempt (default ${defaults.client.requestTimeoutMs})` },
   { name: "give-up-ms", kind: "string", valueName: "ms",
     description: `stop retrying a command after this long (default ${defaults.client.giveUpMs})` },
+  { name: "server-key", kind: "string", valueName: "z85|file",
+    description: "the cluster's CURVE public key, as Z85 text or a .pub file: talk to the " +
+      "nodes with CURVE encryption (default: no encryption)" },
+  { name: "curve-key-file", kind: "string", valueName: "file",
+    description: "this client's CURVE secret key (Z85, from keygen), for clusters that admit " +
+      "listed clients only; needs --server-key (default: a fresh key pair)" },
+  helpFlag,
+];
+
+const keygenFlags: readonly FlagSpec[] = [
+  { name: "out", kind: "string", valueName: "path",
+    description: "write the secret key to <path>.key and the public key to <path>.pub, both " +
+      "mode 0600, never over an existing file (default: print both)" },
   helpFlag,
 ];
 
@@ -474,6 +501,12 @@ export function parseNodeConfig(argv: readonly string[]): ConfigResult<NodeConfi
     ? reader.integer("request-timeout-ms", 1, bounds.requestTimeoutMsMax)
     : defaults.node.requestTimeoutMs;
   const logLevel = readLogLevel(reader);
+  const curveSecretKeyFile = readPath(reader, "curve-secret-key-file");
+  const clientKeysFile = readPath(reader, "client-keys");
+  if (clientKeysFile !== null && curveSecretKeyFile === null) {
+    reader.errors.push("--client-keys needs --curve-secret-key-file: without CURVE, clients " +
+      "have no key to check");
+  }
   if (reader.errors.length > 0) return { ok: false, help: false, errors: reader.errors };
   if (
     id === undefined || addresses.pubPort === undefined || rf === undefined ||
@@ -486,7 +519,7 @@ export function parseNodeConfig(argv: readonly string[]): ConfigResult<NodeConfi
   const config: NodeConfig = {
     id, host: addresses.host, port: addresses.port, pubPort: addresses.pubPort, rf, partitions,
     joinEndpoints: Object.freeze(joinEndpoints), dataDir, heartbeatIntervalMs, suspectTimeoutMs,
-    valueBytesMax, minInsync, requestTimeoutMs, logLevel,
+    valueBytesMax, minInsync, requestTimeoutMs, logLevel, curveSecretKeyFile, clientKeysFile,
   };
   return { ok: true, help: false, config: Object.freeze(config) };
 }
@@ -516,6 +549,12 @@ export function parseClientConfig(argv: readonly string[]): ConfigResult<ClientC
     reader.errors.push(`--give-up-ms (${giveUpMs}) must be at least --timeout-ms ` +
       `(${requestTimeoutMs}), or no request could run to its deadline`);
   }
+  const serverKey = readPath(reader, "server-key");
+  const curveKeyFile = readPath(reader, "curve-key-file");
+  if (curveKeyFile !== null && serverKey === null) {
+    reader.errors.push("--curve-key-file needs --server-key: a client key is only used with " +
+      "the cluster's public key");
+  }
   if (reader.errors.length > 0) return { ok: false, help: false, errors: reader.errors };
   if (requestTimeoutMs === undefined || giveUpMs === undefined) {
     return { ok: false, help: false, errors: [unrecordedProblem] };
@@ -526,8 +565,55 @@ export function parseClientConfig(argv: readonly string[]): ConfigResult<ClientC
     isJsonOutput: reader.flag("json"),
     requestTimeoutMs,
     giveUpMs,
+    serverKey,
+    curveKeyFile,
   };
   return { ok: true, help: false, config: Object.freeze(config) };
+}
+
+/** A path flag (or a key given inline): null when absent; empty text is a problem. */
+function readPath(reader: Reader, name: string): string | null {
+  const text = reader.text(name);
+  if (text === undefined) return null;
+  if (text.trim() === "" || text.includes("\u0000")) {
+    reader.errors.push(`--${name} needs a file path, got ${JSON.stringify(text)}`);
+    return null;
+  }
+  return text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// keygen (both executables)
+
+export interface KeygenConfig {
+  /** Base path of the files to write, or null to print the pair. */
+  readonly out: string | null;
+}
+
+/** Parses the flags after `keygen` (node.ts keygen / client.ts keygen). */
+export function parseKeygenConfig(argv: readonly string[]): ConfigResult<KeygenConfig> {
+  const scan = scanFlags(argv, keygenFlags);
+  if (scan.isHelp) return { ok: true, help: true };
+  const reader = new Reader(scan.values);
+  reader.errors.push(...scan.errors);
+  const out = readPath(reader, "out");
+  if (reader.errors.length > 0) return { ok: false, help: false, errors: reader.errors };
+  return { ok: true, help: false, config: Object.freeze({ out }) };
+}
+
+/** --help text of the keygen command; `program` is "node.ts" or "client.ts". */
+export function keygenUsage(program: string): string {
+  return [
+    `Usage: bun ${program} keygen [--out <path>]`,
+    "",
+    "Creates a CURVE key pair and prints it as Z85 text (public, then secret), the form libzmq",
+    "uses. Give the secret key to --curve-secret-key-file (nodes) or --curve-key-file (clients),",
+    "and the public key to --server-key (clients) or a --client-keys list (nodes).",
+    "",
+    "Options:",
+    formatFlags(keygenFlags),
+    "",
+  ].join("\n");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -579,6 +665,7 @@ export const nodeUsage = [
   "Examples:",
   "  bun node.ts --id 1 --rf 2                                   bootstrap a cluster on :7001",
   "  bun node.ts --id 2 --port 7002 --join tcp://127.0.0.1:7001  join it",
+  "  bun node.ts keygen --out cluster                            CURVE keys (see keygen --help)",
   "",
 ].join("\n");
 
