@@ -4,10 +4,35 @@
 import { WarehouseClient } from "./lib/client/client.ts";
 import { splitScript } from "./lib/client/repl.ts";
 import { exitCodes, runShell } from "./lib/client/repl-shell.ts";
-import { clientUsage, parseClientConfig } from "./lib/config.ts";
+import { type ClientConfig, clientUsage, parseClientConfig } from "./lib/config.ts";
+import {
+  generateKeyPair,
+  readPublicKey,
+  readSecretKeyFile,
+  runKeygen,
+} from "./lib/curve-keys.ts";
 import { createLogger } from "./lib/util/log.ts";
+import { type CurveOptions, loadCurveCrypto } from "./lib/zmtp/index.ts";
+
+/** CURVE options from --server-key and --curve-key-file (a fresh pair without the latter). */
+async function loadCurve(config: ClientConfig): Promise<CurveOptions | undefined> {
+  if (config.serverKey === null) return undefined;
+  const crypto = await loadCurveCrypto();
+  const serverKey = await readPublicKey(config.serverKey, "--server-key");
+  const own =
+    config.curveKeyFile === null
+      ? generateKeyPair(crypto)
+      : await readSecretKeyFile(config.curveKeyFile, crypto, "--curve-key-file");
+  return { crypto, ...own, serverKey };
+}
 
 async function main(argv: readonly string[]): Promise<number> {
+  if (argv[0] === "keygen") {
+    return runKeygen("client.ts", argv.slice(1), await loadCurveCrypto(), {
+      stdout: (text) => void process.stdout.write(text),
+      stderr: (text) => void process.stderr.write(text),
+    });
+  }
   const parsed = parseClientConfig(argv);
   if (!parsed.ok) {
     const problems = parsed.errors.map((error) => `Error: ${error}\n`).join("");
@@ -20,6 +45,13 @@ async function main(argv: readonly string[]): Promise<number> {
     return exitCodes.ok;
   }
   const config = parsed.config;
+  let curve: CurveOptions | undefined;
+  try {
+    curve = await loadCurve(config);
+  } catch (error) {
+    process.stderr.write(`Error: ${error instanceof Error ? error.message : String(error)}\n`);
+    return exitCodes.failed;
+  }
   // Only errors: the REPL reports everything else itself, and log lines would break the prompt.
   const logger = createLogger("error", { area: "client" });
   return runShell({
@@ -31,6 +63,7 @@ async function main(argv: readonly string[]): Promise<number> {
         endpoints: [...config.connectEndpoints],
         requestTimeoutMs: config.requestTimeoutMs,
         giveUpMs: config.giveUpMs,
+        ...(curve === undefined ? {} : { curve }),
         logger,
       }),
     streams: { input: process.stdin, output: process.stdout, errors: process.stderr },

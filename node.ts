@@ -1,9 +1,52 @@
 // Entry point of a Warehouse node: parse flags, start, print one JSON "ready" line on stdout,
 // stop cleanly on SIGTERM/SIGINT. Exit codes: 0 stopped, 1 bad flags or refused join, 3 storage.
-import { nodeUsage, parseNodeConfig, defaults } from "./lib/config.ts";
+import { nodeUsage, parseNodeConfig, defaults, type NodeConfig } from "./lib/config.ts";
+import type { NodeCurve } from "./lib/cluster/curve-security.ts";
 import { WarehouseNode } from "./lib/cluster/node.ts";
+import { readKeyList, readSecretKeyFile, runKeygen } from "./lib/curve-keys.ts";
 import { KvError } from "./lib/util/errors.ts";
-import { createLogger } from "./lib/util/log.ts";
+import { type Logger, createLogger } from "./lib/util/log.ts";
+import { z85Encode } from "./lib/util/z85.ts";
+import { loadCurveCrypto } from "./lib/zmtp/index.ts";
+
+if (Bun.argv[2] === "keygen") {
+  const write = (stream: NodeJS.WriteStream) => (text: string) => void stream.write(text);
+  const code = await runKeygen("node.ts", Bun.argv.slice(3), await loadCurveCrypto(), {
+    stdout: write(process.stdout),
+    stderr: write(process.stderr),
+  });
+  process.exit(code);
+}
+
+/**
+ * The cluster key and the client allow-list from their files. The list is read again on
+ * SIGHUP; a list that fails to load then leaves the previous one in force.
+ */
+async function loadCurve(config: NodeConfig, log: Logger): Promise<NodeCurve | undefined> {
+  const keyFile = config.curveSecretKeyFile;
+  if (keyFile === null) return undefined;
+  const crypto = await loadCurveCrypto();
+  const pair = await readSecretKeyFile(keyFile, crypto, "--curve-secret-key-file");
+  const listFile = config.clientKeysFile;
+  let clientKeys = listFile === null ? null : await readKeyList(listFile, "--client-keys");
+  if (listFile !== null) {
+    process.on("SIGHUP", () => {
+      readKeyList(listFile, "--client-keys").then(
+        (keys) => {
+          clientKeys = keys;
+          log.info("client_keys_reloaded", { count: keys.size });
+        },
+        (error: unknown) => log.error("client_keys_reload_failed", { error: String(error) }),
+      );
+    });
+  }
+  log.info("curve", {
+    backend: crypto.name,
+    publicKey: z85Encode(pair.publicKey),
+    clientKeys: clientKeys === null ? "any" : clientKeys.size,
+  });
+  return { crypto, ...pair, clientKeys: () => clientKeys };
+}
 
 const parsed = parseNodeConfig(Bun.argv.slice(2));
 if (parsed.ok && parsed.help) {
@@ -25,6 +68,7 @@ process.on("unhandledRejection", (reason) =>
 
 let node: WarehouseNode;
 try {
+  const curve = await loadCurve(config, log);
   node = await WarehouseNode.start(
     {
       id: config.id,
@@ -40,6 +84,7 @@ try {
       valueBytesMax: config.valueBytesMax,
       minInsync: config.minInsync,
       requestTimeoutMs: config.requestTimeoutMs,
+      ...(curve === undefined ? {} : { curve }),
     },
     log,
   );

@@ -2,6 +2,7 @@
 // one key per file or one per line in an allow-list. The only file I/O for keys; parsing and
 // validation are pure and report errors a person can act on.
 import { closeSync, constants, openSync, writeSync } from "node:fs";
+import { keygenUsage, parseKeygenConfig } from "./config.ts";
 import { ConfigError } from "./util/errors.ts";
 import { z85Decode, z85Encode } from "./util/z85.ts";
 import type { CurveCrypto } from "./zmtp/index.ts";
@@ -91,7 +92,8 @@ export function formatKeyPair(pair: CurveKeyPair): string {
  */
 export function writeKeyPair(base: string, pair: CurveKeyPair): string[] {
   const written: string[] = [];
-  for (const [path, key] of [[`${base}.key`, pair.secretKey], [`${base}.pub`, pair.publicKey]] as const) {
+  const files = [[`${base}.key`, pair.secretKey], [`${base}.pub`, pair.publicKey]] as const;
+  for (const [path, key] of files) {
     let fd: number;
     try {
       const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
@@ -109,4 +111,39 @@ export function writeKeyPair(base: string, pair: CurveKeyPair): string[] {
     written.push(path);
   }
   return written;
+}
+
+/**
+ * The keygen command of node.ts and client.ts: prints a new pair, or writes it to files and
+ * prints only the public key. Returns the exit code (0 ok, 1 usage or file error).
+ */
+export async function runKeygen(
+  program: string,
+  argv: readonly string[],
+  crypto: CurveCrypto,
+  out: { stdout: (text: string) => void; stderr: (text: string) => void },
+): Promise<number> {
+  const parsed = parseKeygenConfig(argv);
+  if (parsed.ok && parsed.help) {
+    out.stdout(keygenUsage(program));
+    return 0;
+  }
+  if (!parsed.ok) {
+    out.stderr(parsed.errors.map((error) => `error: ${error}\n`).join(""));
+    return 1;
+  }
+  const pair = generateKeyPair(crypto);
+  if (parsed.config.out === null) {
+    out.stdout(formatKeyPair(pair));
+    return 0;
+  }
+  try {
+    const [secretPath, publicPath] = writeKeyPair(parsed.config.out, pair);
+    out.stdout(`public: ${z85Encode(pair.publicKey)}\n` +
+      `wrote the secret key to ${secretPath} and the public key to ${publicPath}\n`);
+    return 0;
+  } catch (error) {
+    out.stderr(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
 }

@@ -16,7 +16,7 @@ import {
   parseReply,
   HEARTBEAT_TOPIC,
 } from "../protocol.ts";
-import { Dealer, Subscriber } from "../zmtp/index.ts";
+import { type CurveOptions, Dealer, Subscriber } from "../zmtp/index.ts";
 
 export interface ClusterMember {
   id: number;
@@ -45,6 +45,8 @@ export interface ClientConfig {
   requestTimeoutMs: number;
   /** Total time one operation may take across retries. */
   giveUpMs: number;
+  /** CURVE client options (serverKey = the cluster's public key); absent speaks NULL. */
+  curve?: CurveOptions;
   logger?: Logger;
 }
 
@@ -68,14 +70,22 @@ class NodeLink {
   private dealer: Dealer;
   private readonly pending: Map<string, Pending>;
 
-  constructor(endpoint: string, pending: Map<string, Pending>) {
+  private readonly curve: CurveOptions | undefined;
+
+  constructor(endpoint: string, pending: Map<string, Pending>, curve?: CurveOptions) {
     this.endpoint = endpoint;
     this.pending = pending;
+    this.curve = curve;
     this.dealer = this.open();
   }
 
   private open(): Dealer {
-    const dealer = new Dealer({ reconnectIvlMs: 50, reconnectIvlMaxMs: 500, lingerMs: 0 });
+    const dealer = new Dealer({
+      reconnectIvlMs: 50,
+      reconnectIvlMaxMs: 500,
+      lingerMs: 0,
+      ...(this.curve === undefined ? {} : { curve: this.curve }),
+    });
     dealer.connect(this.endpoint);
     void this.read(dealer);
     return dealer;
@@ -135,7 +145,11 @@ export class WarehouseClient {
   private constructor(config: ClientConfig) {
     this.config = config;
     this.log = config.logger ?? nullLogger;
-    this.subscriber = new Subscriber({ reconnectIvlMs: 50, reconnectIvlMaxMs: 500 });
+    this.subscriber = new Subscriber({
+      reconnectIvlMs: 50,
+      reconnectIvlMaxMs: 500,
+      ...(config.curve === undefined ? {} : { curve: config.curve }),
+    });
     this.subscriber.subscribe(HEARTBEAT_TOPIC);
     void this.readHeartbeats();
     this.watchdog = setInterval(() => this.refreshLiveness(), 200);
@@ -305,7 +319,7 @@ export class WarehouseClient {
     const id = `${this.idPrefix}${this.nextId++}`;
     let link = this.links.get(endpoint);
     if (link === undefined) {
-      link = new NodeLink(endpoint, this.pending);
+      link = new NodeLink(endpoint, this.pending, this.config.curve);
       this.links.set(endpoint, link);
     }
     const target = link;

@@ -5,7 +5,16 @@ import { ConfigError, KvError } from "../util/errors.ts";
 import type { Logger } from "../util/log.ts";
 import { type KvStore, metaNames } from "../store/index.ts";
 import type { Member } from "./membership.ts";
+import type { CurveOptions } from "../zmtp/index.ts";
 import { PeerRpc } from "./peer-rpc.ts";
+
+interface JoinSettings {
+  join: string[];
+  rf: number | undefined;
+  minInsync: number;
+  /** CURVE for the join requests (curve-security.ts peerCurve); absent speaks NULL. */
+  peerCurve?: CurveOptions;
+}
 
 export interface ClusterState {
   rf: number;
@@ -82,14 +91,14 @@ export function saveNodeId(store: KvStore, id: number): void {
  */
 export async function joinCluster(
   self: Member,
-  settings: { join: string[]; rf: number | undefined; minInsync: number },
+  settings: JoinSettings,
   known: ClusterState | null,
   log: Logger,
 ): Promise<ClusterState> {
   if (known !== null) return rejoin(self, settings, known, log);
   for (let attempt = 0; attempt < JOIN_ATTEMPTS; attempt++) {
     for (const seed of settings.join) {
-      const rpc = new PeerRpc(seed);
+      const rpc = new PeerRpc(seed, settings.peerCurve);
       try {
         const reply = await rpc.request(
           { op: "PEER_JOIN", node: self, rf: settings.rf ?? null, minInsync: settings.minInsync },
@@ -121,12 +130,12 @@ export async function joinCluster(
  */
 async function rejoin(
   self: Member,
-  settings: { join: string[]; rf: number | undefined; minInsync: number },
+  settings: JoinSettings,
   known: ClusterState,
   log: Logger,
 ): Promise<ClusterState> {
   const ask = async (seed: string): Promise<ClusterState> => {
-    const rpc = new PeerRpc(seed);
+    const rpc = new PeerRpc(seed, settings.peerCurve);
     try {
       const reply = await rpc.request(
         { op: "PEER_JOIN", node: self, rf: settings.rf ?? known.rf, minInsync: settings.minInsync },

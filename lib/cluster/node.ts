@@ -13,7 +13,8 @@ import {
   parseHeartbeat,
 } from "../protocol.ts";
 import { GroupCommitter, KvStore } from "../store/index.ts";
-import { Publisher, Router, Subscriber, bytesToString } from "../zmtp/index.ts";
+import { type CurveOptions, Publisher, Router, Subscriber, bytesToString } from "../zmtp/index.ts";
+import { type NodeCurve, isMemberKey, peerCurve, serverCurve } from "./curve-security.ts";
 import { Coordinator } from "./coordinator.ts";
 import { type Member, type MembershipChange, Membership } from "./membership.ts";
 import { PeerLinks } from "./peer-links.ts";
@@ -45,6 +46,13 @@ export interface NodeSettings {
   valueBytesMax: number;
   minInsync: number;
   requestTimeoutMs: number;
+  /** CURVE on every socket (curve-security.ts); absent: NULL, no encryption. */
+  curve?: NodeCurve;
+}
+
+/** Socket options for CURVE, or none. */
+function withCurve(curve: CurveOptions | undefined): { curve?: CurveOptions } {
+  return curve === undefined ? {} : { curve };
 }
 
 /** Suspect windows without any leader after which a restarted node trusts its own data. */
@@ -116,9 +124,14 @@ export class WarehouseNode {
     this.isInsyncKnown = init.isCaughtUp;
     this.committer = new GroupCommitter(this.store);
     this.replica = new Replica(this.store, this.committer);
-    this.subscriber = new Subscriber({ reconnectIvlMs: 50, reconnectIvlMaxMs: 400 });
+    const peerSecurity = init.settings.curve && peerCurve(init.settings.curve);
+    this.subscriber = new Subscriber({
+      reconnectIvlMs: 50,
+      reconnectIvlMaxMs: 400,
+      ...withCurve(peerSecurity),
+    });
     this.subscriber.subscribe(HEARTBEAT_TOPIC);
-    this.peers = new PeerLinks();
+    this.peers = new PeerLinks(peerSecurity);
     const self: Member = { id: init.settings.id, endpoint: init.endpoint, pub: init.pub };
     const suspectTicks = Math.max(
       2,
@@ -135,11 +148,14 @@ export class WarehouseNode {
   /** Opens the store, binds, joins or bootstraps, starts the loop. Throws KvError on refusal. */
   static async start(settings: NodeSettings, log: Logger): Promise<WarehouseNode> {
     const store = KvStore.open(`${settings.dataDir}/warehouse.sqlite`);
+    const serverSecurity = settings.curve && serverCurve(settings.curve);
     const router = new Router({
       routerHandover: true,
       maxMessageBytes: settings.valueBytesMax * 6 + 65536,
+      ...withCurve(serverSecurity),
     });
-    const publisher = new Publisher({ sendHwm: 100 });
+    const publisher = new Publisher({ sendHwm: 100, ...withCurve(serverSecurity) });
+    const joinSettings = { ...settings, ...withPeerCurve(settings.curve) };
     try {
       const endpoint = await bindOrExplain(router, settings.host, settings.port, "--port");
       const pub = await bindOrExplain(publisher, settings.host, settings.pubPort, "--pub-port");
@@ -152,7 +168,7 @@ export class WarehouseNode {
         isCaughtUp = true;
         log.info("bootstrap", { rf: state.rf, partitions: state.partitions });
       } else if (loaded === null) {
-        state = await joinCluster(self, settings, null, log);
+        state = await joinCluster(self, joinSettings, null, log);
         isCaughtUp = false;
       } else {
         state = loaded;
@@ -161,7 +177,7 @@ export class WarehouseNode {
             ? settings.join
             : loaded.members.filter((m) => m.id !== self.id).map((m) => m.endpoint);
         if (seeds.length > 0) {
-          state = await joinCluster(self, { ...settings, join: seeds }, loaded, log);
+          state = await joinCluster(self, { ...joinSettings, join: seeds }, loaded, log);
         }
         state = { ...state, members: withSelf(state.members, self) };
         isCaughtUp = false;
@@ -518,8 +534,11 @@ export class WarehouseNode {
     for await (const frames of this.router) {
       const body = frames[frames.length - 1] as Uint8Array;
       const envelope = frames.slice(0, -1);
+      const curve = this.settings.curve;
+      const isMember =
+        curve === undefined || isMemberKey(curve, this.router.peerPublicKey(frames[0] as Uint8Array));
       // Each request runs on its own so a slow write never holds up the rest.
-      void this.handle(body)
+      void this.handle(body, isMember)
         .catch((error: unknown) => {
           this.log.error("request_failed", { error: String(error) });
           // A bug must not leave the sender waiting for a reply that never comes.
@@ -530,7 +549,8 @@ export class WarehouseNode {
     }
   }
 
-  private async handle(body: Uint8Array): Promise<unknown> {
+  /** `isMember`: the sender proved the cluster key (always true without CURVE). */
+  private async handle(body: Uint8Array, isMember: boolean): Promise<unknown> {
     if (frameLooksLikePeerOp(body)) {
       let parsed: unknown;
       try {
@@ -538,10 +558,17 @@ export class WarehouseNode {
       } catch {
         parsed = null;
       }
+      if (isPeerOp(parsed) && !isMember) {
+        return errorReply(requestIdOf(body), "BAD_REQUEST", "peer requests need the cluster key");
+      }
       if (isPeerOp(parsed)) return handlePeerRequest(this, parsed);
     }
     return handleClientRequest(this, body);
   }
+}
+
+function withPeerCurve(curve: NodeCurve | undefined): { peerCurve?: CurveOptions } {
+  return curve === undefined ? {} : { peerCurve: peerCurve(curve) };
 }
 
 /** Cheap pre-check so client requests are parsed once: peer ops all start with "PEER_". */

@@ -3,6 +3,7 @@
 import { KvError } from "../util/errors.ts";
 import type { StoredRow, Version } from "../store/index.ts";
 import { type PeerLink, StaleTermError } from "./coordinator.ts";
+import type { CurveOptions } from "../zmtp/index.ts";
 import { type PeerReply, PeerRpc } from "./peer-rpc.ts";
 import { type ApplyResult, parseRow } from "./replica.ts";
 
@@ -21,12 +22,17 @@ interface QueuedRow {
 export class PeerLinks {
   private readonly rpcs = new Map<number, PeerRpc>();
   private readonly outgoing = new Map<number, { term: number; rows: QueuedRow[] }[]>();
+  private readonly curve: CurveOptions | undefined;
+
+  constructor(curve?: CurveOptions) {
+    this.curve = curve;
+  }
 
   set(id: number, endpoint: string): void {
     const existing = this.rpcs.get(id);
     if (existing?.endpoint === endpoint) return;
     void existing?.close();
-    this.rpcs.set(id, new PeerRpc(endpoint));
+    this.rpcs.set(id, new PeerRpc(endpoint, this.curve));
   }
 
   /**
@@ -38,7 +44,7 @@ export class PeerLinks {
     const existing = this.rpcs.get(id);
     if (existing === undefined) return;
     void existing.close();
-    this.rpcs.set(id, new PeerRpc(existing.endpoint));
+    this.rpcs.set(id, new PeerRpc(existing.endpoint, this.curve));
   }
 
   async close(): Promise<void> {

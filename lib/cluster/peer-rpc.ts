@@ -1,7 +1,7 @@
 // Node-to-node requests: one DEALER per peer, JSON requests with ids, replies matched by id,
 // each with a deadline. A timeout or a lost peer rejects only the requests it concerns.
 import { KvError } from "../util/errors.ts";
-import { Dealer, bytesToString } from "../zmtp/index.ts";
+import { type CurveOptions, Dealer, bytesToString } from "../zmtp/index.ts";
 import { encodeJson } from "../protocol.ts";
 
 export type PeerReply =
@@ -26,10 +26,16 @@ export class PeerRpc {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
 
-  constructor(endpoint: string) {
+  /** `curve`: connect with CURVE (curve-security.ts peerCurve); absent speaks NULL. */
+  constructor(endpoint: string, curve?: CurveOptions) {
     this.endpoint = endpoint;
     // Short reconnect cap: a restarted peer should be reachable again within a heartbeat or two.
-    this.dealer = new Dealer({ reconnectIvlMs: 50, reconnectIvlMaxMs: 400, lingerMs: 0 });
+    this.dealer = new Dealer({
+      reconnectIvlMs: 50,
+      reconnectIvlMaxMs: 400,
+      lingerMs: 0,
+      ...(curve === undefined ? {} : { curve }),
+    });
     this.dealer.connect(endpoint);
     void this.readReplies();
   }

@@ -8,47 +8,53 @@
 // - noble: @noble/curves + @noble/ciphers, pure JavaScript, for comparison.
 // Loading a backend touches the file system (dlopen) or compiles WebAssembly; the operations
 // themselves are pure computation (the caller supplies keys and nonces).
-import { hsalsa, xsalsa20poly1305 } from "@noble/ciphers/salsa.js";
-import { x25519 } from "@noble/curves/ed25519.js";
-import sodium from "libsodium-wrappers";
+// The JavaScript and WebAssembly libraries are imported only when asked for, so a process that
+// never speaks CURVE does not load them.
 import { type CurveCrypto, MAC_BYTES } from "./curve.ts";
 import { loadNativeSodium } from "./curve-sodium-native.ts";
 
 export type { CurveCrypto } from "./curve.ts";
 export type CurveBackend = "libsodium-native" | "libsodium" | "noble";
 
-const nobleCrypto: CurveCrypto = {
-  name: "noble",
-  publicKeyOf: (secretKey) => x25519.getPublicKey(secretKey),
-  boxKey(publicKey, secretKey) {
-    let shared: Uint8Array;
-    try {
-      shared = x25519.getSharedSecret(secretKey, publicKey);
-    } catch {
-      return null; // noble refuses low-order points
-    }
-    // crypto_box_beforenm is HSalsa20 keyed by the X25519 output, with an all-zero input.
-    const sigma = new Uint32Array([0x61707865, 0x3320646e, 0x79622d32, 0x6b206574]);
-    const key = new Uint32Array(8);
-    hsalsa(sigma, new Uint32Array(shared.slice().buffer), new Uint32Array(4), key);
-    return new Uint8Array(key.buffer);
-  },
-  seal: (plaintext, nonce, key) => xsalsa20poly1305(key, nonce).encrypt(plaintext),
-  open(box, nonce, key) {
-    if (box.length < MAC_BYTES) return null;
-    try {
-      return xsalsa20poly1305(key, nonce).decrypt(box);
-    } catch {
-      return null;
-    }
-  },
-  sealInPlace(region, nonce, key) {
-    region.set(nobleCrypto.seal(region.slice(MAC_BYTES), nonce, key));
-  },
-  openInPlace: (box, nonce, key) => nobleCrypto.open(box, nonce, key),
-};
+async function nobleCrypto(): Promise<CurveCrypto> {
+  const { hsalsa, xsalsa20poly1305 } = await import("@noble/ciphers/salsa.js");
+  const { x25519 } = await import("@noble/curves/ed25519.js");
+  const backend: CurveCrypto = {
+    name: "noble",
+    publicKeyOf: (secretKey) => x25519.getPublicKey(secretKey),
+    boxKey(publicKey, secretKey) {
+      let shared: Uint8Array;
+      try {
+        shared = x25519.getSharedSecret(secretKey, publicKey);
+      } catch {
+        return null; // noble refuses low-order points
+      }
+      // crypto_box_beforenm is HSalsa20 keyed by the X25519 output, with an all-zero input.
+      const sigma = new Uint32Array([0x61707865, 0x3320646e, 0x79622d32, 0x6b206574]);
+      const key = new Uint32Array(8);
+      hsalsa(sigma, new Uint32Array(shared.slice().buffer), new Uint32Array(4), key);
+      return new Uint8Array(key.buffer);
+    },
+    seal: (plaintext, nonce, key) => xsalsa20poly1305(key, nonce).encrypt(plaintext),
+    open(box, nonce, key) {
+      if (box.length < MAC_BYTES) return null;
+      try {
+        return xsalsa20poly1305(key, nonce).decrypt(box);
+      } catch {
+        return null;
+      }
+    },
+    sealInPlace(region, nonce, key) {
+      region.set(backend.seal(region.slice(MAC_BYTES), nonce, key));
+    },
+    openInPlace: (box, nonce, key) => backend.open(box, nonce, key),
+  };
+  return backend;
+}
 
-function libsodiumCrypto(): CurveCrypto {
+async function libsodiumCrypto(): Promise<CurveCrypto> {
+  const { default: sodium } = await import("libsodium-wrappers");
+  await sodium.ready;
   const backend: CurveCrypto = {
     name: "libsodium",
     publicKeyOf: (secretKey) => sodium.crypto_scalarmult_base(secretKey),
@@ -84,12 +90,12 @@ let wasm: Promise<CurveCrypto> | undefined;
  * startup and pass it in the socket options.
  */
 export async function loadCurveCrypto(backend?: CurveBackend): Promise<CurveCrypto> {
-  if (backend === "noble") return nobleCrypto;
+  if (backend === "noble") return nobleCrypto();
   if (backend === undefined || backend === "libsodium-native") {
     const native = loadNativeSodium();
     if (native !== null) return native;
     if (backend === "libsodium-native") throw new Error("the system has no usable libsodium");
   }
-  wasm ??= sodium.ready.then(libsodiumCrypto);
+  wasm ??= libsodiumCrypto();
   return wasm;
 }

@@ -44,6 +44,7 @@ const allowed: Record<string, { areas: string[]; external: string[] }> = {
   store: { areas: ["util"], external: ["bun:sqlite", "node:fs", "node:path"] },
   cluster: { areas: ["util", "placement", "protocol", "zmtp", "store", "config"], external: [] },
   client: { areas: ["util", "placement", "protocol", "zmtp"], external: ["cliffy", "node:readline"] },
+  "curve-keys": { areas: ["util", "zmtp", "config"], external: ["node:fs"] },
 };
 
 /** Pure cores: no module that does I/O, not even through another area. */

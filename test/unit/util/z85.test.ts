@@ -40,7 +40,7 @@ describe("z85", () => {
   });
 
   test("libzmq's key pairs decode to 32 bytes and match under X25519", async () => {
-    for (const backend of ["libsodium", "noble"] as const) {
+    for (const backend of ["libsodium-native", "libsodium", "noble"] as const) {
       const crypto = await loadCurveCrypto(backend);
       for (const pair of LIBZMQ_PAIRS) {
         const secret = z85Decode(pair.secretKey) as Uint8Array;
