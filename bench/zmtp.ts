@@ -53,7 +53,9 @@ async function curveSecurity(): Promise<Security> {
   return { server, client: { crypto, ...pair(), serverKey: server.publicKey } };
 }
 
-async function echoPair(security: Security = null): Promise<{ dealer: Dealer; close(): Promise<void> }> {
+async function echoPair(
+  security: Security = null,
+): Promise<{ dealer: Dealer; close(): Promise<void> }> {
   const options = { lingerMs: 0, sendHwm: HWM, receiveHwm: HWM };
   const router = new Router(security === null ? options : { ...options, curve: security.server });
   const endpoint = await router.bind("tcp://127.0.0.1:0");

@@ -535,8 +535,8 @@ export class WarehouseNode {
       const body = frames[frames.length - 1] as Uint8Array;
       const envelope = frames.slice(0, -1);
       const curve = this.settings.curve;
-      const isMember =
-        curve === undefined || isMemberKey(curve, this.router.peerPublicKey(frames[0] as Uint8Array));
+      const senderKey = this.router.peerPublicKey(frames[0] as Uint8Array);
+      const isMember = curve === undefined || isMemberKey(curve, senderKey);
       // Each request runs on its own so a slow write never holds up the rest.
       void this.handle(body, isMember)
         .catch((error: unknown) => {

@@ -48,7 +48,8 @@ export function loadNativeSodium(): CurveCrypto | null {
   const lib = library.symbols;
   // bun:ffi passes a zero-length typed array as a null pointer; libsodium then reads nothing,
   // but an empty plaintext still needs a valid address, so it gets one spare byte.
-  const nonEmpty = (bytes: Uint8Array): Uint8Array => (bytes.length > 0 ? bytes : new Uint8Array(1));
+  const nonEmpty = (bytes: Uint8Array): Uint8Array =>
+    bytes.length > 0 ? bytes : new Uint8Array(1);
   cached = {
     name: "libsodium-native",
     publicKeyOf(secretKey) {

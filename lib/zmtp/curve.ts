@@ -238,6 +238,10 @@ function fail(message: string, send: Uint8Array[] = []): CurveStep {
   return { kind: "error", send, error: new ZmtpProtocolError(message) };
 }
 
+function failWith(error: ZmtpProtocolError): CurveStep {
+  return { kind: "error", send: [], error };
+}
+
 function errorReason(data: Uint8Array): string {
   return bytesToString(data.subarray(1, 1 + (data[0] ?? 0)));
 }
@@ -272,7 +276,9 @@ export class CurveClientHandshake {
       nonceOf("CurveZMQHELLO---", nonce),
       this.helloKey,
     );
-    const data = join(Uint8Array.of(1, 0), new Uint8Array(72), this.transientPublic, nonce, signature);
+    const version = Uint8Array.of(1, 0);
+    const padding = new Uint8Array(72);
+    const data = join(version, padding, this.transientPublic, nonce, signature);
     return { kind: "continue", send: [encodeCommand("HELLO", data)] };
   }
 
@@ -335,10 +341,11 @@ export class CurveClientHandshake {
     );
     if (metadata === null) return fail("CURVE READY failed authentication");
     const properties = parseProperties(metadata);
-    if (properties instanceof ZmtpProtocolError) return { kind: "error", send: [], error: properties };
+    if (properties instanceof ZmtpProtocolError) return failWith(properties);
     this.state = "done";
-    const codec = new CurveCodec(this.options.crypto, this.sessionKey, "client", this.lastSent, nonce);
-    return { kind: "done", send: [], peer: { publicKey: this.options.serverKey, properties, codec } };
+    const { crypto, serverKey } = this.options;
+    const codec = new CurveCodec(crypto, this.sessionKey, "client", this.lastSent, nonce);
+    return { kind: "done", send: [], peer: { publicKey: serverKey, properties, codec } };
   }
 }
 
@@ -373,7 +380,9 @@ export class CurveServerHandshake {
   private onHello(data: Uint8Array): CurveStep {
     const { crypto, random } = this.options;
     if (data.length !== HELLO_DATA_BYTES) return fail("malformed CURVE HELLO");
-    if (data[0] !== 1 || data[1] !== 0) return fail(`unsupported CURVE version ${data[0]}.${data[1]}`);
+    if (data[0] !== 1 || data[1] !== 0) {
+      return fail(`unsupported CURVE version ${data[0]}.${data[1]}`);
+    }
     const clientTransient = data.slice(74, 74 + KEY_BYTES);
     const nonceTail = data.subarray(106, 114);
     const nonce = readShortNonce(data, 106);
@@ -431,7 +440,9 @@ export class CurveServerHandshake {
       return fail("CURVE INITIATE cookie is for another HELLO");
     }
     const nonce = readShortNonce(data, COOKIE_BYTES);
-    if (nonce === null || nonce <= this.lastReceived) return fail("CURVE INITIATE nonce did not increase");
+    if (nonce === null || nonce <= this.lastReceived) {
+      return fail("CURVE INITIATE nonce did not increase");
+    }
     const sessionKey = crypto.boxKey(clientTransient, transientSecret);
     if (sessionKey === null) return fail("CURVE INITIATE has a bad key");
     const plaintext = crypto.open(
@@ -444,7 +455,7 @@ export class CurveServerHandshake {
     const vouchError = this.checkVouch(clientKey, plaintext, clientTransient, transientSecret);
     if (vouchError !== null) return fail(vouchError);
     const properties = parseProperties(plaintext.subarray(KEY_BYTES + 16 + VOUCH_BYTES));
-    if (properties instanceof ZmtpProtocolError) return { kind: "error", send: [], error: properties };
+    if (properties instanceof ZmtpProtocolError) return failWith(properties);
     if (this.options.authenticate !== undefined && !this.options.authenticate(clientKey)) {
       // libzmq reports a ZAP refusal as ERROR "400"; its clients then stop reconnecting.
       return fail("CURVE client key is not authorised", [

@@ -102,7 +102,8 @@ export class Session {
   constructor(options: SessionOptions) {
     this.options = options;
     const boxBytes = options.curve === undefined ? 0 : CURVE_FRAME_OVERHEAD;
-    this.decoder = new FrameDecoder(Math.max(options.maxMessageBytes + boxBytes, COMMAND_BYTES_MAX));
+    const frameBytesMax = Math.max(options.maxMessageBytes + boxBytes, COMMAND_BYTES_MAX);
+    this.decoder = new FrameDecoder(frameBytesMax);
   }
 
   /** Our whole greeting, to be written as soon as TCP connects (never wait for the peer's). */

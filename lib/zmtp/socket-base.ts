@@ -511,7 +511,9 @@ function checkCurveKeys(curve: CurveOptions): void {
     secretKey: curve.secretKey,
     serverKey: curve.serverKey,
   })) {
-    if (key !== undefined && key.length !== 32) throw new RangeError(`curve.${name} must be 32 bytes`);
+    if (key !== undefined && key.length !== 32) {
+      throw new RangeError(`curve.${name} must be 32 bytes`);
+    }
   }
 }
 

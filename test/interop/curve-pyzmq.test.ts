@@ -66,7 +66,8 @@ describe("pyzmq (libzmq 4.3.4) CURVE client -> our ROUTER", () => {
       seenKey = key;
       return true;
     });
-    const peer = own(PyzmqPeer.client(endpoint, clientOptions(client, server.publicKey, ["a", "b"])));
+    const options = clientOptions(client, server.publicKey, ["a", "b"]);
+    const peer = own(PyzmqPeer.client(endpoint, options));
     const reply = await peer.next("the echo at pyzmq", isMessage);
     expect(reply.frames.map((f) => Buffer.from(f, "base64").toString())).toEqual(["a", "b"]);
     expect(texts((received[0] as Uint8Array[]).slice(1))).toEqual(["a", "b"]);
@@ -85,7 +86,7 @@ describe("pyzmq (libzmq 4.3.4) CURVE client -> our ROUTER", () => {
     expect(peer.messages()).toEqual([]);
   });
 
-  test("a key the server does not admit: ERROR, reported by libzmq as an auth failure", async () => {
+  test("a key the server does not admit: ERROR, reported by libzmq as auth failure", async () => {
     const { server, endpoint, received } = await echoRouter(() => false);
     const peer = own(PyzmqPeer.client(endpoint, clientOptions(keyPair(), server.publicKey, ["x"])));
     await waitFor(() => peer.monitorEvents().includes("HANDSHAKE_FAILED_AUTH"), {
@@ -108,9 +109,9 @@ describe("our CURVE DEALER -> pyzmq CURVE ROUTER", () => {
   test("request and echo", async () => {
     const server = keyPair();
     const peer = own(PyzmqPeer.server({ secretKey: z85(server.secretKey) }));
-    const bound = await peer.next("pyzmq to bind", (r): r is Extract<PyzmqReport, { event: "bound" }> =>
-      r.event === "bound",
-    );
+    const isBound = (r: PyzmqReport): r is Extract<PyzmqReport, { event: "bound" }> =>
+      r.event === "bound";
+    const bound = await peer.next("pyzmq to bind", isBound);
     const dealer = track(
       new Dealer({ lingerMs: 0, curve: { crypto, ...keyPair(), serverKey: server.publicKey } }),
     );

@@ -16,7 +16,14 @@ import {
 } from "../../lib/zmtp/index.ts";
 import { useCleanups } from "../harness/cleanup.ts";
 import { TamperProxy } from "../harness/tamper-proxy.ts";
-import { publishUntilReceived, recordEvents, text, texts, waitFor, within } from "../harness/zmtp.ts";
+import {
+  publishUntilReceived,
+  recordEvents,
+  text,
+  texts,
+  waitFor,
+  within,
+} from "../harness/zmtp.ts";
 import { LibzmqPeer } from "./libzmq-peer.ts";
 
 const { track, own, defer } = useCleanups();
@@ -66,7 +73,9 @@ function failures(events: SocketEvent[]): string[] {
 }
 
 /** Resolves with the first message, or undefined while none arrived (checked, not awaited). */
-function firstMessage(socket: { receive(): Promise<Uint8Array[]> }): () => Uint8Array[] | undefined {
+function firstMessage(socket: {
+  receive(): Promise<Uint8Array[]>;
+}): () => Uint8Array[] | undefined {
   let message: Uint8Array[] | undefined;
   socket.receive().then(
     (m) => (message = m),

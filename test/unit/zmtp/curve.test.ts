@@ -117,7 +117,7 @@ function openBody(codec: CurveCodec, frame: Uint8Array) {
 }
 
 describe("CURVE handshake (RFC 26)", () => {
-  test("command sizes: HELLO 200, WELCOME 168, INITIATE 257 + metadata, READY 30 + metadata", () => {
+  test("sizes: HELLO 200, WELCOME 168, INITIATE 257 + metadata, READY 30 + metadata", () => {
     const { frames } = complete();
     expect(commandOf(frames.hello).body.length).toBe(200);
     expect(commandOf(frames.welcome).body.length).toBe(168);
@@ -136,7 +136,8 @@ describe("CURVE handshake (RFC 26)", () => {
     expect(clientPeer.publicKey).toEqual(server.publicKey);
     const props = parseProperties(clientMetadata) as Map<string, Uint8Array>;
     expect(serverPeer.properties).toEqual(props);
-    expect(clientPeer.properties).toEqual(parseProperties(serverMetadata) as Map<string, Uint8Array>);
+    const serverProps = parseProperties(serverMetadata) as Map<string, Uint8Array>;
+    expect(clientPeer.properties).toEqual(serverProps);
   });
 
   test("every backend produces the same bytes for the same keys and random source", () => {
@@ -198,7 +199,9 @@ describe("CURVE handshake (RFC 26)", () => {
     const welcome = only(feed(serverSide, only(clientSide.start())));
     const initiate = only(feed(clientSide, welcome));
     expect(feed(serverSide, initiate).kind).toBe("done");
-    expect(errorText(feed(serverSide, initiate))).toBe("unexpected INITIATE in the CURVE handshake");
+    expect(errorText(feed(serverSide, initiate))).toBe(
+      "unexpected INITIATE in the CURVE handshake",
+    );
   });
 
   test("an INITIATE taken to another connection fails on that connection's cookie key", () => {
@@ -273,7 +276,8 @@ describe("CURVE MESSAGE codec", () => {
     expect(commandOf(frame).name).toBe("MESSAGE");
     expect(openBody(serverPeer.codec, frame)).toEqual({ flags: BOX_FLAG_MORE, body });
     const ping = serverPeer.codec.encodeFrame(Uint8Array.of(4), BOX_FLAG_COMMAND);
-    expect(openBody(clientPeer.codec, ping)).toEqual({ flags: BOX_FLAG_COMMAND, body: Uint8Array.of(4) });
+    const pingBody = { flags: BOX_FLAG_COMMAND, body: Uint8Array.of(4) };
+    expect(openBody(clientPeer.codec, ping)).toEqual(pingBody);
     const large = serverPeer.codec.encodeFrame(new Uint8Array(300), 0);
     expect(large.length).toBe(9 + 33 + 300);
     expect(serverPeer.codec.frameBytes(300)).toBe(large.length);
@@ -292,8 +296,9 @@ describe("CURVE MESSAGE codec", () => {
     const first = clientPeer.codec.encodeFrame(Uint8Array.of(1), 0);
     const second = clientPeer.codec.encodeFrame(Uint8Array.of(2), 0);
     expect(openBody(serverPeer.codec, second)).toEqual({ flags: 0, body: Uint8Array.of(2) });
-    expect((openBody(serverPeer.codec, first) as Error).message).toContain("nonce did not increase");
-    expect((openBody(serverPeer.codec, second) as Error).message).toContain("nonce did not increase");
+    const refusal = (frame: Uint8Array) => (openBody(serverPeer.codec, frame) as Error).message;
+    expect(refusal(first)).toContain("nonce did not increase");
+    expect(refusal(second)).toContain("nonce did not increase");
   });
 
   test("a MESSAGE from our own direction is refused (distinct nonce prefixes)", () => {
