@@ -1,42 +1,35 @@
 // CurveZMQ (RFC 26) as ZMTP's CURVE mechanism: the handshake of both roles (HELLO, WELCOME,
-// INITIATE, READY, ERROR) and the MESSAGE codec that boxes every frame afterwards.
+// INITIATE, READY, ERROR); curve-codec.ts boxes every frame afterwards.
 // Pure: no I/O, no clock. The crypto backend and the random-byte source are injected, so tests
 // are deterministic. Any failure ends the handshake; the caller closes the connection.
 import { ZmtpProtocolError } from "../util/errors.ts";
-import { FLAG_LONG, bytesToString, encodeCommand, parseProperties } from "./codec.ts";
+import { bytesToString, encodeCommand, parseProperties } from "./codec.ts";
+import {
+  type CurveCrypto,
+  CurveCodec,
+  KEY_BYTES,
+  MAC_BYTES,
+  type RandomBytes,
+  ascii,
+  isAllZero,
+  join,
+  nonceOf,
+  readShortNonce,
+  sameBytes,
+  shortNonceBytes,
+} from "./curve-codec.ts";
 
-export type RandomBytes = (length: number) => Uint8Array;
-
-export const KEY_BYTES = 32;
-export const NONCE_BYTES = 24;
-export const MAC_BYTES = 16;
-
-/** The NaCl operations CURVE needs; curve-crypto.ts provides them from audited libraries. */
-export interface CurveCrypto {
-  readonly name: "libsodium-native" | "libsodium" | "noble";
-  /** X25519 base-point multiplication: the public key of a 32-byte secret key. */
-  publicKeyOf(secretKey: Uint8Array): Uint8Array;
-  /**
-   * crypto_box_beforenm: the symmetric key a box between two key pairs uses. Null when the
-   * peer's key is a low-order point (the shared secret would be all zeros).
-   */
-  boxKey(publicKey: Uint8Array, secretKey: Uint8Array): Uint8Array | null;
-  /** XSalsa20-Poly1305 (crypto_secretbox_easy = crypto_box_easy_afternm): MAC then ciphertext. */
-  seal(plaintext: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array;
-  /** The inverse of seal; null when the MAC does not verify. */
-  open(box: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array | null;
-  /**
-   * seal without allocating: `region` holds MAC_BYTES of room followed by the plaintext and
-   * ends up holding the box (MAC then ciphertext). The hot path of every MESSAGE sent.
-   */
-  sealInPlace(region: Uint8Array, nonce: Uint8Array, key: Uint8Array): void;
-  /** open that may decrypt over `box` itself; returns the plaintext (a view) or null. */
-  openInPlace(box: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array | null;
-}
-
-/** Flags inside a MESSAGE box (libzmq: msg_t::more and msg_t::command). */
-export const BOX_FLAG_MORE = 0x01;
-export const BOX_FLAG_COMMAND = 0x02;
+export {
+  BOX_FLAG_COMMAND,
+  BOX_FLAG_MORE,
+  CURVE_FRAME_OVERHEAD,
+  CurveCodec,
+  type CurveCrypto,
+  KEY_BYTES,
+  MAC_BYTES,
+  NONCE_BYTES,
+  type RandomBytes,
+} from "./curve-codec.ts";
 
 const COOKIE_BYTES = 16 + MAC_BYTES + 2 * KEY_BYTES; // nonce + box(C' + s')
 const HELLO_DATA_BYTES = 2 + 72 + KEY_BYTES + 8 + MAC_BYTES + 64;
@@ -44,163 +37,6 @@ const WELCOME_DATA_BYTES = 16 + MAC_BYTES + KEY_BYTES + COOKIE_BYTES;
 const VOUCH_BYTES = MAC_BYTES + 2 * KEY_BYTES; // box(C' + S)
 const INITIATE_DATA_MIN = COOKIE_BYTES + 8 + MAC_BYTES + KEY_BYTES + 16 + VOUCH_BYTES;
 const READY_DATA_MIN = 8 + MAC_BYTES;
-/** MESSAGE data around a frame body: short nonce, MAC and the flags byte. */
-const MESSAGE_OVERHEAD = 8 + MAC_BYTES + 1;
-/** Bytes "\x07MESSAGE" adds before the nonce. */
-const MESSAGE_NAME_BYTES = 8;
-/** Bytes a frame body grows by once boxed (excluding the frame header). */
-export const CURVE_FRAME_OVERHEAD = MESSAGE_NAME_BYTES + MESSAGE_OVERHEAD;
-/** Short nonces are u64 on the wire; ours stay below 2^53 so a number holds them exactly. */
-const NONCE_MAX = Number.MAX_SAFE_INTEGER;
-
-const ascii = new TextEncoder();
-const MESSAGE_NAME = Uint8Array.of(7, ...ascii.encode("MESSAGE"));
-
-/** A 24-byte nonce: a 16- or 8-byte ASCII prefix (RFC 26) followed by `tail`. */
-function nonceOf(prefix: string, tail: Uint8Array): Uint8Array {
-  const nonce = new Uint8Array(NONCE_BYTES);
-  nonce.set(ascii.encode(prefix));
-  nonce.set(tail, NONCE_BYTES - tail.length);
-  return nonce;
-}
-
-function shortNonceBytes(value: number): Uint8Array {
-  const out = new Uint8Array(8);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, Math.floor(value / 0x1_0000_0000));
-  view.setUint32(4, value >>> 0);
-  return out;
-}
-
-/** Reads a u64 short nonce; values above 2^53 are never produced by a sane peer. */
-function readShortNonce(bytes: Uint8Array, at: number): number | null {
-  const view = new DataView(bytes.buffer, bytes.byteOffset + at, 8);
-  const high = view.getUint32(0);
-  if (high >= 0x20_0000) return null;
-  return high * 0x1_0000_0000 + view.getUint32(4);
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number);
-  return diff === 0;
-}
-
-function isAllZero(bytes: Uint8Array): boolean {
-  let acc = 0;
-  for (const b of bytes) acc |= b;
-  return acc === 0;
-}
-
-function join(...parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-/**
- * Boxes and opens MESSAGE commands once the handshake is done. Short nonces count up from
- * where the handshake left them and must strictly increase per direction (RFC 26 §2.5), so a
- * replayed, reordered or dropped-and-reinserted MESSAGE ends the connection.
- */
-export class CurveCodec {
-  private readonly crypto: CurveCrypto;
-  private readonly key: Uint8Array;
-  private readonly sendNonce: Uint8Array;
-  private readonly receiveNonce: Uint8Array;
-  private lastSent: number;
-  private lastReceived: number;
-
-  constructor(
-    crypto: CurveCrypto,
-    key: Uint8Array,
-    role: "client" | "server",
-    lastSent: number,
-    lastReceived: number,
-  ) {
-    this.crypto = crypto;
-    this.key = key;
-    const ours = role === "client" ? "CurveZMQMESSAGEC" : "CurveZMQMESSAGES";
-    const theirs = role === "client" ? "CurveZMQMESSAGES" : "CurveZMQMESSAGEC";
-    this.sendNonce = nonceOf(ours, new Uint8Array(8));
-    this.receiveNonce = nonceOf(theirs, new Uint8Array(8));
-    this.lastSent = lastSent;
-    this.lastReceived = lastReceived;
-  }
-
-  /** Encoded size of a boxed frame whose body is `bodyBytes` long, header included. */
-  frameBytes(bodyBytes: number): number {
-    const size = CURVE_FRAME_OVERHEAD + bodyBytes;
-    return (size <= 255 ? 2 : 9) + size;
-  }
-
-  /** Boxes one frame as a MESSAGE command into `out` at `at`; returns the end offset. */
-  writeFrame(body: Uint8Array, flags: number, out: Uint8Array, at: number): number {
-    if (this.lastSent >= NONCE_MAX) throw new RangeError("CURVE short nonces exhausted");
-    this.lastSent++;
-    const nonce = this.sendNonce;
-    const high = Math.floor(this.lastSent / 0x1_0000_0000);
-    const low = this.lastSent >>> 0;
-    nonce[16] = high >>> 24;
-    nonce[17] = (high >>> 16) & 0xff;
-    nonce[18] = (high >>> 8) & 0xff;
-    nonce[19] = high & 0xff;
-    nonce[20] = low >>> 24;
-    nonce[21] = (low >>> 16) & 0xff;
-    nonce[22] = (low >>> 8) & 0xff;
-    nonce[23] = low & 0xff;
-    const boxBytes = MAC_BYTES + 1 + body.length;
-    const size = MESSAGE_NAME_BYTES + 8 + boxBytes;
-    // libzmq sends MESSAGE as a plain final frame, without the COMMAND bit, and its frame
-    // flags carry nothing: MORE and COMMAND travel inside the box.
-    if (size <= 255) {
-      out[at++] = 0;
-      out[at++] = size;
-    } else {
-      out[at++] = FLAG_LONG;
-      new DataView(out.buffer, out.byteOffset + at, 8).setBigUint64(0, BigInt(size));
-      at += 8;
-    }
-    out.set(MESSAGE_NAME, at);
-    at += MESSAGE_NAME_BYTES;
-    out.set(nonce.subarray(16), at);
-    at += 8;
-    // The plaintext (flags, then the body) goes where the ciphertext will be, and is boxed
-    // there: no allocation per frame.
-    out[at + MAC_BYTES] = flags;
-    out.set(body, at + MAC_BYTES + 1);
-    this.crypto.sealInPlace(out.subarray(at, at + boxBytes), nonce, this.key);
-    return at + boxBytes;
-  }
-
-  /** One boxed frame as its own buffer (commands: PING, PONG, SUBSCRIBE...). */
-  encodeFrame(body: Uint8Array, flags: number): Uint8Array {
-    const out = new Uint8Array(this.frameBytes(body.length));
-    this.writeFrame(body, flags, out, 0);
-    return out;
-  }
-
-  /** Opens the data of a MESSAGE command (everything after its name), decrypting over it. */
-  open(data: Uint8Array): { flags: number; body: Uint8Array } | ZmtpProtocolError {
-    if (data.length < MESSAGE_OVERHEAD) return new ZmtpProtocolError("malformed CURVE MESSAGE");
-    const nonce = readShortNonce(data, 0);
-    if (nonce === null || nonce <= this.lastReceived) {
-      return new ZmtpProtocolError("CURVE MESSAGE nonce did not increase (replay or reorder)");
-    }
-    this.receiveNonce.set(data.subarray(0, 8), 16);
-    const plaintext = this.crypto.openInPlace(data.subarray(8), this.receiveNonce, this.key);
-    if (plaintext === null) return new ZmtpProtocolError("CURVE MESSAGE failed authentication");
-    this.lastReceived = nonce;
-    return { flags: plaintext[0] as number, body: plaintext.subarray(1) };
-  }
-}
 
 /** What a completed handshake knows about the peer. */
 export interface CurvePeer {

@@ -53,6 +53,7 @@ const pureFiles = [
   "lib/cluster/membership.ts",
   "lib/zmtp/codec.ts",
   "lib/zmtp/curve.ts",
+  "lib/zmtp/curve-codec.ts",
   "lib/util/z85.ts",
 ];
 
