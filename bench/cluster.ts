@@ -2,8 +2,15 @@
 // concurrencies doing SET and GET of 256-byte values on random UUID4 keys; then failover time
 // (kill -9 the leader under a light write load, time to the first write the new leader acks).
 // Prints one JSON line per case. BENCH_SECONDS (default 10) sets each case's length.
+// `--curve`: the nodes serve and peer with CURVE (a cluster key from keygen) and the clients
+// connect with keys of their own; every line then says "curve": true.
+import { join } from "node:path";
 import { WarehouseClient } from "../lib/client/client.ts";
+import { generateKeyPair, writeKeyPair } from "../lib/curve-keys.ts";
+import { type CurveOptions, loadCurveCrypto } from "../lib/zmtp/index.ts";
 import { Cluster, waitForSynced } from "../test/harness/cluster.ts";
+
+const isCurve = process.argv.includes("--curve");
 
 const seconds = Number(process.env["BENCH_SECONDS"] ?? 10);
 const concurrencies = (process.env["BENCH_CONCURRENCY"] ?? "1,16,64").split(",").map(Number);
@@ -17,8 +24,30 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
+/** Client CURVE options, set by startCluster under --curve. */
+let clientCurve: CurveOptions | undefined;
+
 async function connect(endpoints: string[]): Promise<WarehouseClient> {
-  return WarehouseClient.connect({ endpoints, requestTimeoutMs: 2000, giveUpMs: 10_000 });
+  return WarehouseClient.connect({
+    endpoints,
+    requestTimeoutMs: 2000,
+    giveUpMs: 10_000,
+    ...(clientCurve === undefined ? {} : { curve: clientCurve }),
+  });
+}
+
+/** 3 nodes, RF 2; under --curve with a cluster key written to the cluster's temp directory. */
+async function startCluster(cluster: Cluster): Promise<void> {
+  if (!isCurve) {
+    await cluster.startMany(3, 2);
+    return;
+  }
+  const crypto = await loadCurveCrypto();
+  const clusterPair = generateKeyPair(crypto);
+  const base = join(cluster.root, "cluster");
+  writeKeyPair(base, clusterPair);
+  clientCurve = { crypto, ...generateKeyPair(crypto), serverKey: clusterPair.publicKey };
+  await cluster.startMany(3, 2, ["--curve-secret-key-file", `${base}.key`]);
 }
 
 async function runCase(
@@ -54,6 +83,7 @@ async function runCase(
   console.log(
     JSON.stringify({
       case: `${op.toLowerCase()}`,
+      curve: isCurve,
       concurrency,
       valueBytes: value.length,
       seconds: Number(elapsed.toFixed(1)),
@@ -68,7 +98,7 @@ async function runCase(
 
 async function throughput(): Promise<void> {
   await using cluster = new Cluster();
-  await cluster.startMany(3, 2);
+  await startCluster(cluster);
   const probe = await connect(cluster.endpoints());
   await waitForSynced((b) => probe.request(b), { members: 3, rf: 2, leaderId: 1 });
   await probe.close();
@@ -94,7 +124,7 @@ async function throughput(): Promise<void> {
 /** One trial: writes every 10 ms, kill -9 node 1, time until a write after the kill is acked. */
 async function failoverTrial(): Promise<number> {
   await using cluster = new Cluster();
-  await cluster.startMany(3, 2);
+  await startCluster(cluster);
   const client = await connect(cluster.endpoints());
   try {
     await waitForSynced((b) => client.request(b), { members: 3, rf: 2, leaderId: 1 });
@@ -129,6 +159,7 @@ const sorted = [...trials].sort((a, b) => a - b);
 console.log(
   JSON.stringify({
     case: "failover",
+    curve: isCurve,
     trials: trials.map((t) => Math.round(t)),
     medianMs: Math.round(percentile(sorted, 50)),
     maxMs: Math.round(sorted[sorted.length - 1] ?? NaN),
