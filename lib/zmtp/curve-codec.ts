@@ -66,10 +66,12 @@ export function shortNonceBytes(value: number): Uint8Array {
 
 /** Reads a u64 short nonce; values above 2^53 are never produced by a sane peer. */
 export function readShortNonce(bytes: Uint8Array, at: number): number | null {
-  const view = new DataView(bytes.buffer, bytes.byteOffset + at, 8);
-  const high = view.getUint32(0);
+  // Read byte by byte: this runs for every frame received, and a DataView per call shows.
+  const b = (i: number): number => bytes[at + i] as number;
+  const high = ((b(0) << 24) | (b(1) << 16) | (b(2) << 8) | b(3)) >>> 0;
   if (high >= 0x20_0000) return null;
-  return high * 0x1_0000_0000 + view.getUint32(4);
+  const low = ((b(4) << 24) | (b(5) << 16) | (b(6) << 8) | b(7)) >>> 0;
+  return high * 0x1_0000_0000 + low;
 }
 
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -179,6 +181,19 @@ export class CurveCodec {
     return out;
   }
 
+  /**
+   * Opens one received frame body, which must be a MESSAGE (after the handshake nothing else
+   * may arrive); decrypts over it.
+   */
+  openFrame(body: Uint8Array): { flags: number; body: Uint8Array } | ZmtpProtocolError {
+    for (let i = 0; i < MESSAGE_NAME_BYTES; i++) {
+      if (body[i] !== MESSAGE_NAME[i]) {
+        return new ZmtpProtocolError("unboxed frame after the CURVE handshake");
+      }
+    }
+    return this.open(body.subarray(MESSAGE_NAME_BYTES));
+  }
+
   /** Opens the data of a MESSAGE command (everything after its name), decrypting over it. */
   open(data: Uint8Array): { flags: number; body: Uint8Array } | ZmtpProtocolError {
     if (data.length < MESSAGE_OVERHEAD) return new ZmtpProtocolError("malformed CURVE MESSAGE");
@@ -186,7 +201,7 @@ export class CurveCodec {
     if (nonce === null || nonce <= this.lastReceived) {
       return new ZmtpProtocolError("CURVE MESSAGE nonce did not increase (replay or reorder)");
     }
-    this.receiveNonce.set(data.subarray(0, 8), 16);
+    for (let i = 0; i < 8; i++) this.receiveNonce[16 + i] = data[i] as number;
     const plaintext = this.crypto.openInPlace(data.subarray(8), this.receiveNonce, this.key);
     if (plaintext === null) return new ZmtpProtocolError("CURVE MESSAGE failed authentication");
     this.lastReceived = nonce;

@@ -195,12 +195,7 @@ export class Session {
    * it as a data frame, not a command, so the outer flags are not checked.
    */
   private onBoxed(codec: CurveCodec, body: Uint8Array, events: SessionEvent[]): void {
-    const command = parseCommand(body);
-    if (command instanceof ZmtpProtocolError || command.name !== "MESSAGE") {
-      this.fail(events, new ZmtpProtocolError("unboxed frame after the CURVE handshake"));
-      return;
-    }
-    const opened = codec.open(command.data);
+    const opened = codec.openFrame(body);
     if (opened instanceof ZmtpProtocolError) {
       this.fail(events, opened);
       return;
