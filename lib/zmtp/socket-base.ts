@@ -171,7 +171,9 @@ export abstract class SocketBase implements ConnectionOwner {
     const routingId =
       options.routingId === undefined ? new Uint8Array(0) : toBytes(options.routingId);
     if (routingId.length > 255) throw new RangeError("routingId longer than 255 bytes");
-    if (options.curve !== undefined) checkCurveKeys(options.curve);
+    if (options.curve !== undefined) {
+      checkCurveOptions(options.curve, options.handshakeTimeoutMs);
+    }
     this.options = {
       ...socketDefaults,
       ...stripUndefined(options),
@@ -505,7 +507,14 @@ function randomBytes(length: number): Uint8Array {
   return crypto.getRandomValues(new Uint8Array(length));
 }
 
-function checkCurveKeys(curve: CurveOptions): void {
+/** A CURVE server's cookie key lives until its handshake ends or times out. */
+const COOKIE_LIFETIME_MS_MAX = 60_000;
+
+function checkCurveOptions(curve: CurveOptions, handshakeTimeoutMs: number | undefined): void {
+  // RFC 26: a server discards its cookie key within 60 s; the handshake deadline bounds it.
+  if ((handshakeTimeoutMs ?? socketDefaults.handshakeTimeoutMs) > COOKIE_LIFETIME_MS_MAX) {
+    throw new RangeError(`handshakeTimeoutMs above ${COOKIE_LIFETIME_MS_MAX} with CURVE`);
+  }
   for (const [name, key] of Object.entries({
     publicKey: curve.publicKey,
     secretKey: curve.secretKey,

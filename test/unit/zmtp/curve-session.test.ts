@@ -3,6 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { encodeCommand, encodeGreeting, encodeMessage } from "../../../lib/zmtp/codec.ts";
 import { loadCurveCrypto } from "../../../lib/zmtp/curve-crypto.ts";
+import { Router } from "../../../lib/zmtp/router.ts";
 import { Session, type SessionEvent, encodePing } from "../../../lib/zmtp/session.ts";
 
 const crypto = await loadCurveCrypto();
@@ -122,5 +123,18 @@ describe("Session over CURVE", () => {
     const { server } = pair();
     const events = server.push(encodeGreeting());
     expect(events.map((e) => e.type)).toEqual(["error"]);
+  });
+});
+
+describe("CURVE socket options", () => {
+  test("keys must be 32 bytes and the handshake deadline at most 60 s (cookie lifetime)", () => {
+    const curve = { crypto, ...serverKeys };
+    expect(() => new Router({ curve: { ...curve, secretKey: new Uint8Array(31) } })).toThrow(
+      "curve.secretKey must be 32 bytes",
+    );
+    expect(() => new Router({ curve, handshakeTimeoutMs: 60_001 })).toThrow(
+      "handshakeTimeoutMs above 60000 with CURVE",
+    );
+    expect(new Router({ curve, handshakeTimeoutMs: 60_000 }).closed).toBe(false);
   });
 });
