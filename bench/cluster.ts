@@ -4,6 +4,9 @@
 // Prints one JSON line per case. BENCH_SECONDS (default 10) sets each case's length.
 // `--curve`: the nodes serve and peer with CURVE (a cluster key from keygen) and the clients
 // connect with keys of their own; every line then says "curve": true.
+// cpuUsPerOp: CPU time of the three nodes and this load generator per operation (Linux /proc),
+// which, unlike ops/s, holds steady when other processes compete for the cores.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { WarehouseClient } from "../lib/client/client.ts";
 import { generateKeyPair, writeKeyPair } from "../lib/curve-keys.ts";
@@ -23,6 +26,22 @@ function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
+
+/** CPU time in µs used so far by these processes (node pids) and this one. */
+function cpuUs(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after "(comm)": state is the first; utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  const self = process.cpuUsage();
+  return (ticks * 1e6) / CLOCK_TICKS_PER_SEC + self.user + self.system;
+}
+
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat times, is 100 on every common platform. */
+const CLOCK_TICKS_PER_SEC = 100;
 
 /** Client CURVE options, set by startCluster under --curve. */
 let clientCurve: CurveOptions | undefined;
@@ -55,6 +74,7 @@ async function runCase(
   op: "SET" | "GET",
   concurrency: number,
   keys: string[],
+  pids: number[],
 ): Promise<void> {
   const latencies: number[] = [];
   let errors = 0;
@@ -77,7 +97,9 @@ async function runCase(
     }
   };
   const started = performance.now();
+  const cpuBefore = cpuUs(pids);
   await Promise.all(Array.from({ length: concurrency }, (_, i) => loop(i)));
+  const cpuUsed = cpuUs(pids) - cpuBefore;
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
   console.log(
@@ -91,6 +113,7 @@ async function runCase(
       opsPerSec: Math.round(latencies.length / elapsed),
       p50Ms: Number(percentile(latencies, 50).toFixed(2)),
       p99Ms: Number(percentile(latencies, 99).toFixed(2)),
+      cpuUsPerOp: Math.round(cpuUsed / Math.max(1, latencies.length)),
       errors,
     }),
   );
@@ -115,8 +138,9 @@ async function throughput(): Promise<void> {
         connect(cluster.endpoints()),
       ),
     );
-    await runCase(clients, "SET", concurrency, keys);
-    await runCase(clients, "GET", concurrency, keys);
+    const pids = [1, 2, 3].map((id) => cluster.node(id).process.pid);
+    await runCase(clients, "SET", concurrency, keys, pids);
+    await runCase(clients, "GET", concurrency, keys, pids);
     await Promise.all(clients.map((c) => c.close()));
   }
 }

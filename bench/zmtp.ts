@@ -3,7 +3,8 @@
 // Cases: DEALER->ROUTER echo with 1 outstanding request (p50/p99 µs) and with 128 outstanding
 // (msgs/s), payloads 64 B and 4 KiB; PUB->SUB 64 B (msgs/s). One JSON line per case on stdout.
 // `--curve`: our sockets only, NULL beside CURVE (lib/zmtp/curve.ts) on the same cases, with 64
-// and 128 outstanding requests; each line gives both figures and CURVE's share of NULL's.
+// and 128 outstanding requests; each line gives both figures and CURVE's share of NULL's, in
+// messages per second and per CPU second (cpuUsPerMsg: CPU time of both ends per message).
 // A script, not a test: it measures and reports, it asserts nothing.
 import type { Socket } from "bun";
 import {
@@ -105,6 +106,7 @@ async function oursPipelined(
   }
   for (let i = 0; i < window; i++) await dealer.send([payload]);
   const t0 = nowUs();
+  const cpu0 = process.cpuUsage();
   const deadline = t0 + config.durationMs * 1000;
   let received = 0;
   while (nowUs() < deadline) {
@@ -113,9 +115,16 @@ async function oursPipelined(
     await dealer.send([payload]);
   }
   const elapsedUs = nowUs() - t0;
+  const cpu = process.cpuUsage(cpu0);
   for (let i = 0; i < window; i++) await dealer.receive();
   await close();
-  return { msgsPerSec: Math.round((received * 1e6) / elapsedUs), messages: received };
+  // CPU time per message (both ends run in this process): unlike msgs/s, it holds steady when
+  // other processes compete for the cores.
+  return {
+    msgsPerSec: Math.round((received * 1e6) / elapsedUs),
+    messages: received,
+    cpuUsPerMsg: (cpu.user + cpu.system) / received,
+  };
 }
 
 async function oursPubSub(size: number): Promise<Figures> {
@@ -408,7 +417,11 @@ async function mainCurve(): Promise<void> {
         curve: round(curveFigures),
         curveOverNull: isLatency
           ? { p50: ratio(curveFigures.p50Us, nullFigures.p50Us) }
-          : ratio(curveFigures.msgsPerSec, nullFigures.msgsPerSec),
+          : {
+              msgsPerSec: ratio(curveFigures.msgsPerSec, nullFigures.msgsPerSec),
+              // Throughput per CPU second: NULL's CPU cost per message over CURVE's.
+              perCpu: ratio(nullFigures.cpuUsPerMsg, curveFigures.cpuUsPerMsg),
+            },
       }),
     );
   }
