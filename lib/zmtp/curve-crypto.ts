@@ -44,10 +44,11 @@ async function nobleCrypto(): Promise<CurveCrypto> {
         return null;
       }
     },
-    sealInPlace(region, nonce, key) {
-      region.set(backend.seal(region.slice(MAC_BYTES), nonce, key));
+    sealInPlace(buffer, at, length, nonce, key) {
+      sealVia(backend, buffer, at, length, nonce, key);
     },
-    openInPlace: (box, nonce, key) => backend.open(box, nonce, key),
+    openInPlace: (buffer, at, length, nonce, key) =>
+      openVia(backend, buffer, at, length, nonce, key),
   };
   return backend;
 }
@@ -74,12 +75,41 @@ async function libsodiumCrypto(): Promise<CurveCrypto> {
         return null;
       }
     },
-    sealInPlace(region, nonce, key) {
-      region.set(backend.seal(region.subarray(MAC_BYTES), nonce, key));
+    sealInPlace(buffer, at, length, nonce, key) {
+      sealVia(backend, buffer, at, length, nonce, key);
     },
-    openInPlace: (box, nonce, key) => backend.open(box, nonce, key),
+    openInPlace: (buffer, at, length, nonce, key) =>
+      openVia(backend, buffer, at, length, nonce, key),
   };
   return backend;
+}
+
+/** sealInPlace through seal, for backends that cannot work in place. */
+function sealVia(
+  backend: CurveCrypto,
+  buffer: Uint8Array,
+  at: number,
+  length: number,
+  nonce: Uint8Array,
+  key: Uint8Array,
+): void {
+  const plaintext = buffer.slice(at + MAC_BYTES, at + length);
+  buffer.set(backend.seal(plaintext, nonce, key), at);
+}
+
+/** openInPlace through open. */
+function openVia(
+  backend: CurveCrypto,
+  buffer: Uint8Array,
+  at: number,
+  length: number,
+  nonce: Uint8Array,
+  key: Uint8Array,
+): boolean {
+  const plaintext = backend.open(buffer.subarray(at, at + length), nonce, key);
+  if (plaintext === null) return false;
+  buffer.set(plaintext, at + MAC_BYTES);
+  return true;
 }
 
 let wasm: Promise<CurveCrypto> | undefined;

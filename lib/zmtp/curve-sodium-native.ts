@@ -1,7 +1,7 @@
 // The system's libsodium (the C library libzmq uses; Debian package libsodium23) called through
 // bun:ffi: the fastest CURVE backend, about 2x the WebAssembly build on 64-byte frames and 5x on
 // 4 KiB ones (bench/curve-crypto.ts). Null when the library cannot be loaded.
-import { dlopen, FFIType } from "bun:ffi";
+import { dlopen, FFIType, ptr } from "bun:ffi";
 import { type CurveCrypto, MAC_BYTES } from "./curve.ts";
 
 /** Debian's soname first, then the development symlink and other platforms' names. */
@@ -74,19 +74,24 @@ export function loadNativeSodium(): CurveCrypto | null {
     },
     // libsodium's easy functions allow the output to overlap the input (it moves the data
     // first when the buffers overlap), which is what these two rely on.
-    sealInPlace(region, nonce, key) {
-      const length = region.length - MAC_BYTES;
-      if (length === 0) {
-        region.set(this.seal(new Uint8Array(0), nonce, key));
+    // Raw pointers (ptr) instead of subarrays: cheaper, and these run once per frame.
+    sealInPlace(buffer, at, length, nonce, key) {
+      if (length <= MAC_BYTES) {
+        buffer.set(this.seal(new Uint8Array(0), nonce, key), at);
         return;
       }
-      lib.crypto_box_easy_afternm(region, region.subarray(MAC_BYTES), length, nonce, key);
+      const box = ptr(buffer, at);
+      const plaintext = ptr(buffer, at + MAC_BYTES);
+      lib.crypto_box_easy_afternm(box, plaintext, length - MAC_BYTES, nonce, key);
     },
-    openInPlace(box, nonce, key) {
-      if (box.length <= MAC_BYTES) return this.open(box, nonce, key);
-      const plaintext = box.subarray(MAC_BYTES);
-      const rc = lib.crypto_box_open_easy_afternm(plaintext, box, box.length, nonce, key);
-      return rc === 0 ? plaintext : null;
+    openInPlace(buffer, at, length, nonce, key) {
+      if (length < MAC_BYTES) return false;
+      if (length === MAC_BYTES) {
+        return this.open(buffer.subarray(at, at + length), nonce, key) !== null;
+      }
+      const box = ptr(buffer, at);
+      const plaintext = ptr(buffer, at + MAC_BYTES);
+      return lib.crypto_box_open_easy_afternm(plaintext, box, length, nonce, key) === 0;
     },
   };
   return cached;
