@@ -2,7 +2,8 @@
 // cluster key and a client allow-list (the second joins over CURVE), then libzmq clients
 // (zeromq.js) with the right keys get answers, while a NULL client and an unlisted key get
 // nothing; SIGHUP admits a newly listed key; client.ts works with --server-key and
-// --curve-key-file and cannot reach the cluster without them.
+// --curve-key-file and cannot reach the cluster without them; a client key cannot make requests
+// meant for members.
 import { expect, test } from "bun:test";
 import { appendFileSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -123,6 +124,14 @@ test("a CURVE cluster answers listed keys only, reloads the list on SIGHUP", asy
     ]);
     expect(withKeys.stdout).toBe("Created (2 replicas)\nhello\n");
     expect(withKeys.code).toBe(0);
+    // A client key may not make requests meant for members (they proved the cluster key).
+    await alice.send([JSON.stringify({ id: "r1", op: "PEER_READ", key })]);
+    const peerReply = JSON.parse(new TextDecoder().decode((await alice.nextMessage()).at(-1)));
+    expect(peerReply).toEqual({
+      id: "r1",
+      ok: false,
+      error: { code: "BAD_REQUEST", message: "peer requests need the cluster key" },
+    });
     const withoutKeys = await runToEnd([
       bunPath, join(repoRoot, "client.ts"), "--connect", endpoint, "--give-up-ms", "1500",
       "--exec", `GET ${key}`,
