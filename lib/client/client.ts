@@ -71,6 +71,8 @@ class NodeLink {
   private readonly pending: Map<string, Pending>;
 
   private readonly curve: CurveOptions | undefined;
+  /** Why the node last refused our handshake (e.g. a CURVE key it does not admit), if it did. */
+  handshakeFailure: string | undefined;
 
   constructor(endpoint: string, pending: Map<string, Pending>, curve?: CurveOptions) {
     this.endpoint = endpoint;
@@ -85,6 +87,9 @@ class NodeLink {
       reconnectIvlMaxMs: 500,
       lingerMs: 0,
       ...(this.curve === undefined ? {} : { curve: this.curve }),
+    });
+    dealer.on((event) => {
+      if (event.type === "handshake-failed") this.handshakeFailure = event.reason;
     });
     dealer.connect(this.endpoint);
     void this.read(dealer);
@@ -290,7 +295,10 @@ export class WarehouseClient {
         continue;
       }
       if (reply === "timeout") {
-        lastError = new KvError("TIMEOUT", `no reply from ${endpoint} within ${timeoutMs} ms`);
+        const refusal = this.links.get(endpoint)?.handshakeFailure;
+        const why = refusal === undefined ? "" : ` (${refusal})`;
+        const message = `no reply from ${endpoint} within ${timeoutMs} ms${why}`;
+        lastError = new KvError("TIMEOUT", message);
         continue;
       }
       if (reply.ok || (options.raw === true && !isRetryable(reply.error.code))) return { ...reply };

@@ -138,6 +138,13 @@ test("a CURVE cluster answers listed keys only, reloads the list on SIGHUP", asy
     ]);
     expect(withoutKeys.code).toBe(2);
     expect(withoutKeys.stdout).toBe("");
+    // The cluster's public key but a fresh, unlisted client key: refused, and told why.
+    const unlisted = await runToEnd([
+      bunPath, join(repoRoot, "client.ts"), "--connect", endpoint, "--server-key", clusterPub,
+      "--give-up-ms", "1500", "--exec", `GET ${key}`,
+    ]);
+    expect(unlisted.code).toBe(2);
+    expect(unlisted.stderr).toContain("(peer refused the CURVE handshake: 400)");
   } finally {
     await Promise.all(peers.map((p) => p[Symbol.asyncDispose]()));
   }
