@@ -27,13 +27,13 @@ import {
   BOX_FLAG_MORE,
   CURVE_FRAME_OVERHEAD,
   type CurveCodec,
+  type CurveCrypto,
   CurveClientHandshake,
   type CurveHandshake,
   CurveServerHandshake,
   type CurveStep,
   type RandomBytes,
 } from "./curve.ts";
-import type { CurveCrypto } from "./curve-crypto.ts";
 import { type SocketType, isCompatiblePeer, sendsIdentity } from "./socket-types.ts";
 
 export interface PeerInfo {
