@@ -24,8 +24,15 @@ import {
   parseClientConfig,
   warehouseVersion,
 } from "./lib/config.ts";
+import {
+  generateKeyPair,
+  readPublicKey,
+  readSecretKeyFile,
+  runKeygen,
+} from "./lib/curve-keys.ts";
 import { createLogger } from "./lib/util/log.ts";
 import { programName } from "./lib/util/program.ts";
+import { type CurveOptions, loadCurveCrypto } from "./lib/zmtp/index.ts";
 
 const stdout = fileSink(Bun.stdout);
 const stderr = fileSink(Bun.stderr);
@@ -60,7 +67,26 @@ function historyPath(config: ClientConfig): string {
     join(homedir(), ".warehouse_history");
 }
 
+/** CURVE options from --server-key and --curve-key-file (a fresh pair without the latter). */
+async function loadCurve(config: ClientConfig): Promise<CurveOptions | undefined> {
+  if (config.serverKey === null) return undefined;
+  const crypto = await loadCurveCrypto();
+  const serverKey = await readPublicKey(config.serverKey, "--server-key");
+  const own =
+    config.curveKeyFile === null
+      ? generateKeyPair(crypto)
+      : await readSecretKeyFile(config.curveKeyFile, crypto, "--curve-key-file");
+  return { crypto, ...own, serverKey };
+}
+
 async function main(argv: readonly string[]): Promise<ExitCode> {
+  if (argv[0] === "keygen") {
+    const code = await runKeygen(program, argv.slice(1), await loadCurveCrypto(), {
+      stdout: (text) => void stdout.write(text),
+      stderr: (text) => void stderr.write(text),
+    });
+    return code as ExitCode;
+  }
   const parsed = parseClientConfig(argv);
   if (!parsed.ok) return usageError(parsed.errors);
   if (parsed.help) {
@@ -84,6 +110,12 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
     const script = tokenize(config.exec);
     if (!script.ok) return usageError([`--exec: ${script.error}`]);
   }
+  let curve: CurveOptions | undefined;
+  try {
+    curve = await loadCurve(config);
+  } catch (error) {
+    return usageError([error instanceof Error ? error.message : String(error)]);
+  }
   const isInteractive = words === null && config.exec === null && process.stdin.isTTY === true;
   // Only errors: the shell reports everything else itself, and log lines would break the prompt.
   const logger = createLogger("error", { area: "client" });
@@ -96,6 +128,7 @@ async function main(argv: readonly string[]): Promise<ExitCode> {
         endpoints: [...config.connectEndpoints],
         requestTimeoutMs: config.requestTimeoutMs,
         giveUpMs: config.giveUpMs,
+        ...(curve === undefined ? {} : { curve }),
         logger,
       }),
     streams: { input: process.stdin, output: stdout, errors: stderr },

@@ -11,9 +11,53 @@ import {
   chooseAdvertise,
   machineInterfaces,
 } from "./lib/ops/index.ts";
+import type { NodeCurve } from "./lib/cluster/curve-security.ts";
+import { readKeyList, readSecretKeyFile, runKeygen } from "./lib/curve-keys.ts";
 import { KvError } from "./lib/util/errors.ts";
-import { createLogger } from "./lib/util/log.ts";
+import { type Logger, createLogger } from "./lib/util/log.ts";
 import { programName } from "./lib/util/program.ts";
+import { z85Encode } from "./lib/util/z85.ts";
+import { loadCurveCrypto } from "./lib/zmtp/index.ts";
+import type { NodeConfig } from "./lib/config.ts";
+
+if (Bun.argv[2] === "keygen") {
+  const write = (stream: NodeJS.WriteStream) => (text: string) => void stream.write(text);
+  const code = await runKeygen(programName(), Bun.argv.slice(3), await loadCurveCrypto(), {
+    stdout: write(process.stdout),
+    stderr: write(process.stderr),
+  });
+  process.exit(code);
+}
+
+/**
+ * The cluster key and the client allow-list from their files. The list is read again on
+ * SIGHUP; a list that fails to load then leaves the previous one in force.
+ */
+async function loadCurve(config: NodeConfig, log: Logger): Promise<NodeCurve | undefined> {
+  const keyFile = config.curveSecretKeyFile;
+  if (keyFile === null) return undefined;
+  const crypto = await loadCurveCrypto();
+  const pair = await readSecretKeyFile(keyFile, crypto, "--curve-secret-key-file");
+  const listFile = config.clientKeysFile;
+  let clientKeys = listFile === null ? null : await readKeyList(listFile, "--client-keys");
+  if (listFile !== null) {
+    process.on("SIGHUP", () => {
+      readKeyList(listFile, "--client-keys").then(
+        (keys) => {
+          clientKeys = keys;
+          log.info("client_keys_reloaded", { count: keys.size });
+        },
+        (error: unknown) => log.error("client_keys_reload_failed", { error: String(error) }),
+      );
+    });
+  }
+  log.info("curve", {
+    backend: crypto.name,
+    publicKey: z85Encode(pair.publicKey),
+    clientKeys: clientKeys === null ? "any" : clientKeys.size,
+  });
+  return { crypto, ...pair, clientKeys: () => clientKeys };
+}
 
 const argv = Bun.argv.slice(2);
 const program = programName();
@@ -63,8 +107,10 @@ try {
   if (config.httpPort !== null) {
     ops = OpsServer.start({ host: config.host, port: config.httpPort, advertise, metrics, log });
   }
+  const curve = await loadCurve(config, log);
   node = await WarehouseNode.start(
     {
+      ...(curve === undefined ? {} : { curve }),
       id: config.id,
       host: config.host,
       advertise,

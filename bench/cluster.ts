@@ -2,8 +2,18 @@
 // concurrencies doing SET and GET of 256-byte values on random UUID4 keys; then failover time
 // (kill -9 the leader under a light write load, time to the first write the new leader acks).
 // Prints one JSON line per case. BENCH_SECONDS (default 10) sets each case's length.
+// `--curve`: the nodes serve and peer with CURVE (a cluster key from keygen) and the clients
+// connect with keys of their own; every line then says "curve": true.
+// cpuUsPerOp: CPU time of the three nodes and this load generator per operation (Linux /proc),
+// which, unlike ops/s, holds steady when other processes compete for the cores.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { WarehouseClient } from "../lib/client/client.ts";
+import { generateKeyPair, writeKeyPair } from "../lib/curve-keys.ts";
+import { type CurveOptions, loadCurveCrypto } from "../lib/zmtp/index.ts";
 import { Cluster, waitForSynced } from "../test/harness/cluster.ts";
+
+const isCurve = process.argv.includes("--curve");
 
 const seconds = Number(process.env["BENCH_SECONDS"] ?? 10);
 const concurrencies = (process.env["BENCH_CONCURRENCY"] ?? "1,16,64").split(",").map(Number);
@@ -17,8 +27,46 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
+/** CPU time in µs used so far by these processes (node pids) and this one. */
+function cpuUs(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after "(comm)": state is the first; utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  const self = process.cpuUsage();
+  return (ticks * 1e6) / CLOCK_TICKS_PER_SEC + self.user + self.system;
+}
+
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat times, is 100 on every common platform. */
+const CLOCK_TICKS_PER_SEC = 100;
+
+/** Client CURVE options, set by startCluster under --curve. */
+let clientCurve: CurveOptions | undefined;
+
 async function connect(endpoints: string[]): Promise<WarehouseClient> {
-  return WarehouseClient.connect({ endpoints, requestTimeoutMs: 2000, giveUpMs: 10_000 });
+  return WarehouseClient.connect({
+    endpoints,
+    requestTimeoutMs: 2000,
+    giveUpMs: 10_000,
+    ...(clientCurve === undefined ? {} : { curve: clientCurve }),
+  });
+}
+
+/** 3 nodes, RF 2; under --curve with a cluster key written to the cluster's temp directory. */
+async function startCluster(cluster: Cluster): Promise<void> {
+  if (!isCurve) {
+    await cluster.startMany(3, 2);
+    return;
+  }
+  const crypto = await loadCurveCrypto();
+  const clusterPair = generateKeyPair(crypto);
+  const base = join(cluster.root, "cluster");
+  writeKeyPair(base, clusterPair);
+  clientCurve = { crypto, ...generateKeyPair(crypto), serverKey: clusterPair.publicKey };
+  await cluster.startMany(3, 2, ["--curve-secret-key-file", `${base}.key`]);
 }
 
 async function runCase(
@@ -26,6 +74,7 @@ async function runCase(
   op: "SET" | "GET",
   concurrency: number,
   keys: string[],
+  pids: number[],
 ): Promise<void> {
   const latencies: number[] = [];
   let errors = 0;
@@ -49,7 +98,9 @@ async function runCase(
     }
   };
   const started = performance.now();
+  const cpuBefore = cpuUs(pids);
   await Promise.all(Array.from({ length: concurrency }, (_, i) => loop(i)));
+  const cpuUsed = cpuUs(pids) - cpuBefore;
   const elapsed = (performance.now() - started) / 1000;
   // A healthy, busy cluster keeps its leader: the term must not move during a case.
   const termAfter = (await (clients[0] as WarehouseClient).heartbeat()).term;
@@ -57,6 +108,7 @@ async function runCase(
   console.log(
     JSON.stringify({
       case: `${op.toLowerCase()}`,
+      curve: isCurve,
       concurrency,
       valueBytes: value.length,
       seconds: Number(elapsed.toFixed(1)),
@@ -64,6 +116,7 @@ async function runCase(
       opsPerSec: Math.round(latencies.length / elapsed),
       p50Ms: Number(percentile(latencies, 50).toFixed(2)),
       p99Ms: Number(percentile(latencies, 99).toFixed(2)),
+      cpuUsPerOp: Math.round(cpuUsed / Math.max(1, latencies.length)),
       errors,
       termChanges: termAfter - termBefore,
     }),
@@ -72,7 +125,7 @@ async function runCase(
 
 async function throughput(): Promise<void> {
   await using cluster = new Cluster();
-  await cluster.startMany(3, 2);
+  await startCluster(cluster);
   const probe = await connect(cluster.endpoints());
   await waitForSynced((b) => probe.request(b), { members: 3, rf: 2, leaderId: 1 });
   await probe.close();
@@ -89,8 +142,9 @@ async function throughput(): Promise<void> {
         connect(cluster.endpoints()),
       ),
     );
-    await runCase(clients, "SET", concurrency, keys);
-    await runCase(clients, "GET", concurrency, keys);
+    const pids = [1, 2, 3].map((id) => cluster.node(id).process.pid);
+    await runCase(clients, "SET", concurrency, keys, pids);
+    await runCase(clients, "GET", concurrency, keys, pids);
     await Promise.all(clients.map((c) => c.close()));
   }
 }
@@ -98,7 +152,7 @@ async function throughput(): Promise<void> {
 /** One trial: writes every 10 ms, kill -9 node 1, time until a write after the kill is acked. */
 async function failoverTrial(): Promise<number> {
   await using cluster = new Cluster();
-  await cluster.startMany(3, 2);
+  await startCluster(cluster);
   const client = await connect(cluster.endpoints());
   try {
     await waitForSynced((b) => client.request(b), { members: 3, rf: 2, leaderId: 1 });
@@ -133,6 +187,7 @@ const sorted = [...trials].sort((a, b) => a - b);
 console.log(
   JSON.stringify({
     case: "failover",
+    curve: isCurve,
     trials: trials.map((t) => Math.round(t)),
     medianMs: Math.round(percentile(sorted, 50)),
     maxMs: Math.round(sorted[sorted.length - 1] ?? NaN),

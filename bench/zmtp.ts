@@ -2,9 +2,19 @@
 // from bench/zmtp-libzmq.mjs) and a raw Bun TCP echo without ZMTP as the floor, on loopback.
 // Cases: DEALER->ROUTER echo with 1 outstanding request (p50/p99 µs) and with 128 outstanding
 // (msgs/s), payloads 64 B and 4 KiB; PUB->SUB 64 B (msgs/s). One JSON line per case on stdout.
+// `--curve`: our sockets only, NULL beside CURVE (lib/zmtp/curve.ts) on the same cases, with 64
+// and 128 outstanding requests; each line gives both figures and CURVE's share of NULL's, in
+// messages per second and per CPU second (cpuUsPerMsg: CPU time of both ends per message).
 // A script, not a test: it measures and reports, it asserts nothing.
 import type { Socket } from "bun";
-import { Dealer, Publisher, Router, Subscriber } from "../lib/zmtp/index.ts";
+import {
+  type CurveOptions,
+  Dealer,
+  Publisher,
+  Router,
+  Subscriber,
+  loadCurveCrypto,
+} from "../lib/zmtp/index.ts";
 
 const config = { roundTrips: 5000, durationMs: 1500, pubsubCount: 300_000 };
 const WINDOW = 128;
@@ -31,11 +41,26 @@ function latencyFigures(samples: Float64Array): Figures {
 
 // ---- our sockets ---------------------------------------------------------------------------
 
-async function echoPair(): Promise<{ dealer: Dealer; close(): Promise<void> }> {
+/** CURVE options for a ROUTER (server) and a DEALER (client), or none for NULL. */
+type Security = { server: CurveOptions; client: CurveOptions } | null;
+
+async function curveSecurity(): Promise<Security> {
+  const crypto = await loadCurveCrypto();
+  const pair = () => {
+    const secretKey = globalThis.crypto.getRandomValues(new Uint8Array(32));
+    return { publicKey: crypto.publicKeyOf(secretKey), secretKey };
+  };
+  const server = { crypto, ...pair() };
+  return { server, client: { crypto, ...pair(), serverKey: server.publicKey } };
+}
+
+async function echoPair(
+  security: Security = null,
+): Promise<{ dealer: Dealer; close(): Promise<void> }> {
   const options = { lingerMs: 0, sendHwm: HWM, receiveHwm: HWM };
-  const router = new Router(options);
+  const router = new Router(security === null ? options : { ...options, curve: security.server });
   const endpoint = await router.bind("tcp://127.0.0.1:0");
-  const dealer = new Dealer(options);
+  const dealer = new Dealer(security === null ? options : { ...options, curve: security.client });
   dealer.connect(endpoint);
   const serving = (async () => {
     for await (const message of router) await router.send(message);
@@ -50,8 +75,8 @@ async function echoPair(): Promise<{ dealer: Dealer; close(): Promise<void> }> {
   };
 }
 
-async function oursLatency(size: number): Promise<Figures> {
-  const { dealer, close } = await echoPair();
+async function oursLatency(size: number, security: Security = null): Promise<Figures> {
+  const { dealer, close } = await echoPair(security);
   const payload = new Uint8Array(size).fill(7);
   for (let i = 0; i < 500; i++) {
     await dealer.send([payload]);
@@ -68,15 +93,20 @@ async function oursLatency(size: number): Promise<Figures> {
   return latencyFigures(samples);
 }
 
-async function oursPipelined(size: number): Promise<Figures> {
-  const { dealer, close } = await echoPair();
+async function oursPipelined(
+  size: number,
+  security: Security = null,
+  window = WINDOW,
+): Promise<Figures> {
+  const { dealer, close } = await echoPair(security);
   const payload = new Uint8Array(size).fill(7);
   for (let i = 0; i < 200; i++) {
     await dealer.send([payload]);
     await dealer.receive();
   }
-  for (let i = 0; i < WINDOW; i++) await dealer.send([payload]);
+  for (let i = 0; i < window; i++) await dealer.send([payload]);
   const t0 = nowUs();
+  const cpu0 = process.cpuUsage();
   const deadline = t0 + config.durationMs * 1000;
   let received = 0;
   while (nowUs() < deadline) {
@@ -85,9 +115,16 @@ async function oursPipelined(size: number): Promise<Figures> {
     await dealer.send([payload]);
   }
   const elapsedUs = nowUs() - t0;
-  for (let i = 0; i < WINDOW; i++) await dealer.receive();
+  const cpu = process.cpuUsage(cpu0);
+  for (let i = 0; i < window; i++) await dealer.receive();
   await close();
-  return { msgsPerSec: Math.round((received * 1e6) / elapsedUs), messages: received };
+  // CPU time per message (both ends run in this process): unlike msgs/s, it holds steady when
+  // other processes compete for the cores.
+  return {
+    msgsPerSec: Math.round((received * 1e6) / elapsedUs),
+    messages: received,
+    cpuUsPerMsg: (cpu.user + cpu.system) / received,
+  };
 }
 
 async function oursPubSub(size: number): Promise<Figures> {
@@ -359,4 +396,49 @@ async function main(): Promise<void> {
   console.error(`bench:zmtp finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
-await main();
+/** NULL and CURVE on the same cases, one after the other; CURVE's figure as a share of NULL's. */
+async function mainCurve(): Promise<void> {
+  const curve = await curveSecurity();
+  // Pairs run back to back, BENCH_REPEATS times (default 3); each line shows the pair with the
+  // median ratio, so a burst of load from elsewhere skews one pair, not the result.
+  const repeats = Math.max(1, Number(process.env["BENCH_REPEATS"] ?? 3));
+  const cases: [string, (security: Security) => Promise<Figures>][] = [
+    ["echo-latency-64B", (s) => oursLatency(64, s)],
+    ["echo-pipelined-64-outstanding-64B", (s) => oursPipelined(64, s, 64)],
+    ["echo-pipelined-64-outstanding-4KiB", (s) => oursPipelined(4096, s, 64)],
+    ["echo-pipelined-128-outstanding-64B", (s) => oursPipelined(64, s, 128)],
+  ];
+  for (const [name, run] of cases) {
+    const pairs: { null: Figures; curve: Figures; ratio: number }[] = [];
+    for (let i = 0; i < repeats; i++) {
+      const nullFigures = await run(null);
+      const curveFigures = await run(curve);
+      const key = nullFigures.p50Us !== undefined ? "p50Us" : "msgsPerSec";
+      const r = (curveFigures[key] ?? NaN) / (nullFigures[key] ?? NaN);
+      pairs.push({ null: nullFigures, curve: curveFigures, ratio: r });
+    }
+    pairs.sort((a, b) => a.ratio - b.ratio);
+    const median = pairs[Math.floor(pairs.length / 2)] as (typeof pairs)[number];
+    const isLatency = median.null.p50Us !== undefined;
+    console.log(
+      JSON.stringify({
+        case: name,
+        unit: isLatency ? "µs per round trip" : "messages/s",
+        pairs: repeats,
+        null: round(median.null),
+        curve: round(median.curve),
+        curveOverNull: isLatency
+          ? { p50: ratio(median.curve.p50Us, median.null.p50Us) }
+          : {
+              msgsPerSec: ratio(median.curve.msgsPerSec, median.null.msgsPerSec),
+              // Throughput per CPU second: NULL's CPU cost per message over CURVE's.
+              perCpu: ratio(median.null.cpuUsPerMsg, median.curve.cpuUsPerMsg),
+            },
+        allRatios: pairs.map((p) => Math.round(p.ratio * 100) / 100),
+      }),
+    );
+  }
+}
+
+if (process.argv.includes("--curve")) await mainCurve();
+else await main();

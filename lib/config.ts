@@ -110,6 +110,10 @@ export interface NodeConfig {
   /** How long the leader waits for a replica's acknowledgement. */
   readonly requestTimeoutMs: number;
   readonly logLevel: LogLevel;
+  /** The cluster's CURVE secret key (Z85 file); null serves without encryption (NULL). */
+  readonly curveSecretKeyFile: string | null;
+  /** Allow-list of client public keys (Z85, one per line); null admits any CURVE client. */
+  readonly clientKeysFile: string | null;
 }
 
 /** text: for a person; json: raw replies as JSON lines; raw: values exactly as stored. */
@@ -135,6 +139,10 @@ export interface ClientConfig {
   readonly requestTimeoutMs: number;
   /** Total time spent retrying one command before giving up. */
   readonly giveUpMs: number;
+  /** The cluster's CURVE public key, as Z85 text or a file path; null speaks NULL. */
+  readonly serverKey: string | null;
+  /** This client's CURVE secret key file; null uses a fresh key pair per run. */
+  readonly curveKeyFile: string | null;
 }
 
 /** Result of parsing flags: a config, a request for --help (which wins over any error), or every
@@ -213,6 +221,12 @@ const nodeFlags: readonly FlagSpec[] = [
   { name: "log-level", kind: "string", valueName: "level",
     description: `debug, info, warn or error (default ${defaults.node.logLevel}); ` +
       "logs are JSON lines on stderr" },
+  { name: "curve-secret-key-file", kind: "string", valueName: "file",
+    description: "serve and peer with CURVE encryption using this secret key (Z85, from " +
+      "keygen); every member uses the same key (default: no encryption)" },
+  { name: "client-keys", kind: "string", valueName: "file",
+    description: "admit only clients whose public key is listed (Z85, one per line), " +
+      "re-read on SIGHUP; needs --curve-secret-key-file (default: any CURVE client)" },
   { name: "version", short: "V", kind: "boolean", description: "print the version" },
   helpFlag,
 ];
@@ -238,6 +252,19 @@ const clientFlags: readonly FlagSpec[] = [
   { name: "give-up-ms", kind: "string", valueName: "ms",
     description: `stop retrying a command after this long (default ${defaults.client.giveUpMs})` },
   { name: "version", short: "V", kind: "boolean", description: "print the version" },
+  { name: "server-key", kind: "string", valueName: "z85|file",
+    description: "the cluster's CURVE public key, as Z85 text or a .pub file: talk to the " +
+      "nodes with CURVE encryption (default: no encryption)" },
+  { name: "curve-key-file", kind: "string", valueName: "file",
+    description: "this client's CURVE secret key (Z85, from keygen), for clusters that admit " +
+      "listed clients only; needs --server-key (default: a fresh key pair)" },
+  helpFlag,
+];
+
+const keygenFlags: readonly FlagSpec[] = [
+  { name: "out", kind: "string", valueName: "path",
+    description: "write the secret key to <path>.key and the public key to <path>.pub, both " +
+      "mode 0600, never over an existing file (default: print both)" },
   helpFlag,
 ];
 
@@ -596,6 +623,12 @@ export function parseNodeConfig(argv: readonly string[]): ConfigResult<NodeConfi
     ? reader.integer("election-timeout-ms", bounds.electionTimeoutMsMin, bounds.electionTimeoutMsMax)
     : defaults.node.electionTimeoutMs;
   const logLevel = readLogLevel(reader);
+  const curveSecretKeyFile = readPath(reader, "curve-secret-key-file");
+  const clientKeysFile = readPath(reader, "client-keys");
+  if (clientKeysFile !== null && curveSecretKeyFile === null) {
+    reader.errors.push("--client-keys needs --curve-secret-key-file: without CURVE, clients " +
+      "have no key to check");
+  }
   if (reader.errors.length > 0) return { ok: false, help: false, errors: reader.errors };
   if (
     id === undefined || addresses.pubPort === undefined || addresses.peerPort === undefined ||
@@ -611,7 +644,7 @@ export function parseNodeConfig(argv: readonly string[]): ConfigResult<NodeConfi
     pubPort: addresses.pubPort, peerPort: addresses.peerPort, httpPort, rf, partitions,
     electionTimeoutMs,
     joinEndpoints: Object.freeze(joinEndpoints), dataDir, heartbeatIntervalMs, suspectTimeoutMs,
-    valueBytesMax, minInsync, requestTimeoutMs, logLevel,
+    valueBytesMax, minInsync, requestTimeoutMs, logLevel, curveSecretKeyFile, clientKeysFile,
   };
   return { ok: true, help: false, config: Object.freeze(config) };
 }
@@ -642,6 +675,12 @@ export function parseClientConfig(argv: readonly string[]): ConfigResult<ClientC
     reader.errors.push(`--give-up-ms (${giveUpMs}) must be at least --timeout-ms ` +
       `(${requestTimeoutMs}), or no request could run to its deadline`);
   }
+  const serverKey = readPath(reader, "server-key");
+  const curveKeyFile = readPath(reader, "curve-key-file");
+  if (curveKeyFile !== null && serverKey === null) {
+    reader.errors.push("--curve-key-file needs --server-key: a client key is only used with " +
+      "the cluster's public key");
+  }
   const output = clientOutputOf(reader);
   if (exec !== null && command.length > 0) {
     reader.errors.push(`give commands either with --exec or as arguments, not both ` +
@@ -662,6 +701,8 @@ export function parseClientConfig(argv: readonly string[]): ConfigResult<ClientC
     isVersion: reader.flag("version"),
     requestTimeoutMs,
     giveUpMs,
+    serverKey,
+    curveKeyFile,
   };
   return { ok: true, help: false, config: Object.freeze(config) };
 }
@@ -682,6 +723,51 @@ function clientOutputOf(reader: Reader): ClientOutput {
     reader.errors.push(`choose one output mode: ${chosen.join(" and ")} were both asked for`);
   }
   return chosen[0] ?? "text";
+}
+
+/** A path flag (or a key given inline): null when absent; empty text is a problem. */
+function readPath(reader: Reader, name: string): string | null {
+  const text = reader.text(name);
+  if (text === undefined) return null;
+  if (text.trim() === "" || text.includes("\u0000")) {
+    reader.errors.push(`--${name} needs a file path, got ${JSON.stringify(text)}`);
+    return null;
+  }
+  return text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// keygen (both executables)
+
+export interface KeygenConfig {
+  /** Base path of the files to write, or null to print the pair. */
+  readonly out: string | null;
+}
+
+/** Parses the flags after `keygen` (node.ts keygen / client.ts keygen). */
+export function parseKeygenConfig(argv: readonly string[]): ConfigResult<KeygenConfig> {
+  const scan = scanFlags(argv, keygenFlags);
+  if (scan.isHelp) return { ok: true, help: true };
+  const reader = new Reader(scan.values);
+  reader.errors.push(...scan.errors);
+  const out = readPath(reader, "out");
+  if (reader.errors.length > 0) return { ok: false, help: false, errors: reader.errors };
+  return { ok: true, help: false, config: Object.freeze({ out }) };
+}
+
+/** --help text of the keygen command; `program` is "node.ts" or "client.ts". */
+export function keygenUsage(program: string): string {
+  return [
+    `Usage: bun ${program} keygen [--out <path>]`,
+    "",
+    "Creates a CURVE key pair and prints it as Z85 text (public, then secret), the form libzmq",
+    "uses. Give the secret key to --curve-secret-key-file (nodes) or --curve-key-file (clients),",
+    "and the public key to --server-key (clients) or a --client-keys list (nodes).",
+    "",
+    "Options:",
+    formatFlags(keygenFlags),
+    "",
+  ].join("\n");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import {
   parseHeartbeat,
   HEARTBEAT_TOPIC,
 } from "../protocol.ts";
-import { Subscriber } from "../zmtp/index.ts";
+import { type CurveOptions, Subscriber } from "../zmtp/index.ts";
 import { type AttemptOutcome, NodeLink, type Pending } from "./node-link.ts";
 
 export interface ClusterMember {
@@ -45,6 +45,8 @@ export interface ClientConfig {
   /** Total time one operation may take across retries. */
   giveUpMs: number;
   logger?: Logger;
+  /** CURVE toward every node (the cluster's server key and this client's pair); absent: NULL. */
+  curve?: CurveOptions;
 }
 
 /** A member that sent no heartbeat for this long is shown as down. */
@@ -93,7 +95,11 @@ export class WarehouseClient {
   private constructor(config: ClientConfig) {
     this.config = config;
     this.log = config.logger ?? nullLogger;
-    this.subscriber = new Subscriber({ reconnectIvlMs: 50, reconnectIvlMaxMs: 500 });
+    this.subscriber = new Subscriber({
+      reconnectIvlMs: 50,
+      reconnectIvlMaxMs: 500,
+      ...(config.curve === undefined ? {} : { curve: config.curve }),
+    });
     this.subscriber.subscribe(HEARTBEAT_TOPIC);
     void this.readHeartbeats();
     this.watchdog = setInterval(() => this.refreshLiveness(), 200);
@@ -295,7 +301,9 @@ export class WarehouseClient {
         continue;
       }
       if (reply === "timeout") {
-        lastError = new KvError("TIMEOUT", `no reply from ${endpoint} within ${timeoutMs} ms`);
+        const refusal = this.links.get(endpoint)?.handshakeFailure;
+        const why = refusal === undefined ? "" : ` (${refusal})`;
+        lastError = new KvError("TIMEOUT", `no reply from ${endpoint} within ${timeoutMs} ms${why}`);
         continue;
       }
       if (reply.ok || (options.raw === true && !isRetryable(reply.error.code))) return { ...reply };
@@ -336,7 +344,7 @@ export class WarehouseClient {
     const id = `${this.idPrefix}${this.nextId++}`;
     let link = this.links.get(endpoint);
     if (link === undefined) {
-      link = new NodeLink(endpoint, this.pending);
+      link = new NodeLink(endpoint, this.pending, this.config.curve);
       this.links.set(endpoint, link);
     }
     const target = link;

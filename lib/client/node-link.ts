@@ -2,7 +2,7 @@
 // pending attempt with its id. Replaced after a timeout or a cancel, so that a stale request is
 // never answered late into a new attempt.
 import { type Reply, parseReply } from "../protocol.ts";
-import { Dealer } from "../zmtp/index.ts";
+import { type CurveOptions, Dealer } from "../zmtp/index.ts";
 
 /** How one attempt ended: a reply, no reply in time, abandoned because the leader moved, or
  * abandoned because the caller cancelled. */
@@ -20,14 +20,27 @@ export class NodeLink {
   private dealer: Dealer;
   private readonly pending: Map<string, Pending>;
 
-  constructor(endpoint: string, pending: Map<string, Pending>) {
+  private readonly curve: CurveOptions | undefined;
+  /** Why the node last refused our handshake (e.g. a CURVE key it does not admit), if it did. */
+  handshakeFailure: string | undefined;
+
+  constructor(endpoint: string, pending: Map<string, Pending>, curve?: CurveOptions) {
     this.endpoint = endpoint;
     this.pending = pending;
+    this.curve = curve;
     this.dealer = this.open();
   }
 
   private open(): Dealer {
-    const dealer = new Dealer({ reconnectIvlMs: 50, reconnectIvlMaxMs: 500, lingerMs: 0 });
+    const dealer = new Dealer({
+      reconnectIvlMs: 50,
+      reconnectIvlMaxMs: 500,
+      lingerMs: 0,
+      ...(this.curve === undefined ? {} : { curve: this.curve }),
+    });
+    dealer.on((event) => {
+      if (event.type === "handshake-failed") this.handshakeFailure = event.reason;
+    });
     dealer.connect(this.endpoint);
     void this.read(dealer);
     return dealer;

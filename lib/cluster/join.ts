@@ -5,7 +5,7 @@
 
 import { ConfigError } from "../util/errors.ts";
 import type { Logger } from "../util/log.ts";
-import { Dealer, bytesToString } from "../zmtp/index.ts";
+import { type CurveOptions, Dealer, bytesToString } from "../zmtp/index.ts";
 import type { Message as RaftMessage } from "../raft/index.ts";
 import {
   encodePeerMessage,
@@ -42,19 +42,21 @@ export async function joinCluster(
   /** Told each member asked, before the asking: the joiner must be able to answer its Raft
    * messages (the leader's first appends and snapshot) before the join reply comes. */
   onTarget: (target: { id: number; peer: string }) => void = () => undefined,
+  /** CURVE toward the members (the cluster key), or undefined for NULL. */
+  curve?: CurveOptions,
 ): Promise<JoinAccepted> {
   const deadline = performance.now() + deadlineMs;
   let rid = 1;
   let lastProblem = "no member answered";
   while (performance.now() < deadline) {
     for (const seed of seeds) {
-      let target: Target | null = await findLeader(seed).catch((error: unknown) => {
+      let target: Target | null = await findLeader(seed, curve).catch((error: unknown) => {
         lastProblem = `${seed}: ${String(error instanceof Error ? error.message : error)}`;
         return null;
       });
       for (let hops = 0; target !== null && hops < 3; hops++) {
         onTarget(target);
-        const reply = await askJoin(self, target, ask, rid++, limits).catch((error: unknown) => {
+        const reply = await askJoin(self, target, ask, rid++, limits, curve).catch((error: unknown) => {
           lastProblem = `${target?.peer}: ${String(error instanceof Error ? error.message : error)}`;
           return null;
         });
@@ -75,8 +77,8 @@ export async function joinCluster(
 }
 
 /** Asks a member's client port who leads and where its peer port is. */
-async function findLeader(seed: string): Promise<Target | null> {
-  const dealer = new Dealer({ lingerMs: 0, reconnectIvlMs: 50 });
+async function findLeader(seed: string, curve?: CurveOptions): Promise<Target | null> {
+  const dealer = new Dealer({ lingerMs: 0, reconnectIvlMs: 50, ...(curve ? { curve } : {}) });
   try {
     dealer.connect(seed);
     await dealer.send([JSON.stringify({ id: 1, op: "HEARTBEAT" })]);
@@ -107,8 +109,9 @@ async function askJoin(
   ask: JoinAsk,
   rid: number,
   limits: PeerLimits<RaftMessage>,
+  curve?: CurveOptions,
 ): Promise<MembershipReply | null> {
-  const dealer = new Dealer({ lingerMs: 0, reconnectIvlMs: 50 });
+  const dealer = new Dealer({ lingerMs: 0, reconnectIvlMs: 50, ...(curve ? { curve } : {}) });
   try {
     dealer.connect(target.peer);
     const body = { rid, member: self, rf: ask.rf, minInsync: ask.minInsync, isRestart: ask.isRestart };

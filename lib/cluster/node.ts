@@ -13,7 +13,13 @@ import { validateMessage, type Message as RaftMessage } from "../raft/index.ts";
 import { NodeStorage } from "../store/node-storage.ts";
 import type { ReplicaWrite } from "../store/replica-types.ts";
 import { SeededRandom } from "../util/random.ts";
-import { Publisher, Router, Subscriber, bytesToString } from "../zmtp/index.ts";
+import {
+  type CurveOptions,
+  Publisher,
+  Router,
+  Subscriber,
+  bytesToString,
+} from "../zmtp/index.ts";
 import { handleClientRequest } from "./client-handlers.ts";
 import { heartbeatObject } from "./heartbeat-info.ts";
 import { joinCluster } from "./join.ts";
@@ -29,6 +35,7 @@ import {
   type PeerMessage,
 } from "./peer-protocol.ts";
 import { PeerTransport, type Incoming } from "./peer-transport.ts";
+import { type NodeCurve, isMemberKey, peerCurve, serverCurve } from "./curve-security.ts";
 import { ClusterState, type MemberRecord, type StateEffect } from "./state.ts";
 
 export interface NodeSettings {
@@ -41,6 +48,8 @@ export interface NodeSettings {
   readonly http: string | null;
   /** Where request, replication and storage code report what they did. */
   readonly recorder?: OpsRecorder;
+  /** CURVE on every socket (curve-security.ts); absent: NULL, no encryption. */
+  readonly curve?: NodeCurve;
   readonly port: number;
   readonly pubPort: number;
   readonly peerPort: number;
@@ -74,6 +83,8 @@ export class WarehouseNode {
   private readonly subscriber: Subscriber;
   private readonly transport: PeerTransport;
   private readonly peerRouter: Router;
+  /** CURVE toward other members (the cluster key both ways), or undefined. */
+  private readonly peerSecurity: CurveOptions | undefined;
   private readonly limits: { current: PeerLimits<RaftMessage> };
   private readonly liveness: Liveness;
   private readonly subscribed = new Map<number, string>();
@@ -118,10 +129,22 @@ export class WarehouseNode {
     this.publisher = init.publisher;
     this.limits = init.limits;
     this.peerRouter = init.peerRouter;
-    this.transport = new PeerTransport(init.peerRouter, () => init.limits.current, init.log);
+    const peerSecurity =
+      init.settings.curve === undefined ? undefined : peerCurve(init.settings.curve);
+    this.peerSecurity = peerSecurity;
+    this.transport = new PeerTransport(
+      init.peerRouter,
+      () => init.limits.current,
+      init.log,
+      peerSecurity,
+    );
     this.tickMs = Math.max(5, Math.floor(init.settings.electionTimeoutMs / ELECTION_TICKS));
     this.liveness = new Liveness(Math.max(2, Math.ceil(init.settings.suspectMs / this.tickMs)));
-    this.subscriber = new Subscriber({ reconnectIvlMs: 50, reconnectIvlMaxMs: 400 });
+    this.subscriber = new Subscriber({
+      reconnectIvlMs: 50,
+      reconnectIvlMaxMs: 400,
+      ...(peerSecurity === undefined ? {} : { curve: peerSecurity }),
+    });
     this.subscriber.subscribe(HEARTBEAT_TOPIC);
     this.core = new NodeCore(
       coreConfig(init.settings, this.tickMs),
@@ -136,9 +159,23 @@ export class WarehouseNode {
   /** Opens the data directory, binds, bootstraps, joins or restarts, and starts the loop. */
   static async start(settings: NodeSettings, log: Logger): Promise<WarehouseNode> {
     const storage = NodeStorage.open(settings.dataDir);
-    const router = new Router({ routerHandover: true, maxMessageBytes: settings.valueBytesMax * 6 + 65536 });
-    const publisher = new Publisher({ sendHwm: 100 });
-    const peerRouter = new Router({ maxMessageBytes: peerLimitDefaults.frameBytesMax });
+    const curve = settings.curve;
+    const serverSecurity = curve === undefined ? {} : { curve: serverCurve(curve) };
+    // The peer port admits members only: with CURVE, a connection must prove the cluster key.
+    const memberSecurity =
+      curve === undefined
+        ? {}
+        : { curve: { ...serverCurve(curve), authenticate: (key: Uint8Array) => isMemberKey(curve, key) } };
+    const router = new Router({
+      routerHandover: true,
+      maxMessageBytes: settings.valueBytesMax * 6 + 65536,
+      ...serverSecurity,
+    });
+    const publisher = new Publisher({ sendHwm: 100, ...serverSecurity });
+    const peerRouter = new Router({
+      maxMessageBytes: peerLimitDefaults.frameBytesMax,
+      ...memberSecurity,
+    });
     try {
       checkNodeId(storage, settings.id);
       const at = { host: settings.host, advertise: settings.advertise };
@@ -204,6 +241,7 @@ export class WarehouseNode {
       this.log,
       JOIN_DEADLINE_MS,
       (target) => this.transport.setPeer(target.id, target.peer),
+      this.peerSecurity,
     );
     if (this.settings.minInsync > accepted.rf) {
       throw new ConfigError(`--min-insync ${this.settings.minInsync} is more than the cluster's ` +
@@ -414,6 +452,8 @@ export class WarehouseNode {
         this.limits.current,
         this.log,
         JOIN_DEADLINE_MS,
+        () => undefined,
+        this.peerSecurity,
       );
     } catch (error) {
       this.log.error("announce_failed", { error: String(error) });

@@ -6,7 +6,7 @@
 // down or not reading is dropped once its queue is full rather than piling up in memory.
 
 import type { Logger } from "../util/log.ts";
-import { Dealer, Router } from "../zmtp/index.ts";
+import { type CurveOptions, Dealer, Router } from "../zmtp/index.ts";
 import {
   encodePeerMessage,
   parsePeerMessage,
@@ -38,10 +38,19 @@ export class PeerTransport {
   private readonly links = new Map<number, Link>();
   private droppedCount = 0;
 
-  constructor(router: Router, limits: () => PeerLimits<RaftMessage>, log: Logger) {
+  /** CURVE toward other members, or undefined for NULL. */
+  private readonly curve: CurveOptions | undefined;
+
+  constructor(
+    router: Router,
+    limits: () => PeerLimits<RaftMessage>,
+    log: Logger,
+    curve?: CurveOptions,
+  ) {
     this.router = router;
     this.limits = limits;
     this.log = log;
+    this.curve = curve;
   }
 
   /** Points member `id` at `endpoint` (its peer endpoint); a changed endpoint reconnects. */
@@ -55,6 +64,7 @@ export class PeerTransport {
       lingerMs: 0,
       sendHwm: 10_000,
       maxMessageBytes: this.limits().frameBytesMax,
+      ...(this.curve === undefined ? {} : { curve: this.curve }),
     });
     dealer.connect(endpoint);
     this.links.set(id, { endpoint, dealer, blocked: 0 });

@@ -18,14 +18,17 @@ export function bytesToString(bytes: Uint8Array): string {
   return decoder.decode(bytes);
 }
 
-/** Our greeting: version 3.1, NULL mechanism, as-server 0. */
-export function encodeGreeting(): Uint8Array {
+export type Mechanism = "NULL" | "CURVE";
+
+/** Our greeting: version 3.1, the mechanism, as-server 1 only for a CURVE server (RFC 26). */
+export function encodeGreeting(mechanism: Mechanism = "NULL", isServer = false): Uint8Array {
   const g = new Uint8Array(GREETING_BYTES);
   g[0] = 0xff;
   g[9] = 0x7f;
   g[10] = 3;
   g[11] = 1;
-  g.set(encoder.encode("NULL"), 12);
+  g.set(encoder.encode(mechanism), 12);
+  g[32] = isServer ? 1 : 0;
   return g;
 }
 
@@ -38,7 +41,10 @@ export interface PeerGreeting {
  * Validates a peer greeting. Padding bytes 1-8 are never checked: libzmq puts its routing-id
  * length there (docs/zmtp.md 1.2). Only byte 9's low bit matters for the signature.
  */
-export function parseGreeting(g: Uint8Array): PeerGreeting | ZmtpProtocolError {
+export function parseGreeting(
+  g: Uint8Array,
+  mechanismExpected: Mechanism = "NULL",
+): PeerGreeting | ZmtpProtocolError {
   if (g.length < GREETING_BYTES) return new ZmtpProtocolError("greeting too short");
   if (g[0] !== 0xff || ((g[9] ?? 0) & 1) !== 1) {
     return new ZmtpProtocolError("bad greeting signature (not a ZMTP 3 peer)");
@@ -47,7 +53,7 @@ export function parseGreeting(g: Uint8Array): PeerGreeting | ZmtpProtocolError {
   if (major < 3) return new ZmtpProtocolError(`unsupported ZMTP version ${major}.x`);
   const mechanism = g.subarray(12, 32);
   const expected = new Uint8Array(20);
-  expected.set(encoder.encode("NULL"));
+  expected.set(encoder.encode(mechanismExpected));
   for (let i = 0; i < 20; i++) {
     if (mechanism[i] !== expected[i]) {
       const name = bytesToString(mechanism).replace(/\0+$/, "");
@@ -128,9 +134,14 @@ export function encodeCommand(name: string, data: Uint8Array = new Uint8Array(0)
 
 /** READY with exactly `Socket-Type` and `Identity` as libzmq spells them (docs/zmtp.md 2.3). */
 export function encodeReady(socketType: string, identity?: Uint8Array): Uint8Array {
+  return encodeCommand("READY", encodeMetadata(socketType, identity));
+}
+
+/** The properties of READY; CURVE carries the same bytes inside INITIATE and its READY box. */
+export function encodeMetadata(socketType: string, identity?: Uint8Array): Uint8Array {
   const props: Uint8Array[] = [encodeProperty("Socket-Type", encoder.encode(socketType))];
   if (identity !== undefined) props.push(encodeProperty("Identity", identity));
-  return encodeCommand("READY", concatBytes(props));
+  return concatBytes(props);
 }
 
 function encodeProperty(name: string, value: Uint8Array): Uint8Array {

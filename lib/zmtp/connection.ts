@@ -3,7 +3,7 @@
 // It knows nothing of socket semantics; it reports to its owner.
 import type { Socket } from "bun";
 import type { ZmtpProtocolError } from "../util/errors.ts";
-import { encodePing, type PeerInfo, Session } from "./session.ts";
+import { type CurveSecurity, encodePing, type PeerInfo, Session } from "./session.ts";
 import type { SocketType } from "./socket-types.ts";
 
 export interface ConnectionOwner {
@@ -31,6 +31,8 @@ export interface ConnectionOptions {
   heartbeatTimeoutMs: number;
   /** Where this connection came from, for logs and events. */
   endpoint: string;
+  /** Absent: the NULL mechanism. */
+  curve?: CurveSecurity;
 }
 
 export type BunSocket = Socket<Connection | undefined>;
@@ -59,6 +61,7 @@ export class Connection {
       socketType: options.socketType,
       identity: options.identity,
       maxMessageBytes: options.maxMessageBytes,
+      ...(options.curve === undefined ? {} : { curve: options.curve }),
     });
     socket.setNoDelay(true);
     this.handshakeTimer = setTimeout(
@@ -100,6 +103,21 @@ export class Connection {
     }
     this.pending.push(rest.slice());
     this.pendingBytes += rest.length;
+  }
+
+  /** Encoded size of a message on this connection (CURVE boxes every frame). */
+  messageBytes(frames: readonly Uint8Array[]): number {
+    return this.session.messageBytes(frames);
+  }
+
+  /** Encodes a message for this connection into `out` at `at`; returns the end offset. */
+  encodeMessage(frames: readonly Uint8Array[], out: Uint8Array, at: number): number {
+    return this.session.writeMessage(frames, out, at);
+  }
+
+  /** Writes one encoded control frame (subscription, PING), boxed when the link is CURVE. */
+  writeFrame(frame: Uint8Array): void {
+    this.write(this.session.wrapFrame(frame));
   }
 
   pause(): void {
@@ -192,7 +210,7 @@ export class Connection {
         this.close({ kind: "heartbeat-timeout" });
         return;
       }
-      if (ivl > 0) this.write(encodePing(ivl + (this.options.heartbeatTimeoutMs || ivl)));
+      if (ivl > 0) this.writeFrame(encodePing(ivl + (this.options.heartbeatTimeoutMs || ivl)));
     }, tickMs);
   }
 }

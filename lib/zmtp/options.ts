@@ -1,5 +1,27 @@
 // Socket options and their defaults. Pure data: no I/O.
 import type { Logger } from "../util/log.ts";
+import type { RandomBytes } from "./curve.ts";
+import type { CurveCrypto } from "./curve-crypto.ts";
+
+/**
+ * CURVE security (RFC 26, as libzmq's ZMQ_CURVE_*): a server when serverKey is absent (it
+ * answers with its key pair), a client when it is set. Keys are 32 raw bytes (z85Decode text).
+ */
+export interface CurveOptions {
+  /** From loadCurveCrypto(). */
+  crypto: CurveCrypto;
+  publicKey: Uint8Array;
+  secretKey: Uint8Array;
+  /** Client: the server's long-term public key. */
+  serverKey?: Uint8Array;
+  /**
+   * Server, ZAP-style (RFC 27): admit a client that proved this long-term key, from this
+   * "host:port"? Absent admits every client that completes the handshake.
+   */
+  authenticate?: (clientPublicKey: Uint8Array, peerAddress: string) => boolean;
+  /** Source of transient keys, cookie keys and nonces; crypto.getRandomValues by default. */
+  random?: RandomBytes;
+}
 
 export interface SocketOptions {
   /** Identity sent in READY (DEALER/ROUTER). Empty or absent: the peer generates one. */
@@ -26,12 +48,15 @@ export interface SocketOptions {
   heartbeatIvlMs?: number;
   /** Close when nothing arrives this long after a PING (default: heartbeatIvlMs). */
   heartbeatTimeoutMs?: number;
+  /** CURVE instead of the NULL mechanism; every peer must then speak CURVE. */
+  curve?: CurveOptions;
   logger?: Logger;
 }
 
-export type ResolvedOptions = Required<Omit<SocketOptions, "routingId" | "logger">> & {
+export type ResolvedOptions = Required<Omit<SocketOptions, "routingId" | "logger" | "curve">> & {
   routingId: Uint8Array;
   logger: Logger;
+  curve?: CurveOptions;
 };
 
 export const socketDefaults = {

@@ -57,6 +57,14 @@ export class Router extends SocketBase {
     return [...this.routes.values()].map((p) => idOf(p.routingKey));
   }
 
+  /**
+   * The long-term public key a CURVE peer proved in its handshake (undefined under NULL or for
+   * an unknown id): how a node tells a member from a client.
+   */
+  peerPublicKey(routingId: Uint8Array): Uint8Array | undefined {
+    return this.routes.get(keyOf(routingId))?.conn?.peer?.publicKey;
+  }
+
   protected attach(pipe: Pipe, conn: Connection): boolean {
     const identity = conn.peer?.identity ?? new Uint8Array(0);
     let key: string;

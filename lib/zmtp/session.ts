@@ -1,6 +1,7 @@
-// One ZMTP connection's protocol state as a pure machine: greeting, NULL handshake, message
-// assembly and connection-level commands (PING/PONG, SUBSCRIBE/CANCEL). No I/O, no timers:
-// the connection shell feeds it bytes and carries out the events it returns.
+// One ZMTP connection's protocol state as a pure machine: greeting, NULL or CURVE handshake,
+// message assembly and connection-level commands (PING/PONG, SUBSCRIBE/CANCEL). No I/O, no
+// timers: the connection shell feeds it bytes and carries out the events it returns. Under CURVE
+// every frame after the handshake travels boxed in a MESSAGE command (curve.ts).
 import { ZmtpProtocolError } from "../util/errors.ts";
 import {
   FrameDecoder,
@@ -10,11 +11,29 @@ import {
   encodeCommand,
   encodeFrameHeader,
   encodeGreeting,
+  encodeMetadata,
   encodeReady,
+  encodedMessageBytes,
+  FLAG_COMMAND,
+  FLAG_LONG,
+  FLAG_MORE,
   parseCommand,
   parseGreeting,
   parseProperties,
+  writeMessage,
 } from "./codec.ts";
+import {
+  BOX_FLAG_COMMAND,
+  BOX_FLAG_MORE,
+  CURVE_FRAME_OVERHEAD,
+  type CurveCodec,
+  type CurveCrypto,
+  CurveClientHandshake,
+  type CurveHandshake,
+  CurveServerHandshake,
+  type CurveStep,
+  type RandomBytes,
+} from "./curve.ts";
 import { type SocketType, isCompatiblePeer, sendsIdentity } from "./socket-types.ts";
 
 export interface PeerInfo {
@@ -23,6 +42,19 @@ export interface PeerInfo {
   identity: Uint8Array;
   /** Minor version the peer announced (0 = ZMTP 3.0). */
   minor: number;
+  /** CURVE only: the peer's authenticated long-term public key (32 bytes). */
+  publicKey?: Uint8Array;
+}
+
+/** CURVE settings of one connection; a client when serverKey is set, else a server. */
+export interface CurveSecurity {
+  crypto: CurveCrypto;
+  random: RandomBytes;
+  publicKey: Uint8Array;
+  secretKey: Uint8Array;
+  serverKey?: Uint8Array;
+  /** Server: admit this client's long-term key? Absent admits any client that completes. */
+  authenticate?: (clientPublicKey: Uint8Array) => boolean;
 }
 
 export type SessionEvent =
@@ -38,6 +70,8 @@ export interface SessionOptions {
   socketType: SocketType;
   identity: Uint8Array;
   maxMessageBytes: number;
+  /** Absent: the NULL mechanism. */
+  curve?: CurveSecurity;
 }
 
 /** Frames per message are bounded too, so a flood of empty frames cannot exhaust memory. */
@@ -61,15 +95,23 @@ export class Session {
   private partsBytes = 0;
   private peerMinor = 1;
   private readonly options: SessionOptions;
+  private handshake: CurveHandshake | null = null;
+  /** Set once a CURVE handshake completes: every later frame is boxed and opened by it. */
+  private codec: CurveCodec | null = null;
 
   constructor(options: SessionOptions) {
     this.options = options;
-    this.decoder = new FrameDecoder(Math.max(options.maxMessageBytes, COMMAND_BYTES_MAX));
+    const boxBytes = options.curve === undefined ? 0 : CURVE_FRAME_OVERHEAD;
+    const frameBytesMax = Math.max(options.maxMessageBytes + boxBytes, COMMAND_BYTES_MAX);
+    this.decoder = new FrameDecoder(frameBytesMax);
   }
 
   /** Our whole greeting, to be written as soon as TCP connects (never wait for the peer's). */
   start(): Uint8Array {
-    return encodeGreeting();
+    const curve = this.options.curve;
+    return curve === undefined
+      ? encodeGreeting()
+      : encodeGreeting("CURVE", curve.serverKey === undefined);
   }
 
   get isReady(): boolean {
@@ -96,18 +138,19 @@ export class Session {
       if (this.greetingBytes < GREETING_BYTES) {
         return this.checkEarlyGreeting(events);
       }
-      const parsed = parseGreeting(this.greeting);
+      const parsed = parseGreeting(this.greeting, this.options.curve ? "CURVE" : "NULL");
       if (parsed instanceof ZmtpProtocolError) return this.fail(events, parsed);
       this.peerMinor = parsed.minor;
       this.state = "ready";
-      const identity = sendsIdentity(this.options.socketType) ? this.options.identity : undefined;
-      events.push({ type: "send", bytes: encodeReady(this.options.socketType, identity) });
-      if (data.length === 0) return events;
+      this.startHandshake(events);
+      if (data.length === 0 || this.hasFailed) return events;
     }
     const frames = this.decoder.push(data);
     if (frames instanceof ZmtpProtocolError) return this.fail(events, frames);
     for (const frame of frames) {
-      if (frame.kind === "command") {
+      if (this.codec !== null) {
+        this.onBoxed(this.codec, frame.body, events);
+      } else if (frame.kind === "command") {
         this.onCommand(frame.body, events);
       } else if (this.state !== "traffic") {
         this.fail(events, new ZmtpProtocolError("message frame before READY"));
@@ -117,6 +160,83 @@ export class Session {
       if (this.hasFailed) break;
     }
     return events;
+  }
+
+  private startHandshake(events: SessionEvent[]): void {
+    const { curve, socketType } = this.options;
+    const identity = sendsIdentity(socketType) ? this.options.identity : undefined;
+    if (curve === undefined) {
+      events.push({ type: "send", bytes: encodeReady(socketType, identity) });
+      return;
+    }
+    const handshakeOptions = { ...curve, metadata: encodeMetadata(socketType, identity) };
+    if (curve.serverKey === undefined) {
+      this.handshake = new CurveServerHandshake(handshakeOptions);
+      return;
+    }
+    const client = new CurveClientHandshake({ ...handshakeOptions, serverKey: curve.serverKey });
+    this.handshake = client;
+    this.onCurveStep(client.start(), events);
+  }
+
+  private onCurveStep(step: CurveStep, events: SessionEvent[]): void {
+    for (const bytes of step.send) events.push({ type: "send", bytes });
+    if (step.kind === "error") {
+      this.fail(events, step.error);
+    } else if (step.kind === "done") {
+      this.handshake = null;
+      this.acceptPeer(step.peer.properties, events, step.peer.publicKey);
+      if (!this.hasFailed) this.codec = step.peer.codec;
+    }
+  }
+
+  /**
+   * After a CURVE handshake every frame must be a MESSAGE holding one boxed frame. libzmq sends
+   * it as a data frame, not a command, so the outer flags are not checked.
+   */
+  private onBoxed(codec: CurveCodec, body: Uint8Array, events: SessionEvent[]): void {
+    const opened = codec.openFrame(body);
+    if (opened instanceof ZmtpProtocolError) {
+      this.fail(events, opened);
+      return;
+    }
+    if ((opened.flags & BOX_FLAG_COMMAND) !== 0) this.onCommand(opened.body, events);
+    else this.onFrame(opened.body, (opened.flags & BOX_FLAG_MORE) !== 0, events);
+  }
+
+  /** Encoded size of a message as this connection sends it (boxed under CURVE). */
+  messageBytes(frames: readonly Uint8Array[]): number {
+    const codec = this.codec;
+    if (codec === null) return encodedMessageBytes(frames);
+    let n = 0;
+    for (const frame of frames) n += codec.frameBytes(frame.length);
+    return n;
+  }
+
+  /** Writes a message into `out` at `at` as this connection sends it; returns the end. */
+  writeMessage(frames: readonly Uint8Array[], out: Uint8Array, at: number): number {
+    const codec = this.codec;
+    if (codec === null) return writeMessage(frames, out, at);
+    const last = frames.length - 1;
+    for (let i = 0; i <= last; i++) {
+      at = codec.writeFrame(frames[i] as Uint8Array, i < last ? BOX_FLAG_MORE : 0, out, at);
+    }
+    return at;
+  }
+
+  /**
+   * One encoded control frame (PING, PONG, SUBSCRIBE, a 3.0 subscription message) as this
+   * connection sends it: boxed under CURVE, with the command bit inside the box as libzmq does.
+   */
+  wrapFrame(frame: Uint8Array): Uint8Array {
+    const codec = this.codec;
+    if (codec === null) return frame;
+    const flags = frame[0] ?? 0;
+    const body = frame.subarray((flags & FLAG_LONG) !== 0 ? 9 : 2);
+    const boxFlags =
+      ((flags & FLAG_COMMAND) !== 0 ? BOX_FLAG_COMMAND : 0) |
+      ((flags & FLAG_MORE) !== 0 ? BOX_FLAG_MORE : 0);
+    return codec.encodeFrame(body, boxFlags);
   }
 
   /** Rejects non-ZMTP peers as soon as the signature bytes show it, not after 64 bytes. */
@@ -160,6 +280,10 @@ export class Session {
       this.fail(events, command);
       return;
     }
+    if (this.state === "ready" && this.handshake !== null) {
+      this.onCurveStep(this.handshake.onCommand(command.name, command.data), events);
+      return;
+    }
     if (this.state === "ready") {
       if (command.name === "ERROR") {
         const reason = bytesToString(command.data.subarray(1, 1 + (command.data[0] ?? 0)));
@@ -179,7 +303,7 @@ export class Session {
         const ttl =
           command.data.length >= 2 ? ((command.data[0] ?? 0) << 8) | (command.data[1] ?? 0) : 0;
         const context = command.data.subarray(2, 2 + PING_CONTEXT_BYTES_MAX);
-        events.push({ type: "send", bytes: encodeCommand("PONG", context) });
+        events.push({ type: "send", bytes: this.wrapFrame(encodeCommand("PONG", context)) });
         if (ttl > 0) events.push({ type: "ping", ttlMs: ttl * 100 });
         return;
       }
@@ -204,6 +328,14 @@ export class Session {
       this.fail(events, props);
       return;
     }
+    this.acceptPeer(props, events);
+  }
+
+  private acceptPeer(
+    props: Map<string, Uint8Array>,
+    events: SessionEvent[],
+    publicKey?: Uint8Array,
+  ): void {
     const typeBytes = props.get("socket-type");
     if (typeBytes === undefined) {
       this.fail(events, new ZmtpProtocolError("READY without Socket-Type"));
@@ -225,10 +357,9 @@ export class Session {
       return;
     }
     this.state = "traffic";
-    events.push({
-      type: "ready",
-      peer: { socketType, identity: identity.slice(), minor: this.peerMinor },
-    });
+    const peer: PeerInfo = { socketType, identity: identity.slice(), minor: this.peerMinor };
+    if (publicKey !== undefined) peer.publicKey = publicKey;
+    events.push({ type: "ready", peer });
   }
 
   private fail(events: SessionEvent[], error: ZmtpProtocolError): SessionEvent[] {

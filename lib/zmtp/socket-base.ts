@@ -4,7 +4,7 @@
 import type { TCPSocketListener } from "bun";
 import { HighWaterMarkError, SocketClosedError } from "../util/errors.ts";
 import type { Logger } from "../util/log.ts";
-import { encodedMessageBytes, toBytes, writeMessage } from "./codec.ts";
+import { toBytes } from "./codec.ts";
 import {
   type BunSocket,
   type CloseReason,
@@ -14,8 +14,14 @@ import {
 } from "./connection.ts";
 import { formatEndpoint, parseEndpoint } from "./endpoint.ts";
 import { FairQueue } from "./fair-queue.ts";
-import { type ResolvedOptions, type SocketOptions, socketDefaults } from "./options.ts";
+import {
+  type CurveOptions,
+  type ResolvedOptions,
+  type SocketOptions,
+  socketDefaults,
+} from "./options.ts";
 import type { SocketType } from "./socket-types.ts";
+import type { CurveSecurity } from "./session.ts";
 import { nullLogger } from "../util/log.ts";
 
 export type Message = Uint8Array[];
@@ -112,13 +118,15 @@ export class Pipe {
       let end = this.head;
       let bytes = 0;
       while (end < this.queue.length && bytes < WRITE_BATCH_BYTES) {
-        bytes += encodedMessageBytes(this.queue[end] as Message);
+        bytes += conn.messageBytes(this.queue[end] as Message);
         end++;
       }
       // Encode into the shared scratch buffer: Connection.write copies whatever it must keep.
       const out = bytes <= scratch.length ? scratch.subarray(0, bytes) : new Uint8Array(bytes);
       let at = 0;
-      for (let i = this.head; i < end; i++) at = writeMessage(this.queue[i] as Message, out, at);
+      for (let i = this.head; i < end; i++) {
+        at = conn.encodeMessage(this.queue[i] as Message, out, at);
+      }
       this.head = end;
       conn.write(out);
     }
@@ -163,6 +171,9 @@ export abstract class SocketBase implements ConnectionOwner {
     const routingId =
       options.routingId === undefined ? new Uint8Array(0) : toBytes(options.routingId);
     if (routingId.length > 255) throw new RangeError("routingId longer than 255 bytes");
+    if (options.curve !== undefined) {
+      checkCurveOptions(options.curve, options.handshakeTimeoutMs);
+    }
     this.options = {
       ...socketDefaults,
       ...stripUndefined(options),
@@ -435,6 +446,7 @@ export abstract class SocketBase implements ConnectionOwner {
           heartbeatIvlMs: this.options.heartbeatIvlMs,
           heartbeatTimeoutMs: this.options.heartbeatTimeoutMs,
           endpoint,
+          ...this.curveFor(endpoint),
         });
         socket.data = conn;
         const target = this.targets.get(endpoint);
@@ -448,6 +460,25 @@ export abstract class SocketBase implements ConnectionOwner {
         socket.data?.onSocketClosed();
       },
     };
+  }
+
+  /** The connection's CURVE settings, with the authenticator bound to the peer's address. */
+  private curveFor(peerAddress: string): { curve?: CurveSecurity } {
+    const curve = this.options.curve;
+    if (curve === undefined) return {};
+    const { authenticate, random, ...keys } = curve;
+    const security: CurveSecurity = { ...keys, random: random ?? randomBytes };
+    if (authenticate !== undefined) {
+      security.authenticate = (key) => {
+        try {
+          return authenticate(key, peerAddress);
+        } catch (error) {
+          this.log.error("zmtp.authenticate_failed", { error: String(error) });
+          return false;
+        }
+      };
+    }
+    return { curve: security };
   }
 
   private dial(target: ConnectTarget): void {
@@ -474,6 +505,29 @@ export abstract class SocketBase implements ConnectionOwner {
 
   protected emit(event: SocketEvent): void {
     for (const listener of this.eventListeners) listener(event);
+  }
+}
+
+function randomBytes(length: number): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(length));
+}
+
+/** A CURVE server's cookie key lives until its handshake ends or times out. */
+const COOKIE_LIFETIME_MS_MAX = 60_000;
+
+function checkCurveOptions(curve: CurveOptions, handshakeTimeoutMs: number | undefined): void {
+  // RFC 26: a server discards its cookie key within 60 s; the handshake deadline bounds it.
+  if ((handshakeTimeoutMs ?? socketDefaults.handshakeTimeoutMs) > COOKIE_LIFETIME_MS_MAX) {
+    throw new RangeError(`handshakeTimeoutMs above ${COOKIE_LIFETIME_MS_MAX} with CURVE`);
+  }
+  for (const [name, key] of Object.entries({
+    publicKey: curve.publicKey,
+    secretKey: curve.secretKey,
+    serverKey: curve.serverKey,
+  })) {
+    if (key !== undefined && key.length !== 32) {
+      throw new RangeError(`curve.${name} must be 32 bytes`);
+    }
   }
 }
 

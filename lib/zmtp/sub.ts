@@ -51,13 +51,13 @@ export class Subscriber extends SocketBase {
   private broadcast(prefix: Uint8Array, isSubscribe: boolean): void {
     for (const pipe of this.pipes) {
       const conn = pipe.conn;
-      if (conn?.isReady) conn.write(encodeSubscription(prefix, isSubscribe, conn.peerMinor));
+      if (conn?.isReady) conn.writeFrame(encodeSubscription(prefix, isSubscribe, conn.peerMinor));
     }
   }
 
   protected attach(_pipe: Pipe, conn: Connection): boolean {
     for (const { prefix } of this.counts.values()) {
-      conn.write(encodeSubscription(prefix, true, conn.peerMinor));
+      conn.writeFrame(encodeSubscription(prefix, true, conn.peerMinor));
     }
     return true;
   }

@@ -1,6 +1,7 @@
 // A real libzmq peer (the `zeromq` package, libzmq 4.3.5) for the interop tests, run under Node
 // because the add-on aborts under Bun. It owns one socket, driven over stdin/stdout JSON lines:
-//   argv: <dealer|router|req|pub|sub|xpub|xsub> [zeromq constructor options JSON, plus "echo"]
+//   argv: <dealer|router|req|pub|sub|xpub|xsub> [zeromq constructor options JSON, plus "echo"
+//         and "events" (report the socket's handshake events as {"event":"socket-event",...})]
 //   stdin:  {"id":1,"op":"bind","endpoint":"tcp://127.0.0.1:0"}  ->  {"id":1,"ok":true,...}
 //   stdout: {"event":"message","frames":[base64,...]} for every message received.
 // Frames travel as base64 strings, or as {"fill":byte,"size":n} on input to avoid huge lines.
@@ -9,7 +10,7 @@ import * as zmq from "zeromq";
 import { createInterface } from "node:readline";
 
 const [type = "", optionsJson = "{}"] = process.argv.slice(2);
-const { echo = false, ...socketOptions } = JSON.parse(optionsJson);
+const { echo = false, events = false, ...socketOptions } = JSON.parse(optionsJson);
 
 const constructors = {
   dealer: zmq.Dealer,
@@ -126,5 +127,14 @@ createInterface({ input: process.stdin }).on("line", (line) => {
 });
 process.stdin.on("end", () => process.exit(0));
 
+async function eventLoop() {
+  for await (const event of sock.events) {
+    if (event.type.startsWith("handshake")) {
+      print({ event: "socket-event", type: event.type, error: event.error?.message ?? null });
+    }
+  }
+}
+
 if (type !== "pub" && type !== "req") void receiveLoop();
+if (events) void eventLoop();
 print({ event: "started", type, libzmq: zmq.version });

@@ -30,6 +30,8 @@ export class LibzmqPeer {
   private readonly pending = new Map<number, (reply: Reply) => void>();
   private readonly inbox: Uint8Array[][] = [];
   private readonly waiters: ((m: Uint8Array[]) => void)[] = [];
+  /** Handshake events libzmq reported (started with `events: true`), e.g. "handshake". */
+  readonly socketEvents: string[] = [];
   private nextId = 1;
   private stderr = "";
   private exitReason: string | undefined;
@@ -169,6 +171,8 @@ export class LibzmqPeer {
       const waiter = this.waiters.shift();
       if (waiter !== undefined) waiter(message);
       else this.inbox.push(message);
+    } else if (record.event === "socket-event") {
+      this.socketEvents.push(String(record.type));
     } else if (typeof record.id === "number") {
       const settle = this.pending.get(record.id);
       this.pending.delete(record.id);

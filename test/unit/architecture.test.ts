@@ -42,7 +42,16 @@ const allowed: Record<string, { areas: string[]; external: string[] }> = {
   placement: { areas: ["util"], external: [] },
   protocol: { areas: ["util"], external: [] },
   config: { areas: ["util"], external: ["node:util"] },
-  zmtp: { areas: ["util"], external: ["bun"] },
+  zmtp: {
+    areas: ["util"],
+    external: [
+      "bun",
+      "bun:ffi",
+      "@noble/ciphers/salsa.js",
+      "@noble/curves/ed25519.js",
+      "libsodium-wrappers",
+    ],
+  },
   store: { areas: ["util", "raft"], external: ["bun:sqlite", "node:fs", "node:path"] },
   ops: { areas: ["util"], external: ["node:os", "node:dns/promises"] },
   cluster: {
@@ -53,6 +62,7 @@ const allowed: Record<string, { areas: string[]; external: string[] }> = {
     areas: ["util", "placement", "protocol", "zmtp"],
     external: ["node:readline", "node:fs", "node:stream"],
   },
+  "curve-keys": { areas: ["util", "zmtp", "config"], external: ["node:fs"] },
   // The linearizability checker: pure, so simulations and benchmarks can use it; no cluster code.
   lin: { areas: ["util"], external: [] },
 };
@@ -92,6 +102,10 @@ const pureFiles = [
   "lib/ops/metrics.ts",
   "lib/ops/series.ts",
   "lib/ops/status.ts",
+  "lib/zmtp/codec.ts",
+  "lib/zmtp/curve.ts",
+  "lib/zmtp/curve-codec.ts",
+  "lib/util/z85.ts",
 ];
 
 test("every lib import respects the layering table", () => {

@@ -8,8 +8,10 @@ import {
   type ConfigResult,
   defaults,
   type NodeConfig,
+  keygenUsage,
   nodeUsage,
   parseClientConfig,
+  parseKeygenConfig,
   parseNodeConfig,
 } from "../../lib/config.ts";
 
@@ -51,6 +53,8 @@ describe("parseNodeConfig: defaults and valid values", () => {
       minInsync: 1,
       requestTimeoutMs: 1000,
       logLevel: "info",
+      curveSecretKeyFile: null,
+      clientKeysFile: null,
     });
   });
 
@@ -73,7 +77,8 @@ describe("parseNodeConfig: defaults and valid values", () => {
       "--partitions", "128", "--join", "tcp://127.0.0.1:7001,tcp://[::1]:7003",
       "--join=tcp://db2:7005", "--data", "/tmp/wh", "--heartbeat-ms", "50", "--suspect-ms", "300",
       "--max-value", "2048", "--min-insync", "2", "--request-timeout-ms", "750",
-      "--log-level", "debug",
+      "--log-level", "debug", "--curve-secret-key-file", "cluster.key",
+      "--client-keys", "clients.txt",
     ]);
     expect(config).toEqual({
       id: 7,
@@ -94,6 +99,8 @@ describe("parseNodeConfig: defaults and valid values", () => {
       minInsync: 2,
       requestTimeoutMs: 750,
       logLevel: "debug",
+      curveSecretKeyFile: "cluster.key",
+      clientKeysFile: "clients.txt",
     });
   });
 
@@ -339,6 +346,8 @@ describe("parseClientConfig", () => {
       isVersion: false,
       requestTimeoutMs: 1000,
       giveUpMs: 5000,
+      serverKey: null,
+      curveKeyFile: null,
     });
   });
 
@@ -346,7 +355,8 @@ describe("parseClientConfig", () => {
     const config = clientConfigOf([
       "--connect", "tcp://10.0.0.1:7001,tcp://10.0.0.2:7003", "--exec", "GET k; HEARTBEAT",
       "--json", "--timeout-ms", "250", "--give-up-ms", "2000", "--verbose",
-      "--history-file", "/tmp/h", "--version",
+      "--history-file", "/tmp/h", "--version", "--server-key", "cluster.pub",
+      "--curve-key-file", "me.key",
     ]);
     expect(config).toEqual({
       connectEndpoints: ["tcp://10.0.0.1:7001", "tcp://10.0.0.2:7003"],
@@ -359,6 +369,8 @@ describe("parseClientConfig", () => {
       isVersion: true,
       requestTimeoutMs: 250,
       giveUpMs: 2000,
+      serverKey: "cluster.pub",
+      curveKeyFile: "me.key",
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.connectEndpoints)).toBe(true);
@@ -411,5 +423,40 @@ describe("parseClientConfig", () => {
       '--timeout-ms must be an integer from 1 to 600000, got "x"',
       '--give-up-ms must be an integer from 1 to 3600000, got "0"',
     ]);
+  });
+});
+
+describe("CURVE flags and keygen", () => {
+  test("--client-keys without --curve-secret-key-file is refused", () => {
+    expect(errorsOf(parseNodeConfig(["--id", "1", "--client-keys", "c.txt"]))).toEqual([
+      "--client-keys needs --curve-secret-key-file: without CURVE, clients have no key to check",
+    ]);
+  });
+
+  test("--curve-key-file without --server-key is refused", () => {
+    expect(errorsOf(parseClientConfig(["--curve-key-file", "me.key"]))).toEqual([
+      "--curve-key-file needs --server-key: a client key is only used with the cluster's " +
+        "public key",
+    ]);
+  });
+
+  test("empty key paths are refused", () => {
+    expect(errorsOf(parseClientConfig(["--server-key="]))).toEqual([
+      '--server-key needs a file path, got ""',
+    ]);
+  });
+
+  test("keygen: --out, help, and unknown flags", () => {
+    expect(parseKeygenConfig([])).toEqual({ ok: true, help: false, config: { out: null } });
+    expect(parseKeygenConfig(["--out", "keys/n1"])).toEqual({
+      ok: true,
+      help: false,
+      config: { out: "keys/n1" },
+    });
+    expect(parseKeygenConfig(["--help"])).toEqual({ ok: true, help: true });
+    expect(errorsOf(parseKeygenConfig(["--id", "1"]))[0]).toBe("unknown flag --id");
+    for (const line of keygenUsage("node.ts").split("\n")) {
+      expect(line.length).toBeLessThanOrEqual(100);
+    }
   });
 });
