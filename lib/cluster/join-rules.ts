@@ -59,7 +59,7 @@ export function decideJoin(
     }
     return refuse(
       `node id ${member.id} is a member whose data directory is not this one: start it on its ` +
-        `own data directory, or retire it (REMOVE ${member.id}) and join with a new --id`,
+        "own data directory, or join this node with a new --id",
     );
   }
   return isSame ? { kind: "already-member" } : { kind: "update" };

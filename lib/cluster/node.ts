@@ -295,7 +295,7 @@ export class WarehouseNode {
         this.log.warn("member_down", {
           member: id,
           message: `node ${id} stopped sending heartbeats; the other replicas serve its ` +
-            "partitions. Restart it on its data directory, or retire it and add a new node " +
+            "partitions. Restart it on its data directory, or add a node with a new --id " +
             "(docs/operations.md, Replacing a node)",
         });
         this.recorder.memberDown(id);
