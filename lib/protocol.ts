@@ -50,7 +50,17 @@ export const requestOps = Object.freeze(
 const requestOpsText = "SET, GET, DELETE, HEARTBEAT, SCAN or COUNT";
 export type RequestOp = (typeof requestOps)[number];
 
-export interface SetRequest {
+/**
+ * What lets a retried write report its first attempt's outcome: `writer` names the operation
+ * (the same on every attempt, unique per client: e.g. "<client id>:<counter>"), `retry` says an
+ * earlier attempt may have happened.
+ */
+export interface WriteIdentity {
+  readonly writer?: string;
+  readonly retry?: boolean;
+}
+
+export interface SetRequest extends WriteIdentity {
   readonly id: RequestId;
   readonly op: "SET";
   /** Canonical (lower-case) UUID4. */
@@ -62,7 +72,7 @@ export interface GetRequest {
   readonly op: "GET";
   readonly key: string;
 }
-export interface DeleteRequest {
+export interface DeleteRequest extends WriteIdentity {
   readonly id: RequestId;
   readonly op: "DELETE";
   readonly key: string;
@@ -248,16 +258,37 @@ function parseFields(
   if (key === null) {
     return { ok: false, id, code: "INVALID_KEY", message: "key is not a valid UUID4" };
   }
+  const identity = op === "GET" ? null : parseWriteIdentity(id, request);
+  if (identity !== null && "ok" in identity) return identity;
   switch (op) {
     case "SET":
-      return { ok: true, request: { id, op, key, value } };
+      return { ok: true, request: { id, op, key, value, ...(identity as WriteIdentity) } };
     case "GET":
       return { ok: true, request: { id, op, key } };
     case "DELETE":
-      return { ok: true, request: { id, op, key } };
+      return { ok: true, request: { id, op, key, ...(identity as WriteIdentity) } };
     default:
       return unreachable(op);
   }
+}
+
+/** Longest `writer` accepted, in characters. */
+export const writerCharsMax = 128;
+
+// A write's optional `writer` (a short printable string) and `retry` (a boolean).
+function parseWriteIdentity(
+  id: RequestId,
+  request: JsonObject,
+): WriteIdentity | ParseRequestResult {
+  const writer = request["writer"] ?? null;
+  if (writer !== null && (typeof writer !== "string" || !/^[\x21-\x7e]{1,128}$/.test(writer))) {
+    return badRequest(id, `"writer" must be 1 to ${writerCharsMax} printable ASCII characters`);
+  }
+  const retry = request["retry"] ?? false;
+  if (typeof retry !== "boolean") {
+    return badRequest(id, `"retry" must be a boolean, got ${describeType(retry)}`);
+  }
+  return { ...(writer === null ? {} : { writer }), ...(retry ? { retry } : {}) };
 }
 
 // SCAN's optional cursor (default "0") and count (default 10, at most scanCountMax).

@@ -88,6 +88,7 @@ export class WarehouseClient {
   private wasUnderReplicated = false;
   private readonly aliveShown = new Map<number, boolean>();
   private nextId = 1;
+  private nextWriteId = 1;
   private readonly idPrefix = `c${Math.floor(Math.random() * 1e9).toString(36)}-`;
   private readonly watchdog: ReturnType<typeof setInterval>;
   private isClosed = false;
@@ -131,7 +132,8 @@ export class WarehouseClient {
     value: string,
     options: CallOptions = {},
   ): Promise<{ status: "created" | "updated"; replicas: number }> {
-    const reply = await this.call({ op: "SET", key: checkedKey(key), value }, options);
+    const writer = this.nextWriter();
+    const reply = await this.call({ op: "SET", key: checkedKey(key), value, writer }, options);
     const status = reply["status"];
     if (status !== "created" && status !== "updated") throw malformed();
     return { status, replicas: numberField(reply, "replicas") };
@@ -149,10 +151,19 @@ export class WarehouseClient {
     key: string,
     options: CallOptions = {},
   ): Promise<{ status: "deleted" | "not_found"; replicas: number }> {
-    const reply = await this.call({ op: "DELETE", key: checkedKey(key) }, options);
+    const writer = this.nextWriter();
+    const reply = await this.call({ op: "DELETE", key: checkedKey(key), writer }, options);
     const status = reply["status"];
     if (status !== "deleted" && status !== "not_found") throw malformed();
     return { status, replicas: numberField(reply, "replicas") };
+  }
+
+  /**
+   * Names one write for all its attempts, so that a retry after a timeout is answered with the
+   * first attempt's outcome when that one happened (protocol: `writer`, `retry`).
+   */
+  private nextWriter(): string {
+    return `${this.idPrefix}w${this.nextWriteId++}`;
   }
 
   /** Asks a node (the leader when known) for its heartbeat object. */
@@ -277,6 +288,7 @@ export class WarehouseClient {
     let lastError = new KvError("UNAVAILABLE", "no node answered");
     // What a live node said beats a timeout from a dead one when we finally give up.
     let lastAnswer: KvError | undefined;
+    let mayHaveHappened = false;
     // What each node did, for the message when giving up: the last attempt alone misleads.
     const tried = new Map<string, { count: number; outcome: string }>();
     const note = (endpoint: string, outcome: string): void => {
@@ -287,13 +299,16 @@ export class WarehouseClient {
       hint = null;
       attempt++;
       const timeoutMs = Math.min(this.config.requestTimeoutMs, Math.max(1, deadline - Date.now()));
-      const reply = await this.attempt(endpoint, body, timeoutMs, options.signal);
+      // Every attempt after the first of a named write says so: the first may have happened.
+      const sent = attempt > 1 && body["writer"] !== undefined ? { ...body, retry: true } : body;
+      const reply = await this.attempt(endpoint, sent, timeoutMs, options.signal);
       if (reply === "cancelled") {
         throw new CancelledError(`${String(body["op"])} abandoned at ${endpoint}`);
       }
       if (reply !== "redirect") {
         note(endpoint, reply === "timeout" ? "no reply" : reply.ok ? "ok" : reply.error.code);
       }
+      if (reply === "redirect" || reply === "timeout") mayHaveHappened = true;
       if (reply === "redirect") {
         // A new leader was announced while we waited on the old one: go there at once.
         lastError = new KvError("TIMEOUT", `${endpoint} stopped leading before it answered`);
@@ -321,7 +336,14 @@ export class WarehouseClient {
       }
       await new Promise((r) => setTimeout(r, NO_LEADER_BACKOFF_MS));
     }
-    const final = lastAnswer ?? lastError;
+    // A write an unanswered attempt may have made is not known not to have happened, whatever
+    // later attempts were told: report it as TIMEOUT (outcome unknown).
+    const isWrite = body["op"] === "SET" || body["op"] === "DELETE";
+    const answered = lastAnswer ?? lastError;
+    const final =
+      isWrite && mayHaveHappened && answered.code !== "TIMEOUT"
+        ? new KvError("TIMEOUT", `${answered.message}; an earlier attempt may have happened`)
+        : answered;
     if (attempt <= 1) throw final;
     const summary = [...tried]
       .map(([endpoint, { count, outcome }]) => `${endpoint} ${outcome}` +

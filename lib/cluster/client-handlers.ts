@@ -46,9 +46,20 @@ export function handleClientRequest(
 function clientOp(request: Exclude<ClientRequest, { op: "HEARTBEAT" }>): ClientOp {
   switch (request.op) {
     case "SET":
-      return { op: "SET", key: request.key, value: request.value, writer: null };
+      return {
+        op: "SET",
+        key: request.key,
+        value: request.value,
+        writer: request.writer ?? null,
+        isRetry: request.retry === true,
+      };
     case "DELETE":
-      return { op: "DELETE", key: request.key, writer: null };
+      return {
+        op: "DELETE",
+        key: request.key,
+        writer: request.writer ?? null,
+        isRetry: request.retry === true,
+      };
     case "GET":
       return { op: "GET", key: request.key };
     case "SCAN":

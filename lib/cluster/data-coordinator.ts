@@ -110,8 +110,17 @@ export class DataCoordinator {
     return this.leaders[partition];
   }
 
-  write(key: string, value: string | null, writer: string | null, done: (r: WriteResult) => void) {
-    this.leaderOfKey(key).write(key, value, writer, done);
+  /** `isRetry`: an earlier attempt of this writer may have happened; report its outcome. */
+  write(
+    key: string,
+    value: string | null,
+    writer: string | null,
+    isRetry: boolean,
+    done: (r: WriteResult) => void,
+  ) {
+    const leader = this.leaderOfKey(key);
+    if (isRetry && writer !== null) leader.writeOnce(key, value, writer, done);
+    else leader.write(key, value, writer, done);
   }
 
   read(key: string, done: (r: ReadResult) => void): void {

@@ -62,8 +62,20 @@ export interface NodeReady {
 }
 
 export type ClientOp =
-  | { readonly op: "SET"; readonly key: string; readonly value: string; readonly writer: string | null }
-  | { readonly op: "DELETE"; readonly key: string; readonly writer: string | null }
+  | {
+      readonly op: "SET";
+      readonly key: string;
+      readonly value: string;
+      readonly writer: string | null;
+      /** An earlier attempt may have happened: answer its outcome if it did. */
+      readonly isRetry?: boolean;
+    }
+  | {
+      readonly op: "DELETE";
+      readonly key: string;
+      readonly writer: string | null;
+      readonly isRetry?: boolean;
+    }
   | { readonly op: "GET"; readonly key: string }
   | {
       readonly op: "SCAN";
@@ -232,7 +244,8 @@ export class NodeCore {
       case "SET":
       case "DELETE": {
         const value = op.op === "SET" ? op.value : null;
-        this.coordinator.write(op.key, value, op.writer, (r) => done(writeResult(r)));
+        const isRetry = op.isRetry === true && op.writer !== null;
+        this.coordinator.write(op.key, value, op.writer, isRetry, (r) => done(writeResult(r)));
       }
     }
   }

@@ -483,6 +483,48 @@ export class PartitionLeader {
     return this.unsent.length > 0;
   }
 
+  /**
+   * A retried write: if an earlier attempt of `writer` is in flight here, it answers both; if one
+   * was applied (by this leader or an earlier one), its outcome is answered from an in-sync
+   * replica's change log; only otherwise is the write made. A fenced replica holds every write
+   * an earlier leader could still have made, so "not in its log" means "never happened".
+   */
+  writeOnce(key: string, value: string | null, writer: string, done: (r: WriteResult) => void) {
+    if (this.phase === "fencing" || this.phase === "reconciling") {
+      this.queuedWrites.push(() => this.writeOnce(key, value, writer, done));
+      return;
+    }
+    if (this.pendingByWriter.has(writer) || this.phase !== "serving") {
+      return this.write(key, value, writer, done);
+    }
+    const replica = this.readReplica();
+    if (replica === null) {
+      const message = `partition ${this.partition} has no live in-sync replica`;
+      return done({ ok: false, code: "UNAVAILABLE", message });
+    }
+    const base = { partition: this.partition, epoch: this.context.epoch };
+    const rid = this.send(replica, { type: "writer", ...base, writer });
+    this.writerLookups.set(rid, (change) => {
+      if (change === null) {
+        const message = "could not tell whether an earlier attempt happened; it did not happen now";
+        return done({ ok: false, code: "UNAVAILABLE", message });
+      }
+      if (change === undefined || change.key !== key) return this.write(key, value, writer, done);
+      done({
+        ok: true,
+        status: change.status,
+        version: change.seq,
+        replicas: this.context.insync().length,
+      });
+    });
+  }
+
+  /** Lookups of retried writers: the change found, undefined if none, null if no answer. */
+  private readonly writerLookups = new Map<
+    number,
+    (change: { key: string; seq: number; status: ChangeStatus } | undefined | null) => void
+  >();
+
   /** Sends the writes ordered since the last flush: one replicate per replica. */
   flush(): void {
     if (this.unsent.length === 0) return;
@@ -712,6 +754,12 @@ export class PartitionLeader {
     if (this.onStepReply(rid, from, reply)) return;
     if (this.onProbeReply(rid, from, reply)) return;
     if (this.onStatusReply(rid, reply)) return;
+    const lookup = this.writerLookups.get(rid);
+    if (lookup !== undefined) {
+      this.writerLookups.delete(rid);
+      // A refusal (the replica was fenced by a newer leader, or is copying) says nothing.
+      return lookup(reply.type === "writer-change" ? (reply.change ?? undefined) : null);
+    }
     if (this.tailRids.has(rid)) {
       this.tailRids.delete(rid);
       if (reply.type === "replicated") return this.onWriteAck(from, reply);
@@ -731,6 +779,11 @@ export class PartitionLeader {
     }
     const step = this.stepSource.get(rid);
     if (rid === this.statusRid) this.statusRid = 0;
+    const lookup = this.writerLookups.get(rid);
+    if (lookup !== undefined) {
+      this.writerLookups.delete(rid);
+      lookup(null);
+    }
     this.stepSource.delete(rid);
     this.tailRids.delete(rid);
     this.probeRids.delete(rid);
@@ -889,6 +942,13 @@ export class PartitionLeader {
     for (const entry of this.pending.splice(0)) for (const done of entry.done) done(failure);
     const message = "leadership was lost before the read could be answered";
     for (const r of this.readsAwaitingAcks.splice(0)) r.fail({ ok: false, code: "UNAVAILABLE", message });
+    // Requests still out get no answer now (the coordinator stops timing them): end them here.
+    const reads = [...this.readsInFlight.values()];
+    this.readsInFlight.clear();
+    for (const read of reads) read({ ok: false, code: "UNAVAILABLE", message });
+    const lookups = [...this.writerLookups.values()];
+    this.writerLookups.clear();
+    for (const lookup of lookups) lookup(null);
     for (const run of this.queuedWrites.splice(0)) run();
     for (const [key, runs] of this.waitingReads) {
       this.waitingReads.delete(key);

@@ -34,13 +34,21 @@ export interface ClusterSimResult {
 }
 
 const CLIENT_TIMEOUT_MS = 1000;
+/** Attempts of one write before the simulated client gives up (the outcome is then unknown). */
+const RETRIES_MAX = 3;
 const CONVERGE_MS = 20_000;
 
 interface Client {
   readonly id: number;
   target: number;
   busyUntil: number;
-  pending: { record: Omit<OpRecord, "ret" | "outcome">; deadline: number } | null;
+  pending: {
+    record: Omit<OpRecord, "ret" | "outcome">;
+    deadline: number;
+    /** Attempts so far: a write whose attempt got no answer is sent again as a retry (its
+     * `writer` names it), as a client library does; the history keeps it as one operation. */
+    attempts: number;
+  } | null;
 }
 
 export function runClusterSeed(options: ClusterSimOptions): ClusterSimResult {
@@ -84,6 +92,12 @@ export function runClusterSeed(options: ClusterSimOptions): ClusterSimResult {
     if (pending === null) return;
     client.pending = null;
     const ret = world.now;
+    const isUnknown = result === null || (!result.ok && result.code === "TIMEOUT");
+    if (isUnknown && pending.record.op !== "GET" && pending.attempts < RETRIES_MAX) {
+      client.target = 1 + random.nextInt(nodeCount);
+      send(client, { ...pending, deadline: world.now + CLIENT_TIMEOUT_MS, attempts: pending.attempts + 1 });
+      return;
+    }
     if (result === null) {
       history.push({ ...pending.record, ret, outcome: "unknown" });
       client.target = 1 + random.nextInt(nodeCount);
@@ -94,7 +108,9 @@ export function runClusterSeed(options: ClusterSimOptions): ClusterSimResult {
       history.push({ ...pending.record, ret, outcome: "ok", ...(reply ? { reply } : {}) });
       return;
     }
-    const outcome = result.code === "TIMEOUT" ? "unknown" : "fail";
+    // A definite refusal means this attempt did not happen; an earlier one without an answer may
+    // have, so the operation as a whole stays unknown.
+    const outcome = result.code === "TIMEOUT" || pending.attempts > 1 ? "unknown" : "fail";
     history.push({ ...pending.record, ret, outcome, error: result.code });
     if (result.code === "NOT_LEADER" && result.leader !== undefined) client.target = result.leader.id;
     else client.target = 1 + random.nextInt(nodeCount);
@@ -116,16 +132,26 @@ export function runClusterSeed(options: ClusterSimOptions): ClusterSimResult {
       call: world.now,
       ...(isFinal ? { final: true } : {}),
     } as Omit<OpRecord, "ret" | "outcome">;
-    client.pending = { record, deadline: world.now + CLIENT_TIMEOUT_MS };
+    send(client, { record, deadline: world.now + CLIENT_TIMEOUT_MS, attempts: 1 });
+  };
+
+  function send(client: Client, pending: NonNullable<Client["pending"]>): void {
+    client.pending = pending;
     if (!world.isUp(client.target)) return; // times out like a request to a dead process
+    const { key, op, value } = pending.record;
+    const writer = `${client.id}:${pending.record.id}`;
+    const isRetry = pending.attempts > 1;
     const clientOp: ClientOp =
-      op === "SET" ? { op, key, value, writer: null } : op === "DELETE" ? { op, key, writer: null } : { op, key };
-    const token = client.pending;
+      op === "SET"
+        ? { op, key, value: value ?? "", writer, isRetry }
+        : op === "DELETE"
+          ? { op, key, writer, isRetry }
+          : { op, key };
     world.core(client.target).request(clientOp, world.now, (r) => {
-      if (client.pending === token) finish(client, r);
+      if (client.pending === pending) finish(client, r);
     });
     world.drain(client.target);
-  };
+  }
 
   const stepClients = (): void => {
     for (const client of clients) {

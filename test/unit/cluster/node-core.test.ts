@@ -121,3 +121,35 @@ describe("NodeCore SCAN and COUNT", () => {
     expect(count[0]).toMatchObject({ ok: true, fields: { count: keys.length } });
   });
 });
+
+describe("NodeCore retried writes", () => {
+  test("a retry is answered with its first attempt's outcome, on this leader and the next", () => {
+    const world = formCluster(5);
+    expect(world.runUntil(() => inSyncEverywhere(world, 1), 5000)).toBe(true);
+    const ask = (id: number, op: Parameters<NodeWorld["request"]>[1]) => {
+      const r = world.request(id, op);
+      expect(world.runUntil(() => r.length > 0, 2000)).toBe(true);
+      return r[0];
+    };
+    const key = keyOf(42);
+    const outcome = (r: unknown) => {
+      const fields = (r as { fields?: Record<string, unknown> }).fields ?? {};
+      return { status: fields["status"], version: fields["version"] };
+    };
+    const first = ask(1, { op: "SET", key, value: "a", writer: "c1:1" });
+    expect(outcome(first)).toEqual({ status: "created", version: 1 });
+    // The same write again, marked as a retry: not "updated", and no new version.
+    const again = ask(1, { op: "SET", key, value: "a", writer: "c1:1", isRetry: true });
+    expect(outcome(again)).toEqual(outcome(first));
+    // A retry whose first attempt never happened is carried out.
+    const fresh = ask(1, { op: "DELETE", key, writer: "c1:2", isRetry: true });
+    expect(fresh).toMatchObject({ ok: true, fields: { status: "deleted" } });
+    // After a failover the new leader finds the outcome in a replica's change log.
+    world.crash(1);
+    expect(world.runUntil(() => world.leaderId() === 2 && world.core(2).isCoordinating(), 5000))
+      .toBe(true);
+    expect(outcome(ask(2, { op: "DELETE", key, writer: "c1:2", isRetry: true })))
+      .toEqual(outcome(fresh));
+    expect(ask(2, { op: "GET", key })).toEqual({ ok: true, fields: { found: false } });
+  });
+});
