@@ -45,9 +45,9 @@ export function normalizeKey(key: unknown): string | null {
 export type RequestId = string | number;
 
 export const requestOps = Object.freeze(
-  ["SET", "GET", "DELETE", "HEARTBEAT", "SCAN", "COUNT"] as const,
+  ["SET", "GET", "DELETE", "HEARTBEAT", "SCAN", "COUNT", "REMOVE"] as const,
 );
-const requestOpsText = "SET, GET, DELETE, HEARTBEAT, SCAN or COUNT";
+const requestOpsText = "SET, GET, DELETE, HEARTBEAT, SCAN, COUNT or REMOVE";
 export type RequestOp = (typeof requestOps)[number];
 
 /**
@@ -93,13 +93,20 @@ export interface CountRequest {
   readonly id: RequestId;
   readonly op: "COUNT";
 }
+/** Retire a dead member for good: its partitions are placed on the others. */
+export interface RemoveRequest {
+  readonly id: RequestId;
+  readonly op: "REMOVE";
+  readonly member: number;
+}
 export type ClientRequest =
   | SetRequest
   | GetRequest
   | DeleteRequest
   | HeartbeatRequest
   | ScanRequest
-  | CountRequest;
+  | CountRequest
+  | RemoveRequest;
 
 // ---------------------------------------------------------------------------------------------
 // SCAN cursors
@@ -244,6 +251,13 @@ function parseFields(
 ): ParseRequestResult {
   if (op === "HEARTBEAT" || op === "COUNT") return { ok: true, request: { id, op } };
   if (op === "SCAN") return parseScanFields(id, request);
+  if (op === "REMOVE") {
+    const member = request["member"];
+    if (!Number.isSafeInteger(member) || (member as number) < 1) {
+      return badRequest(id, `"member" must be a node id (a positive integer)`);
+    }
+    return { ok: true, request: { id, op, member: member as number } };
+  }
   const rawKey = requireString(id, request, "key");
   if (typeof rawKey !== "string") return rawKey;
   let value = "";

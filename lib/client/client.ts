@@ -158,6 +158,12 @@ export class WarehouseClient {
     return { status, replicas: numberField(reply, "replicas") };
   }
 
+  /** Retires a dead member for good (REMOVE); its partitions are placed on the others. */
+  async remove(member: number, options: CallOptions = {}): Promise<{ removed: number }> {
+    const reply = await this.call({ op: "REMOVE", member }, options);
+    return { removed: numberField(reply, "removed") };
+  }
+
   /**
    * Names one write for all its attempts, so that a retry after a timeout is answered with the
    * first attempt's outcome when that one happened (protocol: `writer`, `retry`).

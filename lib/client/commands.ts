@@ -13,6 +13,7 @@ export type Command =
   | { readonly kind: "count"; readonly isVerbose: boolean }
   | { readonly kind: "heartbeat" }
   | { readonly kind: "nodes" }
+  | { readonly kind: "remove"; readonly member: number }
   | { readonly kind: "help"; readonly topic: CommandName | null }
   | { readonly kind: "exit" };
 
@@ -88,6 +89,15 @@ export const commandHelp = {
     usage: "NODES",
     summary: "the members as this client sees them",
     details: [],
+  },
+  REMOVE: {
+    usage: "REMOVE <node id>",
+    summary: "retire a dead member for good; its partitions move to the others",
+    details: [
+      "The member must be stopped (the leader refuses a live one) and must not be the only",
+      "in-sync replica of any partition. Its id is never used again: a node started with it",
+      "is refused. The partitions it held are copied to the members placement now names.",
+    ],
   },
   HELP: {
     usage: "HELP [command]",
@@ -214,6 +224,13 @@ export function parseWords(words: readonly string[]): Command | ParseError {
       return bare({ kind: "heartbeat" }, name, args);
     case "NODES":
       return bare({ kind: "nodes" }, name, args);
+    case "REMOVE": {
+      const member = args.length === 1 && /^[1-9][0-9]{0,15}$/.test(args[0] as string)
+        ? Number(args[0])
+        : null;
+      if (member === null || !Number.isSafeInteger(member)) return usageError(name);
+      return { kind: "remove", member };
+    }
     case "HELP": {
       if (args.length === 0) return { kind: "help", topic: null };
       const topic = args.length === 1 ? commandNamed(args[0] as string) : null;

@@ -28,7 +28,7 @@ import { CancelledError, unreachable } from "../util/errors.ts";
 export type ReplClient = Pick<
   WarehouseClient,
   | "set" | "get" | "delete" | "heartbeat" | "view" | "on" | "request" | "close" | "scan"
-  | "scanKeys" | "count"
+  | "scanKeys" | "count" | "remove"
 >;
 
 /** Exit codes of client.ts: 0 every command succeeded; 1 a key was not found or a command
@@ -310,6 +310,11 @@ class CommandRun {
       case "nodes":
         await this.print(formatCluster(client.view()));
         return true;
+      case "remove": {
+        const reply = await client.remove(command.member, options);
+        await this.print(isRaw ? String(reply.removed) : `Removed node ${reply.removed}`);
+        return true;
+      }
       case "where":
         await this.print(formatWhere(command.key, client.view()));
         return true;
@@ -375,6 +380,8 @@ class CommandRun {
       case "nodes":
         await this.print(jsonLine(this.client.view()));
         return true;
+      case "remove":
+        return (await reply({ op: "REMOVE", member: command.member }))["ok"] === true;
       case "where":
         await this.print(jsonLine(placementOf(command.key, this.client.view())));
         return true;

@@ -14,6 +14,8 @@ export interface ClientContext {
   heartbeat(): object;
   /** Runs an operation through the node core; `done` runs exactly once. */
   run(op: ClientOp, done: (result: ClientResult) => void): void;
+  /** Whether this node hears member `id`'s heartbeats. */
+  isAlive(id: number): boolean;
 }
 
 /** Handles one request frame; `reply` runs exactly once with the answer. */
@@ -33,7 +35,11 @@ export function handleClientRequest(
   if (!parsed.ok) return reply(errorReply(parsed.id, parsed.code, parsed.message));
   const request = parsed.request;
   if (request.op === "HEARTBEAT") return reply(okReply(request.id, context.heartbeat()));
-  context.run(clientOp(request), (result) => {
+  const coreOp: ClientOp =
+    request.op === "REMOVE"
+      ? { op: "REMOVE", member: request.member, isAlive: context.isAlive(request.member) }
+      : clientOp(request);
+  context.run(coreOp, (result) => {
     if (result.ok) return reply(okReply(request.id, result.fields));
     const extra =
       result.leader === undefined
@@ -43,7 +49,7 @@ export function handleClientRequest(
   });
 }
 
-function clientOp(request: Exclude<ClientRequest, { op: "HEARTBEAT" }>): ClientOp {
+function clientOp(request: Exclude<ClientRequest, { op: "HEARTBEAT" | "REMOVE" }>): ClientOp {
   switch (request.op) {
     case "SET":
       return {

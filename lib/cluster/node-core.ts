@@ -83,7 +83,8 @@ export type ClientOp =
       readonly count: number;
       readonly keysOnly: boolean;
     }
-  | { readonly op: "COUNT" };
+  | { readonly op: "COUNT" }
+  | { readonly op: "REMOVE"; readonly member: number; readonly isAlive: boolean };
 
 export type ClientResult =
   | { ok: true; fields: Record<string, unknown> }
@@ -241,6 +242,8 @@ export class NodeCore {
         return this.confirmLeadership(now, done, () => this.scan(op, done));
       case "COUNT":
         return this.confirmLeadership(now, done, () => this.count(done));
+      case "REMOVE":
+        return this.removeMember(op.member, op.isAlive, done);
       case "SET":
       case "DELETE": {
         const value = op.op === "SET" ? op.value : null;
@@ -269,6 +272,24 @@ export class NodeCore {
         : this.raft.propose(encodeCommand({ type: "member-update", member }));
     if (!result.ok) return done(false, `cannot change member ${member.id} now: ${result.reason}`);
     this.pendingJoins.set(member.id, done);
+  }
+
+  private removeMember(id: number, isAlive: boolean, done: (r: ClientResult) => void): void {
+    const refuse = (message: string) => done({ ok: false, code: "BAD_REQUEST", message });
+    if (this.stateValue.member(id) === undefined) {
+      return refuse(
+        this.stateValue.isRemoved(id)
+          ? `node ${id} was removed already`
+          : `node ${id} is not a member`,
+      );
+    }
+    if (id === this.id) return refuse(`node ${id} leads: stop it first, then remove it elsewhere`);
+    if (isAlive) return refuse(`node ${id} is alive: stop it first (REMOVE retires dead members)`);
+    this.remove(id, (ok, message) =>
+      ok
+        ? done({ ok: true, fields: { removed: id } })
+        : done({ ok: false, code: "UNAVAILABLE", message }),
+    );
   }
 
   remove(id: number, done: (ok: boolean, message: string) => void): void {

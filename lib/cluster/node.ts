@@ -497,6 +497,7 @@ export class WarehouseNode {
       valueBytesMax: this.settings.valueBytesMax,
       recorder: this.recorder,
       heartbeat: () => this.heartbeat(),
+      isAlive: (id: number) => this.aliveMembers.has(id),
       run: (op: Parameters<NodeCore["request"]>[0], done: Parameters<NodeCore["request"]>[2]) => {
         this.core.request(op, performance.now(), done);
         this.scheduleDrain();

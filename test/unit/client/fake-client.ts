@@ -69,6 +69,12 @@ export class FakeClient implements ReplClient {
     return { cursor: page.cursor, keys: page.items.map((item) => item.key) };
   }
 
+  async remove(member: number, _options: CallOptions = {}): Promise<{ removed: number }> {
+    this.calls.push(`remove ${member}`);
+    this.check();
+    return { removed: member };
+  }
+
   async count(_options: CallOptions = {}): Promise<{ count: number; partitions: number[] }> {
     this.calls.push("count");
     this.check();
