@@ -162,6 +162,11 @@ export class NodeCore {
     return this.raft.status();
   }
 
+  /** Term, leader, role and voters: what the hot paths need, without status()'s copies. */
+  brief() {
+    return this.raft.brief();
+  }
+
   /** The leader's newest write of `partition` (for lag on the status page), or null. */
   headSeq(partition: number): number | null {
     return this.coordinator?.partitionLeader(partition)?.headSeq ?? null;
@@ -331,7 +336,7 @@ export class NodeCore {
     if (raft !== null) {
       if (raft.heartbeatRound !== null) {
         // Rounds restart at 1 in every term: a time recorded in an earlier term means nothing.
-        const { term } = this.raft.status();
+        const { term } = this.raft.brief();
         if (term !== this.roundsTerm) {
           this.roundSentAt.clear();
           this.roundsTerm = term;
@@ -422,7 +427,7 @@ export class NodeCore {
 
   /** Stops coordinating when this node no longer leads, or leads in a newer term. */
   private checkLeadership(): void {
-    const status = this.raft.status();
+    const status = this.raft.brief();
     const isCurrent = status.role === "leader" && this.coordinator?.epoch === status.term;
     if (this.coordinator === null || isCurrent) {
       if (status.role !== "leader") this.failWaiting();
@@ -446,7 +451,7 @@ export class NodeCore {
   /** A leader coordinates once an entry of its own term is applied: earlier terms are final. */
   private maybeStartCoordinating(): void {
     if (this.coordinator !== null) return;
-    const status = this.raft.status();
+    const status = this.raft.brief();
     if (status.role !== "leader" || !this.stateValue.isBootstrapped) return;
     if (this.appliedTerm !== status.term) return;
     this.coordinator = new DataCoordinator(
@@ -507,7 +512,7 @@ export class NodeCore {
   }
 
   private notLeader(): ClientResult | null {
-    const status = this.raft.status();
+    const status = this.raft.brief();
     if (status.role === "leader") return null;
     const leader = status.leaderId === 0 ? undefined : this.stateValue.member(status.leaderId);
     const message =
@@ -559,7 +564,7 @@ export class NodeCore {
 
   private hasLease(now: number): boolean {
     const round = this.raft.leaseRound();
-    if (round === null || this.roundsTerm !== this.raft.status().term) return false;
+    if (round === null || this.roundsTerm !== this.raft.brief().term) return false;
     const sentAt = this.roundSentAt.get(round);
     if (sentAt === undefined) return false;
     // Forget rounds older than the one in force: the map stays small.

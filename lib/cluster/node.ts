@@ -301,7 +301,7 @@ export class WarehouseNode {
         this.recorder.memberDown(id);
       }
     }
-    const { leaderId, term } = this.core.status();
+    const { leaderId, term } = this.core.brief();
     if (leaderId !== this.lastLeaderId) {
       this.lastLeaderId = leaderId;
       this.log.info("leader_changed", { leader: leaderId === 0 ? null : leaderId, term });
@@ -367,7 +367,9 @@ export class WarehouseNode {
   private onPeerMessage({ message, reply }: Incoming): void {
     // Raft's voters count too: a member being added answers the leader before its conf change
     // commits, and the commit needs those answers.
-    const memberIds = new Set([...this.core.state.memberIds(), ...this.core.status().voters]);
+    const state = this.core.state;
+    const voters = this.core.brief().voters;
+    const memberIds = { has: (id: number) => state.member(id) !== undefined || voters.includes(id) };
     // Until the leader's snapshot arrives, a joining node knows only the leader's word.
     const isJoining = !this.core.state.isBootstrapped;
     const check = plausibleSender(message, this.self.id, memberIds);

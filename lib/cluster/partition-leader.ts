@@ -476,7 +476,8 @@ export class PartitionLeader {
     if (writer !== null) this.pendingByWriter.set(writer, entry);
     this.unsent.push(change);
     this.recent.push(change);
-    if (this.recent.length > RECENT_CHANGES_MAX) this.recent.shift();
+    // Trimmed in halves, not one by one: shift() copies the whole array on every write.
+    if (this.recent.length >= 2 * RECENT_CHANGES_MAX) this.recent.splice(0, RECENT_CHANGES_MAX);
   }
 
   hasUnsent(): boolean {

@@ -347,7 +347,7 @@ function membershipRefusal(body: unknown): MembershipReply {
 export function plausibleSender<R extends RaftAddressed>(
   message: PeerMessage<R>,
   selfId: number,
-  memberIds: ReadonlySet<number>,
+  memberIds: Pick<ReadonlySet<number>, "has">,
 ): { ok: true } | { ok: false; error: string } {
   const isToAnyone = message.kind === "join" || message.kind === "remove";
   if (message.to !== selfId && !(isToAnyone && message.to === 0)) {

@@ -13,7 +13,7 @@ import {
 } from "./roles/leader.ts";
 import type {
   ConfChange, Entry, HardState, Message, NodeId, ProgressStatus, ProposeConfChangeResult,
-  ProposeResult, RaftConfig, RaftLogger, RaftStatus, RaftStorage, Random, ReadIndexResult,
+  ProposeResult, RaftConfig, RaftLogger, RaftStatus, RaftStorage, Random, ReadIndexResult, Role,
   Ready, Snapshot, SoftState, StepResult,
 } from "./types.ts";
 
@@ -325,6 +325,12 @@ export class RaftCore {
       meta: { index, term, confState: { voters: this.raft.confStateAt(index) } },
       data,
     };
+  }
+
+  /** What status() says of term, leader, role and voters, without copying the progress. */
+  brief(): { term: number; leaderId: NodeId | 0; role: Role; voters: readonly NodeId[] } {
+    const raft = this.raft;
+    return { term: raft.term, leaderId: raft.leaderId, role: raft.role, voters: raft.voters };
   }
 
   status(): RaftStatus {
