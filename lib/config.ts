@@ -846,6 +846,7 @@ export function clientUsage(program: string): string {
     "  where <key>               the key's partition and the nodes that hold it",
     "  nodes                     the members and their roles",
     "  heartbeat                 ask the cluster for its instances and replication factor",
+    "  remove <node id>          retire a stopped member for good; its partitions move to others",
     "",
     "Options:",
     formatFlags(clientFlags),

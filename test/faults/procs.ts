@@ -20,11 +20,19 @@ export interface ProcsOptions {
   readonly onUnexpectedExit?: (id: number, code: number, signal: string | number | null) => void;
 }
 
+/** The ports a node bound, from its ready line: a restart binds the same ones. */
+interface BoundPorts {
+  readonly port: number;
+  readonly pubPort: number;
+  readonly peerPort: number;
+  readonly httpPort: number | null;
+}
+
 interface NodeProc {
   readonly id: number;
   endpoint: string;
-  port: number;
-  pubPort: number;
+  /** Null until the first ready line: the first start binds port 0 everywhere. */
+  ports: BoundPorts | null;
   proc: Subprocess<"ignore", "pipe", number> | null;
   isPaused: boolean;
 }
@@ -62,15 +70,19 @@ export class NodeProcs implements AsyncDisposable {
     for (let id = 1; id <= this.options.count; id++) {
       const join = id === 1 ? [] : ["--join", (this.nodes.get(1) as NodeProc).endpoint];
       const rf = id === 1 ? ["--rf", String(this.options.rf)] : [];
-      await this.spawn(id, 0, 0, [...rf, ...join]);
+      await this.spawn(id, null, [...rf, ...join]);
     }
   }
 
-  /** Restarts a killed node on its data directory and its old ports. */
+  /**
+   * Restarts a killed node on its data directory and all its old ports, as an operator with
+   * fixed ports would: the members know its peer port, and a majority of members that moved
+   * at once could not elect the leader that records their new addresses.
+   */
   async restart(id: number): Promise<void> {
     const node = this.nodes.get(id);
     if (node === undefined || node.proc !== null) return;
-    await this.spawn(id, node.port, node.pubPort, []);
+    await this.spawn(id, node.ports, []);
   }
 
   async kill(id: number): Promise<void> {
@@ -154,7 +166,7 @@ export class NodeProcs implements AsyncDisposable {
     return dir;
   }
 
-  private async spawn(id: number, port: number, pubPort: number, extra: string[]): Promise<void> {
+  private async spawn(id: number, ports: BoundPorts | null, extra: string[]): Promise<void> {
     if (this.isStopping) throw new Error(`node ${id} not started: the run is stopping`);
     const uid = this.uidOf(id);
     const dataDir = this.dataDir(id);
@@ -162,7 +174,9 @@ export class NodeProcs implements AsyncDisposable {
       : ["setpriv", `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "--pdeathsig", "SIGKILL"];
     const args = [
       ...prefix, process.execPath, join(repoRoot, "node.ts"), "--id", String(id),
-      "--port", String(port), "--pub-port", String(pubPort), "--data", dataDir,
+      "--port", String(ports?.port ?? 0), "--pub-port", String(ports?.pubPort ?? 0),
+      "--peer-port", String(ports?.peerPort ?? 0),
+      "--http-port", ports === null ? "0" : String(ports.httpPort ?? "off"), "--data", dataDir,
       "--log-level", "info", ...this.options.extraArgs, ...extra,
     ];
     const log = openSync(join(this.options.logDir, `node-${id}.log`), "a");
@@ -181,7 +195,7 @@ export class NodeProcs implements AsyncDisposable {
     });
     const existing = this.nodes.get(id);
     const node: NodeProc = existing
-      ?? { id, endpoint: "", port, pubPort, proc: null, isPaused: false };
+      ?? { id, endpoint: "", ports, proc: null, isPaused: false };
     node.proc = proc;
     this.nodes.set(id, node);
     const ready = await readyLine(proc, 20_000);
@@ -192,8 +206,12 @@ export class NodeProcs implements AsyncDisposable {
       throw new Error(`node ${id} printed no ready line (see node-${id}.log)`);
     }
     node.endpoint = ready.endpoint;
-    node.port = Number(ready.endpoint.split(":").pop());
-    node.pubPort = Number(ready.pub.split(":").pop());
+    node.ports = {
+      port: portOf(ready.endpoint),
+      pubPort: portOf(ready.pub),
+      peerPort: portOf(ready.peer),
+      httpPort: ready.http === null ? null : portOf(ready.http),
+    };
   }
 }
 
@@ -201,10 +219,20 @@ export class NodeProcs implements AsyncDisposable {
  * The node's ready line, or null when none came within the deadline. The reader keeps
  * draining stdout afterwards so the node never blocks on a full pipe.
  */
+function portOf(address: string): number {
+  return Number(address.replace(/\/+$/, "").split(":").pop());
+}
+
+interface Ready {
+  readonly endpoint: string;
+  readonly pub: string;
+  readonly peer: string;
+  readonly http: string | null;
+}
+
 async function readyLine(proc: Subprocess<"ignore", "pipe", number>, deadlineMs: number):
-  Promise<{ endpoint: string; pub: string } | null> {
-  type Ready = { endpoint: string; pub: string } | null;
-  const { promise: ready, resolve } = Promise.withResolvers<Ready>();
+  Promise<Ready | null> {
+  const { promise: ready, resolve } = Promise.withResolvers<Ready | null>();
   void (async () => {
     const decoder = new TextDecoder();
     let text = "";
@@ -218,8 +246,11 @@ async function readyLine(proc: Subprocess<"ignore", "pipe", number>, deadlineMs:
         const line = JSON.parse(text.slice(0, text.indexOf("\n"))) as {
           endpoint?: string;
           pub?: string;
+          peer?: string;
+          http?: string | null;
         };
-        resolve(line.endpoint && line.pub ? { endpoint: line.endpoint, pub: line.pub } : null);
+        const { endpoint, pub, peer, http } = line;
+        resolve(endpoint && pub && peer ? { endpoint, pub, peer, http: http ?? null } : null);
       } catch {
         resolve(null);
       }
