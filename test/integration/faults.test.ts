@@ -50,3 +50,13 @@ test("30 s of kills, pauses and partitions: linearizable, no acknowledged write 
     rmSync(out, { recursive: true, force: true });
   }
 }, RUN_MS + 150_000);
+
+test("issue 7's four steps: an update made while the leader was paused survives its return", async () => {
+  const result = await runToEnd([bunPath, join(repoRoot, "test/faults/pause-leader.ts")], {
+    cwd: repoRoot, deadlineMs: 90_000,
+  });
+  const failure = result.code === 0 ? "" : `${result.stdout}\n${result.stderr}`;
+  expect(failure).toBe("");
+  expect(result.stderr).toMatch(/step 3: node \d+ resumed; \d+ reads, 0 did not answer v2/);
+  expect(result.stdout).toContain("PASS:");
+}, 120_000);
