@@ -34,6 +34,7 @@ import {
   type PeerLimits,
   type PeerMessage,
 } from "./peer-protocol.ts";
+import { PeerTimings } from "./peer-timings.ts";
 import { PeerTransport, type Incoming } from "./peer-transport.ts";
 import { type NodeCurve, isMemberKey, peerCurve, serverCurve } from "./curve-security.ts";
 import { ClusterState, type MemberRecord, type StateEffect } from "./state.ts";
@@ -87,6 +88,8 @@ export class WarehouseNode {
   private readonly peerSecurity: CurveOptions | undefined;
   private readonly limits: { current: PeerLimits<RaftMessage> };
   private readonly liveness: Liveness;
+  /** Data-plane round trips per peer, for the metrics. */
+  private readonly peerTimings = new PeerTimings();
   private readonly subscribed = new Map<number, string>();
   private readonly tickMs: number;
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -352,7 +355,11 @@ export class WarehouseNode {
   }
 
   private sendAll(outs: readonly PeerOut[]): void {
-    for (const out of outs) this.transport.send(envelopeOf(this.self.id, out));
+    const now = performance.now();
+    for (const out of outs) {
+      if (out.kind === "data-request") this.peerTimings.sent(out.to, out.request, now);
+      this.transport.send(envelopeOf(this.self.id, out));
+    }
   }
 
   // ---- peers -------------------------------------------------------------------------------
@@ -384,9 +391,14 @@ export class WarehouseNode {
       case "data-request":
         this.core.step(message.from, { kind: "data-request", request: message.body });
         break;
-      case "data-reply":
+      case "data-reply": {
+        const timing = this.peerTimings.answered(message.from, message.body, performance.now());
+        if (timing !== null) {
+          this.recorder.peerRequest(timing.peer, timing.op, timing.outcome, timing.seconds);
+        }
         this.core.step(message.from, { kind: "data-reply", reply: message.body });
         break;
+      }
       case "join":
         this.onJoin(message.body, (body) =>
           reply({ from: this.self.id, to: message.from, kind: "join-reply", body }),

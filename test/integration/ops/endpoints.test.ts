@@ -89,6 +89,14 @@ test("health, ready, status and metrics on a 3-node cluster", async () => {
     const held = keys.filter((k) => replicasOf(partitionOf(k, 64), [1, 2, 3], 2).includes(peer));
     expect(replicatedTo(peer)).toBe(held.length);
   }
+  // The leader timed its replicate round trips to each replica that took a key.
+  for (const peer of [2, 3]) {
+    const labels = { peer: `${peer}`, op: "replicate" };
+    const timed = sampleValue(leaderAfter, "warehouse_peer_request_duration_seconds_count", labels) -
+      sampleValue(leaderBefore, "warehouse_peer_request_duration_seconds_count", labels);
+    expect(timed).toBeGreaterThan(0);
+    expect(moved("warehouse_peer_requests_total", { ...labels, outcome: "ok" })).toBe(timed);
+  }
   expect(sampleValue(leaderAfter, "warehouse_connections", { socket: "request" }))
     .toBeGreaterThan(0);
   expect(sampleValue(leaderAfter, "process_resident_memory_bytes")).toBeGreaterThan(0);
