@@ -465,6 +465,7 @@ export class PartitionLeader {
       if (same !== undefined) return void same.done.push(done);
     }
     if (this.phase !== "serving") {
+      if (this.isStalled()) return done(this.stalled());
       this.queuedWrites.push(() => this.write(key, value, writer, done));
       return;
     }
@@ -492,6 +493,7 @@ export class PartitionLeader {
    */
   writeOnce(key: string, value: string | null, writer: string, done: (r: WriteResult) => void) {
     if (this.phase === "fencing" || this.phase === "reconciling") {
+      if (this.isStalled()) return done(this.stalled());
       this.queuedWrites.push(() => this.writeOnce(key, value, writer, done));
       return;
     }
@@ -660,6 +662,7 @@ export class PartitionLeader {
       return done({ ok: false, code: "UNAVAILABLE", message: "this node is no longer the leader" });
     }
     if (this.phase !== "serving") {
+      if (this.isStalled()) return done(this.stalled());
       this.queuedWrites.push(() => this.read(key, done));
       return;
     }
@@ -692,6 +695,7 @@ export class PartitionLeader {
       return done({ ok: false, code: "UNAVAILABLE", message: "this node is no longer the leader" });
     }
     if (this.phase !== "serving") {
+      if (this.isStalled()) return done(this.stalled());
       this.queuedWrites.push(() => this.page(afterKey, limit, done));
       return;
     }
@@ -855,9 +859,27 @@ export class PartitionLeader {
     this.completeWrites();
   }
 
+  /**
+   * Taking over while every in-sync replica is silent: only their return can end it, so what
+   * waits is answered UNAVAILABLE now rather than left to time out (it never happened).
+   */
+  private isStalled(): boolean {
+    if (this.phase !== "fencing" && this.phase !== "reconciling") return false;
+    const insync = this.context.insync();
+    return insync.length > 0 && insync.every((id) => this.context.isSuspect(id));
+  }
+
+  private stalled(): { ok: false; code: "UNAVAILABLE"; message: string } {
+    const ids = this.context.insync().join(", ");
+    const message = `partition ${this.partition} has no live in-sync replica (its in-sync ` +
+      `replicas: ${ids}); it serves again once one of them returns`;
+    return { ok: false, code: "UNAVAILABLE", message };
+  }
+
   /** Retries what failed and starts catch-ups of placed replicas that are not in sync. */
   tick(): void {
     if (this.phase === "deposed") return;
+    if (this.isStalled()) for (const run of this.queuedWrites.splice(0)) run();
     const insync = this.context.insync();
     if (this.phase === "fencing") {
       for (const id of insync) {

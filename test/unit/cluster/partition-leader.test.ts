@@ -43,6 +43,36 @@ describe("PartitionLeader", () => {
     expect(world.values(1)).toEqual(world.values(2));
   });
 
+  test("taking over with every in-sync replica silent answers UNAVAILABLE at once", () => {
+    // Placed on 2 and 3, in sync on 2 alone, and 2 is dead: nothing can be served until it
+    // returns, and nothing waits for that.
+    const world = new PartitionWorld([1, 2, 3], [2], [2, 3]);
+    world.down.add(2);
+    const leader = world.startLeader(1, 2);
+    world.settle();
+    const early = world.read(k(1));
+    expect(early).toEqual([]); // not suspected yet: it may still answer the fence
+    world.suspects.add(2);
+    leader.tick();
+    expect(early).toEqual([{ ok: false, code: "UNAVAILABLE", message: expect.stringContaining("no live in-sync replica") }]);
+    expect(world.write(k(1), "v")).toEqual([
+      { ok: false, code: "UNAVAILABLE", message: expect.stringContaining("in-sync replicas: 2") },
+    ]);
+    expect(leader.isServing).toBe(false);
+    // It returns: the takeover ends and the partition serves.
+    world.down.delete(2);
+    world.suspects.delete(2);
+    world.timeOut();
+    for (let i = 0; i < 20 && !leader.isServing; i++) {
+      leader.tick();
+      world.settle();
+    }
+    expect(leader.isServing).toBe(true);
+    const write = world.write(k(1), "v");
+    world.settle();
+    expect(write).toEqual([{ ok: true, status: "created", version: 1, replicas: 1 }]);
+  });
+
   test("a silent in-sync replica delays the ack until its removal is committed", () => {
     const world = new PartitionWorld([1, 2], [1, 2]);
     world.startLeader(1, 1);
