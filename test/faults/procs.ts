@@ -17,6 +17,8 @@ export interface ProcsOptions {
   /** uid (and gid) of node i is uidBase + i; null runs them as ourselves. */
   readonly uidBase: number | null;
   readonly extraArgs: readonly string[];
+  /** How to start a node (default: this Bun on the repository's node.ts). */
+  readonly nodeCommand?: readonly string[];
   readonly onUnexpectedExit?: (id: number, code: number, signal: string | number | null) => void;
 }
 
@@ -173,7 +175,8 @@ export class NodeProcs implements AsyncDisposable {
     const prefix = uid === null ? []
       : ["setpriv", `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "--pdeathsig", "SIGKILL"];
     const args = [
-      ...prefix, process.execPath, join(repoRoot, "node.ts"), "--id", String(id),
+      ...prefix, ...(this.options.nodeCommand ?? [process.execPath, join(repoRoot, "node.ts")]),
+      "--id", String(id),
       "--port", String(ports?.port ?? 0), "--pub-port", String(ports?.pubPort ?? 0),
       "--peer-port", String(ports?.peerPort ?? 0),
       "--http-port", ports === null ? "0" : String(ports.httpPort ?? "off"), "--data", dataDir,
@@ -181,7 +184,8 @@ export class NodeProcs implements AsyncDisposable {
     ];
     const log = openSync(join(this.options.logDir, `node-${id}.log`), "a");
     const proc = Bun.spawn(args, {
-      cwd: repoRoot, stdin: "ignore", stdout: "pipe", stderr: log,
+      // Its own directory: a node under another uid may not be able to enter the repository's.
+      cwd: dataDir, stdin: "ignore", stdout: "pipe", stderr: log,
       // The node's own uid cannot write our home: no transpiler cache, a home it owns.
       env: { ...process.env, HOME: dataDir, BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" },
     });

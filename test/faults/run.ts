@@ -137,6 +137,9 @@ async function runSuite(options: RunOptions): Promise<number> {
     say(`nemesis: ${line}`);
   };
   const uidBase = isRoot() ? 20_000 : null;
+  // Nodes under their own uids may not be able to read the repository (a checkout under a
+  // private directory): they run a single executable built into the world-readable data root.
+  const nodeCommand = uidBase === null ? undefined : [await buildNode(dataRoot)];
   // A node that exits on its own crashed (a bug: the run fails); one killed by a signal we did
   // not send was killed from outside the run. Either way it is restarted so the run goes on.
   const exits = { crashed: 0, signalled: 0 };
@@ -148,7 +151,8 @@ async function runSuite(options: RunOptions): Promise<number> {
       nemesisLog({ event: "restart failed", node: id, error: error.message }));
   };
   await using procs = new NodeProcs({
-    count: 3, rf: 2, root: dataRoot, logDir: options.out, uidBase, extraArgs: [], onUnexpectedExit,
+    count: 3, rf: 2, root: dataRoot, logDir: options.out, uidBase, extraArgs: [], nodeCommand,
+    onUnexpectedExit,
   });
   const uids = new Map([1, 2, 3].map((id) => [id, (uidBase ?? 0) + id]));
   await using network = isRoot() ? await Network.create(uids) : null;
@@ -292,3 +296,16 @@ function onSignal(procs: NodeProcs, network: Network | null, dataRoot: string): 
 }
 
 process.exit(await main());
+
+/** `bun build --compile` of node.ts into `dir`, readable and runnable by every uid. */
+async function buildNode(dir: string): Promise<string> {
+  const out = join(dir, "warehouse-node");
+  const build = Bun.spawn([
+    process.execPath, "build", "--compile", "--no-compile-autoload-dotenv",
+    "--no-compile-autoload-bunfig", join(import.meta.dir, "..", "..", "node.ts"), "--outfile", out,
+  ], { stdout: "ignore", stderr: "pipe" });
+  const [code, stderr] = await Promise.all([build.exited, new Response(build.stderr).text()]);
+  if (code !== 0) throw new Error(`could not build the node executable: ${stderr.trim()}`);
+  chmodSync(out, 0o755);
+  return out;
+}

@@ -33,9 +33,9 @@ test("30 s of kills, pauses and partitions: linearizable, no acknowledged write 
         "--seed", "20261204", "--faults", faults, "--out", out],
       { cwd: repoRoot, deadlineMs: RUN_MS + 120_000 },
     );
-    const summary = JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as Summary;
     const failure = result.code === 0 ? "" : `${result.stdout}\n${result.stderr}`;
     expect(failure).toBe("");
+    const summary = JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as Summary;
     expect(summary.violations).toBe(0);
     expect(summary.inconclusive).toBe(0);
     expect(summary.lostWrites).toBe(0);
