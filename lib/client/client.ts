@@ -90,6 +90,8 @@ export class WarehouseClient {
   private nextId = 1;
   private nextWriteId = 1;
   private readonly idPrefix = `c${Math.floor(Math.random() * 1e9).toString(36)}-`;
+  /** Write names must not collide between clients (a retry is matched by name): 122 random bits. */
+  private readonly writerPrefix = `${crypto.randomUUID()}/`;
   private readonly watchdog: ReturnType<typeof setInterval>;
   private isClosed = false;
 
@@ -169,7 +171,7 @@ export class WarehouseClient {
    * first attempt's outcome when that one happened (protocol: `writer`, `retry`).
    */
   private nextWriter(): string {
-    return `${this.idPrefix}w${this.nextWriteId++}`;
+    return `${this.writerPrefix}${this.nextWriteId++}`;
   }
 
   /** Asks a node (the leader when known) for its heartbeat object. */
