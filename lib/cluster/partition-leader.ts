@@ -825,6 +825,11 @@ export class PartitionLeader {
     if (!this.context.insync().includes(id) || p.isRemovePending) return;
     // Never the last in-sync replica: the partition waits (UNAVAILABLE) rather than lose data.
     if (this.context.insync().length <= 1) return;
+    this.proposeRemoval(id, p);
+  }
+
+  /** Proposes taking `id` out of the in-sync set, through Raft; `p` is its progress. */
+  private proposeRemoval(id: number, p: Progress): void {
     p.changeWaitTicks = 0;
     p.isRemovePending = this.context.propose({
       type: "insync-remove",
@@ -936,13 +941,7 @@ export class PartitionLeader {
     for (const id of insync) {
       const p = this.progressOf(id);
       if (placement.includes(id) || p.isRemovePending) continue;
-      p.changeWaitTicks = 0;
-      p.isRemovePending = this.context.propose({
-        type: "insync-remove",
-        partition: this.partition,
-        id,
-        term: this.context.epoch,
-      });
+      this.proposeRemoval(id, p);
       p.isDropDue = p.isRemovePending;
     }
     for (const [id, p] of this.progress) {
