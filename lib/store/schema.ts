@@ -133,6 +133,10 @@ export function configureConnection(db: Database, path: string, options: Connect
   // commit. In memory they cost no system calls; they are never needed after a crash (the
   // uncommitted transaction is simply not in the WAL), so durability does not change.
   db.run("PRAGMA temp_store = MEMORY");
+  // A checkpoint copies each page changed since the last one once, however often it changed:
+  // checkpointing every 10000 WAL pages (about 40 MB) instead of sqlite's 1000 copies the hot
+  // pages (change-log tails, index interiors) far less often. Commits still fsync the WAL.
+  db.run("PRAGMA wal_autocheckpoint = 10000");
 }
 
 /** Brings the schema up to `schemaVersion` in one transaction. */

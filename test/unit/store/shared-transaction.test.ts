@@ -179,6 +179,7 @@ describe("the connection a turn commits on", () => {
     // 2 is FULL for synchronous and MEMORY for temp_store.
     expect(pragma("synchronous")).toBe(2);
     expect(pragma("temp_store")).toBe(2);
+    expect(pragma("wal_autocheckpoint")).toBe(10000);
     node.close();
   });
 });
