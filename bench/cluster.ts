@@ -2,6 +2,9 @@
 // concurrencies doing SET and GET of 256-byte values on random UUID4 keys; then failover time
 // (kill -9 the leader under a light write load, time to the first write the new leader acks).
 // Prints one JSON line per case. BENCH_SECONDS (default 10) sets each case's length.
+// BENCH_OPS (default "SET,GET") picks the cases; BENCH_CONCURRENCY (default "1,16,64") the
+// concurrencies; BENCH_FAILOVER_TRIALS=0 skips failover. E.g. writes only:
+// `BENCH_OPS=SET BENCH_CONCURRENCY=16,64 BENCH_FAILOVER_TRIALS=0 bun bench/cluster.ts`.
 // `--curve`: the nodes serve and peer with CURVE (a cluster key from keygen) and the clients
 // connect with keys of their own; every line then says "curve": true.
 // cpuUsPerOp: CPU time of the three nodes and this load generator per operation (Linux /proc),
@@ -17,6 +20,7 @@ const isCurve = process.argv.includes("--curve");
 
 const seconds = Number(process.env["BENCH_SECONDS"] ?? 10);
 const concurrencies = (process.env["BENCH_CONCURRENCY"] ?? "1,16,64").split(",").map(Number);
+const ops = (process.env["BENCH_OPS"] ?? "SET,GET").toUpperCase().split(",");
 const failoverTrials = Number(process.env["BENCH_FAILOVER_TRIALS"] ?? 3);
 /** Loops share a few client connections, as several application processes would. */
 const CLIENTS_MAX = 4;
@@ -143,8 +147,8 @@ async function throughput(): Promise<void> {
       ),
     );
     const pids = [1, 2, 3].map((id) => cluster.node(id).process.pid);
-    await runCase(clients, "SET", concurrency, keys, pids);
-    await runCase(clients, "GET", concurrency, keys, pids);
+    if (ops.includes("SET")) await runCase(clients, "SET", concurrency, keys, pids);
+    if (ops.includes("GET")) await runCase(clients, "GET", concurrency, keys, pids);
     await Promise.all(clients.map((c) => c.close()));
   }
 }
@@ -184,7 +188,7 @@ await throughput();
 const trials: number[] = [];
 for (let i = 0; i < failoverTrials; i++) trials.push(await failoverTrial());
 const sorted = [...trials].sort((a, b) => a - b);
-console.log(
+if (failoverTrials > 0) console.log(
   JSON.stringify({
     case: "failover",
     curve: isCurve,

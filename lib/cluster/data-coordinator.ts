@@ -4,7 +4,7 @@
 // requests. It exists only while this node leads, from the moment an entry of its own term is
 // applied (so the in-sync sets it starts from are final) until it steps down.
 
-import { partitionOf, replicasOf } from "../placement.ts";
+import { partitionOf } from "../placement.ts";
 import type { DataRow } from "../store/replica-types.ts";
 import type { DataReply, DataRequest } from "./data-messages.ts";
 import { replyProblem } from "./peer-data-match.ts";
@@ -239,10 +239,7 @@ export class DataCoordinator {
       epoch: settings.epoch,
       minInsync: settings.minInsync,
       insync: () => hooks.state().insync(partition),
-      placement: () => {
-        const state = hooks.state();
-        return replicasOf(partition, state.memberIds(), state.rf);
-      },
+      placement: () => hooks.state().placement(partition),
       send: (to, request) => this.send(partition, to, request),
       propose: (command) => hooks.propose(command),
       isSuspect: (id) => id !== settings.selfId && hooks.isSuspect(id),

@@ -3,7 +3,6 @@
 // for every partition placement gives it, and, on the leader, each partition's in-sync set.
 // Pure: built from NodeCore's status and ClusterState.
 
-import { replicasOf } from "../placement.ts";
 import type { RaftStatus } from "../raft/index.ts";
 import type { ClusterState, MemberRecord } from "./state.ts";
 
@@ -38,11 +37,10 @@ export function heartbeatObject(
       : status.role === "follower"
         ? "follower"
         : "candidate";
-  const ids = state.memberIds();
   const members = state.members().map((m) => ({
     ...m,
     alive: m.id === self.id || isAlive(m.id),
-    synced: isSynced(state, ids, m.id),
+    synced: isSynced(state, m.id),
   }));
   const base: HeartbeatObject = {
     node: self,
@@ -58,9 +56,9 @@ export function heartbeatObject(
   return { ...base, insync };
 }
 
-function isSynced(state: ClusterState, ids: readonly number[], id: number): boolean {
+function isSynced(state: ClusterState, id: number): boolean {
   for (let p = 0; p < state.partitions; p++) {
-    if (replicasOf(p, ids, state.rf).includes(id) && !state.insync(p).includes(id)) return false;
+    if (state.placement(p).includes(id) && !state.insync(p).includes(id)) return false;
   }
   return true;
 }

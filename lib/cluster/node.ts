@@ -328,6 +328,9 @@ export class WarehouseNode {
       for (let rounds = 0; this.core.hasReady() && rounds < 1000; rounds++) {
         const ready = this.core.ready(performance.now());
         this.sendAll(ready.early);
+        // The commit below blocks the thread for its fsync: replicas start on their copies
+        // meanwhile, instead of after it (the sockets would otherwise flush at the tick's end).
+        if (ready.early.length > 0) this.transport.flush();
         const started = performance.now();
         const outcome = this.storage.persist(ready.raft, ready.replicaWrites);
         this.lastBatchWrites = ready.replicaWrites.length;

@@ -95,6 +95,11 @@ export class PeerTransport {
       .finally(() => link.blocked--);
   }
 
+  /** Puts what was sent so far on the wire now (see SocketBase.flushNow). */
+  flush(): void {
+    for (const link of this.links.values()) link.dealer.flushNow();
+  }
+
   /** Every well-formed message that arrives on the peer port; malformed ones are logged. */
   async *incoming(): AsyncGenerator<Incoming> {
     for await (const frames of this.router) {

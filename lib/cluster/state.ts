@@ -5,6 +5,7 @@
 // members and in-sync sets reads it. Commands arrive from the log, which peers write, so they
 // are parsed and checked here before anything changes.
 
+import { replicasOf } from "../placement.ts";
 import { assert } from "../util/errors.ts";
 
 export interface MemberRecord {
@@ -68,6 +69,8 @@ export class ClusterState {
   private readonly memberMap = new Map<number, MemberRecord>();
   private readonly removedIds = new Set<number>();
   private insyncSets: number[][] = [];
+  /** placement() per partition: the leader asks every tick for every partition. */
+  private placements: (readonly number[] | undefined)[] = [];
 
   /** The state a new cluster starts from: one member holding every partition. */
   static initial(rf: number, partitions: number, member: MemberRecord): ClusterState {
@@ -104,6 +107,16 @@ export class ClusterState {
   isRemoved(id: number): boolean {
     return this.removedIds.has(id);
   }
+  /** The replicas placement gives `partition` over the current members (see replicasOf). */
+  placement(partition: number): readonly number[] {
+    let replicas = this.placements[partition];
+    if (replicas === undefined) {
+      replicas = Object.freeze(replicasOf(partition, this.memberIds(), this.rfValue));
+      this.placements[partition] = replicas;
+    }
+    return replicas;
+  }
+
   /** The partition's in-sync replicas, ascending. */
   insync(partition: number): readonly number[] {
     assert(partition >= 0 && partition < this.partitionsValue, `partition ${partition} out of range`);
@@ -117,11 +130,13 @@ export class ClusterState {
       return ignored(`member ${command.member.id} is not a member`);
     }
     this.memberMap.set(command.member.id, command.member);
+    this.placements = [];
     return { type: "member-updated", member: command.member };
   }
 
   /** Applies a committed membership change (a Raft conf change's context). */
   applyMemberChange(change: MemberChange): StateEffect {
+    this.placements = [];
     if (change.type === "add") {
       const { member } = change;
       if (this.removedIds.has(member.id)) return ignored(`member ${member.id} was removed`);

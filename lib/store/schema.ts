@@ -128,6 +128,15 @@ export function configureConnection(db: Database, path: string, options: Connect
     );
   }
   db.run("PRAGMA synchronous = FULL");
+  // Stores write inside savepoints of the node's one transaction (transaction.ts); sqlite keeps
+  // each savepoint's undo pages in a temporary file, opened and written page by page on every
+  // commit. In memory they cost no system calls; they are never needed after a crash (the
+  // uncommitted transaction is simply not in the WAL), so durability does not change.
+  db.run("PRAGMA temp_store = MEMORY");
+  // A checkpoint copies each page changed since the last one once, however often it changed:
+  // checkpointing every 10000 WAL pages (about 40 MB) instead of sqlite's 1000 copies the hot
+  // pages (change-log tails, index interiors) far less often. Commits still fsync the WAL.
+  db.run("PRAGMA wal_autocheckpoint = 10000");
 }
 
 /** Brings the schema up to `schemaVersion` in one transaction. */

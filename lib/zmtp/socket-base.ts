@@ -243,6 +243,14 @@ export abstract class SocketBase implements ConnectionOwner {
     this.removePipe(target.pipe);
   }
 
+  /**
+   * Hands every queued message to the kernel now instead of at the end of the tick: for a caller
+   * about to block the thread (a synchronous fsync) that wants its messages on the wire first.
+   */
+  flushNow(): void {
+    for (const pipe of this.pipes) pipe.flush();
+  }
+
   /** Flushes queued messages for up to lingerMs, then closes every connection and listener. */
   async close(): Promise<void> {
     if (this.isClosed) return;

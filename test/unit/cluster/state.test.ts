@@ -11,6 +11,7 @@ import {
   parseMember,
   type MemberRecord,
 } from "../../../lib/cluster/state.ts";
+import { replicasOf } from "../../../lib/placement.ts";
 
 const member = (id: number): MemberRecord => ({
   id,
@@ -27,6 +28,21 @@ function threeMembers(): ClusterState {
 }
 
 describe("ClusterState", () => {
+  test("placement follows every member change, also after it was asked before", () => {
+    const state = ClusterState.initial(2, 4, member(1));
+    const expected = (ids: number[]) => [0, 1, 2, 3].map((p) => replicasOf(p, ids, 2));
+    const placements = () => [0, 1, 2, 3].map((p) => [...state.placement(p)]);
+    expect(placements()).toEqual(expected([1]));
+    state.applyMemberChange({ type: "add", member: member(2) });
+    state.applyMemberChange({ type: "add", member: member(3) });
+    expect(placements()).toEqual(expected([1, 2, 3]));
+    state.applyMemberChange({ type: "add", member: member(4) });
+    expect(placements()).toEqual(expected([1, 2, 3, 4]));
+    state.applyMemberChange({ type: "remove", id: 2 });
+    expect(placements()).toEqual(expected([1, 3, 4]));
+    expect(ClusterState.restore(state.snapshot())?.placement(1)).toEqual(expected([1, 3, 4])[1]);
+  });
+
   test("a new cluster has its one member in sync for every partition", () => {
     const state = ClusterState.initial(2, 4, member(1));
     expect(state.isBootstrapped).toBe(true);

@@ -170,3 +170,16 @@ describe("one transaction per turn: Raft state and data-plane writes", () => {
     node.close();
   });
 });
+
+describe("the connection a turn commits on", () => {
+  test("syncs every commit (FULL) and keeps savepoint undo pages in memory, not temp files", () => {
+    const node = openNode(newPath());
+    const pragma = (name: string) =>
+      node.db.query<Record<string, number>, []>(`PRAGMA ${name}`).get()?.[name];
+    // 2 is FULL for synchronous and MEMORY for temp_store.
+    expect(pragma("synchronous")).toBe(2);
+    expect(pragma("temp_store")).toBe(2);
+    expect(pragma("wal_autocheckpoint")).toBe(10000);
+    node.close();
+  });
+});
