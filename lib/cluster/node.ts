@@ -88,6 +88,8 @@ export class WarehouseNode {
   private readonly peerSecurity: CurveOptions | undefined;
   private readonly limits: { current: PeerLimits<RaftMessage> };
   private readonly liveness: Liveness;
+  /** Each partition's in-sync set as last applied, to count catch-ups. */
+  private readonly insyncSeen = new Map<number, readonly number[]>();
   /** Data-plane round trips per peer, for the metrics. */
   private readonly peerTimings = new PeerTimings();
   private readonly subscribed = new Map<number, string>();
@@ -379,7 +381,9 @@ export class WarehouseNode {
     // commits, and the commit needs those answers.
     const state = this.core.state;
     const voters = this.core.brief().voters;
-    const memberIds = { has: (id: number) => state.member(id) !== undefined || voters.includes(id) };
+    const memberIds = {
+      has: (id: number) => state.member(id) !== undefined || voters.includes(id),
+    };
     // Until the leader's snapshot arrives, a joining node knows only the leader's word.
     const isJoining = !this.core.state.isBootstrapped;
     const check = plausibleSender(message, this.self.id, memberIds);
@@ -482,8 +486,28 @@ export class WarehouseNode {
     if (effect.type === "member-added") {
       this.recorder.memberAdded(effect.member.id, effect.member.endpoint);
     }
+    if (effect.type === "insync-changed" || effect.type === "restored") this.countCatchUps(effect);
     this.log.info(effect.type.replace("-", "_"), effectFields(effect));
     if (effect.type.startsWith("member") || effect.type === "restored") this.refreshPeers();
+  }
+
+  /**
+   * A replica (re)entering a partition's in-sync set while this node leads is a catch-up this
+   * node brought to its end. Effects carry the new set only, so the last one seen is kept.
+   */
+  private countCatchUps(
+    effect: Extract<StateEffect, { type: "insync-changed" | "restored" }>,
+  ): void {
+    const state = this.core.state;
+    if (effect.type === "restored") {
+      this.insyncSeen.clear();
+      for (let p = 0; p < state.partitions; p++) this.insyncSeen.set(p, state.insync(p));
+      return;
+    }
+    const before = this.insyncSeen.get(effect.partition);
+    this.insyncSeen.set(effect.partition, effect.ids);
+    if (before === undefined || this.core.brief().role !== "leader") return;
+    for (const id of effect.ids) if (!before.includes(id)) this.recorder.catchUp("ok");
   }
 
   /** Peer links and heartbeat subscriptions follow the members the Raft state names. */

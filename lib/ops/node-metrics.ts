@@ -61,7 +61,8 @@ export class NodeMetrics implements OpsRecorder {
     this.replicatedRows = r.counter("warehouse_replicated_rows_total",
       "Rows the leader sent to replicas, by peer and outcome.", ["peer", "outcome"]);
     this.catchUps = r.counter("warehouse_catch_ups_total",
-      "Partitions this node brought level (catch-up), by outcome.", ["outcome"]);
+      "Replicas that re-entered a partition's in-sync set while this node led " +
+        "(catch-ups it completed), by outcome.", ["outcome"]);
     this.commits = r.counter("warehouse_storage_commits_total",
       "Group commits (sqlite transactions) on this node.");
     this.committedRows = r.counter("warehouse_storage_committed_rows_total",

@@ -51,7 +51,9 @@ test("30 s of kills, pauses and partitions: linearizable, no acknowledged write 
   }
 }, RUN_MS + 150_000);
 
-test("issue 7's four steps: an update made while the leader was paused survives its return", async () => {
+const FOUR_STEPS = "issue 7's four steps: an update made while the leader was paused survives";
+
+test(FOUR_STEPS, async () => {
   const result = await runToEnd([bunPath, join(repoRoot, "test/faults/pause-leader.ts")], {
     cwd: repoRoot, deadlineMs: 90_000,
   });

@@ -173,4 +173,8 @@ test("/ready is 503 on a node catching up, and 200 once it has caught up", async
   await waitFor(async () => (await getJson(`${url}/ready`)).status === 200,
     { what: "node 3 to be ready once node 2 is back" });
   expect((await getJson(`${url}/ready`)).body).toEqual({ ready: true });
+  // Node 3 came back into the in-sync sets it had left; whoever led counted those catch-ups.
+  const caughtUp = (await Promise.all([1, 2, 3].map((id) => metricsOf(httpOf(cluster.node(id))))))
+    .reduce((sum, m) => sum + sampleValue(m, "warehouse_catch_ups_total", { outcome: "ok" }), 0);
+  expect(caughtUp).toBeGreaterThanOrEqual(1);
 }, scenarioTimeoutMs);

@@ -54,7 +54,9 @@ describe("PartitionLeader", () => {
     expect(early).toEqual([]); // not suspected yet: it may still answer the fence
     world.suspects.add(2);
     leader.tick();
-    expect(early).toEqual([{ ok: false, code: "UNAVAILABLE", message: expect.stringContaining("no live in-sync replica") }]);
+    expect(early).toEqual([
+      { ok: false, code: "UNAVAILABLE", message: expect.stringContaining("no live in-sync replica") },
+    ]);
     expect(world.write(k(1), "v")).toEqual([
       { ok: false, code: "UNAVAILABLE", message: expect.stringContaining("in-sync replicas: 2") },
     ]);
