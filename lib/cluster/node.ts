@@ -569,9 +569,15 @@ export class WarehouseNode {
     };
   }
 
-  /** Counts for the ops gauges: writes in the last batch and open connections. */
-  queueAndConnectionCounts(): { commitQueueRows: number; request: number; publish: number } {
+  /** Counts for the ops gauges: writes in the last batch, open connections, unanswered requests. */
+  queueAndConnectionCounts(): {
+    commitQueueRows: number;
+    request: number;
+    publish: number;
+    peerPending: Map<number, number>;
+  } {
     return {
+      peerPending: this.peerTimings.pendingByPeer(),
       commitQueueRows: this.lastBatchWrites,
       request: this.router.connectionCount,
       publish: this.publisher.connectionCount,

@@ -18,7 +18,7 @@ export function opsSourceOf(node: WarehouseNode, version: string): NodeStatusSou
       const counts = node.queueAndConnectionCounts();
       return {
         commitQueueRows: counts.commitQueueRows,
-        peerPendingRequests: new Map(),
+        peerPendingRequests: counts.peerPending,
         requestConnections: counts.request,
         publishConnections: counts.publish,
       };

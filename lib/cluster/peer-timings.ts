@@ -5,6 +5,8 @@ import type { DataReply, DataRequest } from "./data-messages.ts";
 
 /** Unanswered requests remembered at most; the oldest are forgotten first. */
 const PENDING_MAX = 4096;
+/** A request unanswered this long (ms) is taken as lost: the leader's own deadlines are shorter. */
+const PENDING_TTL_MS = 10_000;
 
 export interface PeerTiming {
   readonly peer: number;
@@ -27,10 +29,18 @@ export class PeerTimings {
   /** `now` in milliseconds on a monotonic clock. */
   sent(to: number, request: DataRequest, now: number): void {
     this.pending.set(request.rid, { to, op: request.type, sentAt: now });
-    if (this.pending.size > PENDING_MAX) {
-      const oldest = this.pending.keys().next();
-      if (oldest.done !== true) this.pending.delete(oldest.value);
+    // Insertion order is sending order: the expired and the surplus are at the front.
+    for (const [rid, sent] of this.pending) {
+      if (this.pending.size <= PENDING_MAX && now - sent.sentAt < PENDING_TTL_MS) break;
+      this.pending.delete(rid);
     }
+  }
+
+  /** Requests still awaiting an answer, per peer (lost ones expire after 10 s). */
+  pendingByPeer(): Map<number, number> {
+    const counts = new Map<number, number>();
+    for (const sent of this.pending.values()) counts.set(sent.to, (counts.get(sent.to) ?? 0) + 1);
+    return counts;
   }
 
   /** The round trip this reply ends, or null when it answers nothing we sent to `from`. */

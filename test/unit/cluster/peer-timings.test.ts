@@ -32,6 +32,17 @@ describe("PeerTimings", () => {
     expect(timings.answered(2, dropped(5), 1)?.peer).toBe(2);
   });
 
+  test("requests unanswered for 10 s are taken as lost; the rest are counted per peer", () => {
+    const timings = new PeerTimings();
+    timings.sent(2, fence(1), 0);
+    timings.sent(3, fence(2), 5_000);
+    timings.sent(2, fence(3), 9_000);
+    expect(timings.pendingByPeer()).toEqual(new Map([[2, 2], [3, 1]]));
+    timings.sent(3, fence(4), 10_000);
+    expect(timings.pendingByPeer()).toEqual(new Map([[2, 1], [3, 2]]));
+    expect(timings.answered(2, dropped(1), 10_001)).toBeNull();
+  });
+
   test("unanswered requests are bounded: the oldest are forgotten", () => {
     const timings = new PeerTimings();
     for (let rid = 1; rid <= 5000; rid++) timings.sent(2, fence(rid), rid);
