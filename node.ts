@@ -1,7 +1,9 @@
 // Entry point of a Warehouse node: parse flags, serve HTTP, start, log one "node_started" line
 // with every effective setting, print one JSON "ready" line on stdout, stop cleanly on
 // SIGTERM/SIGINT (logging why). Exit codes: 0 stopped, 1 bad flags or refused join, 3 storage.
-import { nodeUsage, parseNodeConfig, defaults, warehouseVersion } from "./lib/config.ts";
+import {
+  nodeUsage, parseNodeConfig, defaults, isLoopbackHost, warehouseVersion,
+} from "./lib/config.ts";
 import { WarehouseNode } from "./lib/cluster/node.ts";
 import { opsSourceOf } from "./lib/cluster/ops-adapter.ts";
 import {
@@ -157,6 +159,12 @@ log.info("node_started", {
   partitions: node.opsView().state.partitions,
   settings: { ...config, advertise },
 });
+if (config.curveSecretKeyFile === null && !isLoopbackHost(config.host)) {
+  log.warn("insecure", {
+    message: `--insecure: ${config.host} is reachable from other machines without encryption ` +
+      "or authentication; anyone who reaches its ports can read, write and join",
+  });
+}
 console.log(
   JSON.stringify({
     event: "ready",

@@ -112,6 +112,8 @@ export interface NodeConfig {
   readonly logLevel: LogLevel;
   /** The cluster's CURVE secret key (Z85 file); null serves without encryption (NULL). */
   readonly curveSecretKeyFile: string | null;
+  /** --insecure: a --host reachable from other machines is allowed without CURVE keys. */
+  readonly isInsecure: boolean;
   /** Allow-list of client public keys (Z85, one per line); null admits any CURVE client. */
   readonly clientKeysFile: string | null;
 }
@@ -227,6 +229,9 @@ const nodeFlags: readonly FlagSpec[] = [
   { name: "client-keys", kind: "string", valueName: "file",
     description: "admit only clients whose public key is listed (Z85, one per line), " +
       "re-read on SIGHUP; needs --curve-secret-key-file (default: any CURVE client)" },
+  { name: "insecure", kind: "boolean",
+    description: "allow a --host other machines can reach without CURVE keys: anyone who " +
+      "reaches a port can then read, write and join (default: refused)" },
   { name: "version", short: "V", kind: "boolean", description: "print the version" },
   helpFlag,
 ];
@@ -629,6 +634,14 @@ export function parseNodeConfig(argv: readonly string[]): ConfigResult<NodeConfi
     reader.errors.push("--client-keys needs --curve-secret-key-file: without CURVE, clients " +
       "have no key to check");
   }
+  const isInsecure = reader.flag("insecure");
+  // Checked last: a --host that is itself wrong is reported as such, not as insecure.
+  const isExposed = reader.errors.length === 0 && !isLoopbackHost(addresses.host);
+  if (isExposed && curveSecretKeyFile === null && !isInsecure) {
+    reader.errors.push(`--host ${addresses.host} can be reached from other machines, and ` +
+      "without --curve-secret-key-file anyone who reaches it can read, write and join: give " +
+      "the cluster key (README, Security), or pass --insecure on a network you trust");
+  }
   if (reader.errors.length > 0) return { ok: false, help: false, errors: reader.errors };
   if (
     id === undefined || addresses.pubPort === undefined || addresses.peerPort === undefined ||
@@ -645,6 +658,7 @@ export function parseNodeConfig(argv: readonly string[]): ConfigResult<NodeConfi
     electionTimeoutMs,
     joinEndpoints: Object.freeze(joinEndpoints), dataDir, heartbeatIntervalMs, suspectTimeoutMs,
     valueBytesMax, minInsync, requestTimeoutMs, logLevel, curveSecretKeyFile, clientKeysFile,
+    isInsecure,
   };
   return { ok: true, help: false, config: Object.freeze(config) };
 }
@@ -755,10 +769,10 @@ export function parseKeygenConfig(argv: readonly string[]): ConfigResult<KeygenC
   return { ok: true, help: false, config: Object.freeze({ out }) };
 }
 
-/** --help text of the keygen command; `program` is "node.ts" or "client.ts". */
+/** --help text of the keygen command; `program` is how it was started ("bun node.ts", ...). */
 export function keygenUsage(program: string): string {
   return [
-    `Usage: bun ${program} keygen [--out <path>]`,
+    `Usage: ${program} keygen [--out <path>]`,
     "",
     "Creates a CURVE key pair and prints it as Z85 text (public, then secret), the form libzmq",
     "uses. Give the secret key to --curve-secret-key-file (nodes) or --curve-key-file (clients),",
@@ -861,4 +875,10 @@ export function clientUsage(program: string): string {
     `  ${program} --json --exec 'SET ${key} hi; COUNT'`,
     "",
   ].join("\n");
+}
+
+/** Whether binding `host` keeps every port on this machine (no other machine can connect). */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return bare === "localhost" || bare === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
 }

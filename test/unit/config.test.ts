@@ -32,6 +32,26 @@ function errorsOf<T>(result: ConfigResult<T>): readonly string[] {
   return result.errors;
 }
 
+describe("parseNodeConfig: an address other machines reach needs keys or --insecure", () => {
+  test("without keys, only a loopback --host is accepted", () => {
+    for (const host of ["127.0.0.1", "127.8.9.10", "localhost", "::1"]) {
+      expect(nodeConfigOf(["--id", "1", "--host", host]).host).toBe(host);
+    }
+    for (const host of ["0.0.0.0", "10.0.0.11", "db1.example", "::"]) {
+      const errors = errorsOf(parseNodeConfig(["--id", "1", "--host", host, "--advertise", "x"]));
+      expect(errors).toEqual([expect.stringContaining(`--host ${host} can be reached from other ` +
+        "machines, and without --curve-secret-key-file anyone")]);
+      expect(errors[0]).toContain("--insecure");
+    }
+  });
+
+  test("the cluster key or --insecure allows it", () => {
+    const withKey = ["--id", "1", "--host", "0.0.0.0", "--curve-secret-key-file", "c.key"];
+    expect(nodeConfigOf(withKey).isInsecure).toBe(false);
+    expect(nodeConfigOf(["--id", "1", "--host", "10.0.0.11", "--insecure"]).isInsecure).toBe(true);
+  });
+});
+
 describe("parseNodeConfig: defaults and valid values", () => {
   test("only --id: every default", () => {
     expect(nodeConfigOf(["--id", "1"])).toEqual({
@@ -55,6 +75,7 @@ describe("parseNodeConfig: defaults and valid values", () => {
       logLevel: "info",
       curveSecretKeyFile: null,
       clientKeysFile: null,
+      isInsecure: false,
     });
   });
 
@@ -78,7 +99,7 @@ describe("parseNodeConfig: defaults and valid values", () => {
       "--join=tcp://db2:7005", "--data", "/tmp/wh", "--heartbeat-ms", "50", "--suspect-ms", "300",
       "--max-value", "2048", "--min-insync", "2", "--request-timeout-ms", "750",
       "--log-level", "debug", "--curve-secret-key-file", "cluster.key",
-      "--client-keys", "clients.txt",
+      "--client-keys", "clients.txt", "--insecure",
     ]);
     expect(config).toEqual({
       id: 7,
@@ -101,6 +122,7 @@ describe("parseNodeConfig: defaults and valid values", () => {
       logLevel: "debug",
       curveSecretKeyFile: "cluster.key",
       clientKeysFile: "clients.txt",
+      isInsecure: true,
     });
   });
 
@@ -455,7 +477,8 @@ describe("CURVE flags and keygen", () => {
     });
     expect(parseKeygenConfig(["--help"])).toEqual({ ok: true, help: true });
     expect(errorsOf(parseKeygenConfig(["--id", "1"]))[0]).toBe("unknown flag --id");
-    for (const line of keygenUsage("node.ts").split("\n")) {
+    expect(keygenUsage("warehouse-node")).toStartWith("Usage: warehouse-node keygen [--out");
+    for (const line of keygenUsage("bun node.ts").split("\n")) {
       expect(line.length).toBeLessThanOrEqual(100);
     }
   });

@@ -21,7 +21,8 @@ test("a cluster of three hosts, clients on a fourth", async () => {
   }
   // The default ports on every host: they are different machines.
   const ports = { port: 7001, pubPort: 7101, httpPort: 7201 };
-  const wildcard = ["--host", "0.0.0.0"];
+  // No keys on this private test network: --insecure says so, and the nodes must warn.
+  const wildcard = ["--host", "0.0.0.0", "--insecure"];
   const n1 = await cluster.start({
     id: 1, rf: 2, ...ports, wrapper: h1.exec, extraArgs: wildcard,
   });
@@ -35,6 +36,7 @@ test("a cluster of three hosts, clients on a fourth", async () => {
     id: 3, join: [n1.endpoint], ...ports, wrapper: h3.exec, extraArgs: wildcard,
   });
   const nodes = [n1, n2, n3];
+  for (const n of nodes) expect(n.stderr()).toContain('"event":"insecure"');
   const endpoints = nodes.map((n) => n.endpoint).join(",");
   const urls = nodes.map((n) => n.http ?? "").join(",");
 
@@ -71,12 +73,17 @@ test("the advertised address must be this machine's, and 0.0.0.0 needs one to fi
   await using network = await TestNetwork.create(2, 8);
   const [h1, h2] = [network.host(1), network.host(2)];
   const node = [bunPath, join(repoRoot, "node.ts"), "--id", "1", "--data", "/nonexistent/wh"];
+  // Without keys, an address other machines reach needs --insecure.
+  const exposed = await runToEnd([...h1.exec, ...node, "--host", "0.0.0.0"], { cwd: repoRoot });
+  expect(exposed.code).toBe(1);
+  expect(exposed.stderr).toContain("--host 0.0.0.0 can be reached from other machines");
   const foreign = await runToEnd(
-    [...h1.exec, ...node, "--host", "0.0.0.0", "--advertise", h2.address], { cwd: repoRoot });
+    [...h1.exec, ...node, "--host", "0.0.0.0", "--insecure", "--advertise", h2.address],
+    { cwd: repoRoot });
   expect(foreign.code).toBe(1);
   expect(foreign.stderr).toContain(`error: --advertise ${h2.address} (${h2.address}) is not an ` +
     "address of this machine");
-  const lonely = await runToEnd([...network.bridgeExec, ...node, "--host", "0.0.0.0"],
+  const lonely = await runToEnd([...network.bridgeExec, ...node, "--host", "0.0.0.0", "--insecure"],
     { cwd: repoRoot });
   expect(lonely.code).toBe(1);
   expect(lonely.stderr).toContain("error: --host 0.0.0.0 binds every interface, but this " +
