@@ -1,7 +1,7 @@
 // The CURVE MESSAGE codec (RFC 26 §MESSAGE, as libzmq frames it) and the byte helpers the
 // handshakes share. Pure: no I/O, no clock; the crypto backend is injected.
 import { ZmtpProtocolError } from "../util/errors.ts";
-import { FLAG_LONG } from "./codec.ts";
+import { FLAG_LONG, concatBytes } from "./codec.ts";
 
 export type RandomBytes = (length: number) => Uint8Array;
 
@@ -103,16 +103,9 @@ export function isAllZero(bytes: Uint8Array): boolean {
   return acc === 0;
 }
 
+/** The handshake builds its boxes from many small parts: concatBytes, parts as arguments. */
 export function join(...parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /**

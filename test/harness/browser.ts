@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { timeouts } from "./wait.ts";
+import { readUntil, timeouts } from "./wait.ts";
 
 /** Debian's package installs it here; CHROMIUM overrides. */
 const chromiumPath = process.env["CHROMIUM"] ?? "/usr/bin/chromium";
@@ -176,26 +176,10 @@ export class Page {
 
 /** Reads Chromium's stderr until it prints the browser's DevTools WebSocket URL. */
 async function devtoolsUrlOf(proc: Subprocess<"ignore", "ignore", "pipe">): Promise<string> {
-  const reader = proc.stderr.getReader();
-  const decoder = new TextDecoder();
-  let text = "";
-  const deadline = Date.now() + timeouts.readyMs;
-  try {
-    while (Date.now() < deadline) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const expired = new Promise<{ done: true; value: undefined }>((resolve) => {
-        timer = setTimeout(() => resolve({ done: true, value: undefined }), deadline - Date.now());
-      });
-      const chunk = await Promise.race([reader.read(), expired]).finally(() => clearTimeout(timer));
-      if (chunk.done) break;
-      text += decoder.decode(chunk.value, { stream: true });
-      const match = /DevTools listening on (ws:\/\/\S+)/.exec(text);
-      if (match?.[1] !== undefined) return match[1];
-    }
-  } finally {
-    reader.releaseLock();
-    // Keep draining stderr so Chromium never blocks writing to a full pipe.
-    void proc.stderr.pipeTo(new WritableStream()).catch(() => undefined);
-  }
+  const { found, text } = await readUntil(proc.stderr, timeouts.readyMs,
+    (text) => /DevTools listening on (ws:\/\/\S+)/.exec(text)?.[1]);
+  // Keep draining stderr so Chromium never blocks writing to a full pipe.
+  void proc.stderr.pipeTo(new WritableStream()).catch(() => undefined);
+  if (found !== undefined) return found;
   throw new Error(`Chromium (${chromiumPath}) printed no DevTools URL: ${text.slice(-2000)}`);
 }

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { replicasOf } from "../../lib/placement.ts";
-import { timeouts, waitFor } from "./wait.ts";
+import { readUntil, timeouts, waitFor } from "./wait.ts";
 
 export { timeouts, waitFor } from "./wait.ts";
 
@@ -95,35 +95,18 @@ export async function launchNode(
 async function readReadyLine(
   proc: Subprocess<"ignore", "pipe", "pipe">,
 ): Promise<{ endpoint: string; pub: string; peer: string; http: string | null } | null> {
-  const reader = proc.stdout.getReader();
-  const decoder = new TextDecoder();
-  let text = "";
-  const deadline = Date.now() + timeouts.readyMs;
-  try {
-    while (Date.now() < deadline) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const expired = new Promise<{ done: true; value: undefined }>((resolve) => {
-        timer = setTimeout(() => resolve({ done: true, value: undefined }), Math.max(1, deadline - Date.now()));
-      });
-      // The timer is cleared so a script using the harness is not kept alive by it.
-      const result = await Promise.race([reader.read(), expired]).finally(() => clearTimeout(timer));
-      if (result.done) return null;
-      text += decoder.decode(result.value, { stream: true });
-      const newline = text.indexOf("\n");
-      if (newline >= 0) {
-        const line = JSON.parse(text.slice(0, newline)) as {
-          event?: string; endpoint?: string; pub?: string; peer?: string; http?: string | null;
-        };
-        if (line.event === "ready" && line.endpoint && line.pub && line.peer) {
-          return { endpoint: line.endpoint, pub: line.pub, peer: line.peer, http: line.http ?? null };
-        }
-        return null;
-      }
+  const { found } = await readUntil(proc.stdout, timeouts.readyMs, (text) => {
+    const newline = text.indexOf("\n");
+    if (newline < 0) return undefined;
+    const line = JSON.parse(text.slice(0, newline)) as {
+      event?: string; endpoint?: string; pub?: string; peer?: string; http?: string | null;
+    };
+    if (line.event === "ready" && line.endpoint && line.pub && line.peer) {
+      return { endpoint: line.endpoint, pub: line.pub, peer: line.peer, http: line.http ?? null };
     }
     return null;
-  } finally {
-    reader.releaseLock();
-  }
+  });
+  return found ?? null;
 }
 
 export class Cluster implements AsyncDisposable {

@@ -28,3 +28,37 @@ export async function waitFor<T>(condition: () => T | Promise<T>, options: WaitO
   }
   throw new Error(`timed out waiting for ${options.what}${lastError ? `: ${String(lastError)}` : ""}`);
 }
+
+/**
+ * Reads `stream` until `find` recognises what it waits for in the text read so far (anything but
+ * undefined), the stream ends, or `deadlineMs` passes. The reader's lock is released at the end,
+ * so the caller can go on draining the stream.
+ */
+export async function readUntil<T>(
+  stream: ReadableStream<Uint8Array>,
+  deadlineMs: number,
+  find: (text: string) => T | undefined,
+): Promise<{ found: T | undefined; text: string }> {
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  const deadline = Date.now() + deadlineMs;
+  try {
+    while (Date.now() < deadline) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const expired = new Promise<{ done: true; value: undefined }>((resolve) => {
+        timer = setTimeout(() => resolve({ done: true, value: undefined }),
+          Math.max(1, deadline - Date.now()));
+      });
+      // The timer is cleared so a script using the harness is not kept alive by it.
+      const chunk = await Promise.race([reader.read(), expired]).finally(() => clearTimeout(timer));
+      if (chunk.done) break;
+      text += decoder.decode(chunk.value, { stream: true });
+      const found = find(text);
+      if (found !== undefined) return { found, text };
+    }
+    return { found: undefined, text };
+  } finally {
+    reader.releaseLock();
+  }
+}
