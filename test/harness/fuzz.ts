@@ -18,7 +18,7 @@ export function fuzzSettings(runsDefault: number): FuzzSettings {
   const runs = fromEnv === undefined ? runsDefault : Number(fromEnv);
   const seed = Number(process.env.FUZZ_SEED ?? fuzzSeedDefault);
   if (!Number.isSafeInteger(runs) || runs < 1) throw new Error(`FUZZ_RUNS=${fromEnv}: not a count`);
-  if (!Number.isSafeInteger(seed)) throw new Error(`FUZZ_SEED=${process.env.FUZZ_SEED}: not a seed`);
+  if (!Number.isSafeInteger(seed)) throw new Error(`FUZZ_SEED=${String(seed)}: not a seed`);
   return {
     parameters: { numRuns: runs, seed, endOnFailure: true },
     timeoutMs: Math.max(60_000, runs * 50),

@@ -59,7 +59,8 @@ function modelDecode(bytes: Uint8Array, frameBytesMax: number): ModelOutcome {
     const end = at + headerBytes + Number(size);
     if (end > bytes.length) return outcome("partial");
     const body = bytes.slice(at + headerBytes, end);
-    frames.push(isCommand ? { kind: "command", body } : { kind: "frame", body, more: (flags & 1) !== 0 });
+    const more = (flags & FLAG_MORE) !== 0;
+    frames.push(isCommand ? { kind: "command", body } : { kind: "frame", body, more });
     at = end;
   }
 }
@@ -318,9 +319,8 @@ test("a greeting differing from ours only in unchecked bytes is accepted", () =>
     fc.property(fc.uint8Array({ minLength: 64, maxLength: 64 }), (noise) => {
       const greeting = encodeGreeting();
       // Padding (1-8), the signature's high bits (9), minor version (11), as-server and filler.
-      for (const i of [1, 2, 3, 4, 5, 6, 7, 8, 11, ...Array.from({ length: 32 }, (_, k) => 32 + k)]) {
-        greeting[i] = noise[i] as number;
-      }
+      const filler = Array.from({ length: 32 }, (_, k) => 32 + k);
+      for (const i of [1, 2, 3, 4, 5, 6, 7, 8, 11, ...filler]) greeting[i] = noise[i] as number;
       greeting[9] = (noise[9] as number) | 1;
       expect(parseGreeting(greeting, "NULL")).not.toBeInstanceOf(ZmtpProtocolError);
     }),

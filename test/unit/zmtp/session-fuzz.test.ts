@@ -262,13 +262,19 @@ test(
   () => {
     const tooLargeArb = fc.bigInt({ min: BigInt(COMMAND_BYTES_MAX) + 1n, max: 2n ** 64n - 1n });
     fc.assert(
-      fc.property(peerGreetingArb, readyArb, tooLargeArb, fc.nat(7), cutsArb, (g, r, size, f, cuts) => {
-        const header = new Uint8Array(9);
-        header[0] = FLAG_LONG | (f & ~FLAG_LONG);
-        new DataView(header.buffer).setBigUint64(1, size);
-        const events = expectSplitInvariant(concatBytes([g, r, header]), cuts);
-        expect(events.at(-1)?.type).toBe("error");
-      }),
+      fc.property(
+        fc.tuple(peerGreetingArb, readyArb),
+        tooLargeArb,
+        fc.nat(7),
+        cutsArb,
+        (handshake, size, flags, cuts) => {
+          const header = new Uint8Array(9);
+          header[0] = FLAG_LONG | flags;
+          new DataView(header.buffer).setBigUint64(1, size);
+          const events = expectSplitInvariant(concatBytes([...handshake, header]), cuts);
+          expect(events.at(-1)?.type).toBe("error");
+        },
+      ),
       parameters,
     );
   },
