@@ -351,6 +351,10 @@ export function parseRequest(frame: Uint8Array, limits: RequestLimits): ParseReq
 
 /** The request as its JSON frame (client side). */
 export function encodeRequest(request: ClientRequest): Uint8Array {
+  // A parsed SCAN holds its cursor as an object; the wire carries the cursor's text form.
+  if (request.op === "SCAN") {
+    return encodeJson({ ...request, cursor: formatScanCursor(request.cursor) });
+  }
   return encodeJson(request);
 }
 

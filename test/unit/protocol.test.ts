@@ -365,6 +365,21 @@ describe("requests: encode", () => {
       expect(parseRequest(encodeRequest(request), limits)).toEqual({ ok: true, request });
     }
   });
+
+  test("a SCAN request's cursor is encoded in its wire form (found by the fuzz test)", () => {
+    // fast-check's counterexample: the parsed cursor object went out as an object, which
+    // parseRequest refuses ("cursor" must be a string).
+    const request = {
+      id: -1583703922,
+      op: "SCAN",
+      cursor: { partition: 58348205, afterKey: "" },
+      count: 6,
+      keysOnly: true,
+    } as const;
+    expect(parseRequest(encodeRequest(request), limits)).toEqual({ ok: true, request });
+    const scan = { ...request, cursor: { partition: 3, afterKey: key }, keysOnly: false };
+    expect(parseRequest(encodeRequest(scan), limits)).toEqual({ ok: true, request: scan });
+  });
 });
 
 describe("replies", () => {
