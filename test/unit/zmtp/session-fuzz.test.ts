@@ -124,7 +124,8 @@ const readyArb = fc
 
 /** What a well-behaved peer sends after READY. */
 const trafficArb = fc.oneof(
-  fc.array(bytesArb(300), { minLength: 1, maxLength: 4 }).map((frames) => encodeMessage(frames)),
+  // Four frames of at most 250 bytes stay within MESSAGE_BYTES_MAX.
+  fc.array(bytesArb(250), { minLength: 1, maxLength: 4 }).map((frames) => encodeMessage(frames)),
   fc.nat(0xffff * 100).map((ttlMs) => encodePing(ttlMs)),
   bytesArb(40).map((context) => encodeCommand("PING", concatBytes([Uint8Array.of(0, 1), context]))),
   bytesArb(40).map((prefix) => encodeCommand("SUBSCRIBE", prefix)),
