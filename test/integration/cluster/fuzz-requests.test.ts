@@ -43,7 +43,8 @@ const messageArb = fc.record({
   body: requestFrameArb,
 });
 
-test(`${REQUESTS} fuzzed requests to a node: one clear reply each, and it keeps serving`, async () => {
+const title = `${REQUESTS} fuzzed requests to a node: one clear reply each, and it keeps serving`;
+test(title, async () => {
   await using cluster = new Cluster();
   const node = await cluster.start({
     id: 1,
