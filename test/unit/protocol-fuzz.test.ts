@@ -3,7 +3,9 @@
 // bytes, any JSON value, request-shaped objects with any field values, JSON text with lone
 // surrogates and odd escapes), nothing throws; the answer is exactly one reply that encodes to
 // JSON a client parses back: a valid request's, or an error with a protocol code and a message;
-// and an accepted request is a fixed point (encoding it and parsing again gives it back).
+// and an accepted request is a fixed point (encoding it and parsing again gives it back). The
+// client's side too: replies and heartbeats from the network parse without throwing, and only
+// into well-formed values.
 //
 // CI runs a fixed seed; FUZZ_RUNS / FUZZ_SEED change it (test/harness/fuzz.ts).
 import { expect, test } from "bun:test";
@@ -14,19 +16,25 @@ import { nullRecorder } from "../../lib/ops/index.ts";
 import {
   type ParseRequestResult,
   type Reply,
+  decodeHeartbeat,
+  encodeHeartbeat,
   encodeJson,
   encodeRequest,
   errorReply,
   isRequestId,
+  leaderHintOf,
+  nodeRoles,
   parseReply,
   parseRequest,
   requestOps,
   scanCountMax,
+  wireErrorCodes,
 } from "../../lib/protocol.ts";
+import { formatTcpEndpoint, parseTcpEndpoint } from "../../lib/util/endpoint.ts";
 import { isCanonicalUuid4 } from "../../lib/util/uuid4.ts";
 import { utf8ByteLength } from "../../lib/util/utf8.ts";
 import { bytesArb, fuzzSettings } from "../harness/fuzz.ts";
-import { nearlyValidArb, oddJsonArb, requestArb } from "./request-arbitraries.ts";
+import { fieldArb, nearlyValidArb, oddJsonArb, requestArb } from "./request-arbitraries.ts";
 
 const { parameters, timeoutMs } = fuzzSettings(1000);
 const limits = { valueBytesMax: 64 };
@@ -207,6 +215,101 @@ test(
         if (!request.ok) {
           expect(parsed).toMatchObject({ ok: false, error: { code: request.code } });
         }
+      }),
+      parameters,
+    );
+  },
+  timeoutMs,
+);
+
+// ---- what a client decodes: replies and heartbeats ----------------------------------------------
+
+const endpointArb = fc.oneof(
+  fc.tuple(
+    fc.constantFrom("127.0.0.1", "localhost", "::1", "10.0.0.7"),
+    fc.integer({ min: 1, max: 65535 }),
+  ).map(([host, port]) => formatTcpEndpoint(host, port)),
+  fc.string({ maxLength: 30 }),
+);
+
+const heartbeatArb = fc.record({
+  node: fc.record({ id: fc.integer({ min: 1, max: 9 }), endpoint: endpointArb, pub: endpointArb }),
+  role: fc.oneof(fc.constantFrom(...nodeRoles), fc.string({ maxLength: 8 })),
+  term: fc.oneof(fc.nat(), fc.constantFrom(-1, 0.5, 2 ** 53)),
+  leader: fc.oneof(
+    fc.constant(null),
+    fc.record({ id: fc.integer({ min: 0, max: 9 }), endpoint: endpointArb }),
+  ),
+  rf: fc.integer({ min: 0, max: 5 }),
+  partitions: fc.integer({ min: 0, max: 64 }),
+  members: fc.array(
+    fc.record({
+      id: fc.integer({ min: 0, max: 9 }),
+      endpoint: endpointArb,
+      pub: endpointArb,
+      alive: fc.oneof(fc.boolean(), fieldArb),
+    }),
+    { maxLength: 5 },
+  ),
+});
+
+test(
+  "replies: any bytes or JSON never throw, and what parses is a well-formed reply",
+  () => {
+    const errorArb = fc.record({
+      code: fc.oneof(fc.constantFrom(...wireErrorCodes), fieldArb),
+      message: fieldArb,
+      leader: fc.oneof(fieldArb, fc.record({ id: fieldArb, endpoint: endpointArb })),
+    });
+    const replyArb = fc.record(
+      { id: fieldArb, ok: fc.oneof(fc.boolean(), fieldArb), error: fc.oneof(errorArb, fieldArb) },
+      { requiredKeys: [] },
+    );
+    const frameArb = fc.oneof(
+      bytesArb(200),
+      fc.oneof(fc.jsonValue({ maxDepth: 3 }), replyArb)
+        .map((value) => encoder.encode(JSON.stringify(value))),
+    );
+    fc.assert(
+      fc.property(frameArb, (frame) => {
+        const reply = parseReply(frame);
+        if (reply === null) return;
+        expect(reply.id === null || isRequestId(reply.id)).toBe(true);
+        if (reply.ok) return;
+        expect(wireErrorCodes).toContain(reply.error.code);
+        expect(typeof reply.error.message).toBe("string");
+        const hint = leaderHintOf(reply);
+        if (hint !== null) {
+          expect(Number.isSafeInteger(hint.id) && hint.id > 0).toBe(true);
+          expect(parseTcpEndpoint(hint.endpoint)).not.toBeNull();
+        }
+      }),
+      parameters,
+    );
+  },
+  timeoutMs,
+);
+
+test(
+  "heartbeats: any frames never throw; an accepted one is valid and round-trips",
+  () => {
+    const framesArb = fc.oneof(
+      fc.oneof(heartbeatArb, fc.jsonValue({ maxDepth: 3 }))
+        .map((value) => [encoder.encode("hb"), encoder.encode(JSON.stringify(value))]),
+      fc.array(bytesArb(200), { maxLength: 3 }),
+    );
+    fc.assert(
+      fc.property(framesArb, (frames) => {
+        const info = decodeHeartbeat(frames);
+        if (info === null) return;
+        expect(nodeRoles).toContain(info.role);
+        const ids = info.members.map((m) => m.id);
+        expect(new Set(ids).size).toBe(ids.length);
+        for (const m of info.members) {
+          expect(parseTcpEndpoint(m.endpoint)).not.toBeNull();
+          expect(parseTcpEndpoint(m.pub)).not.toBeNull();
+        }
+        expect(decodeHeartbeat(encodeHeartbeat(info))).toEqual(info);
       }),
       parameters,
     );

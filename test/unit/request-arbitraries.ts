@@ -14,7 +14,7 @@ const uuidArb = fc.oneof(
 );
 
 /** Values a field might hold: the right type near its limits, or any JSON at all. */
-const fieldArb = fc.oneof(
+export const fieldArb = fc.oneof(
   fc.jsonValue({ maxDepth: 2 }),
   fc.constantFrom(0, -1, 1, 1000, 1001, 2 ** 53, -0, 0.5, 1e308, "", "0", "3:", true, null),
   fc.string({ maxLength: 80 }),
