@@ -410,12 +410,14 @@ function shuttle(world: World, change: { direction: Direction; at: number; xor: 
 
 /**
  * Offsets of a handshake stream whose change nobody checks, as libzmq does not either: the
- * greeting's padding, signature high bits, minor version, as-server flag and filler; the
- * reserved bits of each frame's flags; HELLO's padding.
+ * greeting's padding, signature high bits, minor version, as-server flag and filler, and a
+ * major version raised above 3 (read as 3.1, docs/zmtp.md 1.3); the reserved bits of each
+ * frame's flags; HELLO's padding.
  */
 function isUnchecked(stream: readonly number[], at: number, xor: number): boolean {
   if (at < 64) {
     if ((at >= 1 && at <= 8) || at === 11 || at >= 32) return true;
+    if (at === 10) return ((stream[10] as number) ^ xor) >= 3;
     return at === 9 && (xor & 1) === 0;
   }
   let frame = 64;
