@@ -6,6 +6,8 @@
 // refused; and a MESSAGE that was changed, replayed or made up is refused. Then two CURVE
 // Sessions with one byte of their conversation changed: nothing throws, and a handshake that
 // still completes names the true keys and metadata, the change having hit a byte no one checks.
+// Last, a CURVE server session taking frames from a peer without the keys, in any chunks: it
+// never becomes ready, and after a real handshake nothing unboxed is delivered.
 //
 // CI runs a fixed seed; FUZZ_RUNS / FUZZ_SEED change it (test/harness/fuzz.ts).
 import { expect, test } from "bun:test";
@@ -13,6 +15,9 @@ import fc from "fast-check";
 import { ZmtpProtocolError } from "../../../lib/util/errors.ts";
 import {
   FLAG_LONG,
+  concatBytes,
+  encodeCommand,
+  encodeMessage,
   encodeMetadata,
   parseCommand,
   parseProperties,
@@ -27,7 +32,7 @@ import {
 } from "../../../lib/zmtp/curve.ts";
 import { loadCurveCrypto } from "../../../lib/zmtp/curve-crypto.ts";
 import { Session, type SessionEvent } from "../../../lib/zmtp/session.ts";
-import { bytesArb, fuzzSettings } from "../../harness/fuzz.ts";
+import { bytesArb, cutsArb, fuzzSettings, splitAt } from "../../harness/fuzz.ts";
 
 const { parameters, timeoutMs } = fuzzSettings(150);
 const crypto = await loadCurveCrypto();
@@ -405,7 +410,7 @@ function shuttle(world: World, change: { direction: Direction; at: number; xor: 
     toClient = sends(atServer).map((bytes) => carry("toClient", bytes));
     toServer = sends(atClient).map((bytes) => carry("toServer", bytes));
   }
-  return { events, streams };
+  return { events, streams, client, server };
 }
 
 /**
@@ -484,3 +489,71 @@ test("the session conversation without a change completes (the control for the a
     { ...parameters, numRuns: Math.min(parameters.numRuns ?? 50, 50) },
   );
 });
+
+// ---- a hostile peer against a CURVE server session ----------------------------------------------
+
+/** Well-formed ZMTP frames a peer without the keys can send: commands of any name or data
+ * (HELLO and INITIATE of the right sizes among them), plain frames, MESSAGE commands. */
+const hostileFrameArb = fc.oneof(
+  commandArb.map(({ name, data }) => encodeCommand(name, data)),
+  bytesArb(300).filter((body) => body.length > 0).map((body) => encodeMessage([body])),
+  bytesArb(300).map((data) => encodeCommand("MESSAGE", data)),
+);
+
+/** Pushes `bytes` in chunks; returns the events, checking none comes after an error. */
+function pushAll(session: Session, bytes: Uint8Array, cuts: readonly number[]): SessionEvent[] {
+  const events: SessionEvent[] = [];
+  for (const chunk of splitAt(bytes, cuts)) {
+    if (session.hasFailed) expect(session.push(chunk)).toEqual([]);
+    else events.push(...session.push(chunk));
+  }
+  const errors = events.filter((e) => e.type === "error");
+  expect(errors.length).toBeLessThanOrEqual(1);
+  if (errors.length === 1) {
+    expect(events.at(-1)?.type).toBe("error");
+    expect(errors[0]?.type === "error" && errors[0].error).toBeInstanceOf(ZmtpProtocolError);
+  }
+  return events;
+}
+
+test(
+  "a peer without the keys never gets a CURVE server session to ready, whatever it sends",
+  () => {
+    fc.assert(
+      fc.property(
+        worldArb,
+        fc.array(hostileFrameArb, { minLength: 1, maxLength: 6 }),
+        cutsArb,
+        (world, frames, cuts) => {
+          const { client, server } = sessions(world);
+          const bytes = concatBytes([client.start(), ...frames]);
+          const events = pushAll(server, bytes, cuts);
+          expect(events.some((e) => e.type === "ready" || e.type === "message")).toBe(false);
+        },
+      ),
+      parameters,
+    );
+  },
+  timeoutMs,
+);
+
+test(
+  "after a CURVE handshake, frames the peer did not box are refused and deliver nothing",
+  () => {
+    fc.assert(
+      fc.property(
+        worldArb,
+        fc.array(hostileFrameArb, { minLength: 1, maxLength: 6 }),
+        cutsArb,
+        (world, frames, cuts) => {
+          const { events: handshake, server } = shuttle(world, null);
+          expect(handshake.server.map((e) => e.type)).toEqual(["ready"]);
+          const events = pushAll(server, concatBytes(frames), cuts);
+          expect(events.map((e) => e.type)).toEqual(["error"]);
+        },
+      ),
+      parameters,
+    );
+  },
+  timeoutMs,
+);
