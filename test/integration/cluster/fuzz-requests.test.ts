@@ -99,6 +99,7 @@ test(title, async () => {
 });
 
 const rawBytesArb = bytesArb(400);
+const socketTypeArb = fc.constantFrom("DEALER", "ROUTER", "REQ", "SUB", "PUB", "PAIR", "dealer");
 
 /** A ZMTP stream from a hostile peer: mostly a good greeting and READY, then anything. */
 const zmtpStreamArb = fc
@@ -109,14 +110,14 @@ const zmtpStreamArb = fc
       fc.uint8Array({ minLength: 64, maxLength: 64 }),
     ),
     ready: fc.oneof(
-      fc.tuple(fc.constantFrom("DEALER", "ROUTER", "REQ", "SUB", "PUB", "PAIR", "dealer"), rawBytesArb)
+      fc.tuple(socketTypeArb, rawBytesArb)
         .map(([type, identity]) => encodeReady(type, identity)),
       fc.record({ name: fc.string({ maxLength: 8 }), data: rawBytesArb })
         .map(({ name, data }) => encodeCommand(name, data)),
     ),
     frames: fc.array(
       fc.oneof(
-        fc.array(rawBytesArb, { minLength: 1, maxLength: 3 }).map((frames) => encodeMessage(frames)),
+        fc.array(rawBytesArb, { minLength: 1, maxLength: 3 }).map((parts) => encodeMessage(parts)),
         fc.record({
           name: fc.constantFrom("PING", "PONG", "SUBSCRIBE", "CANCEL", "READY", "ERROR", "HELLO"),
           data: rawBytesArb,
