@@ -6,8 +6,8 @@
 // refused; and a MESSAGE that was changed, replayed or made up is refused. Then two CURVE
 // Sessions with one byte of their conversation changed: nothing throws, and a handshake that
 // still completes names the true keys and metadata, the change having hit a byte no one checks.
-// Last, a CURVE server session taking frames from a peer without the keys, in any chunks: it
-// never becomes ready, and after a real handshake nothing unboxed is delivered.
+// Last, a CURVE session taking frames from a peer without the keys, in any chunks: it never
+// becomes ready, and after a real handshake nothing unboxed is delivered.
 //
 // CI runs a fixed seed; FUZZ_RUNS / FUZZ_SEED change it (test/harness/fuzz.ts).
 import { expect, test } from "bun:test";
@@ -517,17 +517,21 @@ function pushAll(session: Session, bytes: Uint8Array, cuts: readonly number[]): 
 }
 
 test(
-  "a peer without the keys never gets a CURVE server session to ready, whatever it sends",
+  "a peer without the keys never gets a CURVE session to ready, whatever it sends",
   () => {
     fc.assert(
       fc.property(
         worldArb,
+        fc.boolean(),
         fc.array(hostileFrameArb, { minLength: 1, maxLength: 6 }),
         cutsArb,
-        (world, frames, cuts) => {
+        (world, isServerAttacked, frames, cuts) => {
+          // Against a server, a client that lacks the keys; against a client, a fake server.
           const { client, server } = sessions(world);
-          const bytes = concatBytes([client.start(), ...frames]);
-          const events = pushAll(server, bytes, cuts);
+          const [target, impersonated] = isServerAttacked ? [server, client] : [client, server];
+          target.start();
+          const bytes = concatBytes([impersonated.start(), ...frames]);
+          const events = pushAll(target, bytes, cuts);
           expect(events.some((e) => e.type === "ready" || e.type === "message")).toBe(false);
         },
       ),
