@@ -114,7 +114,7 @@ function sentCommand(step: CurveStep): { name: string; data: Uint8Array } {
   return command;
 }
 
-/** A step from untrusted input: continue or error, and an error is a typed one. */
+/** A step taken on untrusted input is one of the three kinds; an error is a typed one. */
 function expectTyped(step: CurveStep): void {
   expect(["continue", "done", "error"]).toContain(step.kind);
   if (step.kind === "error") {
