@@ -17,6 +17,17 @@ export class KvError extends Error {
   }
 }
 
+/** A compare-and-set found the key at another version: nothing was written. */
+export class ConflictError extends KvError {
+  /** The key's version when the write was refused; 0 when the key was absent. */
+  readonly version: number;
+  constructor(message: string, version: number) {
+    super("CONFLICT", message);
+    this.name = "ConflictError";
+    this.version = version;
+  }
+}
+
 /** A peer broke ZMTP: the one connection is closed, nothing else is affected. */
 export class ZmtpProtocolError extends KvError {
   constructor(message: string) {
