@@ -21,6 +21,7 @@ export class ClusterClock {
   private readonly committedMs: () => number;
   private start: { readonly clusterMs: number; readonly monoMs: number } | null = null;
   private lastCommitMono: number | null = null;
+  private lastReading = 0;
 
   /** `committedMs`: the newest reading committed through Raft (ClusterState.clockMs). */
   constructor(committedMs: () => number) {
@@ -34,7 +35,9 @@ export class ClusterClock {
   read(now: number): number {
     if (this.start === null) this.start = { clusterMs: this.committedMs(), monoMs: now };
     // A shell clock that steps back (it must not) would otherwise move readings backwards.
-    return this.start.clusterMs + Math.max(0, now - this.start.monoMs);
+    const reading = this.start.clusterMs + Math.max(0, now - this.start.monoMs);
+    this.lastReading = Math.max(this.lastReading, reading);
+    return this.lastReading;
   }
 
   /** The reading to commit now, or null when the last one is recent enough. */

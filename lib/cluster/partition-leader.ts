@@ -546,11 +546,13 @@ export class PartitionLeader {
     this.versions.close(key);
     const rid = this.send(replica, { type: "read", partition: this.partition, epoch: this.context.epoch, key });
     this.readsInFlight.set(rid, (answer) => {
+      // The write that asked goes first, then those that waited, in arrival order.
+      const waiting = this.versions.open(key);
       if (answer.ok) {
         this.versions.learned(key, answer.row?.seq ?? 0);
         then();
       } else done(answer);
-      for (const run of this.versions.open(key)) run();
+      for (const run of waiting) run();
       if (!this.pendingByKey.has(key)) this.versions.forget(key);
     });
   }
