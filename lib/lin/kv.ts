@@ -153,7 +153,7 @@ export interface OpRecord {
 
 /** Reply codes after which the operation certainly did not take effect. */
 export const definiteErrorCodes: readonly string[] = [
-  "UNAVAILABLE", "NOT_LEADER", "INVALID_KEY", "BAD_REQUEST",
+  "UNAVAILABLE", "NOT_LEADER", "INVALID_KEY", "BAD_REQUEST", "CONFLICT",
 ];
 
 function inputOf(record: OpRecord): KvInput {
