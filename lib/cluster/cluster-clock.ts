@@ -35,7 +35,8 @@ export class ClusterClock {
   read(now: number): number {
     if (this.start === null) this.start = { clusterMs: this.committedMs(), monoMs: now };
     // A shell clock that steps back (it must not) would otherwise move readings backwards.
-    const reading = this.start.clusterMs + Math.max(0, now - this.start.monoMs);
+    // Whole ms (readings are stored as integers), rounded down: a clock behind is the safe side.
+    const reading = this.start.clusterMs + Math.floor(Math.max(0, now - this.start.monoMs));
     this.lastReading = Math.max(this.lastReading, reading);
     return this.lastReading;
   }

@@ -180,6 +180,7 @@ describe("ClusterClock", () => {
     committed = 99_999; // later commits do not move a running clock
     expect(clock.read(350)).toBe(7250);
     expect(clock.read(200)).toBe(7250); // a shell clock stepping back never moves it backwards
+    expect(clock.read(450.9)).toBe(7350); // whole ms, rounded down (rows store integers)
   });
 
   test("a reading is due once per interval", () => {
