@@ -249,7 +249,11 @@ const clientFlags: readonly FlagSpec[] = [
   { name: "raw", kind: "boolean", description: "the same as --output raw" },
   { name: "value-file", kind: "string", valueName: "file",
     description: "SET reads its value from this file (- reads stdin, as does the value -)" },
-  { name: "verbose", kind: "boolean", description: "COUNT shows every partition's count; GET the version" },
+  {
+    name: "verbose",
+    kind: "boolean",
+    description: "COUNT shows every partition's count; GET the version",
+  },
   { name: "history-file", kind: "string", valueName: "file",
     description: "REPL history (default $WAREHOUSE_HISTORY, else ~/.warehouse_history)" },
   { name: "timeout-ms", kind: "string", valueName: "ms",

@@ -157,10 +157,12 @@ export class WarehouseClient {
   ): Promise<WriteReply<"created" | "updated">> {
     const writer = this.nextWriter();
     const body = { op: "SET", key: checkedKey(key), value, writer, ...conditionOf(options) };
-    const reply = await this.call(options.ttlMs === undefined ? body : { ...body, ttlMs: options.ttlMs }, options);
+    const ttl = options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs };
+    const reply = await this.call({ ...body, ...ttl }, options);
     const status = reply["status"];
     if (status !== "created" && status !== "updated") throw malformed();
-    return { status, replicas: numberField(reply, "replicas"), version: numberField(reply, "version") };
+    const replicas = numberField(reply, "replicas");
+    return { status, replicas, version: numberField(reply, "version") };
   }
 
   async get(
@@ -184,7 +186,8 @@ export class WarehouseClient {
     const reply = await this.call(body, options);
     const status = reply["status"];
     if (status !== "deleted" && status !== "not_found") throw malformed();
-    return { status, replicas: numberField(reply, "replicas"), version: numberField(reply, "version") };
+    const replicas = numberField(reply, "replicas");
+    return { status, replicas, version: numberField(reply, "version") };
   }
 
   /** Retires a dead member for good (REMOVE); its partitions are placed on the others. */

@@ -268,7 +268,8 @@ class CommandRun {
     const { client, options } = this;
     switch (command.kind) {
       case "set": {
-        const reply = await client.set(command.key, command.value, { ...options, ...setOptions(command) });
+        const setWith = { ...options, ...setOptions(command) };
+        const reply = await client.set(command.key, command.value, setWith);
         const withVersion = command.ifVersion !== null || command.ttlMs !== null;
         await this.print(isRaw ? reply.status : formatSet(reply, withVersion));
         return true;

@@ -544,7 +544,8 @@ export class PartitionLeader {
       return done({ ok: false, code: "UNAVAILABLE", message });
     }
     this.versions.close(key);
-    const rid = this.send(replica, { type: "read", partition: this.partition, epoch: this.context.epoch, key });
+    const base = { partition: this.partition, epoch: this.context.epoch };
+    const rid = this.send(replica, { type: "read", ...base, key });
     this.readsInFlight.set(rid, (answer) => {
       // The write that asked goes first, then those that waited, in arrival order.
       const waiting = this.versions.open(key);

@@ -382,7 +382,8 @@ export class SqliteReplicaStore implements ReplicaStorage {
       case "copy-rows":
         assert(state.summary.isCopying, `copy rows into ${p} with no copy running`);
         for (const row of write.rows) {
-          s.upsertRow.run(row.key, p, row.seq, row.epoch, row.value, row.writer, row.expiresAt ?? null);
+          const expiresAt = row.expiresAt ?? null;
+          s.upsertRow.run(row.key, p, row.seq, row.epoch, row.value, row.writer, expiresAt);
         }
         return;
       case "copy-end":

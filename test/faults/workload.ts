@@ -1,8 +1,8 @@
 // The workload: C clients, each a closed loop of SET (unique values), GET and DELETE on the
 // current key set, some of the writes compare-and-set (SET and DELETE with ifVersion, the
-// version the client last saw for the key), one attempt per operation, recorded with call and return times on the
-// monotonic clock. NOT_LEADER hints say where the next attempt goes; a timeout moves on to the
-// next node. Every attempt becomes one history record (lib/lin's OpRecord).
+// version the client last saw for the key), one attempt per operation, recorded with call and
+// return times on the monotonic clock. NOT_LEADER hints say where the next attempt goes; a
+// timeout moves on to the next node. Every attempt becomes one history record (lib/lin's OpRecord).
 import { appendFileSync } from "node:fs";
 import { definiteErrorCodes, type OpRecord } from "../../lib/lin/index.ts";
 import { type Attempt, NodeLink, type Reply } from "./wire.ts";

@@ -50,7 +50,8 @@ test("two python3-zmq clients count to 2 x 15 by compare-and-set", async () => {
       expect(error["code"]).toBe("CONFLICT");
       // The loser learns the version of a write that won, newer than the one it compared with.
       expect(winVersions.has(error["version"])).toBe(true);
-      expect(error["version"] as number).toBeGreaterThan((e["request"] as Json)["ifVersion"] as number);
+      const compared = (e["request"] as Json)["ifVersion"] as number;
+      expect(error["version"] as number).toBeGreaterThan(compared);
     }
   } finally {
     await client.close();

@@ -22,7 +22,7 @@ async function conflictOf(write: Promise<unknown>): Promise<ConflictError> {
   throw new Error("the write was not refused");
 }
 
-test("a loser gets CONFLICT with the winner's version; DELETE IF only at that version", async () => {
+test("a loser gets CONFLICT with the winner's version; DELETE IF only at it", async () => {
   await using env = await startSyncedCluster();
   const { client } = env;
   const key = crypto.randomUUID();
@@ -48,7 +48,7 @@ test("a loser gets CONFLICT with the winner's version; DELETE IF only at that ve
   expect(recreated.version).toBeGreaterThan(deleted.version);
 }, scenarioTimeoutMs);
 
-test(`${PROCESSES} client processes x ${INCREMENTS} CAS increments end at exactly the sum`, async () => {
+test(`${PROCESSES} processes x ${INCREMENTS} CAS increments end at exactly the sum`, async () => {
   await using env = await startSyncedCluster();
   const { cluster, client } = env;
   const key = crypto.randomUUID();

@@ -46,8 +46,9 @@ test("a holder killed with kill -9 loses the lock when its TTL runs out", async 
     holder = Bun.spawn(
       [bunPath, FIXTURE, "hold", cluster.endpoints().join(","), lockKey, String(ttlMs)],
       { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    type Held = { acquired: boolean; sentAt: number };
     const { found } = await readUntil(holder.stdout, timeouts.conditionMs, (text) =>
-      text.includes("\n") ? (JSON.parse(text) as { acquired: boolean; sentAt: number }) : undefined);
+      text.includes("\n") ? (JSON.parse(text) as Held) : undefined);
     expect(found?.acquired).toBe(true);
     const sentAt = (found as { sentAt: number }).sentAt;
     holder.kill("SIGKILL");

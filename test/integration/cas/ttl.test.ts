@@ -48,7 +48,7 @@ function expectGoneBetween(seen: Seen[], earliest: number, latest: number): void
   expect((gone as Seen).call).toBeLessThanOrEqual(latest);
 }
 
-test("a key expires once its TTL has run out, never before, as a delete with a version", async () => {
+test("a key expires once its TTL has run out, never before, as a versioned delete", async () => {
   await using env = await startSyncedCluster();
   const { client } = env;
   const key = crypto.randomUUID();
@@ -65,7 +65,8 @@ test("a key expires once its TTL has run out, never before, as a delete with a v
   expect((conflict as ConflictError).version).toBe(0);
   const recreated = await client.set(key, "again", { ifVersion: 0 });
   expect(recreated.version).toBeGreaterThanOrEqual(written.version + 2);
-  expect(await client.get(key)).toEqual({ found: true, value: "again", version: recreated.version });
+  const again = await client.get(key);
+  expect(again).toEqual({ found: true, value: "again", version: recreated.version });
 }, scenarioTimeoutMs);
 
 test("renewing the TTL by compare-and-set keeps the key; stopping lets it expire", async () => {

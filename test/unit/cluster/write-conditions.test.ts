@@ -74,7 +74,7 @@ describe("compare-and-set at the partition leader", () => {
     expect(world.values(1)).toEqual({ [k(1)]: "after" });
   });
 
-  test("a lookup with no live replica to ask is UNAVAILABLE and releases the waiting writes", () => {
+  test("a lookup no live replica answers is UNAVAILABLE and releases the waiting writes", () => {
     const world = serving();
     world.down.add(1);
     world.down.add(2);
@@ -106,7 +106,7 @@ describe("expiring keys at the partition leader", () => {
     ]);
   });
 
-  test("a write after the TTL keeps the key: the expiry deletes only the version it carried", () => {
+  test("a later write keeps the key: the expiry deletes only the version it carried", () => {
     const world = serving();
     world.writeWith(k(1), "v", { expiresAt: 1000 });
     world.settle();
