@@ -23,6 +23,7 @@ export const wireErrorCodes: readonly WireErrorCode[] = Object.freeze([
   "BAD_REQUEST",
   "UNAVAILABLE",
   "TIMEOUT",
+  "CONFLICT",
 ]);
 
 export function isWireErrorCode(value: unknown): value is WireErrorCode {
@@ -60,19 +61,29 @@ export interface WriteIdentity {
   readonly retry?: boolean;
 }
 
-export interface SetRequest extends WriteIdentity {
+/**
+ * Compare-and-set: the write happens only if the key's current version equals `ifVersion`
+ * (0: the key must not exist); otherwise the reply is CONFLICT with the current `version`.
+ */
+export interface WriteCondition {
+  readonly ifVersion?: number;
+}
+
+export interface SetRequest extends WriteIdentity, WriteCondition {
   readonly id: RequestId;
   readonly op: "SET";
   /** Canonical (lower-case) UUID4. */
   readonly key: string;
   readonly value: string;
+  /** The key is deleted this many ms after the write (a change of its own, with a version). */
+  readonly ttlMs?: number;
 }
 export interface GetRequest {
   readonly id: RequestId;
   readonly op: "GET";
   readonly key: string;
 }
-export interface DeleteRequest extends WriteIdentity {
+export interface DeleteRequest extends WriteIdentity, WriteCondition {
   readonly id: RequestId;
   readonly op: "DELETE";
   readonly key: string;
@@ -272,18 +283,46 @@ function parseFields(
   if (key === null) {
     return { ok: false, id, code: "INVALID_KEY", message: "key is not a valid UUID4" };
   }
-  const identity = op === "GET" ? null : parseWriteIdentity(id, request);
-  if (identity !== null && "ok" in identity) return identity;
+  if (op === "GET") return { ok: true, request: { id, op, key } };
+  const identity = parseWriteIdentity(id, request);
+  if ("ok" in identity) return identity;
+  const condition = parseCondition(id, request);
+  if ("ok" in condition) return condition;
   switch (op) {
-    case "SET":
-      return { ok: true, request: { id, op, key, value, ...(identity as WriteIdentity) } };
-    case "GET":
-      return { ok: true, request: { id, op, key } };
+    case "SET": {
+      const ttl = parseTtl(id, request);
+      if (typeof ttl !== "number" && ttl !== null) return ttl;
+      const ttlField = ttl === null ? {} : { ttlMs: ttl };
+      return { ok: true, request: { id, op, key, value, ...identity, ...condition, ...ttlField } };
+    }
     case "DELETE":
-      return { ok: true, request: { id, op, key, ...(identity as WriteIdentity) } };
+      return { ok: true, request: { id, op, key, ...identity, ...condition } };
     default:
       return unreachable(op);
   }
+}
+
+/** Longest TTL accepted: 30 days, in ms. */
+export const ttlMsMax = 30 * 24 * 3600 * 1000;
+
+// A write's optional `ifVersion`: a version (a non-negative safe integer; 0 = absent).
+function parseCondition(id: RequestId, request: JsonObject): WriteCondition | ParseRequestResult {
+  const ifVersion = request["ifVersion"];
+  if (ifVersion === undefined || ifVersion === null) return {};
+  if (!Number.isSafeInteger(ifVersion) || (ifVersion as number) < 0) {
+    return badRequest(id, `"ifVersion" must be a version (an integer >= 0; 0: the key is absent)`);
+  }
+  return { ifVersion: ifVersion as number };
+}
+
+// SET's optional `ttlMs`: 1 ms to 30 days.
+function parseTtl(id: RequestId, request: JsonObject): number | null | ParseRequestResult {
+  const ttl = request["ttlMs"];
+  if (ttl === undefined || ttl === null) return null;
+  if (!Number.isSafeInteger(ttl) || (ttl as number) < 1 || (ttl as number) > ttlMsMax) {
+    return badRequest(id, `"ttlMs" must be an integer from 1 to ${ttlMsMax} (30 days)`);
+  }
+  return ttl as number;
 }
 
 /** Longest `writer` accepted, in characters. */

@@ -268,19 +268,22 @@ class CommandRun {
     const { client, options } = this;
     switch (command.kind) {
       case "set": {
-        const reply = await client.set(command.key, command.value, options);
-        await this.print(isRaw ? reply.status : formatSet(reply));
+        const setWith = { ...options, ...setOptions(command) };
+        const reply = await client.set(command.key, command.value, setWith);
+        const withVersion = command.ifVersion !== null || command.ttlMs !== null;
+        await this.print(isRaw ? reply.status : formatSet(reply, withVersion));
         return true;
       }
       case "get": {
         const reply = await client.get(command.key, options);
-        if (!isRaw || reply.found) await this.print(formatGet(reply));
+        if (!isRaw || reply.found) await this.print(formatGet(reply, command.isVerbose && !isRaw));
         return reply.found;
       }
       case "delete": {
-        const reply = await client.delete(command.key, options);
+        const condition = command.ifVersion === null ? {} : { ifVersion: command.ifVersion };
+        const reply = await client.delete(command.key, { ...options, ...condition });
         if (!isRaw || reply.status === "deleted") {
-          await this.print(isRaw ? reply.status : formatDelete(reply));
+          await this.print(isRaw ? reply.status : formatDelete(reply, command.ifVersion !== null));
         }
         return reply.status === "deleted";
       }
@@ -354,14 +357,17 @@ class CommandRun {
       return answer;
     };
     switch (command.kind) {
-      case "set":
-        return (await reply({ op: "SET", key: command.key, value: command.value }))["ok"] === true;
+      case "set": {
+        const body = { op: "SET", key: command.key, value: command.value, ...setOptions(command) };
+        return (await reply(body))["ok"] === true;
+      }
       case "get": {
         const answer = await reply({ op: "GET", key: command.key });
         return answer["ok"] === true && answer["found"] === true;
       }
       case "delete": {
-        const answer = await reply({ op: "DELETE", key: command.key });
+        const condition = command.ifVersion === null ? {} : { ifVersion: command.ifVersion };
+        const answer = await reply({ op: "DELETE", key: command.key, ...condition });
         return answer["ok"] === true && answer["status"] === "deleted";
       }
       case "scan":
@@ -389,6 +395,13 @@ class CommandRun {
         return unreachable(command);
     }
   }
+}
+
+function setOptions(command: { ifVersion: number | null; ttlMs: number | null }) {
+  return {
+    ...(command.ifVersion === null ? {} : { ifVersion: command.ifVersion }),
+    ...(command.ttlMs === null ? {} : { ttlMs: command.ttlMs }),
+  };
 }
 
 /** Runs commands given as words (the command line) or as script text (--exec). */

@@ -42,9 +42,11 @@ export function handleClientRequest(
   context.run(coreOp, (result) => {
     if (result.ok) return reply(okReply(request.id, result.fields));
     const extra =
-      result.leader === undefined
-        ? undefined
-        : { leader: { id: result.leader.id, endpoint: result.leader.endpoint } };
+      result.leader !== undefined
+        ? { leader: { id: result.leader.id, endpoint: result.leader.endpoint } }
+        : result.version !== undefined
+          ? { version: result.version }
+          : undefined;
     reply(errorReply(request.id, result.code, result.message, extra));
   });
 }
@@ -58,6 +60,8 @@ function clientOp(request: Exclude<ClientRequest, { op: "HEARTBEAT" | "REMOVE" }
         value: request.value,
         writer: request.writer ?? null,
         isRetry: request.retry === true,
+        ...(request.ifVersion === undefined ? {} : { ifVersion: request.ifVersion }),
+        ...(request.ttlMs === undefined ? {} : { ttlMs: request.ttlMs }),
       };
     case "DELETE":
       return {
@@ -65,6 +69,7 @@ function clientOp(request: Exclude<ClientRequest, { op: "HEARTBEAT" | "REMOVE" }
         key: request.key,
         writer: request.writer ?? null,
         isRetry: request.retry === true,
+        ...(request.ifVersion === undefined ? {} : { ifVersion: request.ifVersion }),
       };
     case "GET":
       return { op: "GET", key: request.key };

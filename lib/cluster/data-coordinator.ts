@@ -15,6 +15,7 @@ import {
   type WriteResult,
 } from "./partition-leader.ts";
 import type { ClusterCommand, ClusterState } from "./state.ts";
+import { plainWrite, type WriteOptions } from "./write-conditions.ts";
 
 export interface CoordinatorSettings {
   readonly selfId: number;
@@ -117,10 +118,11 @@ export class DataCoordinator {
     writer: string | null,
     isRetry: boolean,
     done: (r: WriteResult) => void,
+    options: WriteOptions = plainWrite,
   ) {
     const leader = this.leaderOfKey(key);
-    if (isRetry && writer !== null) leader.writeOnce(key, value, writer, done);
-    else leader.write(key, value, writer, done);
+    if (isRetry && writer !== null) leader.writeOnce(key, value, writer, done, options);
+    else leader.write(key, value, writer, done, options);
   }
 
   read(key: string, done: (r: ReadResult) => void): void {
@@ -198,14 +200,15 @@ export class DataCoordinator {
     this.leaders[partition]?.onInsyncChanged();
   }
 
-  tick(): void {
+  /** `now`: the cluster clock (cluster-clock.ts), for expiring keys; null: none expire. */
+  tick(now: number | null = null): void {
     this.tickCount++;
     for (const [rid, t] of this.tracked) {
       if (t.deadlineTick > this.tickCount) continue;
       this.tracked.delete(rid);
       this.leaders[t.partition]?.onTimeout(rid, t.to);
     }
-    for (const leader of this.leaders) leader.tick();
+    for (const leader of this.leaders) leader.tick(now);
   }
 
   hasOutgoing(): boolean {

@@ -85,6 +85,8 @@ export type DataRequest =
       readonly epoch: number;
       readonly afterKey: string;
       readonly limit: number;
+      /** Only rows with a TTL: a new leader learning which keys it must expire. */
+      readonly ttlOnly?: boolean;
     }
   | {
       readonly type: "writer";

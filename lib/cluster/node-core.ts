@@ -24,6 +24,7 @@ import {
   type ScanPosition,
   type WriteResult,
 } from "./data-coordinator.ts";
+import { ClusterClock } from "./cluster-clock.ts";
 import { ReplicaCore, type ReplicaBatch } from "./replica-core.ts";
 import {
   ClusterState,
@@ -69,12 +70,17 @@ export type ClientOp =
       readonly writer: string | null;
       /** An earlier attempt may have happened: answer its outcome if it did. */
       readonly isRetry?: boolean;
+      /** Compare-and-set: the key's version must be this (0: absent). */
+      readonly ifVersion?: number;
+      /** The key is deleted this long after the leader took the write. */
+      readonly ttlMs?: number;
     }
   | {
       readonly op: "DELETE";
       readonly key: string;
       readonly writer: string | null;
       readonly isRetry?: boolean;
+      readonly ifVersion?: number;
     }
   | { readonly op: "GET"; readonly key: string }
   | {
@@ -90,9 +96,11 @@ export type ClientResult =
   | { ok: true; fields: Record<string, unknown> }
   | {
       ok: false;
-      code: "NOT_LEADER" | "UNAVAILABLE" | "TIMEOUT" | "BAD_REQUEST";
+      code: "NOT_LEADER" | "UNAVAILABLE" | "TIMEOUT" | "BAD_REQUEST" | "CONFLICT";
       message: string;
       leader?: MemberRecord;
+      /** CONFLICT: the key's current version (0 when absent). */
+      version?: number;
     };
 
 export type StepInput =
@@ -116,6 +124,8 @@ export class NodeCore {
   private readonly replica: ReplicaCore;
   private stateValue: ClusterState;
   private coordinator: DataCoordinator | null = null;
+  /** The cluster clock while this node coordinates (a new one per term). */
+  private clock: ClusterClock | null = null;
   private readonly roundSentAt = new Map<number, number>();
   private roundsTerm = 0;
   private readonly readsByContext = new Map<string, WaitingRead>();
@@ -201,11 +211,26 @@ export class NodeCore {
 
   // ---- inputs ------------------------------------------------------------------------------
 
-  tick(): void {
+  /** `now`: the shell's monotonic clock in ms; without it no key expires and no clock reading
+   * is committed (tests of the Raft side alone). */
+  tick(now: number | null = null): void {
     this.tickCount++;
     this.raft.tick();
-    this.coordinator?.tick();
+    this.coordinator?.tick(now === null ? null : this.clusterNow(now));
+    if (now !== null) this.commitClock(now);
     this.maybeHandBack();
+  }
+
+  /** The cluster clock at monotonic `now`; null when this node does not coordinate. */
+  private clusterNow(now: number): number | null {
+    return this.coordinator === null || this.clock === null ? null : this.clock.read(now);
+  }
+
+  /** While coordinating, commits a clock reading every CLOCK_COMMIT_INTERVAL_MS. */
+  private commitClock(now: number): void {
+    if (this.coordinator === null || this.clock === null) return;
+    const ms = this.clock.dueReading(now);
+    if (ms !== null) this.propose({ type: "clock", ms });
   }
 
   step(from: number, input: StepInput): void {
@@ -253,7 +278,14 @@ export class NodeCore {
       case "DELETE": {
         const value = op.op === "SET" ? op.value : null;
         const isRetry = op.isRetry === true && op.writer !== null;
-        this.coordinator.write(op.key, value, op.writer, isRetry, (r) => done(writeResult(r)));
+        const ttlMs = op.op === "SET" ? op.ttlMs : undefined;
+        const clusterNow = this.clusterNow(now);
+        const options = {
+          ifVersion: op.ifVersion ?? null,
+          expiresAt: ttlMs === undefined || clusterNow === null ? null : clusterNow + ttlMs,
+        };
+        const finish = (r: WriteResult) => done(writeResult(r));
+        this.coordinator.write(op.key, value, op.writer, isRetry, finish, options);
       }
     }
   }
@@ -435,6 +467,7 @@ export class NodeCore {
     }
     this.coordinator.stop();
     this.coordinator = null;
+    this.clock = null;
     if (status.role !== "leader") this.failWaiting();
   }
 
@@ -442,6 +475,7 @@ export class NodeCore {
     if (this.coordinator !== null) {
       this.coordinator.stop();
       this.coordinator = null;
+      this.clock = null;
     }
     for (const run of this.queued.splice(0)) run();
     for (const read of this.readsByContext.values()) read.done(this.notLeader() ?? unavailable());
@@ -471,6 +505,7 @@ export class NodeCore {
         replicated: (id, count) => this.replicatedListener?.(id, count),
       },
     );
+    this.clock = new ClusterClock(() => this.stateValue.clockMs);
     for (const run of this.queued.splice(0)) run();
   }
 
@@ -623,6 +658,7 @@ function unavailable(): ClientResult {
 }
 
 function writeResult(r: WriteResult): ClientResult {
+  if (!r.ok && r.code === "CONFLICT") return { ...r };
   if (!r.ok) return { ok: false, code: r.code, message: r.message };
   return { ok: true, fields: { status: r.status, replicas: r.replicas, version: r.version } };
 }

@@ -275,7 +275,7 @@ export class WarehouseNode {
 
   private onTick(): void {
     if (this.isStopped) return;
-    this.core.tick();
+    this.core.tick(performance.now());
     this.liveness.tick();
     this.noticeChanges();
     if (++this.ticksSinceHeartbeat * this.tickMs >= this.settings.heartbeatMs) {
@@ -482,7 +482,8 @@ export class WarehouseNode {
   }
 
   private onEffect(effect: StateEffect): void {
-    if (effect.type === "ignored") return;
+    // Clock readings commit every second: nothing to log.
+    if (effect.type === "ignored" || effect.type === "clock") return;
     if (effect.type === "member-added") {
       this.recorder.memberAdded(effect.member.id, effect.member.endpoint);
     }
@@ -691,7 +692,9 @@ function envelopeOf(from: number, out: PeerOut): PeerMessage<RaftMessage> {
   }
 }
 
-function effectFields(effect: Exclude<StateEffect, { type: "ignored" }>): Record<string, unknown> {
+function effectFields(
+  effect: Exclude<StateEffect, { type: "ignored" | "clock" }>,
+): Record<string, unknown> {
   switch (effect.type) {
     case "restored":
       return {};

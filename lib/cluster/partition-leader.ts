@@ -13,6 +13,13 @@ import type {
 } from "../store/replica-types.ts";
 import type { DataReply, DataRequest } from "./data-messages.ts";
 import type { ClusterCommand } from "./state.ts";
+import {
+  ExpiryIndex,
+  KeyVersions,
+  plainWrite,
+  type HeadVersion,
+  type WriteOptions,
+} from "./write-conditions.ts";
 
 /** Distributes a request without its rid: the coordinator numbers and times it. */
 export type OutgoingRequest = DataRequest extends infer R
@@ -41,7 +48,9 @@ export interface PartitionContext {
 
 export type WriteResult =
   | { ok: true; status: ChangeStatus; version: number; replicas: number }
-  | { ok: false; code: "UNAVAILABLE" | "TIMEOUT"; message: string };
+  | { ok: false; code: "UNAVAILABLE" | "TIMEOUT"; message: string }
+  /** A compare-and-set found another version (`version`: the key's, 0 when absent). */
+  | { ok: false; code: "CONFLICT"; message: string; version: number };
 
 export type ReadResult =
   | { ok: true; row: DataRow | null }
@@ -101,6 +110,8 @@ const RETRY_TICKS = 10;
 const CHANGE_WAIT_TICKS_MAX = 40;
 /** Changes of this epoch kept in memory, so a replica close behind is fed without a source. */
 const RECENT_CHANGES_MAX = 8192;
+/** Rows with a TTL read per page when a new leader learns which keys it must expire. */
+const EXPIRING_PAGE_ROWS = 1000;
 
 export class PartitionLeader {
   readonly partition: number;
@@ -128,6 +139,11 @@ export class PartitionLeader {
   }> = [];
   /** The fetch that reads outcomes of pending writes (see fetchStatuses), or 0. */
   private statusRid = 0;
+  private readonly versions = new KeyVersions();
+  private readonly expiry = new ExpiryIndex();
+  /** Where the takeover's read of rows with a TTL resumes; null when it is done. */
+  private expiringAfter: string | null = "";
+  private isExpiringReadInFlight = false;
 
   constructor(partition: number, context: PartitionContext) {
     this.partition = partition;
@@ -228,6 +244,7 @@ export class PartitionLeader {
       if (p.isFailed || p.last === null || compare(p.last, this.last) !== 0) return;
     }
     this.phase = "serving";
+    this.readExpiring();
     this.unsentPrev = this.last;
     this.acknowledgedSeq = this.last.seq;
     for (const id of this.context.insync()) this.progressOf(id).ackedSeq = this.last.seq;
@@ -455,8 +472,19 @@ export class PartitionLeader {
 
   // ---- writes ------------------------------------------------------------------------------
 
-  /** Orders a write; `done` runs once every replica that must have it has it durably. */
-  write(key: string, value: string | null, writer: string | null, done: (r: WriteResult) => void) {
+  /**
+   * Orders a write; `done` runs once every replica that must have it has it durably. With
+   * `ifVersion`, the write is ordered only if the key's version at the head of the order is
+   * that one; otherwise CONFLICT, answered once the writes that version rests on are
+   * acknowledged (were one lost, the version it reports would never have existed).
+   */
+  write(
+    key: string,
+    value: string | null,
+    writer: string | null,
+    done: (r: WriteResult) => void,
+    options: WriteOptions = plainWrite,
+  ) {
     if (this.phase === "deposed") {
       return done({ ok: false, code: "UNAVAILABLE", message: "this node is no longer the leader" });
     }
@@ -464,13 +492,31 @@ export class PartitionLeader {
       const same = this.pendingByWriter.get(writer);
       if (same !== undefined) return void same.done.push(done);
     }
+    const again = () => this.write(key, value, writer, done, options);
     if (this.phase !== "serving") {
       if (this.isStalled()) return done(this.stalled());
-      this.queuedWrites.push(() => this.write(key, value, writer, done));
+      this.queuedWrites.push(again);
       return;
     }
+    if (this.versions.isGated(key)) return this.versions.wait(key, again);
+    if (options.ifVersion !== null) {
+      const head = this.versions.get(key);
+      if (head === undefined) return this.lookUpVersion(key, again, done);
+      if (head.version !== options.ifVersion) return this.conflict(key, head, done);
+    }
     const prev = this.unsent.length > 0 ? (this.unsent[this.unsent.length - 1] as ChangeRecord) : this.unsentPrev;
-    const change: ChangeRecord = { seq: prev.seq + 1, epoch: this.context.epoch, key, value, writer };
+    const seq = prev.seq + 1;
+    const expiresAt = value === null ? null : options.expiresAt;
+    const change: ChangeRecord = {
+      seq,
+      epoch: this.context.epoch,
+      key,
+      value,
+      writer,
+      ...(expiresAt === null ? {} : { expiresAt }),
+    };
+    this.versions.ordered(key, seq, value === null);
+    this.expiry.ordered(key, seq, expiresAt);
     const entry: PendingWrite = { change, status: null, done: [done] };
     this.pending.push(entry);
     this.pendingByKey.set(key, (this.pendingByKey.get(key) ?? 0) + 1);
@@ -486,19 +532,93 @@ export class PartitionLeader {
   }
 
   /**
+   * The key's version is not known here (no write to it in flight): read it from an in-sync
+   * replica, holding the key's other writes meanwhile so none is ordered before the answer.
+   * With no write to the key in flight, every write to it is acknowledged, so every in-sync
+   * replica holds them all and the row it answers is the head of the order.
+   */
+  private lookUpVersion(key: string, then: () => void, done: (r: WriteResult) => void): void {
+    const replica = this.readReplica();
+    if (replica === null) {
+      const message = `partition ${this.partition} has no live in-sync replica`;
+      return done({ ok: false, code: "UNAVAILABLE", message });
+    }
+    this.versions.close(key);
+    const base = { partition: this.partition, epoch: this.context.epoch };
+    const rid = this.send(replica, { type: "read", ...base, key });
+    this.readsInFlight.set(rid, (answer) => {
+      // The write that asked goes first, then those that waited, in arrival order.
+      const waiting = this.versions.open(key);
+      if (answer.ok) {
+        this.versions.learned(key, answer.row?.seq ?? 0);
+        then();
+      } else done(answer);
+      for (const run of waiting) run();
+      if (!this.pendingByKey.has(key)) this.versions.forget(key);
+    });
+  }
+
+  private conflict(key: string, head: HeadVersion, done: (r: WriteResult) => void): void {
+    const message = head.version === 0
+      ? `key ${key} does not exist (version 0)`
+      : `key ${key} is at version ${head.version}`;
+    this.whenAcknowledged(
+      head.seq,
+      () => done({ ok: false, code: "CONFLICT", message, version: head.version }),
+      done,
+    );
+  }
+
+  /** Reads the rows with a TTL, a page at a time, so keys of earlier leaders expire too. */
+  private readExpiring(): void {
+    const afterKey = this.expiringAfter;
+    if (afterKey === null || this.isExpiringReadInFlight || this.phase !== "serving") return;
+    const replica = this.readReplica();
+    if (replica === null) return; // tried again at the next tick
+    const base = { partition: this.partition, epoch: this.context.epoch };
+    const limit = EXPIRING_PAGE_ROWS;
+    this.isExpiringReadInFlight = true;
+    const rid = this.send(replica, { type: "rows", ...base, afterKey, limit, ttlOnly: true });
+    this.readsInFlight.set(rid, (answer) => {
+      this.isExpiringReadInFlight = false;
+      if (!answer.ok) return;
+      const rows = answer.rows ?? [];
+      for (const row of rows) {
+        if (row.expiresAt !== undefined) this.expiry.learned(row.key, row.seq, row.expiresAt);
+      }
+      const last = rows[rows.length - 1];
+      this.expiringAfter = rows.length < limit || last === undefined ? null : last.key;
+      this.readExpiring();
+    });
+  }
+
+  /** Deletes the keys whose TTL ran out by cluster time `now`, each only at its version. */
+  private expire(now: number): void {
+    for (const { key, version } of this.expiry.due(now)) {
+      this.write(key, null, null, () => undefined, { ifVersion: version, expiresAt: null });
+    }
+  }
+
+  /**
    * A retried write: if an earlier attempt of `writer` is in flight here, it answers both; if one
    * was applied (by this leader or an earlier one), its outcome is answered from an in-sync
    * replica's change log; only otherwise is the write made. A fenced replica holds every write
    * an earlier leader could still have made, so "not in its log" means "never happened".
    */
-  writeOnce(key: string, value: string | null, writer: string, done: (r: WriteResult) => void) {
+  writeOnce(
+    key: string,
+    value: string | null,
+    writer: string,
+    done: (r: WriteResult) => void,
+    options: WriteOptions = plainWrite,
+  ) {
     if (this.phase === "fencing" || this.phase === "reconciling") {
       if (this.isStalled()) return done(this.stalled());
-      this.queuedWrites.push(() => this.writeOnce(key, value, writer, done));
+      this.queuedWrites.push(() => this.writeOnce(key, value, writer, done, options));
       return;
     }
     if (this.pendingByWriter.has(writer) || this.phase !== "serving") {
-      return this.write(key, value, writer, done);
+      return this.write(key, value, writer, done, options);
     }
     const replica = this.readReplica();
     if (replica === null) {
@@ -512,7 +632,9 @@ export class PartitionLeader {
         const message = "could not tell whether an earlier attempt happened; it did not happen now";
         return done({ ok: false, code: "UNAVAILABLE", message });
       }
-      if (change === undefined || change.key !== key) return this.write(key, value, writer, done);
+      if (change === undefined || change.key !== key) {
+        return this.write(key, value, writer, done, options);
+      }
       done({
         ok: true,
         status: change.status,
@@ -650,6 +772,7 @@ export class PartitionLeader {
       return;
     }
     this.pendingByKey.delete(key);
+    this.versions.forget(key);
     for (const run of this.waitingReads.get(key)?.splice(0) ?? []) run();
     this.waitingReads.delete(key);
   }
@@ -881,9 +1004,16 @@ export class PartitionLeader {
     return { ok: false, code: "UNAVAILABLE", message };
   }
 
-  /** Retries what failed and starts catch-ups of placed replicas that are not in sync. */
-  tick(): void {
+  /**
+   * Retries what failed and starts catch-ups of placed replicas that are not in sync; with the
+   * cluster time `now` (cluster-clock.ts), deletes the keys whose TTL ran out.
+   */
+  tick(now: number | null = null): void {
     if (this.phase === "deposed") return;
+    if (this.phase === "serving") {
+      this.readExpiring();
+      if (now !== null) this.expire(now);
+    }
     if (this.isStalled()) for (const run of this.queuedWrites.splice(0)) run();
     const insync = this.context.insync();
     if (this.phase === "fencing") {
@@ -972,6 +1102,7 @@ export class PartitionLeader {
     this.writerLookups.clear();
     for (const lookup of lookups) lookup(null);
     for (const run of this.queuedWrites.splice(0)) run();
+    for (const run of this.versions.openAll()) run();
     for (const [key, runs] of this.waitingReads) {
       this.waitingReads.delete(key);
       for (const run of runs) run();

@@ -97,7 +97,7 @@ const ANY_EPOCH = Number.MAX_SAFE_INTEGER;
 export function parseDataRequest(raw: unknown, limits: DataLimits): DataRequest {
   const type = oneOf(typeField(raw), "body.type", requestTypes);
   const names = ["type", "rid", "partition", "epoch", ...requestFields[type]];
-  const fields = exactObject(raw, "body", names);
+  const fields = exactObject(raw, "body", names, type === "rows" ? ["ttlOnly"] : []);
   const rid = integer(fields.rid, "body.rid", 1);
   const partition = integer(fields.partition, "body.partition", 0, partitionBound(limits) - 1);
   const epoch = integer(fields.epoch, "body.epoch", 1);
@@ -136,7 +136,8 @@ export function parseDataRequest(raw: unknown, limits: DataLimits): DataRequest 
       const afterKey =
         fields.afterKey === "" ? "" : key(fields.afterKey, "body.afterKey", partition, limits);
       const limit = integer(fields.limit, "body.limit", 1, limits.rowsMax);
-      return { type, ...common, afterKey, limit };
+      if (fields.ttlOnly === undefined) return { type, ...common, afterKey, limit };
+      return { type, ...common, afterKey, limit, ttlOnly: boolean(fields.ttlOnly, "body.ttlOnly") };
     }
     case "writer":
       return { type, ...common, writer: text(fields.writer, "body.writer", WRITER_CHARS_MAX) };
@@ -280,8 +281,9 @@ function changeRecord(
   partition: number | null,
   extra: readonly string[] = [],
 ): ChangeRecord {
-  const fields = exactObject(value, path, ["seq", "epoch", "key", "value", "writer", ...extra]);
-  return {
+  const names = ["seq", "epoch", "key", "value", "writer", ...extra];
+  const fields = exactObject(value, path, names, ["expiresAt"]);
+  const change = {
     seq: integer(fields.seq, `${path}.seq`, 1),
     epoch: integer(fields.epoch, `${path}.epoch`, 1),
     key: key(fields.key, `${path}.key`, partition, limits),
@@ -291,6 +293,9 @@ function changeRecord(
         : valueText(fields.value, `${path}.value`, limits.valueBytesMax),
     writer: writer(fields.writer, `${path}.writer`),
   };
+  if (fields.expiresAt === undefined) return change;
+  if (change.value === null) invalid(`${path}.expiresAt is set on a delete`);
+  return { ...change, expiresAt: integer(fields.expiresAt, `${path}.expiresAt`, 0) };
 }
 
 function appliedChange(
@@ -397,12 +402,13 @@ function dataRow(
   limits: DataLimits,
   partitionExpected: number | null,
 ): DataRow {
-  const fields = exactObject(value, path, ["key", "partition", "seq", "epoch", "value", "writer"]);
+  const names = ["key", "partition", "seq", "epoch", "value", "writer"];
+  const fields = exactObject(value, path, names, ["expiresAt"]);
   const partition = integer(fields.partition, `${path}.partition`, 0, partitionBound(limits) - 1);
   if (partitionExpected !== null && partition !== partitionExpected) {
     invalid(`${path}.partition must be ${partitionExpected}, got ${partition}`);
   }
-  return {
+  const row = {
     key: key(fields.key, `${path}.key`, partition, limits),
     partition,
     seq: integer(fields.seq, `${path}.seq`, 1),
@@ -410,6 +416,8 @@ function dataRow(
     value: valueText(fields.value, `${path}.value`, limits.valueBytesMax),
     writer: writer(fields.writer, `${path}.writer`),
   };
+  if (fields.expiresAt === undefined) return row;
+  return { ...row, expiresAt: integer(fields.expiresAt, `${path}.expiresAt`, 0) };
 }
 
 function rowList(

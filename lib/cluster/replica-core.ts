@@ -218,8 +218,13 @@ export class ReplicaCore {
         const rows = this.store.rowsAfter(partition, "", SNAPSHOT_ROWS_MAX);
         return { type: "snapshot-rows", rid, base, rows };
       }
-      case "rows":
-        return { type: "rows-page", rid, rows: this.store.rowsAfter(partition, request.afterKey, request.limit) };
+      case "rows": {
+        const { afterKey, limit } = request;
+        const rows = request.ttlOnly === true
+          ? this.store.expiringAfter(partition, afterKey, limit)
+          : this.store.rowsAfter(partition, afterKey, limit);
+        return { type: "rows-page", rid, rows };
+      }
       case "count":
         return { type: "row-count", rid, count: this.store.countRows(partition) };
       case "writer":

@@ -66,6 +66,11 @@ export class MemoryReplicaStore implements ReplicaStorage {
     return rows.slice(0, limit);
   }
 
+  expiringAfter(partition: number, afterKey: string, limit: number): DataRow[] {
+    const rows = this.rowsAfter(partition, afterKey, Number.MAX_SAFE_INTEGER);
+    return rows.filter((r) => r.expiresAt !== undefined).slice(0, limit);
+  }
+
   changeByWriter(partition: number, writer: string): AppliedChange | undefined {
     const log = this.state(partition).log;
     for (let i = log.length - 1; i >= 0; i--) {
@@ -165,7 +170,7 @@ export function statusOf(existed: boolean, isSet: boolean): ChangeStatus {
 }
 
 function rowOf(partition: number, change: ChangeRecord, value: string): DataRow {
-  return {
+  const row = {
     key: change.key,
     partition,
     seq: change.seq,
@@ -173,6 +178,7 @@ function rowOf(partition: number, change: ChangeRecord, value: string): DataRow 
     value,
     writer: change.writer,
   };
+  return change.expiresAt === undefined ? row : { ...row, expiresAt: change.expiresAt };
 }
 
 function applyWrite(s: PartitionState, write: Exclude<ReplicaWrite, { type: "append" }>): void {

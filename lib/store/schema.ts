@@ -6,7 +6,7 @@ import type { Database } from "bun:sqlite";
 import { assert, StorageError } from "../util/errors.ts";
 
 /** The schema this code writes. Stored in `PRAGMA user_version`; 0 means a new, empty file. */
-export const schemaVersion = 3;
+export const schemaVersion = 4;
 
 export interface ConnectionOptions {
   /** How long a write waits for a lock another connection holds before failing with STORAGE. */
@@ -106,6 +106,15 @@ const migrations: readonly string[] = [
     conf_state TEXT NOT NULL,
     data TEXT NOT NULL
   ) STRICT;
+  `,
+  // Expiring keys: a row's and a change's expiry in cluster-clock ms (NULL: no TTL), and the
+  // before-image's, so a truncation restores it. The partial index lists only rows with a TTL,
+  // which is what a new leader reads to take over their expiry.
+  `
+  ALTER TABLE kv ADD COLUMN expires_at INTEGER;
+  ALTER TABLE changes ADD COLUMN expires_at INTEGER;
+  ALTER TABLE changes ADD COLUMN before_expires_at INTEGER;
+  CREATE INDEX kv_expiring ON kv (partition, key) WHERE expires_at IS NOT NULL;
   `,
 ];
 

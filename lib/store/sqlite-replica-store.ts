@@ -29,6 +29,18 @@ interface ChangeRow {
   value: string | null;
   writer: string | null;
   status: string;
+  expiresAt: number | null;
+}
+
+/** A kv row as sqlite returns it: `expiresAt` is NULL for a key without a TTL. */
+interface KvRow {
+  key: string;
+  partition: number;
+  seq: number;
+  epoch: number;
+  value: string;
+  writer: string | null;
+  expiresAt: number | null;
 }
 
 interface UndoRow {
@@ -38,6 +50,7 @@ interface UndoRow {
   before_epoch: number | null;
   before_value: string | null;
   before_writer: string | null;
+  before_expires_at: number | null;
 }
 
 interface PartitionRow {
@@ -57,32 +70,42 @@ type ChangeInsert = [
   ...[partition: number, seq: number, epoch: number, key: string],
   ...[value: string | null, writer: string | null, status: string],
   ...[seq: number | null, epoch: number | null, value: string | null, writer: string | null],
+  ...[expiresAt: number | null, beforeExpiresAt: number | null],
 ];
 
-const changeColumns = "seq, epoch, key, value, writer, status";
+type RowUpsert = [
+  ...[key: string, partition: number, seq: number, epoch: number, value: string],
+  ...[writer: string | null, expiresAt: number | null],
+];
+
+const changeColumns = "seq, epoch, key, value, writer, status, expires_at AS expiresAt";
+const kvColumns = "key, partition, seq, epoch, value, writer, expires_at AS expiresAt";
 
 function prepare(db: Database) {
   return {
-    getRow: db.prepare<DataRow, [string]>(
-      "SELECT key, partition, seq, epoch, value, writer FROM kv WHERE key = ?",
-    ),
-    upsertRow: db.prepare<null, [string, number, number, number, string, string | null]>(
-      `INSERT INTO kv (key, partition, seq, epoch, value, writer) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+    getRow: db.prepare<KvRow, [string]>(`SELECT ${kvColumns} FROM kv WHERE key = ?`),
+    upsertRow: db.prepare<null, RowUpsert>(
+      `INSERT INTO kv (key, partition, seq, epoch, value, writer, expires_at)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
        ON CONFLICT (key) DO UPDATE SET seq = excluded.seq, epoch = excluded.epoch,
-         value = excluded.value, writer = excluded.writer`,
+         value = excluded.value, writer = excluded.writer, expires_at = excluded.expires_at`,
     ),
     deleteRow: db.prepare<null, [string]>("DELETE FROM kv WHERE key = ?"),
-    rowsAfter: db.prepare<DataRow, [number, string, number]>(
-      `SELECT key, partition, seq, epoch, value, writer FROM kv
+    rowsAfter: db.prepare<KvRow, [number, string, number]>(
+      `SELECT ${kvColumns} FROM kv
        WHERE partition = ?1 AND key > ?2 ORDER BY key LIMIT ?3`,
+    ),
+    expiringAfter: db.prepare<KvRow, [number, string, number]>(
+      `SELECT ${kvColumns} FROM kv
+       WHERE partition = ?1 AND key > ?2 AND expires_at IS NOT NULL ORDER BY key LIMIT ?3`,
     ),
     countRows: db.prepare<{ n: number }, [number]>(
       "SELECT count(*) AS n FROM kv WHERE partition = ?",
     ),
     insertChange: db.prepare<null, ChangeInsert>(
       `INSERT INTO changes (partition, seq, epoch, key, value, writer, status,
-         before_seq, before_epoch, before_value, before_writer)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)`,
+         before_seq, before_epoch, before_value, before_writer, expires_at, before_expires_at)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)`,
     ),
     changesAfter: db.prepare<ChangeRow, [number, number, number]>(
       `SELECT ${changeColumns} FROM changes WHERE partition = ?1 AND seq > ?2
@@ -93,8 +116,8 @@ function prepare(db: Database) {
        ORDER BY seq DESC LIMIT 1`,
     ),
     undoAfter: db.prepare<UndoRow, [number, number]>(
-      `SELECT seq, key, before_seq, before_epoch, before_value, before_writer FROM changes
-       WHERE partition = ?1 AND seq > ?2 ORDER BY seq DESC`,
+      `SELECT seq, key, before_seq, before_epoch, before_value, before_writer, before_expires_at
+       FROM changes WHERE partition = ?1 AND seq > ?2 ORDER BY seq DESC`,
     ),
     deleteChangesAfter: db.prepare<null, [number, number]>(
       "DELETE FROM changes WHERE partition = ?1 AND seq > ?2",
@@ -171,7 +194,8 @@ export class SqliteReplicaStore implements ReplicaStorage {
   }
 
   get(key: string): DataRow | undefined {
-    return this.guard("get", () => this.statements.getRow.get(key)) ?? undefined;
+    const row = this.guard("get", () => this.statements.getRow.get(key));
+    return row === null ? undefined : dataRowOf(row);
   }
 
   changesAfter(partition: number, afterSeq: number, limit: number): AppliedChange[] {
@@ -181,7 +205,15 @@ export class SqliteReplicaStore implements ReplicaStorage {
   }
 
   rowsAfter(partition: number, afterKey: string, limit: number): DataRow[] {
-    return this.guard("rowsAfter", () => this.statements.rowsAfter.all(partition, afterKey, limit));
+    return this.guard("rowsAfter", () =>
+      this.statements.rowsAfter.all(partition, afterKey, limit),
+    ).map(dataRowOf);
+  }
+
+  expiringAfter(partition: number, afterKey: string, limit: number): DataRow[] {
+    return this.guard("expiringAfter", () =>
+      this.statements.expiringAfter.all(partition, afterKey, limit),
+    ).map(dataRowOf);
   }
 
   changeByWriter(partition: number, writer: string): AppliedChange | undefined {
@@ -284,6 +316,8 @@ export class SqliteReplicaStore implements ReplicaStorage {
         before?.epoch ?? null,
         before?.value ?? null,
         before?.writer ?? null,
+        change.expiresAt ?? null,
+        before?.expiresAt ?? null,
       );
       if (change.value === null) this.statements.deleteRow.run(change.key);
       else {
@@ -294,6 +328,7 @@ export class SqliteReplicaStore implements ReplicaStorage {
           change.epoch,
           change.value,
           change.writer,
+          change.expiresAt ?? null,
         );
       }
       statuses.push(status);
@@ -321,6 +356,7 @@ export class SqliteReplicaStore implements ReplicaStorage {
               undo.before_epoch ?? 0,
               undo.before_value,
               undo.before_writer,
+              undo.before_expires_at,
             );
           }
         }
@@ -346,7 +382,8 @@ export class SqliteReplicaStore implements ReplicaStorage {
       case "copy-rows":
         assert(state.summary.isCopying, `copy rows into ${p} with no copy running`);
         for (const row of write.rows) {
-          s.upsertRow.run(row.key, p, row.seq, row.epoch, row.value, row.writer);
+          const expiresAt = row.expiresAt ?? null;
+          s.upsertRow.run(row.key, p, row.seq, row.epoch, row.value, row.writer, expiresAt);
         }
         return;
       case "copy-end":
@@ -399,5 +436,14 @@ function withLast(summary: LogSummary, last: LogPosition): LogSummary {
 
 function changeFromRow(row: ChangeRow): AppliedChange {
   const status = row.status as ChangeStatus;
-  return { seq: row.seq, epoch: row.epoch, key: row.key, value: row.value, writer: row.writer, status };
+  const { seq, epoch, key, value, writer } = row;
+  const change = { seq, epoch, key, value, writer, status };
+  return row.expiresAt === null ? change : { ...change, expiresAt: row.expiresAt };
+}
+
+// A key without a TTL has no `expiresAt` at all (the field is optional on the wire too).
+function dataRowOf(row: KvRow): DataRow {
+  const { key, partition, seq, epoch, value, writer } = row;
+  const out = { key, partition, seq, epoch, value, writer };
+  return row.expiresAt === null ? out : { ...out, expiresAt: row.expiresAt };
 }

@@ -84,6 +84,8 @@ const pureFiles = [
   "lib/cluster/data-messages.ts",
   "lib/cluster/replica-core.ts",
   "lib/cluster/partition-leader.ts",
+  "lib/cluster/write-conditions.ts",
+  "lib/cluster/cluster-clock.ts",
   "lib/cluster/data-coordinator.ts",
   "lib/cluster/node-core.ts",
   "lib/cluster/liveness.ts",

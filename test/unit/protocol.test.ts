@@ -133,6 +133,11 @@ describe("parseRequest: valid requests", () => {
       `{"id":10,"op":"SCAN","cursor":"3:","keysOnly":true}`,
       { id: 10, op: "SCAN", cursor: { partition: 3, afterKey: "" }, count: 10, keysOnly: true }],
     ["COUNT", `{"id":11,"op":"COUNT"}`, { id: 11, op: "COUNT" }],
+    ["SET with ifVersion and ttlMs", `{"id":12,"op":"SET","key":"${key}","value":"v",` +
+      `"ifVersion":0,"ttlMs":1500}`,
+      { id: 12, op: "SET", key, value: "v", ifVersion: 0, ttlMs: 1500 }],
+    ["DELETE with ifVersion", `{"id":13,"op":"DELETE","key":"${key}","ifVersion":42}`,
+      { id: 13, op: "DELETE", key, ifVersion: 42 }],
     ["upper-case key", `{"id":4,"op":"GET","key":"${upperKey}"}`, { id: 4, op: "GET", key }],
     ["id 0", `{"id":0,"op":"HEARTBEAT"}`, { id: 0, op: "HEARTBEAT" }],
     ["negative float id", `{"id":-1.5,"op":"HEARTBEAT"}`, { id: -1.5, op: "HEARTBEAT" }],
@@ -172,6 +177,14 @@ describe("parseRequest: invalid requests", () => {
   // [name, frame text, expected id, expected code, a fragment of the message]
   const invalid: readonly (readonly [string, string, unknown, string, string])[] = [
     ["empty frame", "", null, "BAD_REQUEST", "not valid JSON"],
+    ["ifVersion negative", `{"id":1,"op":"SET","key":"${key}","value":"v","ifVersion":-1}`, 1,
+      "BAD_REQUEST", '"ifVersion" must be a version'],
+    ["ifVersion a string", `{"id":1,"op":"DELETE","key":"${key}","ifVersion":"3"}`, 1,
+      "BAD_REQUEST", '"ifVersion" must be a version'],
+    ["ttlMs 0", `{"id":1,"op":"SET","key":"${key}","value":"v","ttlMs":0}`, 1,
+      "BAD_REQUEST", '"ttlMs" must be an integer from 1 to 2592000000'],
+    ["ttlMs fractional", `{"id":1,"op":"SET","key":"${key}","value":"v","ttlMs":1.5}`, 1,
+      "BAD_REQUEST", '"ttlMs" must be an integer'],
     ["SCAN cursor not a string", `{"id":1,"op":"SCAN","cursor":0}`, 1, "BAD_REQUEST",
       '"cursor" must be a string, got a number'],
     ["SCAN cursor malformed", `{"id":1,"op":"SCAN","cursor":"x:y"}`, 1, "BAD_REQUEST",

@@ -82,34 +82,45 @@ export class FakeClient implements ReplClient {
     return { count, partitions: [count, 0] };
   }
 
+  /** Versions as the cluster gives them: every write takes the next one. */
+  private nextVersion = 1;
+  private readonly versions = new Map<string, number>();
+
   async set(
     key: string,
     value: string,
-  ): Promise<{ status: "created" | "updated"; replicas: number }> {
+  ): Promise<{ status: "created" | "updated"; replicas: number; version: number }> {
     this.calls.push(`set ${key} ${value}`);
     this.check();
     const status = this.store.has(key) ? "updated" : "created";
     this.store.set(key, value);
-    return { status, replicas: 2 };
+    const version = this.nextVersion++;
+    this.versions.set(key, version);
+    return { status, replicas: 2, version };
   }
 
   async get(
     key: string,
     options: CallOptions = {},
-  ): Promise<{ found: true; value: string } | { found: false }> {
+  ): Promise<{ found: true; value: string; version: number } | { found: false }> {
     this.calls.push(`get ${key}`);
     this.check();
     await this.hang(options);
     const value = this.store.get(key);
-    return value === undefined ? { found: false } : { found: true, value };
+    const version = this.versions.get(key) ?? 0;
+    return value === undefined ? { found: false } : { found: true, value, version };
   }
 
-  async delete(key: string): Promise<{ status: "deleted" | "not_found"; replicas: number }> {
+  async delete(
+    key: string,
+  ): Promise<{ status: "deleted" | "not_found"; replicas: number; version: number }> {
     this.calls.push(`delete ${key}`);
     this.check();
+    const version = this.nextVersion++;
+    this.versions.delete(key);
     return this.store.delete(key)
-      ? { status: "deleted", replicas: 2 }
-      : { status: "not_found", replicas: 2 };
+      ? { status: "deleted", replicas: 2, version }
+      : { status: "not_found", replicas: 2, version };
   }
 
   async heartbeat(): Promise<HeartbeatInfo> {

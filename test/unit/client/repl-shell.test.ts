@@ -89,13 +89,24 @@ describe("text output", () => {
     expect(result.code).toBe(exitCodes.failed);
   });
 
+  test("GET --verbose shows the version; writes with IF or TTL print theirs", async () => {
+    const client = new FakeClient();
+    const result = await run({
+      script: `SET ${key} a; SET ${key} b TTL 100; GET ${key} --verbose; GET ${key}; ` +
+        `DELETE ${key} IF 2`,
+    }, { client });
+    expect(result.stdout).toBe("Created (2 replicas)\nUpdated (2 replicas), version 2\n" +
+      "b\n(version 2)\nb\nDeleted (2 replicas), version 3\n");
+    expect(result.code).toBe(exitCodes.ok);
+  });
+
   test("errors go to stderr, results to stdout, and the script goes on", async () => {
     const client = new FakeClient();
     client.failure = new KvError("UNAVAILABLE", "no live in-sync replica of partition 3");
     const result = await run({ script: `GET nope; GET ${key}; HELP GET` }, { client });
     expect(result.stderr).toBe("Error: key is not a valid UUID4\n" +
       "Error UNAVAILABLE: no live in-sync replica of partition 3\n");
-    expect(result.stdout).toStartWith("GET <uuid4>\n");
+    expect(result.stdout).toStartWith("GET <uuid4> [--verbose]\n");
     expect(result.code).toBe(exitCodes.failed);
   });
 

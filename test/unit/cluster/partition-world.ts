@@ -128,6 +128,18 @@ export class PartitionWorld {
     return results;
   }
 
+  /** A write with compare-and-set and expiry options. */
+  writeWith(
+    key: string,
+    value: string | null,
+    options: { ifVersion?: number; expiresAt?: number; writer?: string },
+  ): WriteResult[] {
+    const results: WriteResult[] = [];
+    const { ifVersion = null, expiresAt = null, writer = null } = options;
+    this.leader.write(key, value, writer, (r) => results.push(r), { ifVersion, expiresAt });
+    return results;
+  }
+
   read(key: string): ReadResult[] {
     const results: ReadResult[] = [];
     this.leader.read(key, (r) => results.push(r));

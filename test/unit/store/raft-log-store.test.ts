@@ -316,6 +316,10 @@ describe("SqliteRaftStorage schema", () => {
     const db = openDatabase(path, { busyTimeoutMs: 0 });
     db.run("INSERT INTO meta (name, value) VALUES ('node_id', '7')");
     db.run("DROP TABLE raft_entries; DROP TABLE raft_hard_state; DROP TABLE raft_snapshot");
+    // Schema 4's expiry columns did not exist in schema 2 either.
+    db.run("DROP INDEX kv_expiring; ALTER TABLE kv DROP COLUMN expires_at");
+    db.run("ALTER TABLE changes DROP COLUMN expires_at");
+    db.run("ALTER TABLE changes DROP COLUMN before_expires_at");
     db.run("PRAGMA user_version = 2");
     db.close();
     const store = new SqliteRaftStorage(path);
@@ -330,7 +334,7 @@ describe("SqliteRaftStorage schema", () => {
     store.close();
     const check = new Database(path);
     const version = check.query<{ user_version: number }, []>("PRAGMA user_version").get();
-    expect(version?.user_version).toBe(3);
+    expect(version?.user_version).toBe(4);
     expect(metaValue(check, "node_id")).toBe("7");
     check.close();
   });

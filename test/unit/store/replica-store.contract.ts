@@ -100,6 +100,31 @@ export function replicaStoreContract(fixture: ReplicaStoreFixture): void {
       expect(store.countRows(P)).toBe(1);
     });
 
+    test("deadlines: rows and changes keep expiresAt, truncation and copies restore it", () => {
+      const ttl = (seq: number, n: number, value: string, expiresAt: number): ChangeRecord => ({
+        ...change(seq, 1, n, value),
+        expiresAt,
+      });
+      store.commit([append(ttl(1, 1, "a", 500), ttl(2, 2, "b", 700), change(3, 1, 3, "c"))]);
+      expect(store.get(keyOf(1))?.expiresAt).toBe(500);
+      expect(store.get(keyOf(3))).not.toHaveProperty("expiresAt");
+      expect(store.expiringAfter(P, "", 10).map((r) => [r.key, r.expiresAt])).toEqual(
+        [[keyOf(1), 500], [keyOf(2), 700]].sort((a, b) => String(a[0]) < String(b[0]) ? -1 : 1),
+      );
+      expect(store.changesAfter(P, 0, 1)).toEqual([{ ...ttl(1, 1, "a", 500), status: "created" }]);
+      // Overwritten without a TTL, then truncated: the deadline comes back with the old value.
+      store.commit([append(change(4, 1, 1, "no ttl"))]);
+      expect(store.expiringAfter(P, "", 10).map((r) => r.key)).toEqual([keyOf(2)]);
+      store.commit([{ type: "truncate", partition: P, afterSeq: 3 }]);
+      expect(store.get(keyOf(1))).toMatchObject({ value: "a", expiresAt: 500 });
+      const rows = store.rowsAfter(P, "", 10);
+      // A full copy (here of the partition's own rows) carries the deadlines.
+      store.commit([{ type: "copy-start", partition: P, base: { epoch: 1, seq: 3 } }]);
+      expect(store.expiringAfter(P, "", 10)).toEqual([]);
+      store.commit([{ type: "copy-rows", partition: P, rows }, { type: "copy-end", partition: P }]);
+      expect(store.expiringAfter(P, "", 10).map((r) => r.expiresAt).sort()).toEqual([500, 700]);
+    });
+
     test("an append that does not continue the log is refused with nothing written", () => {
       store.commit([append(change(1, 1, 1, "a"))]);
       expect(() => store.commit([append(change(2, 1, 2, "b")), append(change(4, 1, 3, "c"))]))
