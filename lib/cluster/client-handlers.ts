@@ -42,9 +42,11 @@ export function handleClientRequest(
   context.run(coreOp, (result) => {
     if (result.ok) return reply(okReply(request.id, result.fields));
     const extra =
-      result.leader === undefined
-        ? undefined
-        : { leader: { id: result.leader.id, endpoint: result.leader.endpoint } };
+      result.leader !== undefined
+        ? { leader: { id: result.leader.id, endpoint: result.leader.endpoint } }
+        : result.oldest !== undefined
+          ? { oldest: result.oldest }
+          : undefined;
     reply(errorReply(request.id, result.code, result.message, extra));
   });
 }
@@ -72,5 +74,7 @@ function clientOp(request: Exclude<ClientRequest, { op: "HEARTBEAT" | "REMOVE" }
       return { op: "SCAN", cursor: request.cursor, count: request.count, keysOnly: request.keysOnly };
     case "COUNT":
       return { op: "COUNT" };
+    case "WATCH":
+      return { op: "WATCH", key: request.key, since: request.since ?? null };
   }
 }

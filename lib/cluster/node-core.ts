@@ -6,6 +6,7 @@
 //   transaction; send r.early (may precede the persist) and r.late; sends = advance(r, outcome);
 //   send those. `now` is the shell's monotonic clock in ms, used only for the read lease.
 
+import { watchChange } from "../protocol.ts";
 import {
   decodeConfChange,
   RaftCore,
@@ -16,12 +17,18 @@ import {
   type Random,
   type Ready,
 } from "../raft/index.ts";
-import type { CommitOutcome, ReplicaStorage, ReplicaWrite } from "../store/replica-types.ts";
+import type {
+  AppliedChange,
+  CommitOutcome,
+  ReplicaStorage,
+  ReplicaWrite,
+} from "../store/replica-types.ts";
 import type { DataReply, DataRequest } from "./data-messages.ts";
 import {
   DataCoordinator,
   type ReadResult,
   type ScanPosition,
+  type WatchResult,
   type WriteResult,
 } from "./data-coordinator.ts";
 import { ReplicaCore, type ReplicaBatch } from "./replica-core.ts";
@@ -84,15 +91,19 @@ export type ClientOp =
       readonly keysOnly: boolean;
     }
   | { readonly op: "COUNT" }
+  /** `since` null: no changes, only the version the answer is complete to (watch from now). */
+  | { readonly op: "WATCH"; readonly key: string; readonly since: number | null }
   | { readonly op: "REMOVE"; readonly member: number; readonly isAlive: boolean };
 
 export type ClientResult =
   | { ok: true; fields: Record<string, unknown> }
   | {
       ok: false;
-      code: "NOT_LEADER" | "UNAVAILABLE" | "TIMEOUT" | "BAD_REQUEST";
+      code: "NOT_LEADER" | "UNAVAILABLE" | "TIMEOUT" | "BAD_REQUEST" | "COMPACTED";
       message: string;
       leader?: MemberRecord;
+      /** COMPACTED: the oldest version the partition's change log still holds. */
+      oldest?: number;
     };
 
 export type StepInput =
@@ -108,6 +119,8 @@ interface WaitingRead {
 }
 
 const QUEUED_OPS_MAX = 10_000;
+/** Changes in one WATCH answer at most; `version` tells a client where to ask again. */
+const WATCH_CHANGES_MAX = 1000;
 
 export class NodeCore {
   readonly id: number;
@@ -194,6 +207,13 @@ export class NodeCore {
 
   private replicatedListener: ((id: number, count: number) => void) | null = null;
 
+  /** Told of every write this node acknowledges as leader, in seq order per partition. */
+  onCommitted(listener: (partition: number, change: AppliedChange) => void): void {
+    this.committedListener = listener;
+  }
+
+  private committedListener: ((partition: number, change: AppliedChange) => void) | null = null;
+
   /** Called for each applied change of the cluster state (logging, heartbeat, dropping data). */
   onEffect(listener: (effect: StateEffect) => void): void {
     this.effectListeners.push(listener);
@@ -247,6 +267,8 @@ export class NodeCore {
         return this.confirmLeadership(now, done, () => this.scan(op, done));
       case "COUNT":
         return this.confirmLeadership(now, done, () => this.count(done));
+      case "WATCH":
+        return this.confirmLeadership(now, done, () => this.watch(op, done));
       case "REMOVE":
         return this.removeMember(op.member, op.isAlive, done);
       case "SET":
@@ -469,6 +491,7 @@ export class NodeCore {
           this.config.raft.electionTicks,
         nextRid: () => this.nextRid++,
         replicated: (id, count) => this.replicatedListener?.(id, count),
+        committed: (partition, change) => this.committedListener?.(partition, change),
       },
     );
     for (const run of this.queued.splice(0)) run();
@@ -562,6 +585,14 @@ export class NodeCore {
     });
   }
 
+  private watch(op: Extract<ClientOp, { op: "WATCH" }>, done: (r: ClientResult) => void): void {
+    const coordinator = this.coordinator;
+    if (coordinator === null) return done(this.notLeader() ?? unavailable());
+    // Without `since`, the current version alone: the change log is read from its end.
+    const since = op.since ?? Number.MAX_SAFE_INTEGER;
+    coordinator.watch(op.key, since, WATCH_CHANGES_MAX, (r) => done(watchResult(r, op.since)));
+  }
+
   private hasLease(now: number): boolean {
     const round = this.raft.leaseRound();
     if (round === null || this.roundsTerm !== this.raft.brief().term) return false;
@@ -631,4 +662,16 @@ function readResult(r: ReadResult): ClientResult {
   if (!r.ok) return { ok: false, code: r.code, message: r.message };
   if (r.row === null) return { ok: true, fields: { found: false } };
   return { ok: true, fields: { found: true, value: r.row.value, version: r.row.seq } };
+}
+
+function watchResult(r: WatchResult, since: number | null): ClientResult {
+  if (!r.ok) {
+    if (r.code !== "COMPACTED") return { ok: false, code: r.code, message: r.message };
+    return { ok: false, code: r.code, message: r.message, oldest: r.oldest };
+  }
+  // A delete that found nothing changed nothing: the feed never shows it either.
+  const changes = since === null
+    ? []
+    : r.changes.filter((c) => c.status !== "not_found").map((c) => watchChange(c.key, c.value, c.seq));
+  return { ok: true, fields: { changes, version: r.version, more: since !== null && r.more } };
 }

@@ -2,7 +2,7 @@
 // codes never go over the wire.
 
 export type WireErrorCode =
-  "NOT_LEADER" | "INVALID_KEY" | "BAD_REQUEST" | "UNAVAILABLE" | "TIMEOUT";
+  "NOT_LEADER" | "INVALID_KEY" | "BAD_REQUEST" | "UNAVAILABLE" | "TIMEOUT" | "COMPACTED";
 export type InternalErrorCode =
   "ZMTP_PROTOCOL" | "STORAGE" | "CONFIG" | "CLOSED" | "HWM" | "CANCELLED";
 export type ErrorCode = WireErrorCode | InternalErrorCode;
