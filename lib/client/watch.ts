@@ -28,7 +28,8 @@ import { type CurveOptions, Subscriber } from "../zmtp/index.ts";
  */
 export class WatchMerge {
   private versionSeen: number | null;
-  private isFilling = false;
+  /** Until the first answer, the feed may run ahead of changes only the answer has. */
+  private isFilling = true;
   private held: WatchChange[] = [];
 
   constructor(since: number | null) {
@@ -206,8 +207,13 @@ class KeyWatch {
     }
   }
 
+  /**
+   * A gap may have opened: hold the feed at once (a new leader's first changes must wait for
+   * the ones it adopted, which it never published), and fill again.
+   */
   private syncSoon(): void {
     this.isSyncDue = true;
+    this.merge.beginFill();
     this.wakeSync();
   }
 
@@ -249,7 +255,7 @@ class KeyWatch {
       const leader = this.host.leader();
       const heard = leader === null ? undefined : this.heardMs.get(leader.id);
       if (leader !== null && heard !== undefined && performance.now() - heard > LEADER_SILENCE_MS) {
-        this.isSyncDue = true; // the leader's feed went silent: the connection may have broken
+        this.syncSoon(); // the leader's feed went silent: the connection may have broken
       }
       if (!this.isSyncDue) {
         await this.pause(RETRY_PAUSE_MS);
@@ -289,8 +295,9 @@ class KeyWatch {
         throw error;
       }
       const answer = parseWatchAnswer(reply);
-      // `more`: the answer stopped at its last change; ask again from there.
-      this.deliver(this.merge.onFill(answer.changes, answer.version, !answer.more));
+      // `more`: the answer stopped at its last change; ask again from there. A new gap found
+      // meanwhile keeps the feed held for the next fill.
+      this.deliver(this.merge.onFill(answer.changes, answer.version, !answer.more && !this.isSyncDue));
       if (!answer.more) break;
     }
     this.syncedLeader = leader.id;

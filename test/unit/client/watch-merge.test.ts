@@ -38,8 +38,15 @@ describe("WatchMerge", () => {
     expect(merge.version).toBe(12);
   });
 
+  test("before the first answer the feed is held: it may be ahead of what only the log has", () => {
+    const merge = new WatchMerge(0);
+    expect(merge.onFeed(set(2))).toEqual([]);
+    expect(versions(merge.onFill([set(1), set(2)], 2, true))).toEqual([1, 2]);
+  });
+
   test("a failed fill keeps the feed held for the next one; a new leader's fill overlaps", () => {
     const merge = new WatchMerge(4);
+    merge.onFill([], 4, true);
     expect(versions(merge.onFeed(set(5)))).toEqual([5]);
     merge.beginFill();
     merge.onFeed(set(7));
