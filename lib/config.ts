@@ -854,6 +854,7 @@ export function clientUsage(program: string): string {
     "  get <key>                 print the value ((nil) in text output when there is none)",
     "  set <key> <value>         store a value; <value> - reads stdin, or use --value-file",
     "  delete <key>              delete a key",
+    "  watch <key> [since <v>]   print the key's changes as they commit, until Ctrl-C",
     "  scan [cursor] [count n]   one page of keys and values, and the cursor of the next",
     "  keys                      every key",
     "  count [--verbose]         number of live keys (per partition with --verbose)",
