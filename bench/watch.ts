@@ -180,9 +180,27 @@ async function paced(client: WarehouseClient, key: string, ratePerSec: number, s
   return { sent, failed, acks };
 }
 
-/** Closed-loop SETs of `key` for `seconds`: ops/s and CPU per op. */
-async function throughput(client: WarehouseClient, key: string, pids: number[]) {
+/** CPU µs so far of one process (not this one). */
+function processCpuUs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const rest = fields.slice(fields.lastIndexOf(")") + 2).split(" ");
+  return ((Number(rest[11]) + Number(rest[12])) * 1e6) / CLOCK_TICKS_PER_SEC;
+}
+
+/**
+ * Closed-loop SETs of `key` for `seconds`: ops/s, CPU per op in all (nodes, subscribers, this
+ * process), and per op in each named process (the leader's share is what fan-out costs it).
+ */
+async function throughput(
+  client: WarehouseClient,
+  key: string,
+  pids: number[],
+  named: Record<string, number> = {},
+) {
   const { throughputSeconds: seconds, throughputConcurrency: concurrency } = settings;
+  const namedBefore = Object.fromEntries(
+    Object.entries(named).map(([name, pid]) => [name, processCpuUs(pid)]),
+  );
   const cpuBefore = cpuUs(pids);
   const started = performance.now();
   let ops = 0;
@@ -195,7 +213,17 @@ async function throughput(client: WarehouseClient, key: string, pids: number[]) 
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
-  return { opsPerSec: Math.round(ops / elapsed), cpuUsPerOp: round((cpuUs(pids) - cpuBefore) / ops) };
+  const byProcess = Object.fromEntries(
+    Object.entries(named).map(([name, pid]) => [
+      name,
+      round((processCpuUs(pid) - (namedBefore[name] ?? 0)) / ops),
+    ]),
+  );
+  return {
+    opsPerSec: Math.round(ops / elapsed),
+    cpuUsPerOp: round((cpuUs(pids) - cpuBefore) / ops),
+    cpuUsPerOpBy: byProcess,
+  };
 }
 
 async function main(): Promise<void> {
@@ -214,7 +242,8 @@ async function main(): Promise<void> {
     await client.set(key, String(performance.now()));
     const base = { ...settings, machine: "shared, noisy: rerun on a quiet one" };
 
-    const alone = await throughput(client, key, pids);
+    const leaderPid = cluster.node(1).process.pid;
+    const alone = await throughput(client, key, pids, { leader: leaderPid });
     console.log(JSON.stringify({ case: "throughput", ...base, subscribers: 0, ...alone }));
 
     // The same paced writes with nobody subscribed: what the acknowledgement costs alone.
@@ -249,7 +278,10 @@ async function main(): Promise<void> {
 
     // Again with the subscribers connected and receiving, in their own process (counted in CPU).
     subscribers = await startSubscribers(cluster.node(1).pub, key, settings.subscribers);
-    const fanned = await throughput(client, key, [...pids, subscribers.proc.pid]);
+    const fanned = await throughput(client, key, [...pids, subscribers.proc.pid], {
+      leader: leaderPid,
+      subscribers: subscribers.proc.pid,
+    });
     await subscribers.finish();
     subscribers = null;
     console.log(JSON.stringify({
