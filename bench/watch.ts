@@ -79,13 +79,18 @@ const epochMs = () => performance.timeOrigin + performance.now();
 
 /**
  * The child: N subscribers of `key` at `pub`, each ready once a heartbeat proves its topic in
- * force; prints {"ready":N}, then on stdin's end the latency summary, and exits.
+ * force; prints {"ready":N}, then {"deliveries":n} for each line on stdin, then on stdin's end
+ * the latency summary, and exits.
  */
 async function subscriberProcess(pub: string, key: string, count: number): Promise<void> {
   const delivery = new Histogram();
   const subs = await subscribe(pub, key, count, (sentMs) => delivery.add(epochMs() - sentMs));
   console.log(JSON.stringify({ ready: subs.length }));
-  for await (const _ of process.stdin) void _;
+  const decoder = new TextDecoder();
+  for await (const chunk of process.stdin) {
+    const lines = decoder.decode(chunk).split("\n").filter((l) => l !== "").length;
+    for (let i = 0; i < lines; i++) console.log(JSON.stringify({ deliveries: delivery.count }));
+  }
   console.log(JSON.stringify({
     deliveries: delivery.count,
     p50: delivery.percentile(50),
@@ -120,6 +125,12 @@ async function startSubscribers(pub: string, key: string, count: number) {
   await nextLine();
   return {
     proc,
+    /** Deliveries so far. */
+    count: async () => {
+      proc.stdin.write("?\n");
+      proc.stdin.flush();
+      return (await nextLine())["deliveries"] ?? 0;
+    },
     /** Ends the child and returns its latency summary. */
     finish: async () => {
       proc.stdin.end();
@@ -141,6 +152,8 @@ async function subscribe(pub: string, key: string, count: number, onChange: (sen
       let isReady = false;
       for await (const frames of sub) {
         if (decodeHeartbeat(frames) !== null) {
+          // Heartbeats only prove the subscription; ten a second to each would be load of ours.
+          if (!isReady) sub.unsubscribe("hb");
           if (!isReady) ready++;
           isReady = true;
           continue;
@@ -259,11 +272,20 @@ async function main(): Promise<void> {
 
     subscribers = await startSubscribers(cluster.node(1).pub, key, settings.subscribers);
     const run = await paced(client, key, settings.ratePerSec, settings.seconds);
-    // The last changes are on their way; what has not arrived then is reported as missed.
-    await Bun.sleep(1000);
+    // The last changes are on their way: wait while they still arrive (at most 30 s); what has
+    // not arrived then is reported as missed. A failed (timed-out) write may still have been
+    // committed and delivered, so deliveries can exceed the acknowledged writes' share.
+    const expected = (run.sent - run.failed) * settings.subscribers;
+    const waitDeadline = performance.now() + 30_000;
+    let last = -1;
+    for (;;) {
+      const now = await subscribers.count();
+      if (now >= expected || now === last || performance.now() > waitDeadline) break;
+      last = now;
+      await Bun.sleep(1000);
+    }
     const delivery = await subscribers.finish();
     subscribers = null;
-    const expected = (run.sent - run.failed) * settings.subscribers;
     const received = delivery["deliveries"] ?? 0;
     console.log(JSON.stringify({
       case: "delivery",
