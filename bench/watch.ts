@@ -73,6 +73,8 @@ function cpuUs(pids: number[]): number {
 }
 
 const round = (n: number, digits = 1) => Number(n.toFixed(digits));
+const summary = (h: Histogram) =>
+  ({ p50: h.percentile(50), p99: h.percentile(99), max: round(h.max) });
 
 /** Wall-clock ms with sub-ms precision, comparable between processes on one machine. */
 const epochMs = () => performance.timeOrigin + performance.now();
@@ -104,7 +106,12 @@ async function subscriberProcess(pub: string, key: string, count: number): Promi
 /** Starts the subscriber child and waits for its subscribers to be ready. */
 async function startSubscribers(pub: string, key: string, count: number) {
   const proc = Bun.spawn(
-    [process.execPath, import.meta.path, "--subscriber-process", JSON.stringify({ pub, key, count })],
+    [
+      process.execPath,
+      import.meta.path,
+      "--subscriber-process",
+      JSON.stringify({ pub, key, count }),
+    ],
     { stdin: "pipe", stdout: "pipe", stderr: "inherit" },
   );
   const reader = proc.stdout.getReader();
@@ -139,7 +146,12 @@ async function startSubscribers(pub: string, key: string, count: number) {
   };
 }
 
-async function subscribe(pub: string, key: string, count: number, onChange: (sentMs: number) => void) {
+async function subscribe(
+  pub: string,
+  key: string,
+  count: number,
+  onChange: (sentMs: number) => void,
+) {
   const subs: Subscriber[] = [];
   let ready = 0;
   for (let i = 0; i < count; i++) {
@@ -267,7 +279,7 @@ async function main(): Promise<void> {
       subscribers: 0,
       changes: bare.sent,
       failedWrites: bare.failed,
-      ackMs: { p50: bare.acks.percentile(50), p99: bare.acks.percentile(99), max: round(bare.acks.max) },
+      ackMs: summary(bare.acks),
     }));
 
     subscribers = await startSubscribers(cluster.node(1).pub, key, settings.subscribers);
@@ -295,7 +307,7 @@ async function main(): Promise<void> {
       deliveries: received,
       missed: Math.max(0, expected - received),
       deliveryMs: { p50: delivery["p50"], p99: delivery["p99"], max: delivery["max"] },
-      ackMs: { p50: run.acks.percentile(50), p99: run.acks.percentile(99), max: round(run.acks.max) },
+      ackMs: summary(run.acks),
     }));
 
     // Again with the subscribers connected and receiving, in their own process (counted in CPU).

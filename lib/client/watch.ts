@@ -297,7 +297,8 @@ class KeyWatch {
       const answer = parseWatchAnswer(reply);
       // `more`: the answer stopped at its last change; ask again from there. A new gap found
       // meanwhile keeps the feed held for the next fill.
-      this.deliver(this.merge.onFill(answer.changes, answer.version, !answer.more && !this.isSyncDue));
+      const isLast = !answer.more && !this.isSyncDue;
+      this.deliver(this.merge.onFill(answer.changes, answer.version, isLast));
       if (!answer.more) break;
     }
     this.syncedLeader = leader.id;
@@ -331,7 +332,8 @@ export function parseWatchAnswer(
     const error = (reply["error"] ?? {}) as { code?: unknown; message?: unknown; oldest?: unknown };
     const code = isWireErrorCode(error.code) ? error.code : "UNAVAILABLE";
     const message = typeof error.message === "string" ? error.message : "WATCH failed";
-    const oldest = typeof error.oldest === "number" ? ` (oldest version held: ${error.oldest})` : "";
+    const oldest =
+      typeof error.oldest === "number" ? ` (oldest version held: ${error.oldest})` : "";
     throw new KvError(code, `${message}${oldest}`);
   }
   const version = reply["version"];

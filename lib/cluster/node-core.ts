@@ -670,8 +670,7 @@ function watchResult(r: WatchResult, since: number | null): ClientResult {
     return { ok: false, code: r.code, message: r.message, oldest: r.oldest };
   }
   // A delete that found nothing changed nothing: the feed never shows it either.
-  const changes = since === null
-    ? []
-    : r.changes.filter((c) => c.status !== "not_found").map((c) => watchChange(c.key, c.value, c.seq));
+  const shown = since === null ? [] : r.changes.filter((c) => c.status !== "not_found");
+  const changes = shown.map((c) => watchChange(c.key, c.value, c.seq));
   return { ok: true, fields: { changes, version: r.version, more: since !== null && r.more } };
 }

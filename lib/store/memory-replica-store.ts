@@ -60,7 +60,12 @@ export class MemoryReplicaStore implements ReplicaStorage {
     return s.log.slice(from, from + limit).map((l) => l.change);
   }
 
-  keyChangesAfter(partition: number, key: string, afterSeq: number, limit: number): AppliedChange[] {
+  keyChangesAfter(
+    partition: number,
+    key: string,
+    afterSeq: number,
+    limit: number,
+  ): AppliedChange[] {
     const out: AppliedChange[] = [];
     for (const { change } of this.state(partition).log) {
       if (out.length >= limit) break;

@@ -186,7 +186,12 @@ export class SqliteReplicaStore implements ReplicaStorage {
     ).map(changeFromRow);
   }
 
-  keyChangesAfter(partition: number, key: string, afterSeq: number, limit: number): AppliedChange[] {
+  keyChangesAfter(
+    partition: number,
+    key: string,
+    afterSeq: number,
+    limit: number,
+  ): AppliedChange[] {
     return this.guard("keyChangesAfter", () =>
       this.statements.keyChangesAfter.all(partition, key, afterSeq, limit),
     ).map(changeFromRow);

@@ -210,7 +210,8 @@ test("WATCH since a version the change log no longer holds answers COMPACTED", a
     const oldest = (gone["error"] as { oldest: number }).oldest;
     expect(oldest).toBeGreaterThan(second["version"] as number);
     // Since the key's last version, nothing can be missing: its row says it did not change.
-    const unchanged = await client.request({ op: "WATCH", key, since: second["version"] as number });
+    const since = second["version"] as number;
+    const unchanged = await client.request({ op: "WATCH", key, since });
     expect(unchanged).toMatchObject({ ok: true, changes: [] });
     await client.set(key, "third");
     const fromOldest = await client.request({ op: "WATCH", key, since: oldest - 1 });

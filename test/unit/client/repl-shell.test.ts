@@ -283,7 +283,10 @@ describe("WATCH", () => {
     { key, op: "DELETE" as const, version: 9 },
   ];
 
-  async function watchUntilCtrlC(mode: OutputMode, line: string): Promise<Run & { calls: string[] }> {
+  async function watchUntilCtrlC(
+    mode: OutputMode,
+    line: string,
+  ): Promise<Run & { calls: string[] }> {
     const client = new FakeClient();
     client.watchChanges = changes;
     const stdout = memorySink();

@@ -202,7 +202,7 @@ describe("ReplicaCore", () => {
     expect(changes?.type === "changes" && changes.changes.map((c) => c.seq)).toEqual([2]);
   });
 
-  test("WATCH since: a key's changes from the log, COMPACTED only when the trimmed part matters", () => {
+  test("WATCH since: a key's changes from the log; COMPACTED only when trimming matters", () => {
     const store = new MemoryReplicaStore();
     const core = new ReplicaCore(store);
     // Key 1 set at 1, key 2 set at 2 and 3, key 3 set at 4 and deleted at 5; then 1..3 trimmed.
@@ -212,7 +212,8 @@ describe("ReplicaCore", () => {
     const keyChanges = (n: number, afterSeq: number, limit = 10): DataReply =>
       run(core, store, { type: "key-changes", rid: ++rid, partition: P, epoch: 1, key: keyOf(n),
         afterSeq, limit })[0] as DataReply;
-    const seqs = (reply: DataReply) => (reply.type === "key-changes" ? reply.changes.map((c) => c.seq) : reply);
+    const seqs = (reply: DataReply) =>
+      reply.type === "key-changes" ? reply.changes.map((c) => c.seq) : reply;
     expect(seqs(keyChanges(2, 0))).toEqual([2, 3, 6]);
     expect(keyChanges(2, 0, 2)).toMatchObject({ more: true, asOf: 6, compacted: false });
     store.commit([{ type: "trim", partition: P, uptoSeq: 3 }]);
