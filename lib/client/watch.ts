@@ -144,7 +144,9 @@ class KeyWatch {
   private failure: unknown = null;
   private isClosed = false;
   private isSyncDue = true;
-  private syncedLeader: number | null = null;
+  /** The highest term a leader's heartbeat named, and the term of the last completed fill. */
+  private leaderTerm = 0;
+  private syncedTerm = 0;
   private readonly aborter = new AbortController();
   private readonly offLeader: () => void;
 
@@ -231,9 +233,12 @@ class KeyWatch {
           const info = decodeHeartbeat(frames);
           if (info === null) continue;
           this.heardMs.set(info.node.id, performance.now());
-          // A leader other than the one we filled from: its feed may lack our subscription's
-          // first moments.
-          if (info.role === "leader" && info.node.id !== this.syncedLeader) this.syncSoon();
+          // A leader of a newer term than the one we filled from: it may have adopted changes
+          // it never published. A deposed leader's heartbeats (an older term) change nothing.
+          if (info.role === "leader" && info.term > this.syncedTerm) {
+            this.leaderTerm = Math.max(this.leaderTerm, info.term);
+            this.syncSoon();
+          }
           continue;
         }
         const change = decodeWatchMessage(frames);
@@ -284,6 +289,7 @@ class KeyWatch {
     }
     this.merge.beginFill();
     this.isSyncDue = false;
+    const term = this.leaderTerm;
     for (;;) {
       const since = this.merge.version;
       const body = { op: "WATCH", key: this.key, ...(since === null ? {} : { since }) };
@@ -301,7 +307,7 @@ class KeyWatch {
       this.deliver(this.merge.onFill(answer.changes, answer.version, isLast));
       if (!answer.more) break;
     }
-    this.syncedLeader = leader.id;
+    this.syncedTerm = Math.max(this.syncedTerm, term);
     return this.host.leader()?.id === leader.id;
   }
 

@@ -6,7 +6,6 @@
 //   transaction; send r.early (may precede the persist) and r.late; sends = advance(r, outcome);
 //   send those. `now` is the shell's monotonic clock in ms, used only for the read lease.
 
-import { watchChange } from "../protocol.ts";
 import {
   decodeConfChange,
   RaftCore,
@@ -671,6 +670,8 @@ function watchResult(r: WatchResult, since: number | null): ClientResult {
   }
   // A delete that found nothing changed nothing: the feed never shows it either.
   const shown = since === null ? [] : r.changes.filter((c) => c.status !== "not_found");
-  const changes = shown.map((c) => watchChange(c.key, c.value, c.seq));
+  // The feed's change objects (protocol.ts watchChange; this pure core does not import it).
+  const changes = shown.map(({ key, value, seq: version }) =>
+    value === null ? { key, op: "DELETE", version } : { key, op: "SET", value, version });
   return { ok: true, fields: { changes, version: r.version, more: since !== null && r.more } };
 }
