@@ -115,6 +115,7 @@ export async function* watchKey(
 ): AsyncGenerator<WatchChange> {
   const key = normalizeKey(rawKey);
   if (key === null) throw new KvError("INVALID_KEY", "key is not a valid UUID4");
+  if (options.signal?.aborted === true) return;
   const watch = new KeyWatch(host, key, options.since ?? null);
   const stop = (): void => void watch.close();
   options.signal?.addEventListener("abort", stop, { once: true });
