@@ -862,6 +862,7 @@ export function clientUsage(program: string): string {
     "                            if: only at that version (0: absent); ttl: expire after ms",
     "  delete <key> [if <version>]",
     "                            delete a key (if: only at that version)",
+    "  watch <key> [since <v>]   print the key's changes as they commit, until Ctrl-C",
     "  scan [cursor] [count n]   one page of keys and values, and the cursor of the next",
     "  keys                      every key",
     "  count [--verbose]         number of live keys (per partition with --verbose)",

@@ -16,6 +16,8 @@ import {
 } from "../protocol.ts";
 import { type CurveOptions, Subscriber } from "../zmtp/index.ts";
 import { type AttemptOutcome, NodeLink, type Pending } from "./node-link.ts";
+import { type WatchOptions, watchKey } from "./watch.ts";
+import type { WatchChange } from "../protocol.ts";
 
 export interface ClusterMember {
   id: number;
@@ -188,6 +190,28 @@ export class WarehouseClient {
     if (status !== "deleted" && status !== "not_found") throw malformed();
     const replicas = numberField(reply, "replicas");
     return { status, replicas, version: numberField(reply, "version") };
+  }
+
+  /**
+   * The changes of `key` as they are committed, oldest first, each once, following the leader
+   * (lib/client/watch.ts). With `since`, first the changes after that version still in the
+   * change log (KvError COMPACTED when they are not all there). Ends when `signal` aborts.
+   */
+  watch(key: string, options: WatchOptions = {}): AsyncGenerator<WatchChange> {
+    return watchKey(
+      {
+        curve: this.config.curve,
+        leader: () => this.leader,
+        pubs: () => this.view().members.map((m) => m.pub),
+        onLeaderChanged: (listener) =>
+          this.on((event) => {
+            if (event.type === "leader-changed") listener();
+          }),
+        request: (body, signal) => this.call(body, { signal, raw: true }),
+      },
+      key,
+      options,
+    );
   }
 
   /** Retires a dead member for good (REMOVE); its partitions are placed on the others. */

@@ -22,6 +22,7 @@ export type Command =
   | { readonly kind: "get"; readonly key: string; readonly isVerbose: boolean }
   | { readonly kind: "delete"; readonly key: string; readonly ifVersion: number | null }
   | { readonly kind: "where"; readonly key: string }
+  | { readonly kind: "watch"; readonly key: string; readonly since: number | null }
   | { readonly kind: "scan"; readonly cursor: string; readonly count: number }
   | { readonly kind: "keys" }
   | { readonly kind: "count"; readonly isVerbose: boolean }
@@ -76,6 +77,15 @@ export const commandHelp = {
     details: [
       "Prints (not found), exit status 1 in scripts, when the key held no value.",
       "IF <version>: only if the key is at that version; otherwise Error CONFLICT.",
+    ],
+  },
+  WATCH: {
+    usage: "WATCH <uuid4> [SINCE v]",
+    summary: "print the key's changes as they are committed, until Ctrl-C",
+    details: [
+      "Each change once, oldest first, with its version; a new leader changes nothing.",
+      "SINCE v first prints the changes after version v that the change log still holds",
+      "(an error COMPACTED when it no longer reaches back that far).",
     ],
   },
   SCAN: {
@@ -250,6 +260,20 @@ function parseGet(args: readonly string[]): Command | ParseError {
   return { kind: "get", key, isVerbose };
 }
 
+function parseWatch(args: readonly string[]): Command | ParseError {
+  if (args.length !== 1 && !(args.length === 3 && args[1]?.toUpperCase() === "SINCE")) {
+    return usageError("WATCH");
+  }
+  const key = normalizeKey(args[0]);
+  if (key === null) return { code: "INVALID_KEY", message: invalidKeyMessage };
+  if (args.length === 1) return { kind: "watch", key, since: null };
+  const since = Number(args[2]);
+  if (!/^\d{1,15}$/.test(args[2] ?? "")) {
+    return { code: "BAD_REQUEST", message: "SINCE takes a version (a whole number)" };
+  }
+  return { kind: "watch", key, since };
+}
+
 function parseScan(args: readonly string[]): Command | ParseError {
   let rest = [...args];
   let cursor = "0";
@@ -288,6 +312,8 @@ export function parseWords(words: readonly string[]): Command | ParseError {
       return parseDelete(args);
     case "WHERE":
       return keyCommand("where", name, args);
+    case "WATCH":
+      return parseWatch(args);
     case "SCAN":
       return parseScan(args);
     case "KEYS":

@@ -17,18 +17,20 @@ import {
   formatHeartbeat,
   formatScan,
   formatSet,
+  formatWatchChange,
   formatWhere,
   placementOf,
   underReplicationWarning,
 } from "./repl.ts";
 import { tokenize } from "./tokenize.ts";
 import { CancelledError, unreachable } from "../util/errors.ts";
+import type { WatchChange } from "../protocol.ts";
 
 /** What the shell needs from the client library. */
 export type ReplClient = Pick<
   WarehouseClient,
   | "set" | "get" | "delete" | "heartbeat" | "view" | "on" | "request" | "close" | "scan"
-  | "scanKeys" | "count" | "remove"
+  | "scanKeys" | "count" | "remove" | "watch"
 >;
 
 /** Exit codes of client.ts: 0 every command succeeded; 1 a key was not found or a command
@@ -321,9 +323,24 @@ class CommandRun {
       case "where":
         await this.print(formatWhere(command.key, client.view()));
         return true;
+      case "watch":
+        return this.watch(command, (change) =>
+          this.print(isRaw ? rawWatchLine(change) : formatWatchChange(change)));
       default:
         return unreachable(command);
     }
+  }
+
+  /** Prints each change until Ctrl-C (the signal) ends the watch; that is a success. */
+  private async watch(
+    command: Extract<ClusterCommand, { kind: "watch" }>,
+    print: (change: WatchChange) => Promise<void>,
+  ): Promise<boolean> {
+    const since = command.since === null ? {} : { since: command.since };
+    for await (const change of this.client.watch(command.key, { ...since, ...this.options })) {
+      await print(change);
+    }
+    return true;
   }
 
   /** Every key, page by page; warns on stderr first when the store is large. */
@@ -391,6 +408,8 @@ class CommandRun {
       case "where":
         await this.print(jsonLine(placementOf(command.key, this.client.view())));
         return true;
+      case "watch":
+        return this.watch(command, (change) => this.print(jsonLine(change)));
       default:
         return unreachable(command);
     }
@@ -402,6 +421,13 @@ function setOptions(command: { ifVersion: number | null; ttlMs: number | null })
     ...(command.ifVersion === null ? {} : { ifVersion: command.ifVersion }),
     ...(command.ttlMs === null ? {} : { ttlMs: command.ttlMs }),
   };
+}
+
+/** A change in raw output: version, op and the value exactly as stored, tab-separated. */
+function rawWatchLine(change: WatchChange): string {
+  return change.op === "SET"
+    ? `${change.version}\tSET\t${change.value}`
+    : `${change.version}\tDELETE`;
 }
 
 /** Runs commands given as words (the command line) or as script text (--exec). */

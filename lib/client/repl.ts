@@ -1,7 +1,7 @@
 // The text a person reads: replies, cluster views, scan pages and notices formatted for the
 // REPL and the CLI's text output. No I/O, no clock, no sockets: the shell (repl-shell.ts) calls
 // the client and prints what these functions return. Parsing lives in commands.ts.
-import type { HeartbeatInfo } from "../protocol.ts";
+import type { HeartbeatInfo, WatchChange } from "../protocol.ts";
 import { partitionOf, replicasOf } from "../placement.ts";
 import { KvError, unreachable } from "../util/errors.ts";
 import type { ClientEvent, ClusterView } from "./client.ts";
@@ -41,6 +41,12 @@ export function formatGet(
   if (!reply.found) return nilText;
   const value = reply.value ?? "";
   return isVerbose && reply.version !== undefined ? `${value}\n(version ${reply.version})` : value;
+}
+
+/** One change of WATCH: "version 12: SET <value>" or "version 13: DELETE". */
+export function formatWatchChange(change: WatchChange): string {
+  const what = change.op === "SET" ? `SET ${change.value}` : "DELETE";
+  return `version ${change.version}: ${what}`;
 }
 
 export function formatDelete(

@@ -46,7 +46,9 @@ export function handleClientRequest(
         ? { leader: { id: result.leader.id, endpoint: result.leader.endpoint } }
         : result.version !== undefined
           ? { version: result.version }
-          : undefined;
+          : result.oldest !== undefined
+            ? { oldest: result.oldest }
+            : undefined;
     reply(errorReply(request.id, result.code, result.message, extra));
   });
 }
@@ -77,5 +79,7 @@ function clientOp(request: Exclude<ClientRequest, { op: "HEARTBEAT" | "REMOVE" }
       return { op: "SCAN", cursor: request.cursor, count: request.count, keysOnly: request.keysOnly };
     case "COUNT":
       return { op: "COUNT" };
+    case "WATCH":
+      return { op: "WATCH", key: request.key, since: request.since ?? null };
   }
 }

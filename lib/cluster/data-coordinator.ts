@@ -5,13 +5,14 @@
 // applied (so the in-sync sets it starts from are final) until it steps down.
 
 import { partitionOf } from "../placement.ts";
-import type { DataRow } from "../store/replica-types.ts";
+import type { AppliedChange, DataRow } from "../store/replica-types.ts";
 import type { DataReply, DataRequest } from "./data-messages.ts";
 import { replyProblem } from "./peer-data-match.ts";
 import {
   PartitionLeader,
   type OutgoingRequest,
   type ReadResult,
+  type WatchResult,
   type WriteResult,
 } from "./partition-leader.ts";
 import type { ClusterCommand, ClusterState } from "./state.ts";
@@ -37,6 +38,8 @@ export interface CoordinatorHooks {
   isSuspect(id: number): boolean;
   /** `count` changes were stored durably by replica `id` (for metrics). */
   replicated?(id: number, count: number): void;
+  /** A write of `partition` was acknowledged (in seq order within the partition): WATCH feed. */
+  committed?(partition: number, change: AppliedChange): void;
   /**
    * A request id never used before by this node: a late answer to a request of an earlier term
    * must not be taken for the answer to a new one.
@@ -56,7 +59,7 @@ interface Tracked {
   readonly deadlineTick: number;
 }
 
-export type { ReadResult, WriteResult };
+export type { ReadResult, WatchResult, WriteResult };
 
 /** Where a scan resumes: after `afterKey` ("" = from the start) of `partition`. */
 export interface ScanPosition {
@@ -127,6 +130,11 @@ export class DataCoordinator {
 
   read(key: string, done: (r: ReadResult) => void): void {
     this.leaderOfKey(key).read(key, done);
+  }
+
+  /** The changes of `key` after version `since` still in its partition's log (WATCH). */
+  watch(key: string, since: number, limit: number, done: (r: WatchResult) => void): void {
+    this.leaderOfKey(key).watch(key, since, limit, done);
   }
 
   /**
@@ -247,6 +255,7 @@ export class DataCoordinator {
       propose: (command) => hooks.propose(command),
       isSuspect: (id) => id !== settings.selfId && hooks.isSuspect(id),
       replicated: (id, count) => hooks.replicated?.(id, count),
+      committed: (change) => hooks.committed?.(partition, change),
     });
   }
 

@@ -16,12 +16,18 @@ import {
   type Random,
   type Ready,
 } from "../raft/index.ts";
-import type { CommitOutcome, ReplicaStorage, ReplicaWrite } from "../store/replica-types.ts";
+import type {
+  AppliedChange,
+  CommitOutcome,
+  ReplicaStorage,
+  ReplicaWrite,
+} from "../store/replica-types.ts";
 import type { DataReply, DataRequest } from "./data-messages.ts";
 import {
   DataCoordinator,
   type ReadResult,
   type ScanPosition,
+  type WatchResult,
   type WriteResult,
 } from "./data-coordinator.ts";
 import { ClusterClock } from "./cluster-clock.ts";
@@ -90,17 +96,21 @@ export type ClientOp =
       readonly keysOnly: boolean;
     }
   | { readonly op: "COUNT" }
+  /** `since` null: no changes, only the version the answer is complete to (watch from now). */
+  | { readonly op: "WATCH"; readonly key: string; readonly since: number | null }
   | { readonly op: "REMOVE"; readonly member: number; readonly isAlive: boolean };
 
 export type ClientResult =
   | { ok: true; fields: Record<string, unknown> }
   | {
       ok: false;
-      code: "NOT_LEADER" | "UNAVAILABLE" | "TIMEOUT" | "BAD_REQUEST" | "CONFLICT";
+      code: "NOT_LEADER" | "UNAVAILABLE" | "TIMEOUT" | "BAD_REQUEST" | "CONFLICT" | "COMPACTED";
       message: string;
       leader?: MemberRecord;
       /** CONFLICT: the key's current version (0 when absent). */
       version?: number;
+      /** COMPACTED: the oldest version the partition's change log still holds. */
+      oldest?: number;
     };
 
 export type StepInput =
@@ -116,6 +126,8 @@ interface WaitingRead {
 }
 
 const QUEUED_OPS_MAX = 10_000;
+/** Changes in one WATCH answer at most; `version` tells a client where to ask again. */
+const WATCH_CHANGES_MAX = 1000;
 
 export class NodeCore {
   readonly id: number;
@@ -204,6 +216,13 @@ export class NodeCore {
 
   private replicatedListener: ((id: number, count: number) => void) | null = null;
 
+  /** Told of every write this node acknowledges as leader, in seq order per partition. */
+  onCommitted(listener: (partition: number, change: AppliedChange) => void): void {
+    this.committedListener = listener;
+  }
+
+  private committedListener: ((partition: number, change: AppliedChange) => void) | null = null;
+
   /** Called for each applied change of the cluster state (logging, heartbeat, dropping data). */
   onEffect(listener: (effect: StateEffect) => void): void {
     this.effectListeners.push(listener);
@@ -272,6 +291,8 @@ export class NodeCore {
         return this.confirmLeadership(now, done, () => this.scan(op, done));
       case "COUNT":
         return this.confirmLeadership(now, done, () => this.count(done));
+      case "WATCH":
+        return this.confirmLeadership(now, done, () => this.watch(op, done));
       case "REMOVE":
         return this.removeMember(op.member, op.isAlive, done);
       case "SET":
@@ -503,6 +524,7 @@ export class NodeCore {
           this.config.raft.electionTicks,
         nextRid: () => this.nextRid++,
         replicated: (id, count) => this.replicatedListener?.(id, count),
+        committed: (partition, change) => this.committedListener?.(partition, change),
       },
     );
     this.clock = new ClusterClock(() => this.stateValue.clockMs);
@@ -597,6 +619,14 @@ export class NodeCore {
     });
   }
 
+  private watch(op: Extract<ClientOp, { op: "WATCH" }>, done: (r: ClientResult) => void): void {
+    const coordinator = this.coordinator;
+    if (coordinator === null) return done(this.notLeader() ?? unavailable());
+    // Without `since`, the current version alone: the change log is read from its end.
+    const since = op.since ?? Number.MAX_SAFE_INTEGER;
+    coordinator.watch(op.key, since, WATCH_CHANGES_MAX, (r) => done(watchResult(r, op.since)));
+  }
+
   private hasLease(now: number): boolean {
     const round = this.raft.leaseRound();
     if (round === null || this.roundsTerm !== this.raft.brief().term) return false;
@@ -667,4 +697,17 @@ function readResult(r: ReadResult): ClientResult {
   if (!r.ok) return { ok: false, code: r.code, message: r.message };
   if (r.row === null) return { ok: true, fields: { found: false } };
   return { ok: true, fields: { found: true, value: r.row.value, version: r.row.seq } };
+}
+
+function watchResult(r: WatchResult, since: number | null): ClientResult {
+  if (!r.ok) {
+    if (r.code !== "COMPACTED") return { ok: false, code: r.code, message: r.message };
+    return { ok: false, code: r.code, message: r.message, oldest: r.oldest };
+  }
+  // A delete that found nothing changed nothing: the feed never shows it either.
+  const shown = since === null ? [] : r.changes.filter((c) => c.status !== "not_found");
+  // The feed's change objects (protocol.ts watchChange; this pure core does not import it).
+  const changes = shown.map(({ key, value, seq: version }) =>
+    value === null ? { key, op: "DELETE", version } : { key, op: "SET", value, version });
+  return { ok: true, fields: { changes, version: r.version, more: since !== null && r.more } };
 }

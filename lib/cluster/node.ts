@@ -7,11 +7,17 @@
 import { formatTcpEndpoint, parseTcpEndpoint } from "../util/endpoint.ts";
 import { ConfigError, StorageError } from "../util/errors.ts";
 import type { Logger } from "../util/log.ts";
-import { HEARTBEAT_TOPIC, encodeJson } from "../protocol.ts";
+import {
+  HEARTBEAT_TOPIC,
+  encodeJson,
+  partitionWatchTopic,
+  watchChange,
+  watchTopic,
+} from "../protocol.ts";
 import { nullRecorder, type OpsRecorder } from "../ops/index.ts";
 import { validateMessage, type Message as RaftMessage } from "../raft/index.ts";
 import { NodeStorage } from "../store/node-storage.ts";
-import type { ReplicaWrite } from "../store/replica-types.ts";
+import type { AppliedChange, ReplicaWrite } from "../store/replica-types.ts";
 import { SeededRandom } from "../util/random.ts";
 import {
   type CurveOptions,
@@ -159,6 +165,7 @@ export class WarehouseNode {
     );
     this.core.onEffect((effect) => this.onEffect(effect));
     this.core.onReplicated((id, count) => this.recorder.replicated(id, count, "ok"));
+    this.core.onCommitted((partition, change) => this.publishChange(partition, change));
   }
 
   /** Opens the data directory, binds, bootstraps, joins or restarts, and starts the loop. */
@@ -176,7 +183,8 @@ export class WarehouseNode {
       maxMessageBytes: settings.valueBytesMax * 6 + 65536,
       ...serverSecurity,
     });
-    const publisher = new Publisher({ sendHwm: 100, ...serverSecurity });
+    // libzmq's default queue: a watcher gets a burst of 1000 changes before it misses any.
+    const publisher = new Publisher({ sendHwm: 1000, ...serverSecurity });
     const peerRouter = new Router({
       maxMessageBytes: peerLimitDefaults.frameBytesMax,
       ...memberSecurity,
@@ -597,6 +605,18 @@ export class WarehouseNode {
     void this.publisher
       .send([HEARTBEAT_TOPIC, encodeJson(this.heartbeat())])
       .catch(() => undefined);
+  }
+
+  /**
+   * The WATCH feed: an acknowledged change under its key's topic and its partition's. A delete
+   * that found nothing changed nothing and is not shown.
+   */
+  private publishChange(partition: number, change: AppliedChange): void {
+    if (change.status === "not_found") return;
+    const body = encodeJson(watchChange(change.key, change.value, change.seq));
+    const send = (topic: string) => void this.publisher.send([topic, body]).catch(() => undefined);
+    send(watchTopic(change.key));
+    send(partitionWatchTopic(partition, change.key));
   }
 
   private async readHeartbeats(): Promise<void> {

@@ -5,6 +5,7 @@
 // docs/agreement.md explains each rule; the comments here say which one a step keeps.
 
 import type {
+  AppliedChange,
   ChangeRecord,
   ChangeStatus,
   DataRow,
@@ -44,6 +45,8 @@ export interface PartitionContext {
   isSuspect(id: number): boolean;
   /** `count` changes were stored durably by replica `id` (for metrics). */
   replicated?(id: number, count: number): void;
+  /** A write was acknowledged, in seq order: the one point every committed change passes. */
+  committed?(change: AppliedChange): void;
 }
 
 export type WriteResult =
@@ -55,6 +58,12 @@ export type WriteResult =
 export type ReadResult =
   | { ok: true; row: DataRow | null }
   | { ok: false; code: "UNAVAILABLE"; message: string };
+
+/** WATCH since: a key's changes, complete up to `version` (more may follow after it). */
+export type WatchResult =
+  | { ok: true; changes: readonly AppliedChange[]; version: number; more: boolean }
+  | { ok: false; code: "UNAVAILABLE"; message: string }
+  | { ok: false; code: "COMPACTED"; message: string; oldest: number };
 
 /** A page of rows in key order (SCAN), or a key count (COUNT), from an in-sync replica. */
 export type PageResult =
@@ -727,6 +736,7 @@ export class PartitionLeader {
         replicas: holders.length,
       };
       for (const done of entry.done) done(result);
+      this.context.committed?.({ ...entry.change, status: entry.status });
     }
     this.releaseAwaitingReads();
   }
@@ -838,6 +848,48 @@ export class PartitionLeader {
     });
   }
 
+  /**
+   * The changes of `key` after `since` that the partition's log still holds (WATCH), from an
+   * in-sync replica, answered once every change the replica may have shown is acknowledged.
+   */
+  watch(key: string, since: number, limit: number, done: (result: WatchResult) => void): void {
+    if (this.phase === "deposed") {
+      return done({ ok: false, code: "UNAVAILABLE", message: "this node is no longer the leader" });
+    }
+    if (this.phase !== "serving") {
+      if (this.isStalled()) return done(this.stalled());
+      this.queuedWrites.push(() => this.watch(key, since, limit, done));
+      return;
+    }
+    const replica = this.readReplica();
+    if (replica === null) {
+      const message = `partition ${this.partition} has no live in-sync replica`;
+      return done({ ok: false, code: "UNAVAILABLE", message });
+    }
+    const base = { partition: this.partition, epoch: this.context.epoch };
+    const rid = this.send(replica, { type: "key-changes", ...base, key, afterSeq: since, limit });
+    this.watchesInFlight.set(rid, (reply) => {
+      if (reply?.type !== "key-changes") {
+        if (reply?.type === "refused" && reply.reason === "stale-epoch") this.depose();
+        const message = `replica ${replica} of partition ${this.partition} refused the read`;
+        return done({ ok: false, code: "UNAVAILABLE", message });
+      }
+      if (reply.compacted) {
+        const message = `the change log of partition ${this.partition} starts after version ` +
+          `${reply.base}; changes of this key since ${since} may be gone`;
+        return done({ ok: false, code: "COMPACTED", message, oldest: reply.base + 1 });
+      }
+      const newest = reply.changes[reply.changes.length - 1];
+      const version = reply.more && newest !== undefined ? newest.seq : reply.asOf;
+      const { changes, more } = reply;
+      const answer = (): void => done({ ok: true, changes, version, more });
+      this.whenAcknowledged(reply.asOf, answer, done);
+    });
+  }
+
+  /** WATCH requests out to a replica: the answer, or null when none came (timeout, depose). */
+  private readonly watchesInFlight = new Map<number, (reply: DataReply | null) => void>();
+
   /** Runs `then` once every write up to `seq` is acknowledged; `fail` if leadership is lost. */
   private whenAcknowledged(
     seq: number,
@@ -864,6 +916,11 @@ export class PartitionLeader {
   // ---- answers, failures, applied entries, ticks -------------------------------------------
 
   onReply(rid: number, from: number, reply: DataReply): void {
+    const watch = this.watchesInFlight.get(rid);
+    if (watch !== undefined) {
+      this.watchesInFlight.delete(rid);
+      return watch(reply);
+    }
     const read = this.readsInFlight.get(rid);
     if (read !== undefined) {
       this.readsInFlight.delete(rid);
@@ -899,6 +956,9 @@ export class PartitionLeader {
 
   /** `rid` to `to` got no answer in time, or `to` refused in a way that means it fell out. */
   onTimeout(rid: number, to: number): void {
+    const watch = this.watchesInFlight.get(rid);
+    this.watchesInFlight.delete(rid);
+    watch?.(null);
     const read = this.readsInFlight.get(rid);
     if (read !== undefined) {
       this.readsInFlight.delete(rid);
@@ -1098,6 +1158,9 @@ export class PartitionLeader {
     const reads = [...this.readsInFlight.values()];
     this.readsInFlight.clear();
     for (const read of reads) read({ ok: false, code: "UNAVAILABLE", message });
+    const watches = [...this.watchesInFlight.values()];
+    this.watchesInFlight.clear();
+    for (const watch of watches) watch(null);
     const lookups = [...this.writerLookups.values()];
     this.writerLookups.clear();
     for (const lookup of lookups) lookup(null);

@@ -69,6 +69,7 @@ const requestFields: Record<DataRequest["type"], readonly string[]> = {
   install: ["base", "rows", "first", "last", "expect"],
   rows: ["afterKey", "limit"],
   writer: ["writer"],
+  "key-changes": ["key", "afterSeq", "limit"],
   count: [],
   drop: [],
 };
@@ -87,6 +88,7 @@ const replyFields: Record<DataReply["type"], readonly string[]> = {
   "rows-page": ["rows"],
   "writer-change": ["change"],
   "row-count": ["count"],
+  "key-changes": ["changes", "asOf", "base", "more", "compacted"],
   dropped: [],
 };
 const replyTypes = Object.keys(replyFields) as DataReply["type"][];
@@ -141,6 +143,14 @@ export function parseDataRequest(raw: unknown, limits: DataLimits): DataRequest 
     }
     case "writer":
       return { type, ...common, writer: text(fields.writer, "body.writer", WRITER_CHARS_MAX) };
+    case "key-changes":
+      return {
+        type,
+        ...common,
+        key: key(fields.key, "body.key", partition, limits),
+        afterSeq: integer(fields.afterSeq, "body.afterSeq", 0),
+        limit: integer(fields.limit, "body.limit", 1, limits.changesMax),
+      };
   }
 }
 
@@ -208,6 +218,8 @@ export function parseDataReply(raw: unknown, limits: DataLimits): DataReply {
     }
     case "row-count":
       return { type, rid, count: integer(fields.count, "body.count", 0) };
+    case "key-changes":
+      return keyChangesReply(fields, rid, limits);
     case "dropped":
       return { type, rid };
   }
@@ -231,6 +243,32 @@ function changesReply(fields: Fields, rid: number, limits: DataLimits): DataRepl
     invalid("body.last must not be before the last change sent");
   }
   return { type: "changes", rid, changes, last };
+}
+
+function keyChangesReply(fields: Fields, rid: number, limits: DataLimits): DataReply {
+  const items = list(fields.changes, "body.changes", limits.changesMax);
+  const changes: AppliedChange[] = [];
+  let partition: number | null = null;
+  items.forEach((item, i) => {
+    const path = `body.changes[${i}]`;
+    const change = appliedChange(item, path, limits, partition);
+    partition ??= partitionOfKey(change.key, limits);
+    const before = changes[i - 1];
+    if (before !== undefined && (change.key !== before.key || change.seq <= before.seq)) {
+      invalid(`${path} must be a later change of the same key`);
+    }
+    changes.push(change);
+  });
+  const asOf = integer(fields.asOf, "body.asOf", 0);
+  const base = integer(fields.base, "body.base", 0, asOf);
+  const newest = changes[changes.length - 1];
+  if (newest !== undefined && (newest.seq > asOf || (changes[0] as AppliedChange).seq <= base)) {
+    invalid("body.changes must lie between body.base and body.asOf");
+  }
+  const more = boolean(fields.more, "body.more");
+  const compacted = boolean(fields.compacted, "body.compacted");
+  if (compacted && changes.length > 0) invalid("a compacted answer carries no changes");
+  return { type: "key-changes", rid, changes, asOf, base, more, compacted };
 }
 
 // ---- shapes -------------------------------------------------------------------------------

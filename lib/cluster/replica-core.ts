@@ -29,6 +29,9 @@ export const LOG_RETAIN_DEFAULT = 10_000;
 /** Rows a full copy sends at most (a partition larger than this cannot be copied). */
 export const SNAPSHOT_ROWS_MAX = 1_000_000;
 
+/** Value characters in one key-changes answer past its first change. */
+const KEY_CHANGES_CHARS_MAX = 4 * 1024 * 1024;
+
 /** What the shell commits, and how to finish the answers once it is durable. */
 export interface ReplicaBatch {
   readonly writes: readonly ReplicaWrite[];
@@ -100,6 +103,7 @@ export class ReplicaCore {
       case "rows":
       case "writer":
       case "count":
+      case "key-changes":
         return this.serveRead(request, view);
     }
   }
@@ -193,7 +197,7 @@ export class ReplicaCore {
   private serveRead(
     request: Extract<
       DataRequest,
-      { type: "read" | "fetch" | "snapshot" | "rows" | "writer" | "count" }
+      { type: "read" | "fetch" | "snapshot" | "rows" | "writer" | "count" | "key-changes" }
     >,
     view: Overlay,
   ): DataReply {
@@ -233,7 +237,37 @@ export class ReplicaCore {
           rid,
           change: this.store.changeByWriter(partition, request.writer) ?? null,
         };
+      case "key-changes":
+        return this.keyChanges(request);
     }
+  }
+
+  /**
+   * WATCH since: the key's retained changes after `afterSeq`. When the log starts after it, the
+   * key may have changed in the trimmed part, unless its row was set at or before `afterSeq`
+   * (a later change would have replaced or deleted that row).
+   */
+  private keyChanges(request: Extract<DataRequest, { type: "key-changes" }>): DataReply {
+    const { partition, rid, key, afterSeq } = request;
+    const { base, last } = this.store.summary(partition);
+    const answer = { type: "key-changes", rid, asOf: last.seq, base: base.seq } as const;
+    if (afterSeq < base.seq) {
+      const row = this.store.get(key);
+      const isUnchanged = row !== undefined && row.partition === partition && row.seq <= afterSeq;
+      if (!isUnchanged) return { ...answer, changes: [], more: false, compacted: true };
+      return { ...answer, changes: [], more: false, compacted: false };
+    }
+    const found = this.store.keyChangesAfter(partition, key, afterSeq, request.limit);
+    // Values of one answer stay far below the frame limit: cut after KEY_CHANGES_CHARS_MAX.
+    const changes = [];
+    let chars = 0;
+    for (const change of found) {
+      if (changes.length > 0 && chars + (change.value?.length ?? 0) > KEY_CHANGES_CHARS_MAX) break;
+      changes.push(change);
+      chars += change.value?.length ?? 0;
+    }
+    const more = changes.length < found.length || found.length === request.limit;
+    return { ...answer, changes, more, compacted: false };
   }
 
   // ---- helpers -----------------------------------------------------------------------------

@@ -60,6 +60,20 @@ export class MemoryReplicaStore implements ReplicaStorage {
     return s.log.slice(from, from + limit).map((l) => l.change);
   }
 
+  keyChangesAfter(
+    partition: number,
+    key: string,
+    afterSeq: number,
+    limit: number,
+  ): AppliedChange[] {
+    const out: AppliedChange[] = [];
+    for (const { change } of this.state(partition).log) {
+      if (out.length >= limit) break;
+      if (change.seq > afterSeq && change.key === key) out.push(change);
+    }
+    return out;
+  }
+
   rowsAfter(partition: number, afterKey: string, limit: number): DataRow[] {
     const rows = [...this.state(partition).rows.values()].filter((r) => r.key > afterKey);
     rows.sort((a, b) => (a.key < b.key ? -1 : 1));

@@ -103,6 +103,9 @@ export interface ReplicaStorage {
   get(key: string): DataRow | undefined;
   /** Retained changes of `partition` with seq > afterSeq, ascending, at most `limit`. */
   changesAfter(partition: number, afterSeq: number, limit: number): AppliedChange[];
+  /** Retained changes of `key` (in `partition`) with seq > afterSeq, ascending, at most `limit`
+   * (WATCH since). */
+  keyChangesAfter(partition: number, key: string, afterSeq: number, limit: number): AppliedChange[];
   /** Rows of `partition` with key > afterKey ("" = from the start), in key order. */
   rowsAfter(partition: number, afterKey: string, limit: number): DataRow[];
   /** The same, for rows with a TTL (`expiresAt`) only: what a new leader must expire. */

@@ -111,6 +111,12 @@ function prepare(db: Database) {
       `SELECT ${changeColumns} FROM changes WHERE partition = ?1 AND seq > ?2
        ORDER BY seq LIMIT ?3`,
     ),
+    // The (partition, seq) key bounds the walk to the partition's retained log (10,000 changes
+    // or so); an index on key would cost every write for a read that is rare.
+    keyChangesAfter: db.prepare<ChangeRow, [number, string, number, number]>(
+      `SELECT ${changeColumns} FROM changes WHERE partition = ?1 AND seq > ?3 AND key = ?2
+       ORDER BY seq LIMIT ?4`,
+    ),
     changeByWriter: db.prepare<ChangeRow, [number, string]>(
       `SELECT ${changeColumns} FROM changes WHERE partition = ?1 AND writer = ?2
        ORDER BY seq DESC LIMIT 1`,
@@ -201,6 +207,17 @@ export class SqliteReplicaStore implements ReplicaStorage {
   changesAfter(partition: number, afterSeq: number, limit: number): AppliedChange[] {
     return this.guard("changesAfter", () =>
       this.statements.changesAfter.all(partition, afterSeq, limit),
+    ).map(changeFromRow);
+  }
+
+  keyChangesAfter(
+    partition: number,
+    key: string,
+    afterSeq: number,
+    limit: number,
+  ): AppliedChange[] {
+    return this.guard("keyChangesAfter", () =>
+      this.statements.keyChangesAfter.all(partition, key, afterSeq, limit),
     ).map(changeFromRow);
   }
 

@@ -2,7 +2,8 @@
 // codes never go over the wire.
 
 export type WireErrorCode =
-  "NOT_LEADER" | "INVALID_KEY" | "BAD_REQUEST" | "UNAVAILABLE" | "TIMEOUT" | "CONFLICT";
+  | "NOT_LEADER" | "INVALID_KEY" | "BAD_REQUEST" | "UNAVAILABLE" | "TIMEOUT" | "CONFLICT"
+  | "COMPACTED";
 export type InternalErrorCode =
   "ZMTP_PROTOCOL" | "STORAGE" | "CONFIG" | "CLOSED" | "HWM" | "CANCELLED";
 export type ErrorCode = WireErrorCode | InternalErrorCode;

@@ -4,6 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { v1, v4, validate, version } from "uuid";
 import {
   decodeHeartbeat,
+  decodeWatchMessage,
   encodeHeartbeat,
   encodeJson,
   encodeRequest,
@@ -20,6 +21,10 @@ import {
   parseReply,
   parseRequest,
   parseSetResult,
+  parseWatchChange,
+  partitionWatchTopic,
+  watchChange,
+  watchTopic,
   type ParseRequestResult,
   type Reply,
   wireErrorCodes,
@@ -138,6 +143,9 @@ describe("parseRequest: valid requests", () => {
       { id: 12, op: "SET", key, value: "v", ifVersion: 0, ttlMs: 1500 }],
     ["DELETE with ifVersion", `{"id":13,"op":"DELETE","key":"${key}","ifVersion":42}`,
       { id: 13, op: "DELETE", key, ifVersion: 42 }],
+    ["WATCH since", `{"id":14,"op":"WATCH","key":"${upperKey}","since":0}`,
+      { id: 14, op: "WATCH", key, since: 0 }],
+    ["WATCH from now", `{"id":15,"op":"WATCH","key":"${key}"}`, { id: 15, op: "WATCH", key }],
     ["upper-case key", `{"id":4,"op":"GET","key":"${upperKey}"}`, { id: 4, op: "GET", key }],
     ["id 0", `{"id":0,"op":"HEARTBEAT"}`, { id: 0, op: "HEARTBEAT" }],
     ["negative float id", `{"id":-1.5,"op":"HEARTBEAT"}`, { id: -1.5, op: "HEARTBEAT" }],
@@ -193,6 +201,12 @@ describe("parseRequest: invalid requests", () => {
       "BAD_REQUEST", "is not a cursor"],
     ["SCAN keysOnly not a boolean", `{"id":1,"op":"SCAN","keysOnly":1}`, 1, "BAD_REQUEST",
       '"keysOnly" must be a boolean, got a number'],
+    ["WATCH since negative", `{"id":1,"op":"WATCH","key":"${key}","since":-1}`, 1, "BAD_REQUEST",
+      '"since" must be a version'],
+    ["WATCH since a string", `{"id":1,"op":"WATCH","key":"${key}","since":"5"}`, 1,
+      "BAD_REQUEST", '"since" must be a version'],
+    ["WATCH without a key", `{"id":1,"op":"WATCH","since":5}`, 1, "BAD_REQUEST", 'no "key"'],
+    ["WATCH of a bad key", `{"id":1,"op":"WATCH","key":"k","since":5}`, 1, "INVALID_KEY", "UUID4"],
     ["SCAN count 0", `{"id":1,"op":"SCAN","count":0}`, 1, "BAD_REQUEST",
       '"count" must be an integer from 1 to 1000'],
     ["SCAN count too large", `{"id":1,"op":"SCAN","count":1001}`, 1, "BAD_REQUEST",
@@ -614,3 +628,32 @@ describe("heartbeats", () => {
     }
   });
 });
+
+describe("WATCH feed", () => {
+  test("a change is published under w/<key> and p/<partition>/<key> as one JSON object", () => {
+    expect(watchTopic(key)).toBe(`w/${key}`);
+    expect(partitionWatchTopic(12, key)).toBe(`p/12/${key}`);
+    expect(watchChange(key, "v", 7)).toEqual({ key, op: "SET", value: "v", version: 7 });
+    expect(watchChange(key, null, 8)).toEqual({ key, op: "DELETE", version: 8 });
+  });
+
+  test("feed messages decode; anything malformed is null, never a throw", () => {
+    const body = encodeJson(watchChange(key, "v", 7));
+    expect(decodeWatchMessage([frame(watchTopic(key)), body])).toEqual(watchChange(key, "v", 7));
+    expect(decodeWatchMessage([frame(partitionWatchTopic(3, key)), body])?.version).toBe(7);
+    expect(decodeWatchMessage([frame("hb"), body])).toBeNull();
+    expect(decodeWatchMessage([frame(watchTopic(key))])).toBeNull();
+    expect(decodeWatchMessage([frame(watchTopic(key)), frame("{")])).toBeNull();
+    const bad = [
+      { key, op: "SET", version: 1 },
+      { key, op: "PUT", value: "v", version: 1 },
+      { key: upperKey, op: "DELETE", version: 1 },
+      { key, op: "DELETE", version: 0 },
+      { key, op: "DELETE", version: 1.5 },
+      null,
+      [key],
+    ];
+    for (const value of bad) expect(parseWatchChange(value)).toBeNull();
+  });
+});
+

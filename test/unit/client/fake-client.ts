@@ -2,7 +2,8 @@
 // records every call, can be told to fail, and lets a test emit cluster events.
 import type { ClientEvent, ClusterView } from "../../../lib/client/client.ts";
 import type { ReplClient } from "../../../lib/client/repl-shell.ts";
-import type { HeartbeatInfo } from "../../../lib/protocol.ts";
+import type { HeartbeatInfo, WatchChange } from "../../../lib/protocol.ts";
+import type { WatchOptions } from "../../../lib/client/watch.ts";
 import type { CallOptions, ScanResult } from "../../../lib/client/client.ts";
 import { CancelledError, KvError } from "../../../lib/util/errors.ts";
 
@@ -67,6 +68,19 @@ export class FakeClient implements ReplClient {
   ): Promise<{ cursor: string; keys: string[] }> {
     const page = await this.scan(cursor, count, options);
     return { cursor: page.cursor, keys: page.items.map((item) => item.key) };
+  }
+
+  /** What WATCH yields before it waits for its signal (Ctrl-C). */
+  watchChanges: WatchChange[] = [];
+
+  async *watch(key: string, options: WatchOptions = {}): AsyncGenerator<WatchChange> {
+    this.calls.push(`watch ${key} ${options.since ?? "now"}`);
+    this.check();
+    for (const change of this.watchChanges) yield change;
+    const signal = options.signal;
+    if (signal === undefined) throw new Error("a watch needs a signal to end");
+    if (signal.aborted) return;
+    await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve()));
   }
 
   async remove(member: number, _options: CallOptions = {}): Promise<{ removed: number }> {

@@ -287,3 +287,62 @@ describe("piped input", () => {
     expect(result.code).toBe(exitCodes.failed);
   });
 });
+
+describe("WATCH", () => {
+  const changes = [
+    { key, op: "SET" as const, value: "a b", version: 4 },
+    { key, op: "DELETE" as const, version: 9 },
+  ];
+
+  async function watchUntilCtrlC(
+    mode: OutputMode,
+    line: string,
+  ): Promise<Run & { calls: string[] }> {
+    const client = new FakeClient();
+    client.watchChanges = changes;
+    const stdout = memorySink();
+    const stderr = memorySink();
+    const session = new Session({
+      outputMode: mode,
+      escapeControls: false,
+      isInteractive: false,
+      connect: async () => client,
+      streams: { input: Readable.from([]), output: stdout, errors: stderr },
+    });
+    const ctrlC = new AbortController();
+    const running = session.runText(line, ctrlC.signal);
+    // It prints as changes come and keeps watching: only Ctrl-C (the signal) ends it.
+    while (stdout.text.split("\n").length < 3) await Bun.sleep(1);
+    expect(await Promise.race([running, Bun.sleep(20).then(() => "still watching")]))
+      .toBe("still watching");
+    ctrlC.abort();
+    const result = await running;
+    await session.close();
+    return {
+      code: exitCodeOf(result, session, false), stdout: stdout.text, stderr: stderr.text,
+      connectCount: 1, calls: client.calls,
+    };
+  }
+
+  test("text: each change with its version until Ctrl-C, which is not a failure", async () => {
+    const result = await watchUntilCtrlC("text", `WATCH ${key.toUpperCase()} SINCE 3`);
+    expect(result.stdout).toBe("version 4: SET a b\nversion 9: DELETE\n");
+    expect(result.calls).toEqual([`watch ${key} 3`]);
+    expect(result.code).toBe(exitCodes.ok);
+  });
+
+  test("raw and json: tab-separated lines, the feed's objects", async () => {
+    expect((await watchUntilCtrlC("raw", `WATCH ${key}`)).stdout)
+      .toBe("4\tSET\ta b\n9\tDELETE\n");
+    const json = await watchUntilCtrlC("json", `WATCH ${key}`);
+    expect(json.stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as unknown)).toEqual(changes);
+    expect(json.calls).toEqual([`watch ${key} now`]);
+  });
+
+  test("bad words are usage errors before anything is sent", async () => {
+    const result = await run({ script: `WATCH ${key} SINCE x; WATCH ${key} 5; WATCH nope` });
+    expect(result.stderr).toBe("Error: SINCE takes a version (a whole number)\n" +
+      "Error: usage: WATCH <uuid4> [SINCE v]\nError: key is not a valid UUID4\n");
+    expect(result.code).toBe(exitCodes.failed);
+  });
+});

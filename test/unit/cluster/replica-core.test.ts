@@ -201,4 +201,31 @@ describe("ReplicaCore", () => {
     expect(changes).toMatchObject({ type: "changes", last: { epoch: 1, seq: 2 } });
     expect(changes?.type === "changes" && changes.changes.map((c) => c.seq)).toEqual([2]);
   });
+
+  test("WATCH since: a key's changes from the log; COMPACTED only when trimming matters", () => {
+    const store = new MemoryReplicaStore();
+    const core = new ReplicaCore(store);
+    // Key 1 set at 1, key 2 set at 2 and 3, key 3 set at 4 and deleted at 5; then 1..3 trimmed.
+    const writes = [change(1, 1, 1, "a"), change(2, 1, 2, "b"), change(3, 1, 2, "c")];
+    run(core, store, fence(1), replicate(1, [0, 0], ...writes, change(4, 1, 3, "d")));
+    run(core, store, replicate(1, [1, 4], change(5, 1, 3, null), change(6, 1, 2, "e")));
+    const keyChanges = (n: number, afterSeq: number, limit = 10): DataReply =>
+      run(core, store, { type: "key-changes", rid: ++rid, partition: P, epoch: 1, key: keyOf(n),
+        afterSeq, limit })[0] as DataReply;
+    const seqs = (reply: DataReply) =>
+      reply.type === "key-changes" ? reply.changes.map((c) => c.seq) : reply;
+    expect(seqs(keyChanges(2, 0))).toEqual([2, 3, 6]);
+    expect(keyChanges(2, 0, 2)).toMatchObject({ more: true, asOf: 6, compacted: false });
+    store.commit([{ type: "trim", partition: P, uptoSeq: 3 }]);
+    expect(seqs(keyChanges(3, 3))).toEqual([4, 5]);
+    // Key 2 changed at 2 and 3, which are gone: the answer cannot be complete.
+    expect(keyChanges(2, 1)).toMatchObject({ compacted: true, base: 3, changes: [] });
+    // Key 1 was last set at 1: nothing of it can be in the trimmed part after 1.
+    expect(keyChanges(1, 1)).toMatchObject({ compacted: false, changes: [], asOf: 6 });
+    // Key 3 was deleted: no row says when it last changed.
+    expect(keyChanges(3, 0)).toMatchObject({ compacted: true });
+    // A key never written, asked about changes the log no longer holds.
+    expect(keyChanges(7, 0)).toMatchObject({ compacted: true });
+    expect(keyChanges(7, 3)).toMatchObject({ compacted: false, changes: [] });
+  });
 });

@@ -125,6 +125,26 @@ export function replicaStoreContract(fixture: ReplicaStoreFixture): void {
       expect(store.expiringAfter(P, "", 10).map((r) => r.expiresAt).sort()).toEqual([500, 700]);
     });
 
+    test("a key's changes after a seq: only that key's, in order, within the limit", () => {
+      store.commit([
+        append(change(1, 1, 1, "a"), change(2, 1, 2, "x"), change(3, 1, 1, null)),
+        append(change(4, 2, 1, "b"), change(5, 2, 1, "c")),
+      ]);
+      const seqs = (after: number, limit: number) =>
+        store.keyChangesAfter(P, keyOf(1), after, limit).map((c) => [c.seq, c.value, c.status]);
+      expect(seqs(0, 10)).toEqual([
+        [1, "a", "created"],
+        [3, null, "deleted"],
+        [4, "b", "created"],
+        [5, "c", "updated"],
+      ]);
+      expect(seqs(3, 1)).toEqual([[4, "b", "created"]]);
+      expect(seqs(5, 10)).toEqual([]);
+      expect(store.keyChangesAfter(P, keyOf(9), 0, 10)).toEqual([]);
+      store.commit([{ type: "trim", partition: P, uptoSeq: 3 }]);
+      expect(seqs(0, 10).map(([seq]) => seq)).toEqual([4, 5]);
+    });
+
     test("an append that does not continue the log is refused with nothing written", () => {
       store.commit([append(change(1, 1, 1, "a"))]);
       expect(() => store.commit([append(change(2, 1, 2, "b")), append(change(4, 1, 3, "c"))]))
