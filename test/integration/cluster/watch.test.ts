@@ -1,7 +1,7 @@
 // WATCH against real nodes: libzmq subscribers (zeromq.js under Node, python3-zmq) receive every
 // change of a key in order from the leader's publish socket; a client watching through a leader
 // kill -9 gets every version exactly once (feed plus WATCH since); WATCH of a key never written;
-// COMPACTED once the change log no longer reaches back far enough.
+// COMPACTED once the change log no longer reaches back far enough; a TTL expiry in the feed.
 import { expect, test } from "bun:test";
 import type { Subprocess } from "bun";
 import { WarehouseClient } from "../../../lib/client/client.ts";
@@ -215,3 +215,30 @@ test("WATCH since a version the change log no longer holds answers COMPACTED", a
     await client.close();
   }
 }, 120_000);
+
+test("a key's expiry reaches its watchers as a DELETE with a version of its own", async () => {
+  await using cluster = new Cluster();
+  await cluster.startMany(1, 1);
+  await using handle = await connectClient(cluster);
+  const { client } = handle;
+  const key = crypto.randomUUID();
+  const stop = new AbortController();
+  const start = (await client.request({ op: "WATCH", key }))["version"] as number;
+  const iterator = client.watch(key, { since: start, signal: stop.signal });
+  try {
+    const set = await client.request({ op: "SET", key, value: "lease", ttlMs: 300 });
+    const version = set["version"] as number;
+    expect(await iterator.next()).toEqual({
+      done: false,
+      value: { key, op: "SET", value: "lease", version },
+    });
+    const expired = await iterator.next();
+    expect(expired.done).toBe(false);
+    expect(expired.value).toMatchObject({ key, op: "DELETE" });
+    expect((expired.value as WatchChange).version).toBeGreaterThan(version);
+    expect(await client.request({ op: "GET", key })).toMatchObject({ ok: true, found: false });
+  } finally {
+    stop.abort();
+    await iterator.return(undefined);
+  }
+}, scenarioTimeoutMs);
