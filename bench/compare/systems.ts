@@ -1,0 +1,155 @@
+// The two systems bench:compare drives, behind one face: start, set, get, find and kill the
+// leader, stop. Both run 3 members on loopback with temp data directories and acknowledge a
+// write only once it is fsync'd on two of them.
+import { WarehouseClient } from "../../lib/client/client.ts";
+import { Cluster, waitForSynced } from "../../test/harness/cluster.ts";
+import { type EtcdClient, EtcdCluster } from "./etcd.ts";
+
+export type SystemName = "etcd" | "warehouse";
+
+export interface System extends AsyncDisposable {
+  readonly name: SystemName;
+  /** Opens `count` client connections; loop i uses connection i mod count. */
+  connect(count: number): Promise<void>;
+  closeClients(): Promise<void>;
+  set(loop: number, key: string, value: string): Promise<void>;
+  /** A linearizable read; resolves whether the key was found. */
+  get(loop: number, key: string): Promise<boolean>;
+  /** SIGKILLs the current leader. */
+  killLeader(): Promise<void>;
+}
+
+/** Live systems, so an error or Ctrl-C can still kill every process the benchmark started. */
+export const live = new Set<AsyncDisposable>();
+
+export async function startSystem(name: SystemName, rf: number): Promise<System> {
+  return name === "etcd" ? EtcdSystem.start() : WarehouseSystem.start(rf);
+}
+
+export async function stopSystem(system: System): Promise<void> {
+  await system.closeClients();
+  await system[Symbol.asyncDispose]();
+}
+
+/** Registers `resource` in `live` while `start` runs; on failure disposes it and rethrows. */
+async function starting<T extends AsyncDisposable>(resource: T, start: () => Promise<void>):
+  Promise<T> {
+  live.add(resource);
+  try {
+    await start();
+    return resource;
+  } catch (error) {
+    live.delete(resource);
+    await resource[Symbol.asyncDispose]();
+    throw error;
+  }
+}
+
+class EtcdSystem implements System {
+  readonly name = "etcd";
+  private clients: EtcdClient[] = [];
+  private next = 0;
+
+  private constructor(private readonly cluster: EtcdCluster, private leader: number) {}
+
+  static async start(): Promise<EtcdSystem> {
+    const cluster = new EtcdCluster();
+    await starting(cluster, () => cluster.launch(3));
+    return new EtcdSystem(cluster, await cluster.waitForLeader());
+  }
+
+  /**
+   * Requests go to the leader (a follower would forward puts and ReadIndex to it: one more hop);
+   * Bun's fetch keeps one keep-alive connection per request in flight, so `count` is moot here.
+   */
+  async connect(_count: number): Promise<void> {
+    this.clients = [this.cluster.client(this.leader)];
+  }
+
+  async closeClients(): Promise<void> {
+    this.clients = [];
+  }
+
+  async set(loop: number, key: string, value: string): Promise<void> {
+    if (this.clients.length > 0) return this.clientFor(loop).put(key, value);
+    // No leader known (failover): any member, in turn; a follower forwards to the leader.
+    const client = this.cluster.client(this.next++ % this.cluster.members.length);
+    return client.put(key, value);
+  }
+
+  async get(loop: number, key: string): Promise<boolean> {
+    return this.clientFor(loop).get(key);
+  }
+
+  private clientFor(loop: number): EtcdClient {
+    return this.clients[loop % this.clients.length] as EtcdClient;
+  }
+
+  async killLeader(): Promise<void> {
+    this.clients = [];
+    await this.cluster.kill(this.leader);
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    live.delete(this.cluster);
+    return this.cluster[Symbol.asyncDispose]();
+  }
+}
+
+class WarehouseSystem implements System {
+  readonly name = "warehouse";
+  private clients: WarehouseClient[] = [];
+
+  private constructor(readonly cluster: Cluster) {}
+
+  static async start(rf: number): Promise<WarehouseSystem> {
+    const system = new WarehouseSystem(new Cluster());
+    return starting(system, async () => {
+      await system.cluster.startMany(3, rf);
+      const probe = await system.client();
+      try {
+        await waitForSynced((b) => probe.request(b), { members: 3, rf, leaderId: 1 });
+      } finally {
+        await probe.close();
+      }
+    });
+  }
+
+  private client(): Promise<WarehouseClient> {
+    return WarehouseClient.connect({
+      endpoints: this.cluster.endpoints(),
+      requestTimeoutMs: 2000,
+      giveUpMs: 10_000,
+    });
+  }
+
+  async connect(count: number): Promise<void> {
+    this.clients = await Promise.all(Array.from({ length: count }, () => this.client()));
+  }
+
+  async closeClients(): Promise<void> {
+    await Promise.all(this.clients.splice(0).map((c) => c.close()));
+  }
+
+  async set(loop: number, key: string, value: string): Promise<void> {
+    await this.clientFor(loop).set(key, value);
+  }
+
+  async get(loop: number, key: string): Promise<boolean> {
+    return (await this.clientFor(loop).get(key)).found;
+  }
+
+  private clientFor(loop: number): WarehouseClient {
+    return this.clients[loop % this.clients.length] as WarehouseClient;
+  }
+
+  /** waitForSynced made node 1 the leader. */
+  async killLeader(): Promise<void> {
+    await this.cluster.kill(1);
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    live.delete(this);
+    return this.cluster[Symbol.asyncDispose]();
+  }
+}
