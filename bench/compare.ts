@@ -5,8 +5,8 @@
 // alternating), SET and linearizable GET on random UUID keys at several concurrencies and value
 // sizes; then failover: kill -9 the leader under a write started every 10 ms, time to the first
 // acknowledged write started after the kill, median of N fresh-cluster trials.
-// etcd is reached through its v3 JSON gateway over keep-alive HTTP/1.1 (Bun's fetch), requests
-// sent to the leader. Prints the settings, one JSON line per case (both figures and the ratio
+// etcd is reached over gRPC (node:http2, up to 4 sessions, like Warehouse's 4 client connections),
+// or with --etcd-client http through its v3 JSON gateway; requests go to the leader. Prints the settings, one JSON line per case (both figures and the ratio
 // Warehouse / etcd), then a table. `--quick` takes about half a minute; see USAGE for flags.
 import { etcdVersion, ETCD_BINARY } from "./compare/etcd.ts";
 import { closedLoop, failoverTime, type Figures, type LoopResult, median, summarize }
@@ -81,7 +81,7 @@ async function throughput(settings: Settings): Promise<CaseLine[]> {
   const keys = new Map<string, string[]>();
   try {
     for (const name of SYSTEMS) {
-      const system = await startSystem(name, settings.rf);
+      const system = await startSystem(name, settings);
       systems.set(name, system);
       await system.connect(CONNECTIONS_MAX);
       for (const size of settings.valueSizes) {
@@ -144,7 +144,7 @@ async function failover(settings: Settings): Promise<FailoverLine | null> {
   const trials: Record<SystemName, number[]> = { etcd: [], warehouse: [] };
   for (let t = 0; t < settings.failoverTrials; t++) {
     for (const name of t % 2 === 0 ? SYSTEMS : [...SYSTEMS].reverse()) {
-      const system = await startSystem(name, settings.rf);
+      const system = await startSystem(name, settings);
       try {
         await system.connect(1);
         const ms = await failoverTime(() => system.set(0, crypto.randomUUID(), "x"),
@@ -186,7 +186,9 @@ async function main(): Promise<number> {
     settings: {
       ...settings,
       etcd: version,
-      etcdClient: "v3 JSON gateway, HTTP/1.1 keep-alive (Bun fetch), requests to the leader",
+      etcdClient: settings.etcdClient === "grpc"
+        ? "gRPC (node:http2, hand-encoded protobuf), up to 4 HTTP/2 sessions to the leader"
+        : "v3 JSON gateway, HTTP/1.1 keep-alive (Bun fetch), requests to the leader",
       etcdDurability: "default: WAL fsync'd on a majority (2 of 3); 100 ms heartbeat, 1000 ms election",
       warehouseDurability: `RF ${settings.rf}: every in-sync replica fsync'd; 200 ms election`,
       bun: Bun.version,

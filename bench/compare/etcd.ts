@@ -1,7 +1,7 @@
 // A 3-member etcd cluster on loopback for bench:compare: Debian's `etcd` binary (etcd-server),
 // temp data directories, default durability (every acknowledged put is in the WAL of a majority,
-// fsync'd), default timings (100 ms heartbeat, 1000 ms election). Clients talk to the v3 JSON
-// gateway over HTTP/1.1 with keep-alive connections.
+// fsync'd), default timings (100 ms heartbeat, 1000 ms election). EtcdClient talks to the v3 JSON
+// gateway over HTTP/1.1 with keep-alive connections (etcd-grpc.ts: the faster gRPC path).
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -67,6 +67,9 @@ export class EtcdClient {
     };
     return (reply.kvs?.length ?? 0) > 0;
   }
+
+  /** Bun's fetch pool owns the connections. */
+  close(): void {}
 }
 
 export class EtcdCluster implements AsyncDisposable {
@@ -143,8 +146,8 @@ export class EtcdCluster implements AsyncDisposable {
     throw new Error(`etcd: no agreed leader within ${timeoutMs} ms ${last}`);
   }
 
-  client(index: number): EtcdClient {
-    return new EtcdClient((this.members[index] as Member).clientUrl);
+  clientUrl(index: number): string {
+    return (this.members[index] as Member).clientUrl;
   }
 
   async kill(index: number): Promise<void> {

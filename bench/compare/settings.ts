@@ -17,12 +17,14 @@ export interface Settings {
   /** Keys written up front for the GET cases, per value size. */
   getKeys: number;
   warmupSeconds: number;
+  etcdClient: "grpc" | "http";
 }
 
 export const USAGE = `usage: bun bench/compare.ts [--quick] [--seconds S] [--rounds R]
   [--cases set,get,failover] [--concurrency 1,16,64,256] [--values 256,16384] [--trials N] [--rf N]
+  [--etcd-client grpc|http]
 environment: COMPARE_SECONDS, COMPARE_ROUNDS, COMPARE_CASES, COMPARE_CONCURRENCY,
-  COMPARE_VALUES, COMPARE_TRIALS, COMPARE_RF (flags win)`;
+  COMPARE_VALUES, COMPARE_TRIALS, COMPARE_RF, COMPARE_ETCD_CLIENT (flags win)`;
 
 const FULL = {
   seconds: 4, rounds: 3, cases: "set,get,failover", concurrency: "1,16,64,256",
@@ -53,7 +55,7 @@ export function parseSettings(argv: string[], env: Record<string, string | undef
     options: {
       quick: { type: "boolean" }, seconds: { type: "string" }, rounds: { type: "string" },
       cases: { type: "string" }, concurrency: { type: "string" }, values: { type: "string" },
-      trials: { type: "string" }, rf: { type: "string" },
+      trials: { type: "string" }, rf: { type: "string" }, "etcd-client": { type: "string" },
     },
     strict: true,
   });
@@ -67,6 +69,8 @@ export function parseSettings(argv: string[], env: Record<string, string | undef
   if (!Number.isInteger(trials) || trials < 0) throw new Error("--trials: expected an integer ≥ 0");
   const rf = Number(pick(flags.rf, "RF", base.rf));
   if (rf !== 2 && rf !== 3) throw new Error("--rf: 2 or 3");
+  const etcdClient = pick(flags["etcd-client"], "ETCD_CLIENT", "grpc");
+  if (etcdClient !== "grpc" && etcdClient !== "http") throw new Error("--etcd-client: grpc or http");
   return {
     quick: flags.quick === true,
     seconds: positive(pick(flags.seconds, "SECONDS", base.seconds), "--seconds"),
@@ -78,5 +82,6 @@ export function parseSettings(argv: string[], env: Record<string, string | undef
     rf,
     getKeys: base.getKeys,
     warmupSeconds: base.warmupSeconds,
+    etcdClient,
   };
 }

@@ -3,7 +3,8 @@
 // write only once it is fsync'd on two of them.
 import { WarehouseClient } from "../../lib/client/client.ts";
 import { Cluster, waitForSynced } from "../../test/harness/cluster.ts";
-import { type EtcdClient, EtcdCluster } from "./etcd.ts";
+import { EtcdClient, EtcdCluster } from "./etcd.ts";
+import { EtcdGrpcClient } from "./etcd-grpc.ts";
 
 export type SystemName = "etcd" | "warehouse";
 
@@ -22,8 +23,10 @@ export interface System extends AsyncDisposable {
 /** Live systems, so an error or Ctrl-C can still kill every process the benchmark started. */
 export const live = new Set<AsyncDisposable>();
 
-export async function startSystem(name: SystemName, rf: number): Promise<System> {
-  return name === "etcd" ? EtcdSystem.start() : WarehouseSystem.start(rf);
+export async function startSystem(
+  name: SystemName, options: { rf: number; etcdClient: EtcdClientKind },
+): Promise<System> {
+  return name === "etcd" ? EtcdSystem.start(options.etcdClient) : WarehouseSystem.start(options.rf);
 }
 
 export async function stopSystem(system: System): Promise<void> {
@@ -45,35 +48,60 @@ async function starting<T extends AsyncDisposable>(resource: T, start: () => Pro
   }
 }
 
+/** etcd's client path: gRPC over one HTTP/2 session per connection, or the v3 JSON gateway. */
+export type EtcdClientKind = "grpc" | "http";
+
+interface KvClient {
+  put(key: string, value: string): Promise<void>;
+  get(key: string): Promise<boolean>;
+  close(): void;
+}
+
 class EtcdSystem implements System {
   readonly name = "etcd";
-  private clients: EtcdClient[] = [];
+  /** Connections to the leader. */
+  private clients: KvClient[] = [];
+  /** One connection per member, for writes while no leader is known (failover). */
+  private anyMember: KvClient[] = [];
   private next = 0;
 
-  private constructor(private readonly cluster: EtcdCluster, private leader: number) {}
+  private constructor(
+    private readonly cluster: EtcdCluster,
+    private readonly kind: EtcdClientKind,
+    private leader: number,
+  ) {}
 
-  static async start(): Promise<EtcdSystem> {
+  static async start(kind: EtcdClientKind): Promise<EtcdSystem> {
     const cluster = new EtcdCluster();
     await starting(cluster, () => cluster.launch(3));
-    return new EtcdSystem(cluster, await cluster.waitForLeader());
+    return new EtcdSystem(cluster, kind, await cluster.waitForLeader());
+  }
+
+  private open(member: number): KvClient {
+    const url = this.cluster.clientUrl(member);
+    return this.kind === "grpc" ? new EtcdGrpcClient(url) : new EtcdClient(url);
   }
 
   /**
-   * Requests go to the leader (a follower would forward puts and ReadIndex to it: one more hop);
-   * Bun's fetch keeps one keep-alive connection per request in flight, so `count` is moot here.
+   * Requests go to the leader (a follower would forward puts and ReadIndex to it: one more hop).
+   * gRPC multiplexes on `count` HTTP/2 sessions; the JSON gateway takes one keep-alive HTTP/1.1
+   * connection per request in flight from Bun's fetch pool, whatever `count` is.
    */
-  async connect(_count: number): Promise<void> {
-    this.clients = [this.cluster.client(this.leader)];
+  async connect(count: number): Promise<void> {
+    await this.closeClients();
+    this.clients = Array.from({ length: this.kind === "grpc" ? count : 1 },
+      () => this.open(this.leader));
+    this.anyMember = this.cluster.members.map((_, i) => this.open(i));
   }
 
   async closeClients(): Promise<void> {
-    this.clients = [];
+    for (const c of [...this.clients.splice(0), ...this.anyMember.splice(0)]) c.close();
   }
 
   async set(loop: number, key: string, value: string): Promise<void> {
     if (this.clients.length > 0) return this.clientFor(loop).put(key, value);
     // No leader known (failover): any member, in turn; a follower forwards to the leader.
-    const client = this.cluster.client(this.next++ % this.cluster.members.length);
+    const client = this.anyMember[this.next++ % this.anyMember.length] as KvClient;
     return client.put(key, value);
   }
 
@@ -81,16 +109,18 @@ class EtcdSystem implements System {
     return this.clientFor(loop).get(key);
   }
 
-  private clientFor(loop: number): EtcdClient {
-    return this.clients[loop % this.clients.length] as EtcdClient;
+  private clientFor(loop: number): KvClient {
+    return this.clients[loop % this.clients.length] as KvClient;
   }
 
+  /** Later writes go to any member, as a client that lost its leader would. */
   async killLeader(): Promise<void> {
-    this.clients = [];
+    for (const c of this.clients.splice(0)) c.close();
     await this.cluster.kill(this.leader);
   }
 
-  [Symbol.asyncDispose](): Promise<void> {
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.closeClients();
     live.delete(this.cluster);
     return this.cluster[Symbol.asyncDispose]();
   }
