@@ -6,8 +6,9 @@
 // sizes; then failover: kill -9 the leader under a write started every 10 ms, time to the first
 // acknowledged write started after the kill, median of N fresh-cluster trials.
 // etcd is reached over gRPC (node:http2, up to 4 sessions, like Warehouse's 4 client connections),
-// or with --etcd-client http through its v3 JSON gateway; requests go to the leader. Prints the settings, one JSON line per case (both figures and the ratio
-// Warehouse / etcd), then a table. `--quick` takes about half a minute; see USAGE for flags.
+// or with --etcd-client http through its v3 JSON gateway; requests go to the leader. Prints the
+// settings, one JSON line per case (both figures and the ratio Warehouse / etcd), then a table.
+// `--quick` takes about half a minute; see USAGE (bench/compare/settings.ts) for the flags.
 import { etcdVersion, ETCD_BINARY } from "./compare/etcd.ts";
 import { closedLoop, failoverTime, type Figures, type LoopResult, median, summarize }
   from "./compare/loop.ts";
@@ -104,7 +105,8 @@ async function throughput(settings: Settings): Promise<CaseLine[]> {
             keys.get(`${name}/${c.valueBytes}`) ?? []);
           entry[name].push(result);
           if (result.firstError !== null) {
-            console.error(`${name} ${caseName(c)}: ${result.errors} errors, first: ${result.firstError}`);
+            console.error(`${name} ${caseName(c)}: ${result.errors} errors, ` +
+              `first: ${result.firstError}`);
           }
         }
       }
@@ -189,7 +191,8 @@ async function main(): Promise<number> {
       etcdClient: settings.etcdClient === "grpc"
         ? "gRPC (node:http2, hand-encoded protobuf), up to 4 HTTP/2 sessions to the leader"
         : "v3 JSON gateway, HTTP/1.1 keep-alive (Bun fetch), requests to the leader",
-      etcdDurability: "default: WAL fsync'd on a majority (2 of 3); 100 ms heartbeat, 1000 ms election",
+      etcdDurability:
+        "default: WAL fsync'd on a majority (2 of 3); 100 ms heartbeat, 1000 ms election",
       warehouseDurability: `RF ${settings.rf}: every in-sync replica fsync'd; 200 ms election`,
       bun: Bun.version,
     },

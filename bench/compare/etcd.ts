@@ -103,7 +103,9 @@ export class EtcdCluster implements AsyncDisposable {
       let stderrText = "";
       void (async () => {
         const decoder = new TextDecoder();
-        for await (const chunk of proc.stderr) stderrText += decoder.decode(chunk, { stream: true });
+        for await (const chunk of proc.stderr) {
+          stderrText += decoder.decode(chunk, { stream: true });
+        }
       })();
       if (this.disposed) proc.kill("SIGKILL");
       this.members.push({

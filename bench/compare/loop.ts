@@ -111,6 +111,8 @@ export async function failoverTime(
   while (firstAck === 0 && performance.now() < deadline) await Bun.sleep(1);
   stop = true;
   await writer;
-  if (firstAck === 0) throw new Error(`no write acknowledged within ${options.timeoutMs} ms of the kill`);
+  if (firstAck === 0) {
+    throw new Error(`no write acknowledged within ${options.timeoutMs} ms of the kill`);
+  }
   return firstAck - killedAt;
 }

@@ -34,10 +34,12 @@ export function targetFor(line: CaseLine | FailoverLine): Target | undefined {
   if (line.valueBytes !== 256) return undefined;
   const { opsPerSec, p50, p99 } = line.ratio;
   if (line.case === "set" && line.concurrency === 64) {
-    return { wants: "≥ 3× etcd's ops/s, p99 ≤ ¼ of etcd's", met: opsPerSec >= 3 && p99 <= 0.25 };
+    return { wants: "≥ 3× etcd's ops/s, p99 ≤ ¼ of etcd's",
+      met: opsPerSec >= 3 && p99 <= 0.25 };
   }
   if (line.case === "get" && line.concurrency === 64) {
-    return { wants: "≥ 5× etcd's ops/s, p99 ≤ ¼ of etcd's", met: opsPerSec >= 5 && p99 <= 0.25 };
+    return { wants: "≥ 5× etcd's ops/s, p99 ≤ ¼ of etcd's",
+      met: opsPerSec >= 5 && p99 <= 0.25 };
   }
   if (line.case === "set" && line.concurrency === 1) {
     return { wants: "p50 ≤ etcd's", met: p50 <= 1 };
@@ -64,10 +66,12 @@ export function printTable(lines: CaseLine[], failover: FailoverLine | null): vo
       `${mark(l.target)} |`);
   }
   if (failover !== null) {
-    rows.push("", "| failover (kill -9 leader → first acknowledged write) | etcd | Warehouse | × | target |",
+    rows.push("",
+      "| failover (kill -9 leader → first acknowledged write) | etcd | Warehouse | × | target |",
       "|---|---:|---:|---:|---|",
       `| median of ${failover.etcd.trialsMs.length} (trials: etcd ` +
-        `${failover.etcd.trialsMs.join(", ")}; Warehouse ${failover.warehouse.trialsMs.join(", ")}) | ` +
+        `${failover.etcd.trialsMs.join(", ")}; ` +
+        `Warehouse ${failover.warehouse.trialsMs.join(", ")}) | ` +
         `${failover.etcd.medianMs} ms | ${failover.warehouse.medianMs} ms | ` +
         `${times(failover.ratio)} | ${mark(failover.target)} |`);
   }

@@ -62,21 +62,27 @@ export function parseSettings(argv: string[], env: Record<string, string | undef
   const base = flags.quick === true ? QUICK : FULL;
   const pick = (flag: string | undefined, name: string, fallback: string | number): string =>
     flag ?? env[`COMPARE_${name}`] ?? String(fallback);
-  const cases = pick(flags.cases, "CASES", base.cases).toLowerCase().split(",").map((s) => s.trim());
+  const cases = pick(flags.cases, "CASES", base.cases).toLowerCase().split(",")
+    .map((s) => s.trim());
   const unknown = cases.filter((c) => !["set", "get", "failover"].includes(c));
   if (unknown.length > 0) throw new Error(`--cases: unknown case ${unknown.join(", ")}`);
   const trials = Number(pick(flags.trials, "TRIALS", base.trials));
-  if (!Number.isInteger(trials) || trials < 0) throw new Error("--trials: expected an integer ≥ 0");
+  if (!Number.isInteger(trials) || trials < 0) {
+    throw new Error("--trials: expected an integer ≥ 0");
+  }
   const rf = Number(pick(flags.rf, "RF", base.rf));
   if (rf !== 2 && rf !== 3) throw new Error("--rf: 2 or 3");
   const etcdClient = pick(flags["etcd-client"], "ETCD_CLIENT", "grpc");
-  if (etcdClient !== "grpc" && etcdClient !== "http") throw new Error("--etcd-client: grpc or http");
+  if (etcdClient !== "grpc" && etcdClient !== "http") {
+    throw new Error("--etcd-client: grpc or http");
+  }
   return {
     quick: flags.quick === true,
     seconds: positive(pick(flags.seconds, "SECONDS", base.seconds), "--seconds"),
     rounds: numbers(pick(flags.rounds, "ROUNDS", base.rounds), "--rounds")[0] as number,
     ops: (["SET", "GET"] as const).filter((op) => cases.includes(op.toLowerCase())),
-    concurrencies: numbers(pick(flags.concurrency, "CONCURRENCY", base.concurrency), "--concurrency"),
+    concurrencies: numbers(pick(flags.concurrency, "CONCURRENCY", base.concurrency),
+      "--concurrency"),
     valueSizes: numbers(pick(flags.values, "VALUES", base.values), "--values"),
     failoverTrials: cases.includes("failover") ? trials : 0,
     rf,

@@ -203,7 +203,7 @@ export class ReplicaCore {
     const { partition, rid } = request;
     switch (request.type) {
       case "read": {
-        const row = this.store.get(request.key);
+        const row = this.store.get(partition, request.key);
         const asOf = this.store.summary(partition).last.seq;
         return { type: "row", rid, row: row?.partition === partition ? row : null, asOf };
       }

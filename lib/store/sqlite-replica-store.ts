@@ -63,15 +63,17 @@ const changeColumns = "seq, epoch, key, value, writer, status";
 
 function prepare(db: Database) {
   return {
-    getRow: db.prepare<DataRow, [string]>(
-      "SELECT key, partition, seq, epoch, value, writer FROM kv WHERE key = ?",
+    getRow: db.prepare<DataRow, [number, string]>(
+      "SELECT key, partition, seq, epoch, value, writer FROM kv WHERE partition = ?1 AND key = ?2",
     ),
     upsertRow: db.prepare<null, [string, number, number, number, string, string | null]>(
       `INSERT INTO kv (key, partition, seq, epoch, value, writer) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-       ON CONFLICT (key) DO UPDATE SET seq = excluded.seq, epoch = excluded.epoch,
+       ON CONFLICT (partition, key) DO UPDATE SET seq = excluded.seq, epoch = excluded.epoch,
          value = excluded.value, writer = excluded.writer`,
     ),
-    deleteRow: db.prepare<null, [string]>("DELETE FROM kv WHERE key = ?"),
+    deleteRow: db.prepare<null, [number, string]>(
+      "DELETE FROM kv WHERE partition = ?1 AND key = ?2",
+    ),
     rowsAfter: db.prepare<DataRow, [number, string, number]>(
       `SELECT key, partition, seq, epoch, value, writer FROM kv
        WHERE partition = ?1 AND key > ?2 ORDER BY key LIMIT ?3`,
@@ -89,8 +91,9 @@ function prepare(db: Database) {
        ORDER BY seq LIMIT ?3`,
     ),
     changeByWriter: db.prepare<ChangeRow, [number, string]>(
-      `SELECT ${changeColumns} FROM changes WHERE partition = ?1 AND writer = ?2
-       ORDER BY seq DESC LIMIT 1`,
+      // The writer index, not the log's (partition, seq) order, which would scan the partition.
+      `SELECT ${changeColumns} FROM changes INDEXED BY changes_by_writer
+       WHERE writer = ?2 AND partition = ?1 ORDER BY seq DESC LIMIT 1`,
     ),
     undoAfter: db.prepare<UndoRow, [number, number]>(
       `SELECT seq, key, before_seq, before_epoch, before_value, before_writer FROM changes
@@ -170,8 +173,8 @@ export class SqliteReplicaStore implements ReplicaStorage {
     return this.cached(partition).summary;
   }
 
-  get(key: string): DataRow | undefined {
-    return this.guard("get", () => this.statements.getRow.get(key)) ?? undefined;
+  get(partition: number, key: string): DataRow | undefined {
+    return this.guard("get", () => this.statements.getRow.get(partition, key)) ?? undefined;
   }
 
   changesAfter(partition: number, afterSeq: number, limit: number): AppliedChange[] {
@@ -270,7 +273,7 @@ export class SqliteReplicaStore implements ReplicaStorage {
       const { last } = state.summary;
       assert(change.seq === last.seq + 1, `append seq ${change.seq} after ${last.seq}`);
       assert(change.epoch >= last.epoch, `append epoch ${change.epoch} below ${last.epoch}`);
-      const before = this.statements.getRow.get(change.key);
+      const before = this.statements.getRow.get(partition, change.key);
       const status = statusOf(before !== null, change.value !== null);
       this.statements.insertChange.run(
         partition,
@@ -285,7 +288,7 @@ export class SqliteReplicaStore implements ReplicaStorage {
         before?.value ?? null,
         before?.writer ?? null,
       );
-      if (change.value === null) this.statements.deleteRow.run(change.key);
+      if (change.value === null) this.statements.deleteRow.run(partition, change.key);
       else {
         this.statements.upsertRow.run(
           change.key,
@@ -312,7 +315,7 @@ export class SqliteReplicaStore implements ReplicaStorage {
       case "truncate": {
         assert(write.afterSeq >= state.summary.base.seq, `truncate below the base of ${p}`);
         for (const undo of s.undoAfter.all(p, write.afterSeq)) {
-          if (undo.before_seq === null || undo.before_value === null) s.deleteRow.run(undo.key);
+          if (undo.before_seq === null || undo.before_value === null) s.deleteRow.run(p, undo.key);
           else {
             s.upsertRow.run(
               undo.key,

@@ -56,7 +56,7 @@ export function replicaStoreContract(fixture: ReplicaStoreFixture): void {
         isCopying: false,
       });
       expect(store.fencedEpoch(P)).toBe(0);
-      expect(store.get(keyOf(1))).toBeUndefined();
+      expect(store.get(P, keyOf(1))).toBeUndefined();
     });
 
     test("the fenced epoch only grows", () => {
@@ -72,9 +72,9 @@ export function replicaStoreContract(fixture: ReplicaStoreFixture): void {
         append(change(4, 2, 1, null)),
       ]);
       expect(outcome.statuses).toEqual([["created", "updated", "not_found"], ["deleted"]]);
-      expect(store.get(keyOf(1))).toBeUndefined();
+      expect(store.get(P, keyOf(1))).toBeUndefined();
       store.commit([append(change(5, 2, 2, "c"))]);
-      expect(store.get(keyOf(2))).toEqual({
+      expect(store.get(P, keyOf(2))).toEqual({
         key: keyOf(2),
         partition: P,
         seq: 5,
@@ -106,7 +106,7 @@ export function replicaStoreContract(fixture: ReplicaStoreFixture): void {
         .toThrow(AssertionError);
       expect(() => store.commit([append(change(2, 0, 2, "b"))])).toThrow(AssertionError);
       expect(store.summary(P).last).toEqual({ epoch: 1, seq: 1 });
-      expect(store.get(keyOf(2))).toBeUndefined();
+      expect(store.get(P, keyOf(2))).toBeUndefined();
     });
 
     test("truncation puts back what the undone changes replaced", () => {
@@ -116,7 +116,7 @@ export function replicaStoreContract(fixture: ReplicaStoreFixture): void {
       ]);
       store.commit([{ type: "truncate", partition: P, afterSeq: 2 }]);
       expect(values(store)).toEqual({ [keyOf(1)]: "a", [keyOf(2)]: "x" });
-      expect(store.get(keyOf(1))?.seq).toBe(1);
+      expect(store.get(P, keyOf(1))?.seq).toBe(1);
       expect(store.summary(P).last).toEqual({ epoch: 1, seq: 2 });
       expect(store.summary(P).epochs).toEqual([{ epoch: 1, seq: 1 }]);
       // The log continues from the truncation point, in a new epoch.
