@@ -10,8 +10,10 @@
 // settings, one JSON line per case (both figures and the ratio Warehouse / etcd), then a table.
 // `--quick` takes about half a minute; see USAGE (bench/compare/settings.ts) for the flags.
 import { etcdVersion, ETCD_BINARY } from "./compare/etcd.ts";
-import { closedLoop, failoverTime, type Figures, type LoopResult, median, summarize }
-  from "./compare/loop.ts";
+import {
+  closedLoop, failoverTime, type Figures, type LoopResult, median, processCpuUs, selfCpuUs,
+  summarize,
+} from "./compare/loop.ts";
 import { type Op, parseSettings, type Settings, USAGE } from "./compare/settings.ts";
 import { live, type System, type SystemName, startSystem, stopSystem } from "./compare/systems.ts";
 import { printTable, targetFor, type CaseLine, type FailoverLine } from "./compare/report.ts";
@@ -65,11 +67,16 @@ async function runCase(system: System, c: Case, seconds: number, keys: string[])
   await system.connect(Math.min(CONNECTIONS_MAX, c.concurrency));
   try {
     const value = "v".repeat(c.valueBytes);
-    return await closedLoop(c.concurrency, seconds, async (loop) => {
+    const pids = system.pids();
+    const servers = processCpuUs(pids);
+    const client = selfCpuUs();
+    const result = await closedLoop(c.concurrency, seconds, async (loop) => {
       if (c.op === "SET") return system.set(loop, crypto.randomUUID(), value);
       const key = keys[Math.floor(Math.random() * keys.length)] as string;
       if (!(await system.get(loop, key))) throw new Error(`GET ${key}: not found`);
     });
+    result.cpuUs = { servers: processCpuUs(pids) - servers, client: selfCpuUs() - client };
+    return result;
   } finally {
     await system.closeClients();
   }
@@ -134,6 +141,7 @@ function caseLine(c: Case, etcd: Figures, warehouse: Figures): CaseLine {
       opsPerSec: ratio(warehouse.opsPerSec, etcd.opsPerSec),
       p50: ratio(warehouse.p50Ms, etcd.p50Ms),
       p99: ratio(warehouse.p99Ms, etcd.p99Ms),
+      serverCpuPerOp: ratio(warehouse.cpuUsPerOp.servers, etcd.cpuUsPerOp.servers),
     },
   };
   const target = targetFor(line);

@@ -1,11 +1,40 @@
 // The closed-loop harness bench:compare drives both systems with: `concurrency` loops, each
 // sending its next request as soon as the previous one is answered, for a fixed time.
+import { readFileSync } from "node:fs";
+
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat times, is 100 on every common platform. */
+const CLOCK_TICKS_PER_SEC = 100;
+
+/** CPU µs used so far by processes `pids` (Linux /proc; 0 for one that is gone). */
+export function processCpuUs(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    } catch {
+      continue;
+    }
+    // Fields after "(comm)": state is the first; utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return (ticks * 1e6) / CLOCK_TICKS_PER_SEC;
+}
+
+/** CPU µs used so far by this process. */
+export function selfCpuUs(): number {
+  const used = process.cpuUsage();
+  return used.user + used.system;
+}
 
 export interface LoopResult {
   latenciesMs: number[];
   errors: number;
   firstError: string | null;
   seconds: number;
+  /** CPU time the system's three servers and this load generator used during the loops. */
+  cpuUs?: { servers: number; client: number };
 }
 
 /** Runs `concurrency` closed loops of `op(loop)` for `seconds`; failures count as errors. */
@@ -43,6 +72,11 @@ export interface Figures {
   errors: number;
   /** ops/s of each round, to show the spread. */
   rounds: number[];
+  /**
+   * CPU µs per operation of the three servers and of the load generator (one process for both
+   * systems): unlike ops/s, these hold steady when other work competes for the cores.
+   */
+  cpuUsPerOp: { servers: number; client: number };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -63,6 +97,12 @@ export function summarize(results: LoopResult[]): Figures {
     p99Ms: round2(percentile(all, 99)),
     errors: results.reduce((sum, r) => sum + r.errors, 0),
     rounds: results.map((r) => Math.round(r.latenciesMs.length / Math.max(r.seconds, 1e-9))),
+    cpuUsPerOp: {
+      servers: Math.round(results.reduce((sum, r) => sum + (r.cpuUs?.servers ?? 0), 0) /
+        Math.max(1, all.length)),
+      client: Math.round(results.reduce((sum, r) => sum + (r.cpuUs?.client ?? 0), 0) /
+        Math.max(1, all.length)),
+    },
   };
 }
 

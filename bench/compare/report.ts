@@ -14,7 +14,7 @@ export interface CaseLine {
   etcd: Figures;
   warehouse: Figures;
   /** Warehouse / etcd. */
-  ratio: { opsPerSec: number; p50: number; p99: number };
+  ratio: { opsPerSec: number; p50: number; p99: number; serverCpuPerOp: number };
   target?: Target;
 }
 
@@ -54,15 +54,18 @@ const mark = (t: Target | undefined): string => (t === undefined ? "" : t.met ? 
 
 export function printTable(lines: CaseLine[], failover: FailoverLine | null): void {
   const rows = [
-    "| case | clients | value | etcd ops/s | p50 ms | p99 ms | Warehouse ops/s | p50 ms | " +
-      "p99 ms | ops/s × | p50 × | p99 × | target |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    "| case | clients | value | etcd ops/s | p50 ms | p99 ms | CPU µs/op | Warehouse ops/s | " +
+      "p50 ms | p99 ms | CPU µs/op | ops/s × | p50 × | p99 × | CPU × | target |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
   ];
   for (const l of lines) {
     rows.push(`| ${l.case.toUpperCase()} | ${l.concurrency} | ${l.valueBytes} B | ` +
       `${n(l.etcd.opsPerSec)} | ${ms(l.etcd.p50Ms)} | ${ms(l.etcd.p99Ms)} | ` +
+      `${n(l.etcd.cpuUsPerOp.servers)} | ` +
       `${n(l.warehouse.opsPerSec)} | ${ms(l.warehouse.p50Ms)} | ${ms(l.warehouse.p99Ms)} | ` +
+      `${n(l.warehouse.cpuUsPerOp.servers)} | ` +
       `${times(l.ratio.opsPerSec)} | ${times(l.ratio.p50)} | ${times(l.ratio.p99)} | ` +
+      `${times(l.ratio.serverCpuPerOp)} | ` +
       `${mark(l.target)} |`);
   }
   if (failover !== null) {

@@ -18,6 +18,8 @@ export interface System extends AsyncDisposable {
   get(loop: number, key: string): Promise<boolean>;
   /** SIGKILLs the current leader. */
   killLeader(): Promise<void>;
+  /** The server processes' ids, for their CPU time. */
+  pids(): number[];
 }
 
 /** Live systems, so an error or Ctrl-C can still kill every process the benchmark started. */
@@ -113,6 +115,10 @@ class EtcdSystem implements System {
     return this.clients[loop % this.clients.length] as KvClient;
   }
 
+  pids(): number[] {
+    return this.cluster.members.map((m) => m.process.pid);
+  }
+
   /** Later writes go to any member, as a client that lost its leader would. */
   async killLeader(): Promise<void> {
     for (const c of this.clients.splice(0)) c.close();
@@ -171,6 +177,10 @@ class WarehouseSystem implements System {
 
   private clientFor(loop: number): WarehouseClient {
     return this.clients[loop % this.clients.length] as WarehouseClient;
+  }
+
+  pids(): number[] {
+    return [...this.cluster.nodes.values()].map((n) => n.process.pid);
   }
 
   /** waitForSynced made node 1 the leader. */
