@@ -17,7 +17,7 @@ function varint(n: number): number[] {
 }
 
 /** A length-delimited protobuf field (wire type 2) with field number `field`. */
-function bytesField(field: number, bytes: Uint8Array): Uint8Array {
+export function bytesField(field: number, bytes: Uint8Array): Uint8Array {
   const head = [(field << 3) | 2, ...varint(bytes.length)];
   const out = new Uint8Array(head.length + bytes.length);
   out.set(head, 0);
@@ -26,7 +26,7 @@ function bytesField(field: number, bytes: Uint8Array): Uint8Array {
 }
 
 /** A gRPC message: uncompressed flag, 4-byte big-endian length, the protobuf bytes. */
-function grpcFrame(...fields: Uint8Array[]): Uint8Array {
+export function grpcFrame(...fields: Uint8Array[]): Uint8Array {
   const length = fields.reduce((sum, f) => sum + f.length, 0);
   const out = new Uint8Array(5 + length);
   new DataView(out.buffer).setUint32(1, length);
@@ -39,7 +39,7 @@ function grpcFrame(...fields: Uint8Array[]): Uint8Array {
 }
 
 /** Whether a RangeResponse (after the 5-byte gRPC prefix) carries field 2, `kvs`. */
-function rangeFound(reply: Uint8Array): boolean {
+export function rangeFound(reply: Uint8Array): boolean {
   let at = 5;
   while (at < reply.length) {
     const tag = reply[at++] as number;
