@@ -207,7 +207,7 @@ export class ReplicaCore {
     const { partition, rid } = request;
     switch (request.type) {
       case "read": {
-        const row = this.store.get(request.key);
+        const row = this.store.get(partition, request.key);
         const asOf = this.store.summary(partition).last.seq;
         return { type: "row", rid, row: row?.partition === partition ? row : null, asOf };
       }
@@ -252,8 +252,8 @@ export class ReplicaCore {
     const { base, last } = this.store.summary(partition);
     const answer = { type: "key-changes", rid, asOf: last.seq, base: base.seq } as const;
     if (afterSeq < base.seq) {
-      const row = this.store.get(key);
-      const isUnchanged = row !== undefined && row.partition === partition && row.seq <= afterSeq;
+      const row = this.store.get(partition, key);
+      const isUnchanged = row !== undefined && row.seq <= afterSeq;
       if (!isUnchanged) return { ...answer, changes: [], more: false, compacted: true };
       return { ...answer, changes: [], more: false, compacted: false };
     }

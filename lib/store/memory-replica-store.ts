@@ -49,9 +49,10 @@ export class MemoryReplicaStore implements ReplicaStorage {
     return summarize(this.state(partition));
   }
 
-  get(key: string): DataRow | undefined {
-    const partition = this.partitionOfKey.get(key);
-    return partition === undefined ? undefined : this.state(partition).rows.get(key);
+  get(partition: number, key: string): DataRow | undefined {
+    return this.partitionOfKey.get(key) === partition
+      ? this.state(partition).rows.get(key)
+      : undefined;
   }
 
   changesAfter(partition: number, afterSeq: number, limit: number): AppliedChange[] {

@@ -100,7 +100,8 @@ export interface CommitOutcome {
 export interface ReplicaStorage {
   fencedEpoch(partition: number): number;
   summary(partition: number): LogSummary;
-  get(key: string): DataRow | undefined;
+  /** The row of `key`, kept in `partition` (the key's partition under placement). */
+  get(partition: number, key: string): DataRow | undefined;
   /** Retained changes of `partition` with seq > afterSeq, ascending, at most `limit`. */
   changesAfter(partition: number, afterSeq: number, limit: number): AppliedChange[];
   /** Retained changes of `key` (in `partition`) with seq > afterSeq, ascending, at most `limit`

@@ -83,14 +83,18 @@ const kvColumns = "key, partition, seq, epoch, value, writer, expires_at AS expi
 
 function prepare(db: Database) {
   return {
-    getRow: db.prepare<KvRow, [string]>(`SELECT ${kvColumns} FROM kv WHERE key = ?`),
+    getRow: db.prepare<KvRow, [number, string]>(
+      `SELECT ${kvColumns} FROM kv WHERE partition = ?1 AND key = ?2`,
+    ),
     upsertRow: db.prepare<null, RowUpsert>(
       `INSERT INTO kv (key, partition, seq, epoch, value, writer, expires_at)
        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-       ON CONFLICT (key) DO UPDATE SET seq = excluded.seq, epoch = excluded.epoch,
+       ON CONFLICT (partition, key) DO UPDATE SET seq = excluded.seq, epoch = excluded.epoch,
          value = excluded.value, writer = excluded.writer, expires_at = excluded.expires_at`,
     ),
-    deleteRow: db.prepare<null, [string]>("DELETE FROM kv WHERE key = ?"),
+    deleteRow: db.prepare<null, [number, string]>(
+      "DELETE FROM kv WHERE partition = ?1 AND key = ?2",
+    ),
     rowsAfter: db.prepare<KvRow, [number, string, number]>(
       `SELECT ${kvColumns} FROM kv
        WHERE partition = ?1 AND key > ?2 ORDER BY key LIMIT ?3`,
@@ -118,8 +122,9 @@ function prepare(db: Database) {
        ORDER BY seq LIMIT ?4`,
     ),
     changeByWriter: db.prepare<ChangeRow, [number, string]>(
-      `SELECT ${changeColumns} FROM changes WHERE partition = ?1 AND writer = ?2
-       ORDER BY seq DESC LIMIT 1`,
+      // The writer index, not the log's (partition, seq) order, which would scan the partition.
+      `SELECT ${changeColumns} FROM changes INDEXED BY changes_by_writer
+       WHERE writer = ?2 AND partition = ?1 ORDER BY seq DESC LIMIT 1`,
     ),
     undoAfter: db.prepare<UndoRow, [number, number]>(
       `SELECT seq, key, before_seq, before_epoch, before_value, before_writer, before_expires_at
@@ -199,8 +204,8 @@ export class SqliteReplicaStore implements ReplicaStorage {
     return this.cached(partition).summary;
   }
 
-  get(key: string): DataRow | undefined {
-    const row = this.guard("get", () => this.statements.getRow.get(key));
+  get(partition: number, key: string): DataRow | undefined {
+    const row = this.guard("get", () => this.statements.getRow.get(partition, key));
     return row === null ? undefined : dataRowOf(row);
   }
 
@@ -319,7 +324,7 @@ export class SqliteReplicaStore implements ReplicaStorage {
       const { last } = state.summary;
       assert(change.seq === last.seq + 1, `append seq ${change.seq} after ${last.seq}`);
       assert(change.epoch >= last.epoch, `append epoch ${change.epoch} below ${last.epoch}`);
-      const before = this.statements.getRow.get(change.key);
+      const before = this.statements.getRow.get(partition, change.key);
       const status = statusOf(before !== null, change.value !== null);
       this.statements.insertChange.run(
         partition,
@@ -336,7 +341,7 @@ export class SqliteReplicaStore implements ReplicaStorage {
         change.expiresAt ?? null,
         before?.expiresAt ?? null,
       );
-      if (change.value === null) this.statements.deleteRow.run(change.key);
+      if (change.value === null) this.statements.deleteRow.run(partition, change.key);
       else {
         this.statements.upsertRow.run(
           change.key,
@@ -364,7 +369,7 @@ export class SqliteReplicaStore implements ReplicaStorage {
       case "truncate": {
         assert(write.afterSeq >= state.summary.base.seq, `truncate below the base of ${p}`);
         for (const undo of s.undoAfter.all(p, write.afterSeq)) {
-          if (undo.before_seq === null || undo.before_value === null) s.deleteRow.run(undo.key);
+          if (undo.before_seq === null || undo.before_value === null) s.deleteRow.run(p, undo.key);
           else {
             s.upsertRow.run(
               undo.key,

@@ -87,7 +87,7 @@ test("every live key is stored on exactly the nodes placement names", async () =
       const want = expected.get(key) ?? null;
       stores.forEach((store, index) => {
         const id = index + 1;
-        const row = store.get(key);
+        const row = store.get(partitionOf(key, PARTITIONS), key);
         if (!placed.includes(id)) {
           if (row !== undefined) misplaced.push(`${key} has a row on node ${id}, not in ${placed}`);
           return;

@@ -51,7 +51,7 @@ describe("ReplicaCore", () => {
     const [write, get] = run(core, store, replicate(2, [0, 0], change(1, 2, 1, "x")), read(2, 1));
     expect(write).toMatchObject({ type: "refused", reason: "stale-epoch", fenced: 3 });
     expect(get).toMatchObject({ type: "refused", reason: "stale-epoch" });
-    expect(store.get(keyOf(1))).toBeUndefined();
+    expect(store.get(P, keyOf(1))).toBeUndefined();
   });
 
   test("writes are answered after the commit, with outcomes, and chain within one batch", () => {
@@ -60,7 +60,7 @@ describe("ReplicaCore", () => {
     expect(core.handle(LEADER, replicate(1, [0, 0], change(1, 1, 1, "a")))).toBeNull();
     expect(core.handle(LEADER, replicate(1, [1, 1], change(2, 1, 1, "b"), change(3, 1, 2, null))))
       .toBeNull();
-    expect(store.get(keyOf(1))).toBeUndefined();
+    expect(store.get(P, keyOf(1))).toBeUndefined();
     const batch = core.takeBatch();
     const answers = batch.complete(store.commit(batch.writes));
     expect(answers.map((a) => a.reply)).toEqual([
@@ -68,7 +68,7 @@ describe("ReplicaCore", () => {
       { type: "replicated", rid, last: { epoch: 1, seq: 3 }, statuses: ["updated", "not_found"] },
     ]);
     expect(answers.every((a) => a.to === LEADER)).toBe(true);
-    expect(store.get(keyOf(1))?.value).toBe("b");
+    expect(store.get(P, keyOf(1))?.value).toBe("b");
   });
 
   test("a write that does not follow the last change is a gap", () => {
@@ -122,8 +122,8 @@ describe("ReplicaCore", () => {
       expect: { epoch: 2, seq: 3 },
     });
     expect(reply).toEqual({ type: "truncated", rid, last: { epoch: 1, seq: 1 } });
-    expect(store.get(keyOf(1))?.value).toBe("a");
-    expect(store.get(keyOf(2))).toBeUndefined();
+    expect(store.get(P, keyOf(1))?.value).toBe("a");
+    expect(store.get(P, keyOf(2))).toBeUndefined();
     expect(store.fencedEpoch(P)).toBe(3);
   });
 
@@ -141,7 +141,7 @@ describe("ReplicaCore", () => {
       first: true, last: true, expect: { epoch: 1, seq: 1 },
     };
     expect(run(core, store, lateCopy)[0]).toMatchObject({ type: "refused", reason: "gap" });
-    expect(store.get(keyOf(2))?.value).toBe("acked");
+    expect(store.get(P, keyOf(2))?.value).toBe("acked");
   });
 
   test("a full copy replaces the rows; reads are refused until it ends", () => {
@@ -164,7 +164,7 @@ describe("ReplicaCore", () => {
     expect(run(core, store, read(2, 4))[0]).toMatchObject({ reason: "copying" });
     run(core, store, install(false, true));
     expect(run(core, store, read(2, 4))[0]).toMatchObject({ row: { value: "copied" } });
-    expect(store.get(keyOf(1))).toBeUndefined();
+    expect(store.get(P, keyOf(1))).toBeUndefined();
     const [next] = run(core, store, replicate(2, [2, 9], change(10, 2, 4, "after")));
     expect(next).toMatchObject({ type: "replicated", statuses: ["updated"] });
   });
@@ -179,7 +179,7 @@ describe("ReplicaCore", () => {
     expect(last.seq).toBe(30);
     expect(last.seq - base.seq).toBeGreaterThanOrEqual(10);
     expect(last.seq - base.seq).toBeLessThanOrEqual(11);
-    expect(store.get(keyOf(1))?.value).toBe("v29");
+    expect(store.get(P, keyOf(1))?.value).toBe("v29");
     expect(store.countRows(P)).toBe(7);
   });
 

@@ -151,7 +151,7 @@ describe("expiring keys at the partition leader", () => {
     world.seed(2, 2, [...common, { seq: 2, epoch: 2, key: k(2), value: "won", writer: null }]);
     world.startLeader(1, 3);
     world.settle();
-    expect(world.stores.get(1)?.get(k(1))).toMatchObject({ value: "kept", expiresAt: 400 });
+    expect(world.stores.get(1)?.get(P, k(1))).toMatchObject({ value: "kept", expiresAt: 400 });
     world.leader.tick(400);
     world.settle();
     expect(world.values(1)).toEqual({ [k(2)]: "won" });

@@ -56,7 +56,7 @@ export function replicaStoreContract(fixture: ReplicaStoreFixture): void {
         isCopying: false,
       });
       expect(store.fencedEpoch(P)).toBe(0);
-      expect(store.get(keyOf(1))).toBeUndefined();
+      expect(store.get(P, keyOf(1))).toBeUndefined();
     });
 
     test("the fenced epoch only grows", () => {
@@ -72,9 +72,9 @@ export function replicaStoreContract(fixture: ReplicaStoreFixture): void {
         append(change(4, 2, 1, null)),
       ]);
       expect(outcome.statuses).toEqual([["created", "updated", "not_found"], ["deleted"]]);
-      expect(store.get(keyOf(1))).toBeUndefined();
+      expect(store.get(P, keyOf(1))).toBeUndefined();
       store.commit([append(change(5, 2, 2, "c"))]);
-      expect(store.get(keyOf(2))).toEqual({
+      expect(store.get(P, keyOf(2))).toEqual({
         key: keyOf(2),
         partition: P,
         seq: 5,
@@ -106,8 +106,8 @@ export function replicaStoreContract(fixture: ReplicaStoreFixture): void {
         expiresAt,
       });
       store.commit([append(ttl(1, 1, "a", 500), ttl(2, 2, "b", 700), change(3, 1, 3, "c"))]);
-      expect(store.get(keyOf(1))?.expiresAt).toBe(500);
-      expect(store.get(keyOf(3))).not.toHaveProperty("expiresAt");
+      expect(store.get(P, keyOf(1))?.expiresAt).toBe(500);
+      expect(store.get(P, keyOf(3))).not.toHaveProperty("expiresAt");
       expect(store.expiringAfter(P, "", 10).map((r) => [r.key, r.expiresAt])).toEqual(
         [[keyOf(1), 500], [keyOf(2), 700]].sort((a, b) => String(a[0]) < String(b[0]) ? -1 : 1),
       );
@@ -116,7 +116,7 @@ export function replicaStoreContract(fixture: ReplicaStoreFixture): void {
       store.commit([append(change(4, 1, 1, "no ttl"))]);
       expect(store.expiringAfter(P, "", 10).map((r) => r.key)).toEqual([keyOf(2)]);
       store.commit([{ type: "truncate", partition: P, afterSeq: 3 }]);
-      expect(store.get(keyOf(1))).toMatchObject({ value: "a", expiresAt: 500 });
+      expect(store.get(P, keyOf(1))).toMatchObject({ value: "a", expiresAt: 500 });
       const rows = store.rowsAfter(P, "", 10);
       // A full copy (here of the partition's own rows) carries the deadlines.
       store.commit([{ type: "copy-start", partition: P, base: { epoch: 1, seq: 3 } }]);
@@ -151,7 +151,7 @@ export function replicaStoreContract(fixture: ReplicaStoreFixture): void {
         .toThrow(AssertionError);
       expect(() => store.commit([append(change(2, 0, 2, "b"))])).toThrow(AssertionError);
       expect(store.summary(P).last).toEqual({ epoch: 1, seq: 1 });
-      expect(store.get(keyOf(2))).toBeUndefined();
+      expect(store.get(P, keyOf(2))).toBeUndefined();
     });
 
     test("truncation puts back what the undone changes replaced", () => {
@@ -161,7 +161,7 @@ export function replicaStoreContract(fixture: ReplicaStoreFixture): void {
       ]);
       store.commit([{ type: "truncate", partition: P, afterSeq: 2 }]);
       expect(values(store)).toEqual({ [keyOf(1)]: "a", [keyOf(2)]: "x" });
-      expect(store.get(keyOf(1))?.seq).toBe(1);
+      expect(store.get(P, keyOf(1))?.seq).toBe(1);
       expect(store.summary(P).last).toEqual({ epoch: 1, seq: 2 });
       expect(store.summary(P).epochs).toEqual([{ epoch: 1, seq: 1 }]);
       // The log continues from the truncation point, in a new epoch.
