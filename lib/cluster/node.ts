@@ -7,7 +7,7 @@
 import { formatTcpEndpoint, parseTcpEndpoint } from "../util/endpoint.ts";
 import { ConfigError, StorageError } from "../util/errors.ts";
 import type { Logger } from "../util/log.ts";
-import { HEARTBEAT_TOPIC, encodeJson } from "../protocol.ts";
+import { HEARTBEAT_TOPIC, encodeJson, errorReply, type Reply } from "../protocol.ts";
 import { nullRecorder, type OpsRecorder } from "../ops/index.ts";
 import { validateMessage, type Message as RaftMessage } from "../raft/index.ts";
 import { NodeStorage } from "../store/node-storage.ts";
@@ -20,7 +20,14 @@ import {
   Subscriber,
   bytesToString,
 } from "../zmtp/index.ts";
-import { handleClientRequest } from "./client-handlers.ts";
+import { answerOversized, handleClientRequest } from "./client-handlers.ts";
+import {
+  CONNECTION_BUFFER_BYTES,
+  type ClientLimits,
+  clientLimitDefaults,
+  clientRouterOptions,
+  publisherOptions,
+} from "./client-limits.ts";
 import { heartbeatObject } from "./heartbeat-info.ts";
 import { joinCluster } from "./join.ts";
 import { decideJoin } from "./join-rules.ts";
@@ -64,6 +71,8 @@ export interface NodeSettings {
   readonly valueBytesMax: number;
   readonly minInsync: number;
   readonly requestTimeoutMs: number;
+  /** What clients may make the node hold (client-limits.ts); absent: the defaults. */
+  readonly clientLimits?: ClientLimits;
 }
 
 /** Raft ticks in one minimum election timeout. */
@@ -171,12 +180,18 @@ export class WarehouseNode {
       curve === undefined
         ? {}
         : { curve: { ...serverCurve(curve), authenticate: (key: Uint8Array) => isMemberKey(curve, key) } };
+    const clientLimits = settings.clientLimits ?? clientLimitDefaults;
     const router = new Router({
       routerHandover: true,
-      maxMessageBytes: settings.valueBytesMax * 6 + 65536,
+      ...clientRouterOptions(settings.valueBytesMax, clientLimits),
+      logger: log.child({ area: "clients" }),
       ...serverSecurity,
     });
-    const publisher = new Publisher({ sendHwm: 100, ...serverSecurity });
+    const publisher = new Publisher({
+      ...publisherOptions(clientLimits),
+      logger: log.child({ area: "publish" }),
+      ...serverSecurity,
+    });
     const peerRouter = new Router({
       maxMessageBytes: peerLimitDefaults.frameBytesMax,
       ...memberSecurity,
@@ -547,11 +562,28 @@ export class WarehouseNode {
     for await (const frames of this.router) {
       if (this.isStopped) return;
       const body = frames[frames.length - 1] as Uint8Array;
-      const envelope = frames.slice(0, -1);
-      handleClientRequest(context, body, (answer) => {
-        void this.router.send([...envelope, encodeJson(answer)]).catch(() => undefined);
-      });
+      const answer = (reply: Reply): void => this.answerClient(frames, reply);
+      const oversize = this.router.oversizeOf(frames);
+      if (oversize !== undefined) answerOversized(context, body, oversize, answer);
+      else handleClientRequest(context, body, answer);
     }
+  }
+
+  /**
+   * Sends a reply; one that does not fit the client's reply buffer (the client is not reading,
+   * or the node's buffers are full) is replaced by a short UNAVAILABLE the client may retry.
+   */
+  private answerClient(request: Uint8Array[], reply: Reply): void {
+    const bytes = encodeJson(reply);
+    if (this.router.answer(request, bytes) !== "no-room") return;
+    const limits = this.settings.clientLimits ?? clientLimitDefaults;
+    const refusal = errorReply(
+      reply.id,
+      "UNAVAILABLE",
+      `reply of ${bytes.length} bytes does not fit the reply buffer (${CONNECTION_BUFFER_BYTES} ` +
+        `bytes per connection, ${limits.bufferBytesMax} in all): read replies before sending more`,
+    );
+    this.router.answer(request, encodeJson(refusal));
   }
 
   /** What the ops adapter reads: the cluster state, the heartbeat object, positions, heads. */

@@ -1,10 +1,28 @@
 // ROUTER (RFC 28): prefixes each received message with the sending peer's routing id and routes
 // each sent message by its first frame. Never blocks: unroutable or over-HWM messages are dropped,
-// or rejected when routerMandatory is set.
+// or rejected when routerMandatory is set. Serving requests (requestsInFlightMax), it admits each
+// received message only while its peer and the socket are under their caps and byte limits, and
+// pauses reading from a peer whose requests must wait: memory stays bounded whatever peers send.
 import { HighWaterMarkError } from "../util/errors.ts";
 import type { Connection } from "./connection.ts";
-import { type FrameInput, type Message, type Pipe, SocketBase } from "./socket-base.ts";
+import type { Oversized } from "./session.ts";
+import {
+  type FrameInput,
+  type Message,
+  messageBodyBytes,
+  type Pipe,
+  SocketBase,
+} from "./socket-base.ts";
 import type { SocketType } from "./socket-types.ts";
+
+/** A delivered request: the bytes it counts until it is answered. */
+interface Admitted {
+  pipe: Pipe;
+  bytes: number;
+}
+
+/** What Router.answer did with a reply. */
+export type AnswerOutcome = "sent" | "no-room" | "gone";
 
 /** Routing ids as map keys: one char per byte. A loop, not a spread: this runs per send. */
 function keyOf(id: Uint8Array): string {
@@ -22,6 +40,12 @@ export class Router extends SocketBase {
   private readonly routes = new Map<string, Pipe>();
   /** Generated ids: 00 + u32 counter from a random start, as libzmq does (docs/zmtp.md 5.2). */
   private nextId = Math.floor(Math.random() * 0xffffffff);
+  /** Requests delivered and not yet answered (only when serving requests). */
+  private readonly admitted = new WeakMap<Message, Admitted>();
+  private readonly oversizes = new WeakMap<Message, Oversized>();
+  /** Pipes with held requests, in the order they started waiting. */
+  private readonly waiting = new Set<Pipe>();
+  private inFlightTotal = 0;
 
   async send(frames: readonly FrameInput[]): Promise<void> {
     this.assertOpen();
@@ -37,11 +61,43 @@ export class Router extends SocketBase {
         throw new HighWaterMarkError("no peer with that routing id (EHOSTUNREACH)");
       return;
     }
-    if (!pipe.hasRoom) {
+    if (!pipe.hasRoomFor(messageBodyBytes(message) - (message[0] as Uint8Array).length)) {
       if (this.options.routerMandatory) throw this.queueFull(pipe);
       return;
     }
     pipe.push(message.slice(1));
+  }
+
+  /**
+   * Answers a request this ROUTER delivered: sends [...its envelope, body] and ends the
+   * request's time in flight. "no-room": the reply is not small and its peer or the socket is
+   * over its byte limit; nothing was sent and the request is still in flight, so the caller
+   * can answer with something small instead. "gone": the peer left; the request is released.
+   */
+  answer(request: Message, body: FrameInput): AnswerOutcome {
+    const admitted = this.admitted.get(request);
+    const envelope = request.slice(0, -1);
+    const reply = this.toMessage([...envelope, body]).slice(1);
+    const pipe = this.routes.get(keyOf(request[0] as Uint8Array));
+    const released = admitted?.bytes ?? 0;
+    if (pipe !== undefined && !this.isClosedNow) {
+      const isSamePeer = admitted?.pipe === pipe;
+      if (!pipe.hasRoomFor(messageBodyBytes(reply), isSamePeer ? released : 0)) return "no-room";
+    }
+    if (admitted !== undefined) this.release(request, admitted);
+    if (pipe === undefined || this.isClosedNow) return "gone";
+    if (pipe.length < this.options.sendHwm) pipe.push(reply);
+    return "sent";
+  }
+
+  /** Set on a delivered message that was over maxMessageBytes and read past (excerpts only). */
+  oversizeOf(message: Message): Oversized | undefined {
+    return this.oversizes.get(message);
+  }
+
+  /** Requests delivered and not yet answered, over all peers. */
+  get requestsInFlight(): number {
+    return this.inFlightTotal;
   }
 
   receive(): Promise<Message> {
@@ -95,11 +151,104 @@ export class Router extends SocketBase {
     if (this.routes.get(pipe.routingKey) === pipe) this.routes.delete(pipe.routingKey);
     // Messages queued for a peer that is gone cannot be routed to its successor.
     pipe.clear();
+    // Its unanswered requests stop counting: answers to them will find no route.
+    this.inFlightTotal -= pipe.inFlight;
+    this.adjustBytes(-pipe.inFlightBytes);
+    pipe.inFlight = 0;
+    pipe.inFlightBytes = 0;
+    pipe.held.length = 0;
+    this.waiting.delete(pipe);
+    this.admitWaiting();
   }
 
   protected onPeerMessage(pipe: Pipe, frames: Uint8Array[]): void {
     // A copy per message, so an application that mutates a frame cannot corrupt the route.
     frames.unshift(pipe.routingId.slice());
-    this.deliver(pipe, frames);
+    if (!this.isServing) {
+      this.deliver(pipe, frames);
+      return;
+    }
+    if (pipe.held.length > 0 || !this.canAdmit(pipe)) {
+      this.hold(pipe, frames);
+      return;
+    }
+    this.admit(pipe, frames);
+  }
+
+  protected override onPeerOversized(pipe: Pipe, frames: Uint8Array[], oversized: Oversized): void {
+    if (!this.isServing) {
+      super.onPeerOversized(pipe, frames, oversized);
+      return;
+    }
+    this.oversizes.set(frames, oversized);
+    this.onPeerMessage(pipe, frames);
+  }
+
+  override onWritable(conn: Connection): void {
+    super.onWritable(conn);
+    if (this.waiting.size > 0) this.admitWaiting();
+  }
+
+  private get isServing(): boolean {
+    return Number.isFinite(this.options.requestsInFlightMax);
+  }
+
+  private get isClosedNow(): boolean {
+    return this.closed;
+  }
+
+  private canAdmit(pipe: Pipe): boolean {
+    const o = this.options;
+    return (
+      pipe.inFlight < o.requestsInFlightMax &&
+      this.inFlightTotal < o.requestsInFlightTotalMax &&
+      pipe.outstandingBytes < o.sendHwmBytes &&
+      this.bytesTotal < o.sendBytesMax
+    );
+  }
+
+  private admit(pipe: Pipe, message: Message): void {
+    const bytes = messageBodyBytes(message);
+    this.admitted.set(message, { pipe, bytes });
+    pipe.inFlight++;
+    pipe.inFlightBytes += bytes;
+    this.inFlightTotal++;
+    this.adjustBytes(bytes);
+    this.deliver(pipe, message);
+  }
+
+  private hold(pipe: Pipe, message: Message): void {
+    pipe.held.push(message);
+    this.waiting.add(pipe);
+    pipe.conn?.pause("admission");
+  }
+
+  private release(request: Message, admitted: Admitted): void {
+    this.admitted.delete(request);
+    const { pipe, bytes } = admitted;
+    if (pipe.inFlight === 0) return; // detached meanwhile: already released
+    pipe.inFlight--;
+    pipe.inFlightBytes -= bytes;
+    this.inFlightTotal--;
+    this.adjustBytes(-bytes);
+    if (this.waiting.size > 0) this.admitWaiting();
+  }
+
+  /**
+   * Admits held requests, oldest waiter first, while the caps allow; a pipe whose held queue
+   * empties resumes reading. A pipe that still cannot admit keeps its place.
+   */
+  private admitWaiting(): void {
+    for (const pipe of [...this.waiting]) {
+      while (pipe.held.length > 0 && this.canAdmit(pipe)) {
+        this.admit(pipe, pipe.held.shift() as Message);
+      }
+      if (pipe.held.length === 0) {
+        this.waiting.delete(pipe);
+        pipe.conn?.resume("admission");
+      }
+      if (this.inFlightTotal >= this.options.requestsInFlightTotalMax) return;
+      if (this.bytesTotal >= this.options.sendBytesMax) return;
+    }
   }
 }
