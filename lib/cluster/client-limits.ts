@@ -31,7 +31,7 @@ export const clientLimitDefaults: ClientLimits = Object.freeze({
  */
 export const CONNECTION_BUFFER_BYTES = 4 * 1024 * 1024;
 /** Requests one connection may have unanswered; more wait unread in the kernel. */
-export const CONNECTION_REQUESTS_IN_FLIGHT_MAX = 256;
+export const CONNECTION_REQUESTS_IN_FLIGHT_MAX = 32;
 /** Requests unanswered over all connections. */
 export const REQUESTS_IN_FLIGHT_TOTAL_MAX = 8192;
 /**

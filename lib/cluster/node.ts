@@ -574,14 +574,20 @@ export class WarehouseNode {
    * or the node's buffers are full) is replaced by a short UNAVAILABLE the client may retry.
    */
   private answerClient(request: Uint8Array[], reply: Reply): void {
-    const bytes = encodeJson(reply);
-    if (this.router.answer(request, bytes) !== "no-room") return;
+    // A value's length bounds its reply from below: a GET that cannot fit is refused before
+    // the value is encoded (encoding a large value for a client that does not read is costly).
+    const value = reply.ok ? reply["value"] : undefined;
+    const atLeast = typeof value === "string" ? value.length : 0;
+    if (this.router.hasRoomToAnswer(request, atLeast)) {
+      const bytes = encodeJson(reply);
+      if (this.router.answer(request, bytes) !== "no-room") return;
+    }
     const limits = this.settings.clientLimits ?? clientLimitDefaults;
     const refusal = errorReply(
       reply.id,
       "UNAVAILABLE",
-      `reply of ${bytes.length} bytes does not fit the reply buffer (${CONNECTION_BUFFER_BYTES} ` +
-        `bytes per connection, ${limits.bufferBytesMax} in all): read replies before sending more`,
+      `the reply does not fit the reply buffer (${CONNECTION_BUFFER_BYTES} bytes per ` +
+        `connection, ${limits.bufferBytesMax} in all): read replies before sending more`,
     );
     this.router.answer(request, encodeJson(refusal));
   }

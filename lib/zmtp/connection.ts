@@ -33,8 +33,13 @@ export type CloseReason =
   | { kind: "idle-timeout" };
 
 /** Why reading from a connection is paused; it resumes when no reason is left. */
-export type PauseReason = "inbox" | "admission";
-const pauseBits: Record<PauseReason, number> = { inbox: 1, admission: 2 };
+export type PauseReason = "inbox" | "admission" | "turn";
+const pauseBits: Record<PauseReason, number> = { inbox: 1, admission: 2, turn: 4 };
+/**
+ * Bytes one connection may hand in before it yields the event loop for a turn: a peer that
+ * floods (PINGs, requests) must not keep the node from its timers and other peers.
+ */
+const TURN_BYTES_MAX = 64 * 1024;
 
 export interface ConnectionOptions {
   socketType: SocketType;
@@ -71,6 +76,7 @@ export class Connection {
   private lastReceivedMs = Date.now();
   private peerTtlMs = 0;
   private pausedBits = 0;
+  private turnBytes = 0;
   /**
    * A PONG sits in the write buffer. Then further PINGs go unanswered until the buffer empties:
    * a peer that pings and never reads must not grow it (one pending PONG proves we are alive).
@@ -167,6 +173,14 @@ export class Connection {
   onData(chunk: Uint8Array): void {
     if (this.closed) return;
     this.lastReceivedMs = Date.now();
+    this.turnBytes += chunk.length;
+    if (this.turnBytes >= TURN_BYTES_MAX && (this.pausedBits & pauseBits.turn) === 0) {
+      this.pause("turn");
+      setImmediate(() => {
+        this.turnBytes = 0;
+        this.resume("turn");
+      });
+    }
     for (const event of this.session.push(chunk)) {
       if (this.closed) return;
       switch (event.type) {
@@ -236,7 +250,10 @@ export class Connection {
     this.pending = [];
     if (this.pendingBytes > 0) this.owner.onBacklogChange(this, -this.pendingBytes);
     this.pendingBytes = 0;
-    if (reason.kind !== "peer-closed") this.socket.end();
+    // A peer that broke the rules or went silent may never read our FIN: reset instead, so
+    // its descriptor is freed now. A local close ends gracefully (what was written goes out).
+    if (reason.kind === "local") this.socket.end();
+    else if (reason.kind !== "peer-closed") this.socket.terminate();
     this.owner.onClose(this, reason);
   }
 

@@ -79,15 +79,22 @@ export class Router extends SocketBase {
     const envelope = request.slice(0, -1);
     const reply = this.toMessage([...envelope, body]).slice(1);
     const pipe = this.routes.get(keyOf(request[0] as Uint8Array));
-    const released = admitted?.bytes ?? 0;
-    if (pipe !== undefined && !this.isClosedNow) {
-      const isSamePeer = admitted?.pipe === pipe;
-      if (!pipe.hasRoomFor(messageBodyBytes(reply), isSamePeer ? released : 0)) return "no-room";
-    }
+    if (!this.hasRoomToAnswer(request, messageBodyBytes(reply))) return "no-room";
     if (admitted !== undefined) this.release(request, admitted);
-    if (pipe === undefined || this.isClosedNow) return "gone";
+    if (pipe === undefined || this.closed) return "gone";
     if (pipe.length < this.options.sendHwm) pipe.push(reply);
     return "sent";
+  }
+
+  /**
+   * Whether an answer of `bytes` to `request` would be queued now (see answer): lets the
+   * caller skip building a large reply that would be refused.
+   */
+  hasRoomToAnswer(request: Message, bytes: number): boolean {
+    const pipe = this.routes.get(keyOf(request[0] as Uint8Array));
+    if (pipe === undefined || this.closed) return true;
+    const admitted = this.admitted.get(request);
+    return pipe.hasRoomFor(bytes, admitted?.pipe === pipe ? admitted.bytes : 0);
   }
 
   /** Set on a delivered message that was over maxMessageBytes and read past (excerpts only). */
@@ -191,10 +198,6 @@ export class Router extends SocketBase {
 
   private get isServing(): boolean {
     return Number.isFinite(this.options.requestsInFlightMax);
-  }
-
-  private get isClosedNow(): boolean {
-    return this.closed;
   }
 
   private canAdmit(pipe: Pipe): boolean {
