@@ -241,8 +241,8 @@ const nodeFlags: readonly FlagSpec[] = [
     description: `how long to wait for a replica's acknowledgement ` +
       `(default ${defaults.node.requestTimeoutMs})` },
   { name: "max-connections", kind: "string", valueName: "n",
-    description: "client connections open at once on each client port; more are closed on " +
-      `arrival; keep it under the open-file limit (default ${defaults.node.connectionsMax})` },
+    description: "connections open at once on each port, handshaking or not; more are closed " +
+      `on arrival; keep it under the open-file limit (default ${defaults.node.connectionsMax})` },
   { name: "max-client-buffer", kind: "string", valueName: "bytes",
     description: "bytes of client requests in flight and replies not yet sent, all clients " +
       `together; when full the node stops reading requests (default ` +

@@ -194,6 +194,8 @@ export class WarehouseNode {
     });
     const peerRouter = new Router({
       maxMessageBytes: peerLimitDefaults.frameBytesMax,
+      connectionsMax: clientLimits.connectionsMax,
+      handshakeTimeoutMs: clientLimits.handshakeTimeoutMs,
       ...memberSecurity,
     });
     try {

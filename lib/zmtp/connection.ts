@@ -6,6 +6,7 @@ import type { ZmtpProtocolError } from "../util/errors.ts";
 import {
   type CurveSecurity,
   encodePing,
+  encodePong,
   type Oversized,
   type PeerInfo,
   Session,
@@ -189,7 +190,7 @@ export class Connection {
           break;
         case "pong":
           if (this.isPongBuffered) break;
-          this.writeFrame(event.frame);
+          this.writeFrame(encodePong(event.context));
           this.isPongBuffered = this.pendingBytes > 0;
           break;
         case "ready":

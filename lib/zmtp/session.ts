@@ -60,8 +60,11 @@ export interface CurveSecurity {
 
 export type SessionEvent =
   | { type: "send"; bytes: Uint8Array }
-  /** The answer to a PING; the shell may drop it while an earlier PONG is still unsent. */
-  | { type: "pong"; frame: Uint8Array }
+  /**
+   * A PING to answer with a PONG echoing `context` (encodePong). The shell may skip it while
+   * an earlier PONG is still unsent, so the PONG is only built if it is sent.
+   */
+  | { type: "pong"; context: Uint8Array }
   | { type: "ready"; peer: PeerInfo }
   | { type: "message"; frames: Uint8Array[]; oversized?: Oversized }
   | { type: "subscribe"; prefix: Uint8Array }
@@ -335,8 +338,8 @@ export class Session {
         const ttl =
           command.data.length >= 2 ? ((command.data[0] ?? 0) << 8) | (command.data[1] ?? 0) : 0;
         const context = command.data.subarray(2, 2 + PING_CONTEXT_BYTES_MAX);
-        // Unboxed: the shell boxes it (wrapFrame) only if it sends it, so no nonce is wasted.
-        events.push({ type: "pong", frame: encodeCommand("PONG", context) });
+        // Built and boxed by the shell only if it sends it: no nonce or bytes wasted on a flood.
+        events.push({ type: "pong", context });
         if (ttl > 0) events.push({ type: "ping", ttlMs: ttl * 100 });
         return;
       }
@@ -411,6 +414,10 @@ export function encodeSubscription(
   if (peerMinor >= 1) return encodeCommand(subscribe ? "SUBSCRIBE" : "CANCEL", prefix);
   const body = concatBytes([Uint8Array.of(subscribe ? 1 : 0), prefix]);
   return concatBytes([encodeFrameHeader(body.length, 0), body]);
+}
+
+export function encodePong(context: Uint8Array): Uint8Array {
+  return encodeCommand("PONG", context);
 }
 
 export function encodePing(ttlMs: number): Uint8Array {

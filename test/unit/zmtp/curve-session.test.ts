@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { encodeCommand, encodeGreeting, encodeMessage } from "../../../lib/zmtp/codec.ts";
 import { loadCurveCrypto } from "../../../lib/zmtp/curve-crypto.ts";
 import { Router } from "../../../lib/zmtp/router.ts";
-import { Session, type SessionEvent, encodePing } from "../../../lib/zmtp/session.ts";
+import { Session, type SessionEvent, encodePing, encodePong } from "../../../lib/zmtp/session.ts";
 
 const crypto = await loadCurveCrypto();
 let counter = 0;
@@ -98,7 +98,7 @@ describe("Session over CURVE", () => {
     // The session hands the PONG over unboxed; the connection boxes it when it sends it.
     const pong = events[0];
     if (pong?.type !== "pong") throw new Error("expected a PONG");
-    expect(client.push(server.wrapFrame(pong.frame))).toEqual([]);
+    expect(client.push(server.wrapFrame(encodePong(pong.context)))).toEqual([]);
     expect(client.hasFailed).toBe(false);
   });
 
