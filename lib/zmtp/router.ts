@@ -11,6 +11,7 @@ import {
   type Message,
   messageBodyBytes,
   type Pipe,
+  SMALL_MESSAGE_BYTES,
   SocketBase,
 } from "./socket-base.ts";
 import type { SocketType } from "./socket-types.ts";
@@ -70,19 +71,22 @@ export class Router extends SocketBase {
 
   /**
    * Answers a request this ROUTER delivered: sends [...its envelope, body] and ends the
-   * request's time in flight. "no-room": the reply is not small and its peer or the socket is
-   * over its byte limit; nothing was sent and the request is still in flight, so the caller
-   * can answer with something small instead. "gone": the peer left; the request is released.
+   * request's time in flight. "no-room": the reply is larger than SMALL_MESSAGE_BYTES and its
+   * peer or the socket is over a limit; nothing was sent and the request is still in flight, so
+   * the caller can answer with something small instead. A small answer always goes (requests
+   * are only admitted while the peer's queue has room, so these overshoot it by at most
+   * requestsInFlightMax). "gone": the peer left; the request is released.
    */
   answer(request: Message, body: FrameInput): AnswerOutcome {
     const admitted = this.admitted.get(request);
     const envelope = request.slice(0, -1);
     const reply = this.toMessage([...envelope, body]).slice(1);
-    const pipe = this.routes.get(keyOf(request[0] as Uint8Array));
-    if (!this.hasRoomToAnswer(request, messageBodyBytes(reply))) return "no-room";
+    const bytes = messageBodyBytes(reply);
+    if (bytes > SMALL_MESSAGE_BYTES && !this.hasRoomToAnswer(request, bytes)) return "no-room";
     if (admitted !== undefined) this.release(request, admitted);
+    const pipe = this.routes.get(keyOf(request[0] as Uint8Array));
     if (pipe === undefined || this.closed) return "gone";
-    if (pipe.length < this.options.sendHwm) pipe.push(reply);
+    pipe.push(reply);
     return "sent";
   }
 
@@ -196,6 +200,12 @@ export class Router extends SocketBase {
     if (this.waiting.size > 0) this.admitWaiting();
   }
 
+  /** A flush moved queued bytes on: requests waiting for room (any peer's) may fit now. */
+  override onPipeRoom(pipe: Pipe): void {
+    super.onPipeRoom(pipe);
+    if (this.waiting.size > 0) this.admitWaiting();
+  }
+
   private get isServing(): boolean {
     return Number.isFinite(this.options.requestsInFlightMax);
   }
@@ -204,6 +214,7 @@ export class Router extends SocketBase {
     const o = this.options;
     return (
       pipe.inFlight < o.requestsInFlightMax &&
+      pipe.length < o.sendHwm &&
       this.inFlightTotal < o.requestsInFlightTotalMax &&
       pipe.outstandingBytes < o.sendHwmBytes &&
       this.bytesTotal < o.sendBytesMax

@@ -69,6 +69,11 @@ export class RawPeer {
     this.send(encodeCommand(name, data));
   }
 
+  /** Starts reading (what the node sent meanwhile waited in the kernel). */
+  startReading(): void {
+    this.socket?.resume();
+  }
+
   /** Bytes not yet taken by the kernel. */
   get unsentBytes(): number {
     let n = 0;

@@ -99,6 +99,32 @@ describe("a ROUTER serving requests", () => {
     for (const request of held) router.answer(request, "ok");
   });
 
+  test("a peer that reads only later gets every answer: none is lost at the queue's HWM",
+    async () => {
+      const router = track(new Router({ lingerMs: 0, requestsInFlightMax: 4, sendHwm: 50 }));
+      const port = portOf(await router.bind("tcp://127.0.0.1:0"));
+      const peer = await rawPeer(port);
+      const count = 20_000;
+      // 20 MB of answers: far more than the kernel buffers hold while the peer does not read.
+      for (let i = 0; i < count; i++) peer.sendMessage([`r${i}`]);
+      let answered = 0;
+      void (async () => {
+        for await (const request of router) {
+          router.answer(request, filled(1000, answered++));
+        }
+      })();
+      await waitFor(() => answered > 1000 && router.requestsInFlight === 0, {
+        what: "the queue to fill while the peer does not read",
+      });
+      expect(answered).toBeLessThan(count);
+      peer.startReading();
+      // Each answer is a 9-byte header and 1000 bytes.
+      await waitFor(() => peer.received >= count * 1009, {
+        what: "every answer to arrive", timeoutMs: 20_000,
+      });
+      expect(answered).toBe(count);
+    }, 30_000);
+
   test("an oversized request is delivered with its size; other socket types close", async () => {
     const router = track(new Router({
       lingerMs: 0, requestsInFlightMax: 10, maxMessageBytes: 1000, oversizedBytesMax: 1 << 20,
