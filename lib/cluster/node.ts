@@ -615,12 +615,16 @@ export class WarehouseNode {
     request: number;
     publish: number;
     peerPending: Map<number, number>;
+    clientRequestsInFlight: number;
+    clientBufferBytes: number;
   } {
     return {
       peerPending: this.peerTimings.pendingByPeer(),
       commitQueueRows: this.lastBatchWrites,
       request: this.router.connectionCount,
       publish: this.publisher.connectionCount,
+      clientRequestsInFlight: this.router.requestsInFlight,
+      clientBufferBytes: this.router.bytesTotal,
     };
   }
 

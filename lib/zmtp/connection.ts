@@ -41,6 +41,8 @@ const pauseBits: Record<PauseReason, number> = { inbox: 1, admission: 2, turn: 4
  * floods (PINGs, requests) must not keep the node from its timers and other peers.
  */
 const TURN_BYTES_MAX = 64 * 1024;
+/** How long a peer we hung up on for a protocol error may keep its side open. */
+const CLOSE_GRACE_MS = 1000;
 
 export interface ConnectionOptions {
   socketType: SocketType;
@@ -251,11 +253,20 @@ export class Connection {
     this.pending = [];
     if (this.pendingBytes > 0) this.owner.onBacklogChange(this, -this.pendingBytes);
     this.pendingBytes = 0;
-    // A peer that broke the rules or went silent may never read our FIN: reset instead, so
-    // its descriptor is freed now. A local close ends gracefully (what was written goes out).
+    // A peer that went silent may never read our FIN: reset it, so its descriptor is freed now.
+    // A local close ends gracefully, and so does a protocol error (an ERROR command may be on
+    // its way), but a peer that does not close its side in time is reset then.
     if (reason.kind === "local") this.socket.end();
+    else if (reason.kind === "protocol") this.endThenReset();
     else if (reason.kind !== "peer-closed") this.socket.terminate();
     this.owner.onClose(this, reason);
+  }
+
+  private endThenReset(): void {
+    const socket = this.socket;
+    socket.end();
+    // Resetting a socket that closed meanwhile does nothing.
+    setTimeout(() => socket.terminate(), CLOSE_GRACE_MS).unref();
   }
 
   /**
