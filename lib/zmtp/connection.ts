@@ -169,10 +169,6 @@ export class Connection {
     if (this.pausedBits === 0 && !this.closed) this.socket.resume();
   }
 
-  get isPaused(): boolean {
-    return this.pausedBits !== 0;
-  }
-
   onData(chunk: Uint8Array): void {
     if (this.closed) return;
     this.lastReceivedMs = Date.now();
