@@ -32,8 +32,11 @@ export const clientLimitDefaults: ClientLimits = Object.freeze({
 export const CONNECTION_BUFFER_BYTES = 4 * 1024 * 1024;
 /** Requests one connection may have unanswered; more wait unread in the kernel. */
 export const CONNECTION_REQUESTS_IN_FLIGHT_MAX = 32;
-/** Requests unanswered over all connections. */
-export const REQUESTS_IN_FLIGHT_TOTAL_MAX = 8192;
+/**
+ * Requests unanswered over all connections; a connection with nothing in flight and nothing
+ * unsent may still send one, so clients that never read cannot shut out one that does.
+ */
+export const REQUESTS_IN_FLIGHT_TOTAL_MAX = 1024;
 /**
  * A request above the message limit is read past and answered BAD_REQUEST up to this size; a
  * larger one closes the connection (reading it would only waste the node's time).

@@ -44,8 +44,13 @@ export class Router extends SocketBase {
   /** Requests delivered and not yet answered (only when serving requests). */
   private readonly admitted = new WeakMap<Message, Admitted>();
   private readonly oversizes = new WeakMap<Message, Oversized>();
-  /** Pipes with held requests, in the order they started waiting. */
-  private readonly waiting = new Set<Pipe>();
+  /**
+   * Pipes with held requests, in the order they started waiting: those stopped by their own
+   * caps (they move on their own events) and those stopped only by the socket-wide caps (any
+   * release may let them on). Kept apart so a release does not scan every waiting peer.
+   */
+  private readonly waitingOwn = new Set<Pipe>();
+  private readonly waitingShared = new Set<Pipe>();
   private inFlightTotal = 0;
 
   async send(frames: readonly FrameInput[]): Promise<void> {
@@ -168,8 +173,9 @@ export class Router extends SocketBase {
     pipe.inFlight = 0;
     pipe.inFlightBytes = 0;
     pipe.held.length = 0;
-    this.waiting.delete(pipe);
-    this.admitWaiting();
+    this.waitingOwn.delete(pipe);
+    this.waitingShared.delete(pipe);
+    this.admitSharedWaiters();
   }
 
   protected onPeerMessage(pipe: Pipe, frames: Uint8Array[]): void {
@@ -179,7 +185,7 @@ export class Router extends SocketBase {
       this.deliver(pipe, frames);
       return;
     }
-    if (pipe.held.length > 0 || !this.canAdmit(pipe)) {
+    if (pipe.held.length > 0 || this.admission(pipe) !== "yes") {
       this.hold(pipe, frames);
       return;
     }
@@ -197,28 +203,42 @@ export class Router extends SocketBase {
 
   override onWritable(conn: Connection): void {
     super.onWritable(conn);
-    if (this.waiting.size > 0) this.admitWaiting();
+    const pipe = this.pipeOfConnection(conn);
+    if (pipe !== undefined) this.admitHeld(pipe);
+    this.admitSharedWaiters();
   }
 
-  /** A flush moved queued bytes on: requests waiting for room (any peer's) may fit now. */
+  /** A flush moved queued bytes on: requests waiting for room may fit now. */
   override onPipeRoom(pipe: Pipe): void {
     super.onPipeRoom(pipe);
-    if (this.waiting.size > 0) this.admitWaiting();
+    this.admitHeld(pipe);
+    this.admitSharedWaiters();
   }
 
   private get isServing(): boolean {
     return Number.isFinite(this.options.requestsInFlightMax);
   }
 
-  private canAdmit(pipe: Pipe): boolean {
+  /**
+   * Whether a request from `pipe` may be delivered now: "own" when its peer's caps stop it,
+   * "shared" when only the socket-wide ones do. Those do not stop a peer that holds nothing here
+   * (nothing in flight, nothing unsent): peers that never read must not shut out one that does;
+   * its single request is already in memory, and its answer still has to fit.
+   */
+  private admission(pipe: Pipe): "yes" | "own" | "shared" {
     const o = this.options;
-    return (
+    const isOwnRoom =
       pipe.inFlight < o.requestsInFlightMax &&
       pipe.length < o.sendHwm &&
-      this.inFlightTotal < o.requestsInFlightTotalMax &&
-      pipe.outstandingBytes < o.sendHwmBytes &&
-      this.bytesTotal < o.sendBytesMax
-    );
+      pipe.outstandingBytes < o.sendHwmBytes;
+    if (!isOwnRoom) return "own";
+    if (pipe.inFlight === 0 && pipe.outstandingBytes === 0) return "yes";
+    return this.hasSharedRoom() ? "yes" : "shared";
+  }
+
+  private hasSharedRoom(): boolean {
+    const o = this.options;
+    return this.inFlightTotal < o.requestsInFlightTotalMax && this.bytesTotal < o.sendBytesMax;
   }
 
   private admit(pipe: Pipe, message: Message): void {
@@ -233,8 +253,13 @@ export class Router extends SocketBase {
 
   private hold(pipe: Pipe, message: Message): void {
     pipe.held.push(message);
-    this.waiting.add(pipe);
+    if (pipe.held.length === 1) this.wait(pipe, this.admission(pipe) === "own");
     pipe.conn?.pause("admission");
+  }
+
+  private wait(pipe: Pipe, isOwn: boolean): void {
+    (isOwn ? this.waitingShared : this.waitingOwn).delete(pipe);
+    (isOwn ? this.waitingOwn : this.waitingShared).add(pipe);
   }
 
   private release(request: Message, admitted: Admitted): void {
@@ -245,24 +270,28 @@ export class Router extends SocketBase {
     pipe.inFlightBytes -= bytes;
     this.inFlightTotal--;
     this.adjustBytes(-bytes);
-    if (this.waiting.size > 0) this.admitWaiting();
+    this.admitHeld(pipe);
+    this.admitSharedWaiters();
   }
 
-  /**
-   * Admits held requests, oldest waiter first, while the caps allow; a pipe whose held queue
-   * empties resumes reading. A pipe that still cannot admit keeps its place.
-   */
-  private admitWaiting(): void {
-    for (const pipe of [...this.waiting]) {
-      while (pipe.held.length > 0 && this.canAdmit(pipe)) {
-        this.admit(pipe, pipe.held.shift() as Message);
-      }
-      if (pipe.held.length === 0) {
-        this.waiting.delete(pipe);
-        pipe.conn?.resume("admission");
-      }
-      if (this.inFlightTotal >= this.options.requestsInFlightTotalMax) return;
-      if (this.bytesTotal >= this.options.sendBytesMax) return;
+  /** Admits `pipe`'s held requests while it may; it resumes reading once none is left. */
+  private admitHeld(pipe: Pipe): void {
+    if (pipe.held.length === 0) return;
+    while (pipe.held.length > 0) {
+      const verdict = this.admission(pipe);
+      if (verdict !== "yes") return this.wait(pipe, verdict === "own");
+      this.admit(pipe, pipe.held.shift() as Message);
+    }
+    this.waitingOwn.delete(pipe);
+    this.waitingShared.delete(pipe);
+    pipe.conn?.resume("admission");
+  }
+
+  /** Peers stopped only by the socket-wide caps, oldest first, while those have room. */
+  private admitSharedWaiters(): void {
+    for (const pipe of this.waitingShared) {
+      if (!this.hasSharedRoom()) return;
+      this.admitHeld(pipe);
     }
   }
 }

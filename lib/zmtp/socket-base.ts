@@ -498,6 +498,11 @@ export abstract class SocketBase implements ConnectionOwner {
     if (pipe !== undefined) this.onPeerSubscription(pipe, prefix, isSubscribe);
   }
 
+  /** The pipe a connection serves, if it has one yet. */
+  protected pipeOfConnection(conn: Connection): Pipe | undefined {
+    return this.pipeOf.get(conn);
+  }
+
   onWritable(conn: Connection): void {
     this.pipeOf.get(conn)?.flush();
   }

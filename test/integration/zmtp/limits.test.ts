@@ -125,6 +125,32 @@ describe("a ROUTER serving requests", () => {
       expect(answered).toBe(count);
     }, 30_000);
 
+  test("peers that never read fill the socket-wide limit; a peer holding nothing still gets " +
+    "its request in and answered", async () => {
+    const router = track(new Router({
+      lingerMs: 0, requestsInFlightMax: 8, sendHwmBytes: 4 << 20, sendBytesMax: 8 << 20,
+    }));
+    const endpoint = await router.bind("tcp://127.0.0.1:0");
+    const port = portOf(endpoint);
+    const hogs = [await rawPeer(port), await rawPeer(port), await rawPeer(port)];
+    for (const hog of hogs) for (let i = 0; i < 200; i++) hog.sendMessage([`hog${i}`]);
+    void (async () => {
+      for await (const request of router) {
+        const body = text(request[1]);
+        // Hogs get 1 MiB answers (or "busy" once they no longer fit); the reader a short one.
+        const big = filled(1 << 20, body.length);
+        const isHog = body.startsWith("hog");
+        if (!isHog || router.answer(request, big) === "no-room") router.answer(request, "busy");
+      }
+    })();
+    await waitFor(() => router.bytesTotal >= 8 << 20, { what: "the hogs to fill the limit" });
+    const reader = track(new Dealer({ lingerMs: 0 }));
+    reader.connect(endpoint);
+    await reader.send(["reader"]);
+    expect(text((await within(reader.receive(), 5000, "the reader's answer"))[0])).toBe("busy");
+    expect(router.bytesTotal).toBeLessThan(3 * (4 + 1 + 1) << 20);
+  });
+
   test("an oversized request is delivered with its size; other socket types close", async () => {
     const router = track(new Router({
       lingerMs: 0, requestsInFlightMax: 10, maxMessageBytes: 1000, oversizedBytesMax: 1 << 20,
