@@ -10,7 +10,9 @@ import type { Logger } from "../util/log.ts";
 import {
   HEARTBEAT_TOPIC,
   encodeJson,
+  errorReply,
   partitionWatchTopic,
+  type Reply,
   watchChange,
   watchTopic,
 } from "../protocol.ts";
@@ -26,7 +28,14 @@ import {
   Subscriber,
   bytesToString,
 } from "../zmtp/index.ts";
-import { handleClientRequest } from "./client-handlers.ts";
+import { answerOversized, handleClientRequest } from "./client-handlers.ts";
+import {
+  CONNECTION_BUFFER_BYTES,
+  type ClientLimits,
+  clientLimitDefaults,
+  clientRouterOptions,
+  publisherOptions,
+} from "./client-limits.ts";
 import { heartbeatObject } from "./heartbeat-info.ts";
 import { joinCluster } from "./join.ts";
 import { decideJoin } from "./join-rules.ts";
@@ -70,6 +79,8 @@ export interface NodeSettings {
   readonly valueBytesMax: number;
   readonly minInsync: number;
   readonly requestTimeoutMs: number;
+  /** What clients may make the node hold (client-limits.ts); absent: the defaults. */
+  readonly clientLimits?: ClientLimits;
 }
 
 /** Raft ticks in one minimum election timeout. */
@@ -178,15 +189,22 @@ export class WarehouseNode {
       curve === undefined
         ? {}
         : { curve: { ...serverCurve(curve), authenticate: (key: Uint8Array) => isMemberKey(curve, key) } };
+    const clientLimits = settings.clientLimits ?? clientLimitDefaults;
     const router = new Router({
       routerHandover: true,
-      maxMessageBytes: settings.valueBytesMax * 6 + 65536,
+      ...clientRouterOptions(settings.valueBytesMax, clientLimits),
+      logger: log.child({ area: "clients" }),
       ...serverSecurity,
     });
-    // libzmq's default queue: a watcher gets a burst of 1000 changes before it misses any.
-    const publisher = new Publisher({ sendHwm: 1000, ...serverSecurity });
+    const publisher = new Publisher({
+      ...publisherOptions(clientLimits),
+      logger: log.child({ area: "publish" }),
+      ...serverSecurity,
+    });
     const peerRouter = new Router({
       maxMessageBytes: peerLimitDefaults.frameBytesMax,
+      connectionsMax: clientLimits.connectionsMax,
+      handshakeTimeoutMs: clientLimits.handshakeTimeoutMs,
       ...memberSecurity,
     });
     try {
@@ -556,11 +574,34 @@ export class WarehouseNode {
     for await (const frames of this.router) {
       if (this.isStopped) return;
       const body = frames[frames.length - 1] as Uint8Array;
-      const envelope = frames.slice(0, -1);
-      handleClientRequest(context, body, (answer) => {
-        void this.router.send([...envelope, encodeJson(answer)]).catch(() => undefined);
-      });
+      const answer = (reply: Reply): void => this.answerClient(frames, reply);
+      const oversize = this.router.oversizeOf(frames);
+      if (oversize !== undefined) answerOversized(context, body, oversize, answer);
+      else handleClientRequest(context, body, answer);
     }
+  }
+
+  /**
+   * Sends a reply; one that does not fit the client's reply buffer (the client is not reading,
+   * or the node's buffers are full) is replaced by a short UNAVAILABLE the client may retry.
+   */
+  private answerClient(request: Uint8Array[], reply: Reply): void {
+    // A value's length bounds its reply from below: a GET that cannot fit is refused before
+    // the value is encoded (encoding a large value for a client that does not read is costly).
+    const value = reply.ok ? reply["value"] : undefined;
+    const atLeast = typeof value === "string" ? value.length : 0;
+    if (this.router.hasRoomToAnswer(request, atLeast)) {
+      const bytes = encodeJson(reply);
+      if (this.router.answer(request, bytes) !== "no-room") return;
+    }
+    const limits = this.settings.clientLimits ?? clientLimitDefaults;
+    const refusal = errorReply(
+      reply.id,
+      "UNAVAILABLE",
+      `the reply does not fit the reply buffer (${CONNECTION_BUFFER_BYTES} bytes per ` +
+        `connection, ${limits.bufferBytesMax} in all): read replies before sending more`,
+    );
+    this.router.answer(request, encodeJson(refusal));
   }
 
   /** What the ops adapter reads: the cluster state, the heartbeat object, positions, heads. */
@@ -584,12 +625,16 @@ export class WarehouseNode {
     request: number;
     publish: number;
     peerPending: Map<number, number>;
+    clientRequestsInFlight: number;
+    clientBufferBytes: number;
   } {
     return {
       peerPending: this.peerTimings.pendingByPeer(),
       commitQueueRows: this.lastBatchWrites,
       request: this.router.connectionCount,
       publish: this.publisher.connectionCount,
+      clientRequestsInFlight: this.router.requestsInFlight,
+      clientBufferBytes: this.router.bytesTotal,
     };
   }
 

@@ -12,6 +12,7 @@ import type {
   LogPosition,
   LogSummary,
 } from "../store/replica-types.ts";
+import { changeBytesAtMost, countWithin, rowBytesAtMost } from "./batch-bytes.ts";
 import type { DataReply, DataRequest } from "./data-messages.ts";
 import type { ClusterCommand } from "./state.ts";
 import {
@@ -355,7 +356,9 @@ export class PartitionLeader {
   }
 
   private sendCopyPage(p: Progress, target: number, isFirst = false): void {
-    const rows = (p.copyRows as DataRow[]).splice(0, COPY_PAGE_ROWS);
+    const remaining = p.copyRows as DataRow[];
+    const fit = countWithin(remaining, rowBytesAtMost);
+    const rows = remaining.splice(0, Math.min(COPY_PAGE_ROWS, fit));
     const isLast = (p.copyRows as DataRow[]).length === 0;
     if (isLast) p.copyRows = null;
     const step = { target, source: this.pickSource(target) ?? target };
@@ -388,6 +391,8 @@ export class PartitionLeader {
     if (this.phase !== "serving") return false;
     const missing = this.changesAfter(last);
     if (missing === null) return false;
+    // More than one message holds: the catch-up goes on by fetches (sized in bytes) first.
+    if (countWithin(missing, changeBytesAtMost) < missing.length) return false;
     // Its last change is durable there (it answered a catch-up step with it).
     p.ackedSeq = Math.max(p.ackedSeq, last.seq);
     this.beginTailing(target);

@@ -17,6 +17,7 @@ import type {
   ReplicaStorage,
   ReplicaWrite,
 } from "../store/replica-types.ts";
+import { changeBytesAtMost, countWithin } from "./batch-bytes.ts";
 import type { DataReply, DataRequest, RefusalReason } from "./data-messages.ts";
 import { divergencePoint, epochAt } from "./divergence.ts";
 
@@ -214,7 +215,9 @@ export class ReplicaCore {
       case "fetch": {
         const summary = this.store.summary(partition);
         if (request.afterSeq < summary.base.seq) return this.refuse(request, "trimmed");
-        const changes = this.store.changesAfter(partition, request.afterSeq, request.limit);
+        const found = this.store.changesAfter(partition, request.afterSeq, request.limit);
+        // The asker fetches again after the last one it got.
+        const changes = found.slice(0, countWithin(found, changeBytesAtMost));
         return { type: "changes", rid, changes, last: summary.last };
       }
       case "snapshot": {

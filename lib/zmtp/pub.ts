@@ -2,7 +2,7 @@
 // Never blocks and never reports an error: a subscriber whose queue is full, or that has not
 // subscribed yet, simply misses the message.
 import type { Connection } from "./connection.ts";
-import { type FrameInput, type Pipe, SocketBase } from "./socket-base.ts";
+import { type FrameInput, messageBodyBytes, type Pipe, SocketBase } from "./socket-base.ts";
 import type { SocketType } from "./socket-types.ts";
 
 function startsWith(frame: Uint8Array, prefix: Uint8Array): boolean {
@@ -22,8 +22,9 @@ export class Publisher extends SocketBase {
     this.assertOpen();
     const message = this.toMessage(frames);
     const topic = message[0] as Uint8Array;
+    const bytes = messageBodyBytes(message);
     for (const pipe of this.pipes) {
-      if (pipe.conn === null || !pipe.conn.isReady || !pipe.hasRoom) continue;
+      if (pipe.conn === null || !pipe.conn.isReady || !pipe.hasRoomFor(bytes)) continue;
       if (pipe.subscriptions.some((prefix) => startsWith(topic, prefix))) pipe.push(message);
     }
   }
@@ -60,7 +61,18 @@ export class Publisher extends SocketBase {
     isSubscribe: boolean,
   ): void {
     const index = pipe.subscriptions.findIndex((p) => sameBytes(p, prefix));
-    if (isSubscribe && index < 0) pipe.subscriptions.push(prefix.slice());
+    if (isSubscribe && index < 0) {
+      // Bounded, so a subscriber cannot make every publish scan a huge list.
+      const { subscriptionsMax, subscriptionBytesMax } = this.options;
+      if (pipe.subscriptions.length >= subscriptionsMax || prefix.length > subscriptionBytesMax) {
+        this.warnOnce("zmtp.subscription_refused", {
+          endpoint: pipe.endpoint,
+          limits: { subscriptionsMax, subscriptionBytesMax },
+        });
+        return;
+      }
+      pipe.subscriptions.push(prefix.slice());
+    }
     if (!isSubscribe && index >= 0) pipe.subscriptions.splice(index, 1);
   }
 }
