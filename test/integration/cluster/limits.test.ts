@@ -82,7 +82,7 @@ function gets(key: string, count: number, firstId: number): Uint8Array {
 async function timedGet(client: WarehouseClient, key: string): Promise<number> {
   const started = performance.now();
   const result = await client.get(key);
-  expect(result).toEqual({ found: true, value: "small" });
+  expect(result).toMatchObject({ found: true, value: "small" });
   return performance.now() - started;
 }
 
