@@ -674,9 +674,12 @@ export function watchTopic(key: string): string {
   return `${WATCH_TOPIC_PREFIX}${key}`;
 }
 
+/** Topic prefix of the per-partition feed. */
+export const PARTITION_WATCH_TOPIC_PREFIX = "p/";
+
 /** The feed topic of a partition's changes: `p/<partition>/<key>`; subscribe to its prefix. */
 export function partitionWatchTopic(partition: number, key: string): string {
-  return `p/${partition}/${key}`;
+  return `${PARTITION_WATCH_TOPIC_PREFIX}${partition}/${key}`;
 }
 
 /** One committed change, as the feed publishes it and WATCH answers it. */

@@ -163,6 +163,11 @@ class KeyWatch {
     // The feed's subscription first: a heartbeat received proves it is in force (see top).
     this.sub.subscribe(watchTopic(key));
     this.sub.subscribe(HEARTBEAT_TOPIC);
+    // A node closes a subscriber that falls behind the feed rather than drop a change silently;
+    // any lost connection may hide a gap, so fill again once it is back.
+    this.sub.on((event) => {
+      if (event.type === "disconnected") this.syncSoon();
+    });
     this.connectAll();
     this.offLeader = host.onLeaderChanged(() => this.syncSoon());
     void this.read();

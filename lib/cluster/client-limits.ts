@@ -3,6 +3,7 @@
 // the machine's memory and file descriptors); the rest are fixed here. Every figure is in README
 // (Security).
 import { defaults } from "../config.ts";
+import { PARTITION_WATCH_TOPIC_PREFIX, WATCH_TOPIC_PREFIX } from "../protocol.ts";
 import type { SocketOptions } from "../zmtp/index.ts";
 
 /** What an operator may set (node flags). */
@@ -81,6 +82,10 @@ export function publisherOptions(limits: ClientLimits): SocketOptions {
     maxMessageBytes: PUB_MESSAGE_BYTES_MAX,
     subscriptionsMax: PUB_SUBSCRIPTIONS_MAX,
     subscriptionBytesMax: PUB_SUBSCRIPTION_BYTES_MAX,
+    // A watcher must see every change or learn that it missed some (WATCH since fills it).
+    gaplessTopics: [WATCH_TOPIC_PREFIX, PARTITION_WATCH_TOPIC_PREFIX].map(
+      (prefix) => new TextEncoder().encode(prefix),
+    ),
     connectionsMax: limits.connectionsMax,
     handshakeTimeoutMs: limits.handshakeTimeoutMs,
   };

@@ -31,7 +31,8 @@ export type CloseReason =
   | { kind: "protocol"; error: ZmtpProtocolError }
   | { kind: "handshake-timeout" }
   | { kind: "heartbeat-timeout" }
-  | { kind: "idle-timeout" };
+  | { kind: "idle-timeout" }
+  | { kind: "lagging" };
 
 /** Why reading from a connection is paused; it resumes when no reason is left. */
 export type PauseReason = "inbox" | "admission" | "turn";
@@ -319,5 +320,7 @@ export function describeClose(reason: CloseReason): string {
       return "peer went silent (heartbeat timeout)";
     case "idle-timeout":
       return "peer sent nothing for the idle timeout";
+    case "lagging":
+      return "subscriber fell behind a feed it must not miss";
   }
 }

@@ -63,6 +63,12 @@ export interface SocketOptions {
   subscriptionsMax?: number;
   /** PUB: a SUBSCRIBE with a longer prefix is ignored. */
   subscriptionBytesMax?: number;
+  /**
+   * PUB: topic prefixes a subscriber must never silently miss. A subscriber with no room for
+   * such a message is disconnected instead (its SUB reconnects, and the disconnect tells it a
+   * gap may have opened); other messages are dropped as ZeroMQ's PUB does.
+   */
+  gaplessTopics?: readonly Uint8Array[];
   /** Greeting + READY must complete within this, or the connection is closed. */
   handshakeTimeoutMs?: number;
   /** First reconnect wait; a random 0..ivl jitter is added. */
@@ -103,6 +109,7 @@ export const socketDefaults = {
   requestsInFlightTotalMax: Number.POSITIVE_INFINITY,
   subscriptionsMax: Number.POSITIVE_INFINITY,
   subscriptionBytesMax: Number.POSITIVE_INFINITY,
+  gaplessTopics: [],
   handshakeTimeoutMs: 30_000,
   reconnectIvlMs: 100,
   reconnectIvlMaxMs: 3_200,

@@ -1,6 +1,7 @@
 // PUB (RFC 29): filters by topic prefix here, at the publisher, per subscriber connection.
 // Never blocks and never reports an error: a subscriber whose queue is full, or that has not
-// subscribed yet, simply misses the message.
+// subscribed yet, simply misses the message; for a gapless topic (options.gaplessTopics) a full
+// subscriber is disconnected instead, so it learns that it missed something.
 import type { Connection } from "./connection.ts";
 import { type FrameInput, messageBodyBytes, type Pipe, SocketBase } from "./socket-base.ts";
 import type { SocketType } from "./socket-types.ts";
@@ -23,10 +24,17 @@ export class Publisher extends SocketBase {
     const message = this.toMessage(frames);
     const topic = message[0] as Uint8Array;
     const bytes = messageBodyBytes(message);
+    const isGapless = this.options.gaplessTopics.some((prefix) => startsWith(topic, prefix));
+    const lagging: Connection[] = [];
     for (const pipe of this.pipes) {
-      if (pipe.conn === null || !pipe.conn.isReady || !pipe.hasRoomFor(bytes)) continue;
-      if (pipe.subscriptions.some((prefix) => startsWith(topic, prefix))) pipe.push(message);
+      const conn = pipe.conn;
+      if (conn === null || !conn.isReady) continue;
+      if (!pipe.subscriptions.some((prefix) => startsWith(topic, prefix))) continue;
+      if (pipe.hasRoomFor(bytes)) pipe.push(message);
+      else if (isGapless) lagging.push(conn);
     }
+    // Closed after the loop: closing detaches the pipe from the list being walked.
+    for (const conn of lagging) conn.close({ kind: "lagging" });
   }
 
   /** Connected subscribers (for tests and diagnostics). */

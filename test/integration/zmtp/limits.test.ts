@@ -2,7 +2,7 @@
 // them within its in-flight caps and holds the rest (reading paused), refuses a large answer
 // once its peer is over the byte limit while small ones still go, and gives every byte and
 // request back when answers go out or the peer leaves; oversized messages; one pending PONG;
-// the connection limit and idle timeout; PUB subscription caps.
+// the connection limit and idle timeout; PUB subscription caps and gapless topics.
 import { afterEach, describe, expect, test } from "bun:test";
 import { encodeCommand } from "../../../lib/zmtp/codec.ts";
 import { Dealer, type Message, Publisher, Router, Subscriber } from "../../../lib/zmtp/index.ts";
@@ -232,4 +232,39 @@ describe("PUB subscription caps", () => {
       }, { what: "messages on the two kept prefixes", intervalMs: 20 });
       expect(seen.filter((t) => t === "c" || t === "longer")).toEqual([]);
     });
+});
+
+describe("PUB gapless topics", () => {
+  test("a subscriber with no room for a gapless topic is disconnected; other topics just drop",
+    async () => {
+      const pub = track(new Publisher({
+        lingerMs: 0,
+        sendHwm: 4,
+        gaplessTopics: [new TextEncoder().encode("w/")],
+      }));
+      const endpoint = await pub.bind("tcp://127.0.0.1:0");
+      // Neither subscriber is ever read: its inbox fills, then the kernel's buffers, then the
+      // publisher's queue for it.
+      const watcher = track(new Subscriber({ lingerMs: 0, receiveHwm: 2 }));
+      const listener = track(new Subscriber({ lingerMs: 0, receiveHwm: 2 }));
+      const lost = { watcher: 0, listener: 0 };
+      watcher.on((event) => void (event.type === "disconnected" && lost.watcher++));
+      listener.on((event) => void (event.type === "disconnected" && lost.listener++));
+      watcher.subscribe("w/");
+      listener.subscribe("hb");
+      watcher.connect(endpoint);
+      listener.connect(endpoint);
+      await waitFor(() => pub.subscriberCount === 2, { what: "two subscribers" });
+      const payload = new Uint8Array(256 * 1024);
+      let sent = 0;
+      await waitFor(async () => {
+        await pub.send(["w/key", payload]);
+        await pub.send(["hb", payload]);
+        sent++;
+        return lost.watcher > 0;
+      }, { what: "the lagging watcher to be disconnected", intervalMs: 5, timeoutMs: 20_000 });
+      // The listener took as many bytes and was not read either: it only missed messages.
+      expect(sent).toBeGreaterThan(4);
+      expect(lost.listener).toBe(0);
+    }, 30_000);
 });
