@@ -112,7 +112,9 @@ test("a scan goes on with the same cursor after the leader is killed", async () 
     await cluster.kill(1);
   });
   expect(killedAtPage).toBe(10);
-  expect((await client.heartbeat()).leader?.id).toBe(2);
+  // Usually node 2 (ordered election), but node 3 wins when its log was ahead at the kill; which
+  // one does not matter here, only that the scan went on under a new leader.
+  expect([2, 3]).toContain((await client.heartbeat()).leader?.id ?? 0);
   expect([...stable.keys()].filter((key) => !items.has(key))).toEqual([]);
   for (const [key, value] of stable) expect(items.get(key)?.[0]).toBe(value);
 }, scenarioTimeoutMs * 2);
