@@ -8,20 +8,11 @@
 // Prints its settings, then one JSON line per case; rerun on a quiet machine for figures.
 import { WarehouseClient } from "../lib/client/client.ts";
 import { Cluster } from "../test/harness/cluster.ts";
-import { MiB, RawPeer, RssSampler, rssBytes } from "../test/harness/hostile.ts";
+import { gets, MiB, RawPeer, RssSampler, rssBytes } from "../test/harness/hostile.ts";
 
 const secondsPerCase = Number(process.argv[2] ?? "10");
 const HOGS = Number(process.env["BENCH_HOGS"] ?? "2");
-const encoder = new TextEncoder();
 
-function gets(key: string, count: number, firstId: number): Uint8Array {
-  const parts: Uint8Array[] = [];
-  for (let i = 0; i < count; i++) {
-    const body = encoder.encode(JSON.stringify({ id: firstId + i, op: "GET", key }));
-    parts.push(Uint8Array.of(0, body.length), body);
-  }
-  return Buffer.concat(parts);
-}
 
 function mib(bytes: number): number {
   return Math.round(bytes / MiB);

@@ -829,19 +829,8 @@ export class PartitionLeader {
    * every key present for the whole scan, not a point in time.
    */
   page(afterKey: string, limit: number, done: (result: PageResult) => void): void {
-    if (this.phase === "deposed") {
-      return done({ ok: false, code: "UNAVAILABLE", message: "this node is no longer the leader" });
-    }
-    if (this.phase !== "serving") {
-      if (this.isStalled()) return done(this.stalled());
-      this.queuedWrites.push(() => this.page(afterKey, limit, done));
-      return;
-    }
-    const replica = this.readReplica();
-    if (replica === null) {
-      const message = `partition ${this.partition} has no live in-sync replica`;
-      return done({ ok: false, code: "UNAVAILABLE", message });
-    }
+    const replica = this.replicaToRead(() => this.page(afterKey, limit, done), done);
+    if (replica === null) return;
     const base = { partition: this.partition, epoch: this.context.epoch };
     const rid = this.send(
       replica,
@@ -858,19 +847,8 @@ export class PartitionLeader {
    * in-sync replica, answered once every change the replica may have shown is acknowledged.
    */
   watch(key: string, since: number, limit: number, done: (result: WatchResult) => void): void {
-    if (this.phase === "deposed") {
-      return done({ ok: false, code: "UNAVAILABLE", message: "this node is no longer the leader" });
-    }
-    if (this.phase !== "serving") {
-      if (this.isStalled()) return done(this.stalled());
-      this.queuedWrites.push(() => this.watch(key, since, limit, done));
-      return;
-    }
-    const replica = this.readReplica();
-    if (replica === null) {
-      const message = `partition ${this.partition} has no live in-sync replica`;
-      return done({ ok: false, code: "UNAVAILABLE", message });
-    }
+    const replica = this.replicaToRead(() => this.watch(key, since, limit, done), done);
+    if (replica === null) return;
     const base = { partition: this.partition, epoch: this.context.epoch };
     const rid = this.send(replica, { type: "key-changes", ...base, key, afterSeq: since, limit });
     this.watchesInFlight.set(rid, (reply) => {
@@ -910,6 +888,31 @@ export class PartitionLeader {
     const ready = this.readsAwaitingAcks.filter((r) => r.seq <= this.acknowledgedSeq);
     this.readsAwaitingAcks = this.readsAwaitingAcks.filter((r) => r.seq > this.acknowledgedSeq);
     for (const r of ready) r.then();
+  }
+
+  /**
+   * The in-sync replica a SCAN page or WATCH reads from; null when there is none now, `done`
+   * then answered, or when the partition is not served yet, `retry` then queued until it is.
+   */
+  private replicaToRead(
+    retry: () => void,
+    done: (result: { ok: false; code: "UNAVAILABLE"; message: string }) => void,
+  ): number | null {
+    if (this.phase === "deposed") {
+      done({ ok: false, code: "UNAVAILABLE", message: "this node is no longer the leader" });
+      return null;
+    }
+    if (this.phase !== "serving") {
+      if (this.isStalled()) done(this.stalled());
+      else this.queuedWrites.push(retry);
+      return null;
+    }
+    const replica = this.readReplica();
+    if (replica === null) {
+      const message = `partition ${this.partition} has no live in-sync replica`;
+      done({ ok: false, code: "UNAVAILABLE", message });
+    }
+    return replica;
   }
 
   private readReplica(): number | null {

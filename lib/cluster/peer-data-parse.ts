@@ -225,7 +225,12 @@ export function parseDataReply(raw: unknown, limits: DataLimits): DataReply {
   }
 }
 
-function changesReply(fields: Fields, rid: number, limits: DataLimits): DataReply {
+/** `body.changes`: changes of one partition, each checked against the one before it. */
+function appliedChangeList(
+  fields: Fields,
+  limits: DataLimits,
+  checkOrder: (change: AppliedChange, before: AppliedChange, path: string) => void,
+): AppliedChange[] {
   const items = list(fields.changes, "body.changes", limits.changesMax);
   const changes: AppliedChange[] = [];
   let partition: number | null = null;
@@ -234,9 +239,16 @@ function changesReply(fields: Fields, rid: number, limits: DataLimits): DataRepl
     const change = appliedChange(item, path, limits, partition);
     partition ??= partitionOfKey(change.key, limits);
     const before = changes[i - 1];
-    if (before !== undefined) follows(change, before, path, ANY_EPOCH);
+    if (before !== undefined) checkOrder(change, before, path);
     changes.push(change);
   });
+  return changes;
+}
+
+function changesReply(fields: Fields, rid: number, limits: DataLimits): DataReply {
+  const changes = appliedChangeList(fields, limits, (change, before, path) =>
+    follows(change, before, path, ANY_EPOCH),
+  );
   const last = position(fields.last, "body.last", ANY_EPOCH);
   const newest = changes[changes.length - 1];
   if (newest !== undefined && (last.seq < newest.seq || last.epoch < newest.epoch)) {
@@ -246,18 +258,10 @@ function changesReply(fields: Fields, rid: number, limits: DataLimits): DataRepl
 }
 
 function keyChangesReply(fields: Fields, rid: number, limits: DataLimits): DataReply {
-  const items = list(fields.changes, "body.changes", limits.changesMax);
-  const changes: AppliedChange[] = [];
-  let partition: number | null = null;
-  items.forEach((item, i) => {
-    const path = `body.changes[${i}]`;
-    const change = appliedChange(item, path, limits, partition);
-    partition ??= partitionOfKey(change.key, limits);
-    const before = changes[i - 1];
-    if (before !== undefined && (change.key !== before.key || change.seq <= before.seq)) {
+  const changes = appliedChangeList(fields, limits, (change, before, path) => {
+    if (change.key !== before.key || change.seq <= before.seq) {
       invalid(`${path} must be a later change of the same key`);
     }
-    changes.push(change);
   });
   const asOf = integer(fields.asOf, "body.asOf", 0);
   const base = integer(fields.base, "body.base", 0, asOf);

@@ -16,6 +16,17 @@ export function rssBytes(pid: number): number {
 
 export const MiB = 1024 * 1024;
 
+/** `count` GET requests for `key` as one buffer of short ZMTP messages, ids from `firstId`. */
+export function gets(key: string, count: number, firstId: number): Uint8Array {
+  const encoder = new TextEncoder();
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    const body = encoder.encode(JSON.stringify({ id: firstId + i, op: "GET", key }));
+    parts.push(Uint8Array.of(0, body.length), body);
+  }
+  return Buffer.concat(parts);
+}
+
 /** A raw ZMTP peer under the test's control. */
 export class RawPeer {
   isClosed = false;

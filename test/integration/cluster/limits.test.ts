@@ -7,7 +7,7 @@ import { WarehouseClient } from "../../../lib/client/client.ts";
 import { encodeGreeting, encodeReady } from "../../../lib/zmtp/codec.ts";
 import { Subscriber } from "../../../lib/zmtp/index.ts";
 import { Cluster, type NodeHandle, waitFor } from "../../harness/cluster.ts";
-import { MiB, RawPeer, RssSampler, rssBytes } from "../../harness/hostile.ts";
+import { gets, MiB, RawPeer, RssSampler, rssBytes } from "../../harness/hostile.ts";
 
 const encoder = new TextEncoder();
 let cluster: Cluster | undefined;
@@ -68,15 +68,6 @@ async function hostile(
   return peer;
 }
 
-/** `count` GET requests for `key` as one buffer of ZMTP messages. */
-function gets(key: string, count: number, firstId: number): Uint8Array {
-  const parts: Uint8Array[] = [];
-  for (let i = 0; i < count; i++) {
-    const body = encoder.encode(JSON.stringify({ id: firstId + i, op: "GET", key }));
-    parts.push(Uint8Array.of(0, body.length), body);
-  }
-  return Buffer.concat(parts);
-}
 
 /** A GET through a client that reads its replies; returns how long the answer took. */
 async function timedGet(client: WarehouseClient, key: string): Promise<number> {
