@@ -154,7 +154,8 @@ export class DataCoordinator {
           bytes += row.value.length + row.key.length;
         }
         const last = page.rows[page.rows.length - 1];
-        if (rows.length >= count && last !== undefined) {
+        // A page the replica cut short (`more`) ends the reply there: the partition goes on.
+        if ((rows.length >= count || page.more) && last !== undefined) {
           return done({ ok: true, rows, next: { partition, afterKey: last.key } });
         }
         const next = { partition: partition + 1, afterKey: "" };

@@ -151,7 +151,13 @@ export type DataReply =
       readonly rows: readonly DataRow[];
     }
   | { readonly type: "installed"; readonly rid: number; readonly last: LogPosition }
-  | { readonly type: "rows-page"; readonly rid: number; readonly rows: readonly DataRow[] }
+  | {
+      readonly type: "rows-page";
+      readonly rid: number;
+      readonly rows: readonly DataRow[];
+      /** The page was cut to its byte budget: the partition has rows after the last one. */
+      readonly more?: boolean;
+    }
   | { readonly type: "writer-change"; readonly rid: number; readonly change: AppliedChange | null }
   | { readonly type: "row-count"; readonly rid: number; readonly count: number }
   /**

@@ -68,14 +68,22 @@ export type WatchResult =
 
 /** A page of rows in key order (SCAN), or a key count (COUNT), from an in-sync replica. */
 export type PageResult =
-  | { ok: true; rows: readonly DataRow[]; count: number }
+  /** `more`: the replica cut the page to its byte budget; the partition has rows after it. */
+  | { ok: true; rows: readonly DataRow[]; count: number; more: boolean }
   | { ok: false; code: "UNAVAILABLE"; message: string };
 
 type Phase = "fencing" | "reconciling" | "serving" | "deposed";
 
 /** What a replica's answer to a read, page or count carries. */
 type ReadAnswer =
-  | { ok: true; row: DataRow | null; asOf?: number; rows?: readonly DataRow[]; count?: number }
+  | {
+      ok: true;
+      row: DataRow | null;
+      asOf?: number;
+      rows?: readonly DataRow[];
+      more?: boolean;
+      count?: number;
+    }
   | { ok: false; code: "UNAVAILABLE"; message: string };
 
 type Mode = "insync" | "catching-up" | "tailing" | "idle";
@@ -838,7 +846,7 @@ export class PartitionLeader {
     );
     this.readsInFlight.set(rid, (result) => {
       if (!result.ok) return done(result);
-      done({ ok: true, rows: result.rows ?? [], count: result.count ?? 0 });
+      done({ ok: true, rows: result.rows ?? [], count: result.count ?? 0, more: result.more ?? false });
     });
   }
 
@@ -933,7 +941,9 @@ export class PartitionLeader {
     if (read !== undefined) {
       this.readsInFlight.delete(rid);
       if (reply.type === "row") return read({ ok: true, row: reply.row, asOf: reply.asOf });
-      if (reply.type === "rows-page") return read({ ok: true, row: null, rows: reply.rows });
+      if (reply.type === "rows-page") {
+        return read({ ok: true, row: null, rows: reply.rows, more: reply.more === true });
+      }
       if (reply.type === "row-count") return read({ ok: true, row: null, count: reply.count });
       if (reply.type === "refused" && reply.reason === "stale-epoch") this.depose();
       const message = `replica ${from} of partition ${this.partition} refused the read`;

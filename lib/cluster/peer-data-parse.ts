@@ -174,7 +174,8 @@ function install(
 /** The body of a data-reply message. Throws PeerInvalid. */
 export function parseDataReply(raw: unknown, limits: DataLimits): DataReply {
   const type = oneOf(typeField(raw), "body.type", replyTypes);
-  const fields = exactObject(raw, "body", ["type", "rid", ...replyFields[type]]);
+  const optional = type === "rows-page" ? ["more"] : [];
+  const fields = exactObject(raw, "body", ["type", "rid", ...replyFields[type]], optional);
   const rid = integer(fields.rid, "body.rid", 1);
   switch (type) {
     case "refused":
@@ -209,7 +210,9 @@ export function parseDataReply(raw: unknown, limits: DataLimits): DataReply {
     }
     case "rows-page": {
       const options = { partition: null, base: null, isOrdered: true };
-      return { type, rid, rows: rowList(fields.rows, "body.rows", limits, options) };
+      const rows = rowList(fields.rows, "body.rows", limits, options);
+      if (fields.more === undefined) return { type, rid, rows };
+      return { type, rid, rows, more: boolean(fields.more, "body.more") };
     }
     case "writer-change": {
       const change =

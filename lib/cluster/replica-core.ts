@@ -17,7 +17,7 @@ import type {
   ReplicaStorage,
   ReplicaWrite,
 } from "../store/replica-types.ts";
-import { changeBytesAtMost, countWithin } from "./batch-bytes.ts";
+import { changeBytesAtMost, countWithin, rowBytesAtMost } from "./batch-bytes.ts";
 import type { DataReply, DataRequest, RefusalReason } from "./data-messages.ts";
 import { divergencePoint, epochAt } from "./divergence.ts";
 
@@ -227,10 +227,14 @@ export class ReplicaCore {
       }
       case "rows": {
         const { afterKey, limit } = request;
-        const rows = request.ttlOnly === true
+        const found = request.ttlOnly === true
           ? this.store.expiringAfter(partition, afterKey, limit)
           : this.store.rowsAfter(partition, afterKey, limit);
-        return { type: "rows-page", rid, rows };
+        // Cut to a byte budget: `limit` rows of large values would not fit one message.
+        const rows = found.slice(0, countWithin(found, rowBytesAtMost));
+        return rows.length < found.length
+          ? { type: "rows-page", rid, rows, more: true }
+          : { type: "rows-page", rid, rows };
       }
       case "count":
         return { type: "row-count", rid, count: this.store.countRows(partition) };

@@ -285,6 +285,11 @@ const hostile: [string, Uint8Array, string][] = [
     "rows in key order",
   ],
   [
+    "a rows page whose more is not a boolean",
+    mutated("data-reply", "rows-page", (raw) => (raw.body.more = 1)),
+    "body.more",
+  ],
+  [
     "changes reply with last before its changes",
     mutated("data-reply", "changes", (raw) => (raw.body.last = { epoch: 3, seq: 5 })),
     "body.last must not be before",

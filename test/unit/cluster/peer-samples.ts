@@ -167,6 +167,7 @@ export const sampleReplies: DataReply[] = [
   { type: "snapshot-rows", rid: 8, base: { epoch: 6, seq: 9 }, rows: [row(2, 3, 2), row(9, 9, 6)] },
   { type: "installed", rid: 9, last: { epoch: 6, seq: 9 } },
   { type: "rows-page", rid: 10, rows: [row(1, 1, 1), row(2, 2, 1)] },
+  { type: "rows-page", rid: 10, rows: [row(1, 1, 1)], more: true },
   { type: "writer-change", rid: 11, change: { ...change(8, 4, 6, "w"), status: "updated" } },
   { type: "writer-change", rid: 12, change: null },
   { type: "dropped", rid: 13 },
