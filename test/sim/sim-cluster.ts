@@ -80,7 +80,9 @@ export function describeMessage(m: Message): string {
         m.entries.filter((e) => e.type === "conf-change").map((e) => ` conf@${e.index}:${e.data}`)
           .join("");
     case "append-response":
-      return `${head} index=${m.index}${m.reject ? ` reject hint=${m.rejectHint}/t${m.logTerm}` : ""}`;
+      return m.reject
+        ? `${head} index=${m.index} reject hint=${m.rejectHint}/t${m.logTerm}`
+        : `${head} index=${m.index}`;
     case "vote":
     case "pre-vote":
       return `${head} last=${m.lastLogIndex}/t${m.lastLogTerm}${m.force ? " force" : ""}`;
