@@ -296,7 +296,9 @@ export class Run {
       const status = n.core?.status();
       if (status === undefined) return `${n.id}:down`;
       return `${n.id}:${status.role}/t${status.term}/c${status.commit}/a${status.applied}/` +
-        `l${status.lastIndex}/lead${status.leaderId}/v[${status.voters}]`;
+        `l${status.lastIndex}/lead${status.leaderId}/v[${status.voters}]` +
+        // Elections count the latest configuration in the log, committed or not (§4.1).
+        (`${status.votersInLog}` === `${status.voters}` ? "" : `/inlog[${status.votersInLog}]`);
     });
     return `no convergence within ${stepsMax} steps after healing: ${states.join(" ")}`;
   }
