@@ -66,7 +66,7 @@ describe("election liveness with diverging configurations, without PreVote", () 
         random.fork());
       cluster.add(3, storageOf([1, 2, 3], leaderLog, { term: 12, vote: 0, commit: 6 }), options,
         random.fork());
-      const round = roundsUntilLeader(cluster, 3000);
+      const round = roundsUntilLeader(cluster, 10_000);
       if (round > 0) {
         expect(cluster.core(2).status().role).toBe("leader");
         expect(cluster.core(1).status().lastIndex).toBe(cluster.core(2).status().lastIndex);
@@ -89,7 +89,7 @@ describe("election liveness with diverging configurations, without PreVote", () 
       cluster.add(2, storageOf([1, 2, 5], [], { term: 3, vote: 0, commit: 3 }), options,
         random.fork());
       cluster.add(5, storageOf([1, 2, 5], removed, hardState), options, random.fork());
-      const round = roundsUntilLeader(cluster, 3000);
+      const round = roundsUntilLeader(cluster, 10_000);
       if (round > 0) expect(cluster.core(5).status().role).toBe("leader");
       return round;
     });
