@@ -5,7 +5,7 @@
 // replay it.
 import { parseArgs } from "node:util";
 import { runClusterSeed } from "../test/sim/cluster-sim.ts";
-import { runSeed } from "../test/sim/raft-sim.ts";
+import { defaultSimOptions, runSeed } from "../test/sim/raft-sim.ts";
 
 function count(text: string | undefined, name: string, fallback: number): number {
   if (text === undefined) return fallback;
@@ -30,6 +30,10 @@ const seeds = count(values.seeds, "seeds", 100);
 const from = count(values.from, "from", 1);
 if (values.cluster === true) runCluster();
 
+// SIM_TRACE=1 prints every delivered Raft message and every change of a node's state.
+const trace = process.env.SIM_TRACE === "1"
+  ? { ...defaultSimOptions, trace: (line: string) => process.stderr.write(`${line}\n`) }
+  : defaultSimOptions;
 let failures = 0;
 let steps = 0;
 let elections = 0;
@@ -37,7 +41,7 @@ let commits = 0;
 let firstFailure: { seed: number; failure: string } | null = null;
 const startedAt = performance.now();
 for (let seed = from; seed < from + seeds; seed++) {
-  const result = runSeed(seed);
+  const result = runSeed(seed, trace);
   steps += result.steps;
   elections += result.elections;
   commits += result.commits;

@@ -55,6 +55,12 @@ export class Raft {
   randomizedElectionTimeout = 0;
   /** Ticks since this node last heard from a leader (or was constructed): stickiness. */
   leaderContactTicks = 0;
+  /**
+   * Set when this node campaigns, cleared when it hears from a leader or leads: meanwhile its
+   * timeouts draw Raft's full jitter (RaftConfig), as the rank order alone can replay the same
+   * failed election forever.
+   */
+  isRetryingElection = false;
 
   /** Ticks since this node became leader: the clock of CheckQuorum. */
   leaderTicks = 0;
@@ -119,8 +125,8 @@ export class Raft {
   /** See RaftConfig in types.ts for the formula. */
   resetRandomizedElectionTimeout(): void {
     const { electionTicks, rankStaggerTicks } = this.config;
-    const jitterTicks =
-      rankStaggerTicks > 0 ? Math.max(1, Math.floor(rankStaggerTicks / 2)) : electionTicks;
+    const isOrdered = rankStaggerTicks > 0 && !this.isRetryingElection;
+    const jitterTicks = isOrdered ? Math.max(1, Math.floor(rankStaggerTicks / 2)) : electionTicks;
     const rank = Math.max(0, this.rank());
     this.randomizedElectionTimeout =
       electionTicks + rank * rankStaggerTicks + this.random.nextInt(jitterTicks);
@@ -162,6 +168,8 @@ export class Raft {
     this.leaderId = 0;
     this.role = "pre-candidate";
     this.leaderContactTicks = this.config.electionTicks;
+    // Each election starts its own timeout (§5.2), the jitter of a retry included.
+    this.resetRandomizedElectionTimeout();
     this.logger.debug("became-pre-candidate", { term: this.term });
   }
 
@@ -182,6 +190,7 @@ export class Raft {
 
   becomeLeader(): void {
     assert(this.role === "candidate", "only a candidate becomes leader");
+    this.isRetryingElection = false;
     this.reset(this.term);
     this.role = "leader";
     this.leaderId = this.id;
@@ -370,6 +379,7 @@ export class Raft {
   campaign(kind: "pre-vote" | "vote", force: boolean): void {
     if (!this.isPromotable()) return;
     if (this.role === "leader") return;
+    this.isRetryingElection = true;
     if (kind === "pre-vote") this.becomePreCandidate();
     else this.becomeCandidate();
     const term = kind === "pre-vote" ? this.term + 1 : this.term;
@@ -431,10 +441,9 @@ export class Raft {
         type: "append-response", from: this.id, to: message.from, term: this.term,
         index: 0, reject: false, rejectHint: 0, logTerm: 0,
       }, true);
-    } else if (message.type === "pre-vote") {
-      this.send({
-        type: "pre-vote-response", from: this.id, to: message.from, term: this.term, reject: true,
-      }, true);
+    } else if (message.type === "pre-vote" || message.type === "vote") {
+      const type = message.type === "vote" ? "vote-response" : "pre-vote-response";
+      this.send({ type, from: this.id, to: message.from, term: this.term, reject: true }, true);
     }
   }
 

@@ -238,6 +238,10 @@ export interface RaftLogger {
  * is smaller than the stagger, so after a leader failure the ranks time out in order and the
  * lowest live member with an up-to-date log normally wins; with no stagger this is Raft's
  * plain randomised timeout [E, 2E). A node not among the voters never campaigns.
+ * Once a node has campaigned, and until it hears from a leader or leads, jitterTicks is
+ * electionTicks whatever the stagger: the order alone can replay a failed election forever
+ * (voters that disagree on the configuration rank themselves in different lists, so two can
+ * share a rank, or the first rank cannot win and always times out before the one that can).
  */
 export interface RaftConfig {
   id: NodeId;

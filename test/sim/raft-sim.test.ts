@@ -1,11 +1,14 @@
 // CI's fixed list of simulation seeds (style.md B10.4): every seed in 1..600 must pass every
 // checker and converge after healing, in chunks of 50 seeds per test. `SEED=n bun test
-// test/sim` replays one seed instead; `bun run sim -- --seeds N --from S` runs any range
-// (README: Raft core).
+// test/sim` replays one seed instead (with SIM_TRACE=1, step by step); `bun run sim --
+// --seeds N --from S` runs any range (README: Raft core).
 import { expect, test } from "bun:test";
-import { runSeed } from "./raft-sim.ts";
+import { defaultSimOptions, runSeed } from "./raft-sim.ts";
 
 const replay = process.env.SEED;
+const options = replay !== undefined && process.env.SIM_TRACE === "1"
+  ? { ...defaultSimOptions, trace: (line: string) => process.stderr.write(`${line}\n`) }
+  : defaultSimOptions;
 const seeds = replay === undefined
   ? Array.from({ length: 600 }, (_, i) => i + 1)
   : [Number(replay)];
@@ -19,7 +22,7 @@ for (let start = 0; start < seeds.length; start += chunkSize) {
     let elections = 0;
     let commits = 0;
     for (const seed of chunk) {
-      const result = runSeed(seed);
+      const result = runSeed(seed, options);
       elections += result.elections;
       commits += result.commits;
       if (!result.ok) failures.push(`seed ${seed}: ${result.failure}`);

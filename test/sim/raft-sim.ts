@@ -23,6 +23,8 @@ export interface SimResult {
 export interface SimOptions {
   faultSteps: number;
   healStepsMax: number;
+  /** Receives the step-by-step trace of the run (SIM_TRACE=1 in scripts/sim.ts). */
+  trace?: (line: string) => void;
 }
 
 export const defaultSimOptions: SimOptions = { faultSteps: 1200, healStepsMax: 4000 };
@@ -72,7 +74,7 @@ export class Run {
   private proposals = 0;
   private reads = 0;
 
-  constructor(seed: number) {
+  constructor(seed: number, trace?: (line: string) => void) {
     this.random = new SeededRandom(seed);
     const random = this.random;
     const size = random.chance(0.5) ? 3 : 5;
@@ -98,6 +100,7 @@ export class Run {
       isEncoding: random.chance(0.25),
       readyCrashRate: pick(random, [0, 0, 0.002, 0.01]),
       voteCrashRate: pick(random, [0, 0.1, 0.5]),
+      trace,
     });
     this.swarm = chooseSwarm(random);
     const voters = Array.from({ length: size }, (_, i) => i + 1);
@@ -293,7 +296,9 @@ export class Run {
       const status = n.core?.status();
       if (status === undefined) return `${n.id}:down`;
       return `${n.id}:${status.role}/t${status.term}/c${status.commit}/a${status.applied}/` +
-        `l${status.lastIndex}/lead${status.leaderId}/v[${status.voters}]`;
+        `l${status.lastIndex}/lead${status.leaderId}/v[${status.voters}]` +
+        // Elections count the latest configuration in the log, committed or not (§4.1).
+        (`${status.votersInLog}` === `${status.voters}` ? "" : `/inlog[${status.votersInLog}]`);
     });
     return `no convergence within ${stepsMax} steps after healing: ${states.join(" ")}`;
   }
@@ -308,11 +313,14 @@ export function runSeed(seed: number, options: SimOptions = defaultSimOptions): 
   let run: Run | null = null;
   let failure: string | null = null;
   try {
-    run = new Run(seed);
+    run = new Run(seed, options.trace);
+    options.trace?.(`seed ${seed}: ${JSON.stringify(run.cluster.options.raft)} ` +
+      `faults ${JSON.stringify(run.cluster.options.faults)} swarm ${JSON.stringify(run.swarm)}`);
     for (let step = 0; step < options.faultSteps; step++) {
       run.faultStep();
       run.cluster.step();
     }
+    options.trace?.(`${run.cluster.now} healing`);
     failure = run.heal(options.healStepsMax);
   } catch (error) {
     failure = error instanceof Error ? `${error.name}: ${error.message}` : String(error);

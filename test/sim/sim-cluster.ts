@@ -35,6 +35,8 @@ export interface SimClusterOptions {
   /** The same, for a Ready that grants a vote: tests that votes are durable before sent. */
   voteCrashRate?: number;
   hooks?: SimHooks;
+  /** Receives one line per delivered Raft message and per change of a node's role or term. */
+  trace?: (line: string) => void;
 }
 
 /** The application state: a running hash of what was applied, snapshotted as JSON. */
@@ -55,6 +57,8 @@ export class SimNode {
   commit = 0;
   /** ReadIndex contexts in flight, with the committed index at request time. */
   readonly reads = new Map<string, number>();
+  /** The state last written to the trace. */
+  traced = "";
 
   constructor(id: NodeId, storage: MemoryStorage, tickOffset: number) {
     this.id = id;
@@ -64,6 +68,36 @@ export class SimNode {
 
   get isUp(): boolean {
     return this.core !== null;
+  }
+}
+
+/** One line for the trace: the fields that matter to elections and replication. */
+export function describeMessage(m: Message): string {
+  const head = `${m.from}->${m.to} ${m.type} t${m.term}`;
+  switch (m.type) {
+    case "append":
+      return `${head} prev=${m.index}/t${m.logTerm} n=${m.entries.length} commit=${m.commit}` +
+        m.entries.filter((e) => e.type === "conf-change").map((e) => ` conf@${e.index}:${e.data}`)
+          .join("");
+    case "append-response":
+      return m.reject
+        ? `${head} index=${m.index} reject hint=${m.rejectHint}/t${m.logTerm}`
+        : `${head} index=${m.index}`;
+    case "vote":
+    case "pre-vote":
+      return `${head} last=${m.lastLogIndex}/t${m.lastLogTerm}${m.force ? " force" : ""}`;
+    case "vote-response":
+    case "pre-vote-response":
+      return `${head} ${m.reject ? "reject" : "grant"}`;
+    case "heartbeat":
+      return `${head} commit=${m.commit} round=${m.round}`;
+    case "heartbeat-response":
+      return `${head} round=${m.round}`;
+    case "snapshot":
+      return `${head} at=${m.snapshot.meta.index}/t${m.snapshot.meta.term} ` +
+        `voters=[${m.snapshot.meta.confState.voters}]`;
+    case "timeout-now":
+      return head;
   }
 }
 
@@ -124,6 +158,8 @@ export class SimCluster {
   crash(id: NodeId): void {
     const node = this.node(id);
     node.core = null;
+    this.options.trace?.(`${this.now} node ${id}: crashed`);
+    node.traced = "down";
     this.network.dropFor(id);
     this.checkers.setLease(id, null);
   }
@@ -161,6 +197,7 @@ export class SimCluster {
     } else {
       decoded = message;
     }
+    this.options.trace?.(`${this.now} ${describeMessage(decoded)}`);
     const result = core.step(decoded);
     // Refusals a correct cluster produces: late answers from removed members, a TimeoutNow
     // that reaches a restarted node. Anything else means a core sent something broken.
@@ -196,6 +233,20 @@ export class SimCluster {
       this.handleReady(node, node.core, node.core.ready());
     }
     this.updateLease(node);
+    if (this.options.trace !== undefined) this.traceState(node);
+  }
+
+  /** Traces a node's role, term, vote, commit, last index, leader and voters when they change. */
+  private traceState(node: SimNode): void {
+    const status = node.core?.status();
+    const state = status === undefined
+      ? "down"
+      : `${status.role} t${status.term} vote=${status.vote} c${status.commit} ` +
+        `l${status.lastIndex} lead=${status.leaderId} voters=[${status.votersInLog}] ` +
+        `committed=[${status.voters}]`;
+    if (node.traced === state) return;
+    node.traced = state;
+    this.options.trace?.(`${this.now} node ${node.id}: ${state}`);
   }
 
   private handleReady(node: SimNode, core: RaftCore, ready: Ready): void {

@@ -19,6 +19,11 @@ function heardFromLeader(raft: Raft, message: Message): void {
   raft.leaderId = message.from;
   raft.electionElapsed = 0;
   raft.leaderContactTicks = 0;
+  if (raft.isRetryingElection) {
+    // A leader again: back to the rank order for the next election.
+    raft.isRetryingElection = false;
+    raft.resetRandomizedElectionTimeout();
+  }
 }
 
 export function stepFollower(raft: Raft, message: Message): StepResult {

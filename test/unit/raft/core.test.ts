@@ -17,6 +17,15 @@ function ticksUntilCampaign(core: RaftCore): number {
   return -1;
 }
 
+function ticksUntilTermChanges(core: RaftCore): number {
+  const term = core.status().term;
+  for (let ticks = 1; ticks <= 1000; ticks++) {
+    core.tick();
+    if (core.status().term !== term) return ticks;
+  }
+  return -1;
+}
+
 describe("election timeout: electionTicks + rank * rankStaggerTicks + jitter", () => {
   const bounds: number[] = [];
   const maxRandom: Random = { nextInt: (bound) => { bounds.push(bound); return bound - 1; } };
@@ -26,13 +35,33 @@ describe("election timeout: electionTicks + rank * rankStaggerTicks + jitter", (
     const timeouts = voters.map((id) => {
       const lowest = ticksUntilCampaign(new RaftCore(config(id, { rankStaggerTicks: 4 }),
         bootstrap(voters), zeroRandom));
+      bounds.length = 0;
       const highest = ticksUntilCampaign(new RaftCore(config(id, { rankStaggerTicks: 4 }),
         bootstrap(voters), maxRandom));
+      // Every draw before the campaign had the rank order's bound; the campaign itself drew
+      // the next timeout, a retry's, with the full bound E.
+      expect(bounds.slice(0, -1).every((bound) => bound === 2)).toBe(true);
+      expect(bounds.at(-1)).toBe(10);
       return [lowest, highest];
     });
     // Jitter is drawn below max(1, floor(stagger / 2)) = 2, so ranks never overlap.
     expect(timeouts).toEqual([[10, 11], [14, 15], [18, 19]]);
-    expect(bounds.every((bound) => bound === 2)).toBe(true);
+  });
+
+  test("a retry draws Raft's full jitter [0, E), until the node hears from a leader", () => {
+    const core = new RaftCore(config(1, { rankStaggerTicks: 4, preVote: false }),
+      bootstrap([1, 2, 3]), maxRandom);
+    expect(ticksUntilCampaign(core)).toBe(11);
+    // Rank 0 with the highest jitter: 10 + 0 * 4 + 9 ticks until the next campaign. Two nodes
+    // whose ranks collide (each counts them in its own configuration) or whose lower rank
+    // cannot win would otherwise repeat the same election forever.
+    expect(ticksUntilTermChanges(core)).toBe(19);
+    const term = core.status().term;
+    expect(core.step({ type: "heartbeat", from: 2, to: 1, term, commit: 0, round: 1 }).ok)
+      .toBe(true);
+    expect(core.status().role).toBe("follower");
+    // A leader again: the rank order's timeout, 10 + 0 * 4 + 1.
+    expect(ticksUntilCampaign(core)).toBe(11);
   });
 
   test("without a stagger it is Raft's plain [E, 2E)", () => {

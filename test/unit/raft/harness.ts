@@ -35,9 +35,12 @@ export class TestCluster {
     }
   }
 
-  add(id: NodeId, storage: MemoryStorage, options: Partial<RaftConfig> = {}): TestNode {
+  add(
+    id: NodeId, storage: MemoryStorage, options: Partial<RaftConfig> = {},
+    random: Random = zeroRandom,
+  ): TestNode {
     const node: TestNode = {
-      id, storage, core: new RaftCore(config(id, options), storage, zeroRandom),
+      id, storage, core: new RaftCore(config(id, options), storage, random),
       applied: [], sent: [], readies: [],
     };
     this.nodes.set(id, node);
