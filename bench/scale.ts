@@ -20,6 +20,8 @@
 //   --missed n               writes the restarted node misses (default 200000)
 //   --load-clients n         concurrency of the data series' writes (default 64)
 //   --out dir                where the SVGs go
+//   --logs dir               keep the logs of the leader and the restarted node of each
+//                            catch-up trial there
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -44,6 +46,7 @@ const { values: flags } = parseArgs({
     "catch-up-at": { type: "string" },
     missed: { type: "string" },
     "load-clients": { type: "string" },
+    logs: { type: "string" },
     out: { type: "string" },
   },
   strict: true,
@@ -72,14 +75,14 @@ for (const s of seriesWanted) {
 const settings = {
   quick,
   series: seriesWanted,
-  seconds: Number(flags.seconds ?? (quick ? 0.4 : 5)),
+  seconds: Number(flags.seconds ?? (quick ? 0.25 : 5)),
   clients: numbers(flags.clients, quick ? [1, 16] : [1, 4, 16, 64, 256], "clients"),
   values: numbers(flags.values, quick ? [64, 16384] : [64, 1024, 16384, 262144], "values"),
   valueClients: numbers(flags["value-clients"], [16], "value-clients")[0] as number,
   nodes: numbers(flags.nodes, quick ? [3] : [3, 5, 7], "nodes"),
   rfs: numbers(flags.rf, quick ? [2, 3] : [2, 3], "rf"),
   nodeClients: numbers(flags["node-clients"], [quick ? 16 : 64], "node-clients")[0] as number,
-  keys: numbers(flags.keys, quick ? [1000, 2000, 3000] :
+  keys: numbers(flags.keys, quick ? [1000, 2000] :
     [125_000, 250_000, 500_000, 750_000, 1_000_000], "keys").sort((a, b) => a - b),
   missed: numbers(flags.missed, [quick ? 500 : 200_000], "missed")[0] as number,
   loadClients: numbers(flags["load-clients"], [64], "load-clients")[0] as number,
@@ -128,7 +131,7 @@ async function run(): Promise<{ throughput: ThroughputPoint[]; data: DataPoint[]
   if (wants("data")) {
     data.push(...await dataSizes({ keys: settings.keys, catchUpAt, missed: settings.missed,
       valueBytes: settings.valueBytesData, rf: settings.rfData,
-      loadClients: settings.loadClients }, print));
+      loadClients: settings.loadClients, logsDir: flags.logs ?? null }, print));
   }
   return { throughput, data };
 }

@@ -16,6 +16,22 @@ export function rssBytes(pid: number): number {
   }
 }
 
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat times, is 100 on every common platform. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** CPU time (user and system) a process has used, in ms, or NaN once it is gone. Unlike
+ * elapsed times it holds steady when other processes compete for the cores. */
+export function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after "(comm)": state is the first; utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return NaN;
+  }
+}
+
 /** Bytes of every file under `dir` by size, and the part in sqlite's write-ahead log. */
 export function diskBytes(dir: string): { total: number; wal: number } {
   let total = 0;
@@ -55,14 +71,31 @@ export function isFullyInSync(
     [...held].sort().join() === replicasOf(p, ids, rf).sort().join());
 }
 
+/** How many partitions list `id` in their in-sync set, in a raw HEARTBEAT reply. */
+export function partitionsHolding(reply: Record<string, unknown>, id: number): number {
+  const insync = reply["insync"] as number[][] | undefined;
+  return insync === undefined ? 0 : insync.filter((held) => held.includes(id)).length;
+}
+
+/** How many partitions placement gives `id`, from a raw HEARTBEAT reply's members. */
+export function partitionsPlacedOn(reply: Record<string, unknown>, id: number, rf: number): number {
+  const insync = reply["insync"] as number[][] | undefined;
+  const list = reply["members"] as { id: number }[] | undefined;
+  if (insync === undefined || list === undefined) return 0;
+  const ids = list.map((m) => m.id);
+  return insync.filter((_, p) => replicasOf(p, ids, rf).includes(id)).length;
+}
+
 /** Polls the leader's heartbeat every `intervalMs` until the cluster is fully in sync; ms taken
- * from `since` (a performance.now() reading), or throws at `timeoutMs`. */
+ * from `since` (a performance.now() reading), or throws at `timeoutMs`. `onPoll` sees every
+ * reply from a leader with the ms since `since`. */
 export async function timeToInSync(
   client: WarehouseClient,
   members: number,
   rf: number,
   since: number,
   timeoutMs: number,
+  onPoll: (reply: Record<string, unknown>, ms: number) => void = () => undefined,
   intervalMs = 20,
 ): Promise<number> {
   const deadline = since + timeoutMs;
@@ -70,6 +103,7 @@ export async function timeToInSync(
     try {
       const reply = await client.request({ op: "HEARTBEAT" },
         { signal: AbortSignal.timeout(1000) });
+      if (reply["role"] === "leader") onPoll(reply, performance.now() - since);
       if (isFullyInSync(reply, members, rf)) return performance.now() - since;
     } catch {
       // a node busy catching up may miss a heartbeat request; the next poll asks again

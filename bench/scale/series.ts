@@ -1,9 +1,13 @@
 // The scale benchmark's series. Each starts its own cluster (real node processes on loopback,
 // killed when it ends, also on error), prints one JSON line per point and returns the points.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { WarehouseClient } from "../../lib/client/client.ts";
 import { Cluster } from "../../test/harness/cluster.ts";
 import { closedLoops, keyOf, type LoopResult, valueOf, writeAll } from "./load.ts";
-import { diskBytes, rssBytes, timeToInSync } from "./probe.ts";
+import {
+  cpuMs, diskBytes, partitionsHolding, partitionsPlacedOn, rssBytes, timeToInSync,
+} from "./probe.ts";
 
 /** Loops share a few connections, as several application processes would (as bench:cluster). */
 const CONNECTIONS_MAX = 4;
@@ -31,6 +35,12 @@ export interface CatchUp {
   startUpMs: number;
   /** From the restart to the node being in every in-sync set it belongs to. */
   catchUpMs: number;
+  /** From the restart to the node being back in the first of its partitions' in-sync sets. */
+  firstPartitionMs: number;
+  /** ... and in half of them. */
+  halfPartitionsMs: number;
+  /** CPU time each node used from the restart to in sync (node 3's from its start). */
+  cpuMsPerNode: number[];
   rssBytesRestarted: number;
 }
 
@@ -171,6 +181,8 @@ export interface DataOptions {
   valueBytes: number;
   rf: number;
   loadClients: number;
+  /** Where each catch-up trial leaves the logs of node 1 (the leader) and node 3, if anywhere. */
+  logsDir: string | null;
 }
 
 /**
@@ -230,16 +242,41 @@ async function catchUpTrial(
   const down = await cluster.kill(3);
   const miss = await writeAll(clients, options.loadClients, 0, options.missed,
     () => keyOf(Math.floor(Math.random() * keys)), (i) => valueOf(`m${i}`, options.valueBytes));
+  const cpuBefore = [1, 2].map((id) => cpuMs(cluster.node(id).process.pid));
   const restartedAt = performance.now();
   const restarted = await cluster.restart(3, down);
   const startUpMs = performance.now() - restartedAt;
+  // When the node re-entered its first partition and half of its partitions: whether catch-up
+  // is slow throughout or waits for something before it starts.
+  let held = 0;
+  let firstPartitionMs = NaN;
+  let halfPartitionsMs = NaN;
   const catchUpMs = await timeToInSync(clients[0] as WarehouseClient, 3, options.rf,
-    restartedAt, CATCH_UP_TIMEOUT_MS);
+    restartedAt, CATCH_UP_TIMEOUT_MS, (reply, ms) => {
+      const count = partitionsHolding(reply, 3);
+      if (count > held && Number.isNaN(firstPartitionMs)) firstPartitionMs = ms;
+      held = Math.max(held, count);
+      const placed = partitionsPlacedOn(reply, 3, options.rf);
+      if (held >= placed / 2 && Number.isNaN(halfPartitionsMs)) halfPartitionsMs = ms;
+    });
+  const cpuMsPerNode = [
+    ...[1, 2].map((id, i) => cpuMs(cluster.node(id).process.pid) - (cpuBefore[i] as number)),
+    cpuMs(restarted.process.pid),
+  ];
+  if (options.logsDir !== null) {
+    mkdirSync(options.logsDir, { recursive: true });
+    for (const node of [cluster.node(1), restarted]) {
+      writeFileSync(join(options.logsDir, `catch-up-${keys}-node-${node.id}.log`), node.stderr());
+    }
+  }
   return {
     missedWrites: options.missed,
     missWritesPerSec: miss.writesPerSec,
     startUpMs: Math.round(startUpMs),
     catchUpMs: Math.round(catchUpMs),
+    firstPartitionMs: Math.round(firstPartitionMs),
+    halfPartitionsMs: Math.round(halfPartitionsMs),
+    cpuMsPerNode,
     rssBytesRestarted: rssBytes(restarted.process.pid),
   };
 }
