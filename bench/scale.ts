@@ -20,9 +20,11 @@
 //   --missed n               writes the restarted node misses (default 200000)
 //   --load-clients n         concurrency of the data series' writes (default 64)
 //   --out dir                where the SVGs go
+//   --from a.log,b.log       measure nothing: draw the charts from the JSON lines of earlier
+//                            runs (e.g. the throughput series and the data series run apart)
 //   --logs dir               keep the logs of the leader and the restarted node of each
 //                            catch-up trial there
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { writeCharts } from "./scale/plots.ts";
@@ -47,6 +49,7 @@ const { values: flags } = parseArgs({
     missed: { type: "string" },
     "load-clients": { type: "string" },
     logs: { type: "string" },
+    from: { type: "string" },
     out: { type: "string" },
   },
   strict: true,
@@ -111,7 +114,24 @@ console.log(JSON.stringify({
   event: "settings", ...settings, catchUpAt, cores: navigator.hardwareConcurrency,
 }));
 
+/** The points printed by earlier runs, read back from their output files. */
+function readPoints(files: string[]): { throughput: ThroughputPoint[]; data: DataPoint[] } {
+  const throughput: ThroughputPoint[] = [];
+  const data: DataPoint[] = [];
+  for (const file of files) {
+    for (const line of readFileSync(file, "utf8").split("\n")) {
+      if (!line.startsWith("{")) continue;
+      const point = JSON.parse(line) as { series?: unknown; event?: string };
+      if (point.event !== undefined) continue; // the settings and summary lines
+      if (point.series === "data") data.push(point as DataPoint);
+      else if (point.series !== undefined) throughput.push(point as ThroughputPoint);
+    }
+  }
+  return { throughput, data };
+}
+
 async function run(): Promise<{ throughput: ThroughputPoint[]; data: DataPoint[] }> {
+  if (flags.from !== undefined) return readPoints(flags.from.split(","));
   const throughput: ThroughputPoint[] = [];
   const data: DataPoint[] = [];
   const wants = (s: string) => settings.series.includes(s);

@@ -13,6 +13,9 @@ export interface ChartOptions {
   yLabel: string;
   /** "log" places the x values by their logarithm (sizes that grow by a factor). */
   xScale: "linear" | "log";
+  /** "log" suits figures that span several powers of ten (SETs and GETs on one chart);
+   * "linear" (the default) starts at zero. A log axis leaves out points with y <= 0. */
+  yScale?: "linear" | "log";
   /** Text of an x tick; by default the number itself. */
   xFormat?: (x: number) => string;
   series: ChartSeries[];
@@ -52,21 +55,52 @@ function trim(value: number): string {
   return String(Number(value.toPrecision(3)));
 }
 
+/** Ticks 1, 2 and 5 times the powers of ten from below `low` to above `high`. */
+export function logTicks(low: number, high: number): number[] {
+  const ticks: number[] = [];
+  for (let power = Math.floor(Math.log10(low)); power <= Math.ceil(Math.log10(high)); power++) {
+    for (const factor of [1, 2, 5]) ticks.push(Number((factor * 10 ** power).toPrecision(1)));
+  }
+  const below = ticks.filter((t) => t <= low).pop() ?? low;
+  const above = ticks.find((t) => t >= high) ?? high;
+  return ticks.filter((t) => t >= below && t <= above);
+}
+
+/** The y ticks and where a y value goes, as a fraction of the plot's height from the bottom. */
+function yAxis(values: number[], scale: "linear" | "log"): {
+  ticks: number[];
+  fraction: (y: number) => number;
+} {
+  if (scale === "log") {
+    const ticks = values.length === 0
+      ? [1, 10]
+      : logTicks(Math.min(...values), Math.max(...values));
+    const low = Math.log(ticks[0] as number);
+    const span = Math.log(ticks[ticks.length - 1] as number) - low || 1;
+    return { ticks, fraction: (y) => (Math.log(y) - low) / span };
+  }
+  const step = niceStep(Math.max(0, ...values), 5);
+  const top = Math.max(step, Math.ceil(Math.max(0, ...values) / step) * step);
+  const ticks: number[] = [];
+  for (let y = 0; y <= top + step / 2; y += step) ticks.push(y);
+  return { ticks, fraction: (y) => y / top };
+}
+
 /** The SVG document of a line chart. Points with a non-finite y are left out. */
 export function lineChart(options: ChartOptions): string {
+  const yScale = options.yScale ?? "linear";
   const series = options.series.map((s) => ({
     name: s.name,
-    points: s.points.filter((p) => Number.isFinite(p.y) && Number.isFinite(p.x)),
+    points: s.points.filter((p) => Number.isFinite(p.y) && Number.isFinite(p.x) &&
+      (yScale === "linear" || p.y > 0)),
   }));
   const xs = [...new Set(series.flatMap((s) => s.points.map((p) => p.x)))].sort((a, b) => a - b);
-  const yMaxData = Math.max(0, ...series.flatMap((s) => s.points.map((p) => p.y)));
-  const yStep = niceStep(yMaxData, 5);
-  const yMax = Math.max(yStep, Math.ceil(yMaxData / yStep) * yStep);
+  const y = yAxis(series.flatMap((s) => s.points.map((p) => p.y)), yScale);
   const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
   const plotHeight = HEIGHT - MARGIN.top - MARGIN.bottom;
   const xOf = xMapper(xs, options.xScale, plotWidth);
   const px = (x: number) => MARGIN.left + xOf(x);
-  const py = (y: number) => MARGIN.top + plotHeight - (y / yMax) * plotHeight;
+  const py = (value: number) => MARGIN.top + plotHeight - y.fraction(value) * plotHeight;
   const format = options.xFormat ?? shortNumber;
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" ` +
@@ -75,13 +109,13 @@ export function lineChart(options: ChartOptions): string {
     `<text x="${MARGIN.left}" y="20" font-size="13" font-weight="bold">` +
       `${escapeXml(options.title)}</text>`,
   ];
-  for (let y = 0; y <= yMax + yStep / 2; y += yStep) {
-    const at = py(y).toFixed(1);
+  for (const tick of y.ticks) {
+    const at = py(tick).toFixed(1);
     parts.push(
       `<line x1="${MARGIN.left}" x2="${MARGIN.left + plotWidth}" y1="${at}" y2="${at}" ` +
         `stroke="#ddd"/>`,
       `<text x="${MARGIN.left - 6}" y="${at}" text-anchor="end" dominant-baseline="middle">` +
-        `${shortNumber(y)}</text>`,
+        `${shortNumber(tick)}</text>`,
     );
   }
   for (const x of xs) {

@@ -33,36 +33,40 @@ export function writeCharts(throughput: ThroughputPoint[], data: DataPoint[]): M
   const values = throughput.filter((p) => p.series === "values");
   const nodes = throughput.filter((p) => p.series === "nodes");
   const opsPerSec = (p: ThroughputPoint) => p.opsPerSec;
+  const rate = { yLabel: "operations/s (log scale)" };
+  const latency = { yLabel: "p99 latency, ms (log scale)" };
   const p99 = (p: ThroughputPoint) => p.p99Ms;
   if (clients.length > 0) {
-    const common = { xLabel: "concurrent clients (closed loops)", xScale: "log" as const };
+    const common = { xLabel: "concurrent clients (closed loops)", xScale: "log" as const,
+      yScale: "log" as const };
     files.set("scale-clients-throughput.svg", lineChart({ ...common,
-      title: "Throughput against clients (3 nodes, RF 2, 256 B)", yLabel: "operations/s",
+      title: "Throughput against clients (3 nodes, RF 2, 256 B)", ...rate,
       series: byOp(clients, (p) => p.clients, opsPerSec) }));
     files.set("scale-clients-p99.svg", lineChart({ ...common,
-      title: "p99 latency against clients (3 nodes, RF 2, 256 B)", yLabel: "p99 latency (ms)",
+      title: "p99 latency against clients (3 nodes, RF 2, 256 B)", ...latency,
       series: byOp(clients, (p) => p.clients, p99) }));
   }
   if (values.length > 0) {
     const concurrency = values[0]?.clients ?? 0;
-    const common = { xLabel: "value size", xScale: "log" as const, xFormat: bytesLabel };
+    const common = { xLabel: "value size", xScale: "log" as const, xFormat: bytesLabel,
+      yScale: "log" as const };
     files.set("scale-values-throughput.svg", lineChart({ ...common,
       title: `Throughput against value size (3 nodes, RF 2, ${concurrency} clients)`,
-      yLabel: "operations/s", series: byOp(values, (p) => p.valueBytes, opsPerSec) }));
+      ...rate, series: byOp(values, (p) => p.valueBytes, opsPerSec) }));
     files.set("scale-values-p99.svg", lineChart({ ...common,
       title: `p99 latency against value size (${concurrency} clients)`,
-      yLabel: "p99 latency (ms)", series: byOp(values, (p) => p.valueBytes, p99) }));
+      ...latency, series: byOp(values, (p) => p.valueBytes, p99) }));
   }
   if (nodes.length > 0) {
     const concurrency = nodes[0]?.clients ?? 0;
     const name = (p: ThroughputPoint) => `${p.op} RF ${p.rf}`;
-    const common = { xLabel: "nodes", xScale: "linear" as const };
+    const common = { xLabel: "nodes", xScale: "linear" as const, yScale: "log" as const };
     files.set("scale-nodes-throughput.svg", lineChart({ ...common,
       title: `Throughput against cluster size (${concurrency} clients, 256 B)`,
-      yLabel: "operations/s", series: byOp(nodes, (p) => p.nodes, opsPerSec, name) }));
+      ...rate, series: byOp(nodes, (p) => p.nodes, opsPerSec, name) }));
     files.set("scale-nodes-p99.svg", lineChart({ ...common,
       title: `p99 latency against cluster size (${concurrency} clients)`,
-      yLabel: "p99 latency (ms)", series: byOp(nodes, (p) => p.nodes, p99, name) }));
+      ...latency, series: byOp(nodes, (p) => p.nodes, p99, name) }));
   }
   if (data.length > 0) dataCharts(data, files);
   return files;

@@ -1,7 +1,7 @@
 // The benchmark charts' SVG writer: round tick steps, short numbers, one polyline and one
 // marker per point of each series, log and linear x placement, escaped text.
 import { expect, test } from "bun:test";
-import { lineChart, niceStep, shortNumber } from "../../../bench/scale/chart.ts";
+import { lineChart, logTicks, niceStep, shortNumber } from "../../../bench/scale/chart.ts";
 
 /** The (x, y) pairs of the first polyline in an SVG text. */
 function polylinePoints(svg: string, index = 0): [number, number][] {
@@ -63,4 +63,19 @@ test("titles, labels and series names are escaped", () => {
   expect(svg).toContain("&quot;x&quot;");
   expect(svg).toContain("&lt;s&gt;");
   expect(svg).not.toContain("<s>");
+});
+
+test("a log y axis has 1-2-5 ticks spanning the values and leaves out points at or below zero", () => {
+  expect(logTicks(1.3, 420)).toEqual([1, 2, 5, 10, 20, 50, 100, 200, 500]);
+  expect(logTicks(0.3, 0.9)).toEqual([0.2, 0.5, 1]);
+  const svg = lineChart({
+    title: "t", xLabel: "x", yLabel: "y", xScale: "linear", yScale: "log",
+    series: [{ name: "a", points: [{ x: 1, y: 10 }, { x: 2, y: 100 }, { x: 3, y: 0 }] }],
+  });
+  expect([...svg.matchAll(/<circle /g)].length).toBe(2);
+  // 10 and 100 are one decade apart, as 100 and 1000 would be: ticks 10, 20, 50, 100.
+  const [low, high] = polylinePoints(svg) as [[number, number], [number, number]];
+  expect(low[1]).toBeGreaterThan(high[1]);
+  expect(svg).toContain(">20</text>");
+  expect(svg).toContain(">50</text>");
 });
