@@ -6,13 +6,14 @@
 // Every node it starts is killed when it ends, also on error or SIGINT/SIGTERM.
 //
 //   --quick                  small sizes, well under a minute (keeps the script working)
-//   --series a,b             any of clients,values,nodes,data (default all)
+//   --series a,b             any of clients,values,nodes,memory,data (default all)
 //   --seconds s              length of each throughput case (default 5)
 //   --clients 1,4,16,64,256  concurrencies of the clients series
 //   --values 64,1024,...     value sizes in bytes (default 64,1024,16384,262144)
 //   --value-clients n        concurrency of the value-size series (default 16)
 //   --nodes 3,5,7 --rf 2,3   cluster sizes and replication factors of the nodes series
 //   --node-clients n         concurrency of the nodes series (default 64)
+//   --memory-writes n        SETs of the memory series (default 4000), of the largest --values
 //   --keys 125000,...        stored keys at which the data series measures memory and disk
 //                            (loaded in turn; default 125000,250000,500000,750000,1000000)
 //   --catch-up-at 250000,... of those, the sizes with a restart and catch-up (default the
@@ -29,8 +30,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { writeCharts } from "./scale/plots.ts";
 import {
-  clientsAndValues, clusterSizes, type DataPoint, dataSizes, killEverything, type Report,
-  type ThroughputPoint,
+  clientsAndValues, clusterSizes, type DataPoint, dataSizes, killEverything, type MemoryPoint,
+  memoryUnderWrites, type Report, type ThroughputPoint,
 } from "./scale/series.ts";
 
 const { values: flags } = parseArgs({
@@ -45,6 +46,7 @@ const { values: flags } = parseArgs({
     rf: { type: "string" },
     "node-clients": { type: "string" },
     keys: { type: "string" },
+    "memory-writes": { type: "string" },
     "catch-up-at": { type: "string" },
     missed: { type: "string" },
     "load-clients": { type: "string" },
@@ -67,7 +69,7 @@ function numbers(text: string | undefined, fallback: number[], name: string): nu
 }
 
 const quick = flags.quick === true;
-const allSeries = ["clients", "values", "nodes", "data"];
+const allSeries = ["clients", "values", "nodes", "memory", "data"];
 const seriesWanted = (flags.series ?? allSeries.join(",")).split(",");
 for (const s of seriesWanted) {
   if (!allSeries.includes(s)) {
@@ -85,6 +87,7 @@ const settings = {
   nodes: numbers(flags.nodes, quick ? [3] : [3, 5, 7], "nodes"),
   rfs: numbers(flags.rf, quick ? [2, 3] : [2, 3], "rf"),
   nodeClients: numbers(flags["node-clients"], [quick ? 16 : 64], "node-clients")[0] as number,
+  memoryWrites: numbers(flags["memory-writes"], [quick ? 200 : 4000], "memory-writes")[0] as number,
   keys: numbers(flags.keys, quick ? [1000, 2000] :
     [125_000, 250_000, 500_000, 750_000, 1_000_000], "keys").sort((a, b) => a - b),
   missed: numbers(flags.missed, [quick ? 500 : 200_000], "missed")[0] as number,
@@ -115,8 +118,15 @@ console.log(JSON.stringify({
 }));
 
 /** The points printed by earlier runs, read back from their output files. */
-function readPoints(files: string[]): { throughput: ThroughputPoint[]; data: DataPoint[] } {
+interface Points {
+  throughput: ThroughputPoint[];
+  memory: MemoryPoint[];
+  data: DataPoint[];
+}
+
+function readPoints(files: string[]): Points {
   const throughput: ThroughputPoint[] = [];
+  const memory: MemoryPoint[] = [];
   const data: DataPoint[] = [];
   for (const file of files) {
     for (const line of readFileSync(file, "utf8").split("\n")) {
@@ -124,15 +134,17 @@ function readPoints(files: string[]): { throughput: ThroughputPoint[]; data: Dat
       const point = JSON.parse(line) as { series?: unknown; event?: string };
       if (point.event !== undefined) continue; // the settings and summary lines
       if (point.series === "data") data.push(point as DataPoint);
+      else if (point.series === "memory") memory.push(point as MemoryPoint);
       else if (point.series !== undefined) throughput.push(point as ThroughputPoint);
     }
   }
-  return { throughput, data };
+  return { throughput, memory, data };
 }
 
-async function run(): Promise<{ throughput: ThroughputPoint[]; data: DataPoint[] }> {
+async function run(): Promise<Points> {
   if (flags.from !== undefined) return readPoints(flags.from.split(","));
   const throughput: ThroughputPoint[] = [];
+  const memory: MemoryPoint[] = [];
   const data: DataPoint[] = [];
   const wants = (s: string) => settings.series.includes(s);
   if (wants("clients") || wants("values")) {
@@ -148,20 +160,24 @@ async function run(): Promise<{ throughput: ThroughputPoint[]; data: DataPoint[]
     throughput.push(...await clusterSizes({ nodes: settings.nodes, rfs: settings.rfs,
       clients: settings.nodeClients, seconds: settings.seconds }, print));
   }
+  if (wants("memory")) {
+    memory.push(...await memoryUnderWrites({ writes: settings.memoryWrites,
+      valueBytes: Math.max(...settings.values), steps: 4 }, print));
+  }
   if (wants("data")) {
     data.push(...await dataSizes({ keys: settings.keys, catchUpAt, missed: settings.missed,
       valueBytes: settings.valueBytesData, rf: settings.rfData,
       loadClients: settings.loadClients, logsDir: flags.logs ?? null }, print));
   }
-  return { throughput, data };
+  return { throughput, memory, data };
 }
 
 try {
-  const { throughput, data } = await Promise.race([run(), stop.promise]);
+  const { throughput, memory, data } = await Promise.race([run(), stop.promise]);
   mkdirSync(settings.out, { recursive: true });
-  const files = writeCharts(throughput, data);
+  const files = writeCharts(throughput, memory, data);
   for (const [name, svg] of files) writeFileSync(join(settings.out, name), svg);
-  console.log(JSON.stringify(summary(throughput, data, [...files.keys()])));
+  console.log(JSON.stringify(summary({ throughput, memory, data }, [...files.keys()])));
   process.exit(0);
 } catch (error) {
   await killEverything();
@@ -169,7 +185,8 @@ try {
   process.exit(1);
 }
 
-function summary(throughput: ThroughputPoint[], data: DataPoint[], charts: string[]): object {
+function summary(points: Points, charts: string[]): object {
+  const { throughput, memory, data } = points;
   const best = (op: string) =>
     Math.max(0, ...throughput.filter((p) => p.op === op).map((p) => p.opsPerSec));
   const largest = data[data.length - 1];
@@ -180,6 +197,11 @@ function summary(throughput: ThroughputPoint[], data: DataPoint[], charts: strin
     bestSetOpsPerSec: best("SET"),
     bestGetOpsPerSec: best("GET"),
     errors: throughput.reduce((sum, p) => sum + p.errors, 0),
+    ...(memory.length === 0 ? {} : {
+      // The most each node held while the memory series wrote its values.
+      memoryRssMBMaxPerNode: [0, 1, 2].map((n) =>
+        Math.round(Math.max(...memory.map((p) => p.rssBytesPerNode[n] ?? NaN)) / 2 ** 20)),
+    }),
     ...(largest === undefined ? {} : {
       keys: largest.keys,
       rssMBMax: Math.round(Math.max(...largest.rssBytesPerNode) / 2 ** 20),

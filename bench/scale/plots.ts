@@ -1,7 +1,7 @@
 // The scale benchmark's charts: which figure goes on which axis. A series that was not run
 // gives no chart.
 import { type ChartSeries, lineChart, shortNumber } from "./chart.ts";
-import type { DataPoint, ThroughputPoint } from "./series.ts";
+import type { DataPoint, MemoryPoint, ThroughputPoint } from "./series.ts";
 
 /** 262144 → "256 KiB". */
 export function bytesLabel(bytes: number): string {
@@ -27,7 +27,11 @@ function byOp(
 }
 
 /** The SVG files (name → text) for the points measured. */
-export function writeCharts(throughput: ThroughputPoint[], data: DataPoint[]): Map<string, string> {
+export function writeCharts(
+  throughput: ThroughputPoint[],
+  memory: MemoryPoint[],
+  data: DataPoint[],
+): Map<string, string> {
   const files = new Map<string, string>();
   const clients = throughput.filter((p) => p.series === "clients");
   const values = throughput.filter((p) => p.series === "values");
@@ -68,8 +72,22 @@ export function writeCharts(throughput: ThroughputPoint[], data: DataPoint[]): M
       title: `p99 latency against cluster size (${concurrency} clients)`,
       ...latency, series: byOp(nodes, (p) => p.nodes, p99, name) }));
   }
+  if (memory.length > 0) memoryChart(memory, files);
   if (data.length > 0) dataCharts(data, files);
   return files;
+}
+
+function memoryChart(memory: MemoryPoint[], files: Map<string, string>): void {
+  const valueBytes = (memory[0] as MemoryPoint).valueBytes;
+  files.set("scale-memory-writes.svg", lineChart({
+    title: `Memory while writing ${bytesLabel(valueBytes)} values (3 nodes, RF 2)`,
+    xLabel: "MiB of values written", yLabel: "RSS (MiB)", xScale: "linear",
+    series: [0, 1, 2].map((n) => ({
+      name: n === 0 ? "node 1 (leader)" : `node ${n + 1}`,
+      points: memory.map((p) => ({ x: (p.writes * p.valueBytes) / 2 ** 20,
+        y: (p.rssBytesPerNode[n] ?? NaN) / 2 ** 20 })),
+    })),
+  }));
 }
 
 function mean(values: number[]): number {

@@ -61,7 +61,7 @@ export interface DataPoint {
 }
 
 /** Plays `onPoint` for every point as it is measured (the caller prints it). */
-export type Report = (point: ThroughputPoint | DataPoint) => void;
+export type Report = (point: ThroughputPoint | DataPoint | MemoryPoint) => void;
 
 /** Every cluster this run started: a signal kills them all (disposing twice does no harm). */
 const started = new Set<Cluster>();
@@ -169,6 +169,45 @@ export async function clusterSizes(
         { series: "nodes", clients: options.clients, valueBytes: 256, nodes, rf },
         options.seconds, report));
     }
+  }
+  return points;
+}
+
+export interface MemoryPoint {
+  series: "memory";
+  /** Values written so far, each a SET of a new key. */
+  writes: number;
+  valueBytes: number;
+  rssBytesPerNode: number[];
+}
+
+/**
+ * 3 nodes, RF 2: what large writes do to memory. `writes` SETs of `valueBytes` values by 16
+ * loops, with every node's RSS after each of `steps` equal parts. Stored values belong on
+ * disk; a node's memory should stay bounded however much is written.
+ */
+export async function memoryUnderWrites(
+  options: { writes: number; valueBytes: number; steps: number },
+  report: (point: MemoryPoint) => void,
+): Promise<MemoryPoint[]> {
+  await using cluster = newCluster();
+  await formCluster(cluster, 3, 2);
+  const clients = await connectAll(cluster, CONNECTIONS_MAX);
+  const points: MemoryPoint[] = [];
+  try {
+    const step = Math.ceil(options.writes / options.steps);
+    for (let done = 0; done < options.writes; done += step) {
+      const count = Math.min(step, options.writes - done);
+      await writeAll(clients, 16, done, count, keyOf, (i) => valueOf(i, options.valueBytes));
+      const point: MemoryPoint = {
+        series: "memory", writes: done + count, valueBytes: options.valueBytes,
+        rssBytesPerNode: [1, 2, 3].map((id) => rssBytes(cluster.node(id).process.pid)),
+      };
+      report(point);
+      points.push(point);
+    }
+  } finally {
+    await closeAll(clients);
   }
   return points;
 }

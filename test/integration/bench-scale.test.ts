@@ -59,13 +59,21 @@ test("bench:scale --quick prints a point per case, a summary and writes its char
     const lines = stdout.trim().split("\n").map((line) => JSON.parse(line) as Line);
     checkThroughput(lines);
     checkData(lines);
+    // The memory series: 200 SETs of the largest quick value, RSS of every node per quarter.
+    const memory = lines.filter((l) => l["series"] === "memory");
+    expect(memory.map((p) => [p["writes"], p["valueBytes"]]))
+      .toEqual([[50, 16384], [100, 16384], [150, 16384], [200, 16384]]);
+    for (const p of memory) {
+      for (const rss of p["rssBytesPerNode"] as number[]) expect(rss).toBeGreaterThan(10 * 2 ** 20);
+    }
     const summary = lines[lines.length - 1] as Line;
     expect(summary["event"]).toBe("summary");
     expect(summary["errors"]).toBe(0);
     const charts = summary["charts"] as string[];
     expect(charts.map((path) => path.slice(out.length + 1)).sort()).toEqual([
       "scale-clients-p99.svg", "scale-clients-throughput.svg", "scale-data-memory.svg",
-      "scale-data-restart.svg", "scale-nodes-p99.svg", "scale-nodes-throughput.svg",
+      "scale-data-restart.svg", "scale-memory-writes.svg", "scale-nodes-p99.svg",
+      "scale-nodes-throughput.svg",
       "scale-values-p99.svg", "scale-values-throughput.svg",
     ]);
     for (const path of charts) {
