@@ -82,6 +82,7 @@ function memoryChart(memory: MemoryPoint[], files: Map<string, string>): void {
   files.set("scale-memory-writes.svg", lineChart({
     title: `Memory while writing ${bytesLabel(valueBytes)} values (3 nodes, RF 2)`,
     xLabel: "MiB of values written", yLabel: "RSS (MiB)", xScale: "linear",
+    xFormat: (x) => String(Math.round(x)),
     series: [0, 1, 2].map((n) => ({
       name: n === 0 ? "node 1 (leader)" : `node ${n + 1}`,
       points: memory.map((p) => ({ x: (p.writes * p.valueBytes) / 2 ** 20,
