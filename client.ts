@@ -48,15 +48,19 @@ async function usageError(problems: readonly string[]): Promise<ExitCode> {
 async function commandWords(config: ClientConfig): Promise<string[] | string> {
   const words = [...config.command];
   const name = words[0]?.toUpperCase();
-  if (config.isVerbose && name === "COUNT") words.push("--verbose");
+  if (config.isVerbose && (name === "COUNT" || name === "GET")) words.push("--verbose");
+  // SET's IF and TTL clauses come after the value, so an even word count past the key means
+  // the value is missing (given by --value-file) and an odd one that it is there.
+  const hasNoValue = words.length >= 2 && words.length % 2 === 0;
   if (config.valueFile !== null) {
-    if (name !== "SET" || words.length !== 2) return "--value-file needs the command set <key>";
+    if (name !== "SET" || !hasNoValue) return "--value-file needs the command set <key>";
     try {
-      words.push(await (config.valueFile === "-" ? Bun.stdin : Bun.file(config.valueFile)).text());
+      const file = config.valueFile === "-" ? Bun.stdin : Bun.file(config.valueFile);
+      words.splice(2, 0, await file.text());
     } catch (error) {
       return `cannot read --value-file ${config.valueFile}: ${(error as Error).message}`;
     }
-  } else if (name === "SET" && words.length === 3 && words[2] === "-") {
+  } else if (name === "SET" && words.length >= 3 && words[2] === "-") {
     words[2] = await Bun.stdin.text();
   }
   return words;

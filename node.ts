@@ -131,6 +131,12 @@ try {
       valueBytesMax: config.valueBytesMax,
       minInsync: config.minInsync,
       requestTimeoutMs: config.requestTimeoutMs,
+      clientLimits: {
+        connectionsMax: config.connectionsMax,
+        bufferBytesMax: config.clientBufferBytesMax,
+        handshakeTimeoutMs: config.handshakeTimeoutMs,
+        idleTimeoutMs: config.idleTimeoutMs,
+      },
     },
     log,
   );

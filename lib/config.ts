@@ -31,6 +31,11 @@ export const defaults = Object.freeze({
     minInsync: 1,
     requestTimeoutMs: 1000,
     logLevel: defaultLogLevel,
+    /** Client limits (lib/cluster/client-limits.ts; README, Security). */
+    connectionsMax: 4096,
+    clientBufferBytesMax: 128 * 1024 * 1024,
+    handshakeTimeoutMs: 10_000,
+    idleTimeoutMs: 300_000,
   }),
   client: Object.freeze({
     connect: "tcp://127.0.0.1:7001",
@@ -64,6 +69,13 @@ export const bounds = Object.freeze({
   // the 64 MiB ZMTP message limit (socketDefaults.maxMessageBytes) with room for the envelope.
   valueBytesMax: 8 * 1024 * 1024,
   requestTimeoutMsMax: 600_000,
+  connectionsMax: 1_000_000,
+  // Enough for one reply of the largest value (6 x 8 MiB) with room to spare.
+  clientBufferBytesMin: 64 * 1024 * 1024,
+  clientBufferBytesMax: 2 ** 40,
+  // CURVE servers must drop a handshake's cookie key within 60 s (RFC 26).
+  handshakeTimeoutMsMax: 60_000,
+  idleTimeoutMsMax: 86_400_000,
   giveUpMsMax: 3_600_000,
 });
 
@@ -109,6 +121,14 @@ export interface NodeConfig {
   readonly minInsync: number;
   /** How long the leader waits for a replica's acknowledgement. */
   readonly requestTimeoutMs: number;
+  /** Client connections open at once on the request port. */
+  readonly connectionsMax: number;
+  /** Bytes of client requests in flight and unsent replies, all clients together. */
+  readonly clientBufferBytesMax: number;
+  /** A connection must complete its ZMTP handshake within this. */
+  readonly handshakeTimeoutMs: number;
+  /** A client connection that sends nothing this long is closed; 0 never. */
+  readonly idleTimeoutMs: number;
   readonly logLevel: LogLevel;
   /** The cluster's CURVE secret key (Z85 file); null serves without encryption (NULL). */
   readonly curveSecretKeyFile: string | null;
@@ -220,6 +240,19 @@ const nodeFlags: readonly FlagSpec[] = [
   { name: "request-timeout-ms", kind: "string", valueName: "ms",
     description: `how long to wait for a replica's acknowledgement ` +
       `(default ${defaults.node.requestTimeoutMs})` },
+  { name: "max-connections", kind: "string", valueName: "n",
+    description: "connections open at once on each port, handshaking or not; more are closed " +
+      `on arrival; keep it under the open-file limit (default ${defaults.node.connectionsMax})` },
+  { name: "max-client-buffer", kind: "string", valueName: "bytes",
+    description: "bytes of client requests in flight and replies not yet sent, all clients " +
+      `together; when full the node stops reading requests (default ` +
+      `${defaults.node.clientBufferBytesMax})` },
+  { name: "handshake-timeout-ms", kind: "string", valueName: "ms",
+    description: "a connection must finish its ZMTP handshake within this, at most " +
+      `${bounds.handshakeTimeoutMsMax} (default ${defaults.node.handshakeTimeoutMs})` },
+  { name: "idle-timeout-ms", kind: "string", valueName: "ms",
+    description: "close a client connection that sends nothing for this long; 0 never " +
+      `(default ${defaults.node.idleTimeoutMs})` },
   { name: "log-level", kind: "string", valueName: "level",
     description: `debug, info, warn or error (default ${defaults.node.logLevel}); ` +
       "logs are JSON lines on stderr" },
@@ -249,7 +282,11 @@ const clientFlags: readonly FlagSpec[] = [
   { name: "raw", kind: "boolean", description: "the same as --output raw" },
   { name: "value-file", kind: "string", valueName: "file",
     description: "SET reads its value from this file (- reads stdin, as does the value -)" },
-  { name: "verbose", kind: "boolean", description: "COUNT shows every partition's count" },
+  {
+    name: "verbose",
+    kind: "boolean",
+    description: "COUNT shows every partition's count; GET the version",
+  },
   { name: "history-file", kind: "string", valueName: "file",
     description: "REPL history (default $WAREHOUSE_HISTORY, else ~/.warehouse_history)" },
   { name: "timeout-ms", kind: "string", valueName: "ms",
@@ -599,6 +636,27 @@ function readDataDir(reader: Reader, id: number | undefined): string | undefined
   return text;
 }
 
+type ClientLimitFlags = Pick<
+  NodeConfig,
+  "connectionsMax" | "clientBufferBytesMax" | "handshakeTimeoutMs" | "idleTimeoutMs"
+>;
+
+/** The client limit flags; undefined when one is invalid (the reader then holds why). */
+function readClientLimits(reader: Reader): ClientLimitFlags | undefined {
+  const d = defaults.node;
+  const read = (name: string, min: number, max: number, fallback: number) =>
+    reader.has(name) ? reader.integer(name, min, max) : fallback;
+  const connectionsMax = read("max-connections", 1, bounds.connectionsMax, d.connectionsMax);
+  const clientBufferBytesMax = read("max-client-buffer", bounds.clientBufferBytesMin,
+    bounds.clientBufferBytesMax, d.clientBufferBytesMax);
+  const handshakeTimeoutMs = read("handshake-timeout-ms", 1, bounds.handshakeTimeoutMsMax,
+    d.handshakeTimeoutMs);
+  const idleTimeoutMs = read("idle-timeout-ms", 0, bounds.idleTimeoutMsMax, d.idleTimeoutMs);
+  if (connectionsMax === undefined || clientBufferBytesMax === undefined ||
+    handshakeTimeoutMs === undefined || idleTimeoutMs === undefined) return undefined;
+  return { connectionsMax, clientBufferBytesMax, handshakeTimeoutMs, idleTimeoutMs };
+}
+
 /** Parses node.ts flags (argv without the runtime and script). */
 export function parseNodeConfig(argv: readonly string[]): ConfigResult<NodeConfig> {
   const scan = scanFlags(argv, nodeFlags);
@@ -627,6 +685,7 @@ export function parseNodeConfig(argv: readonly string[]): ConfigResult<NodeConfi
   const electionTimeoutMs = reader.has("election-timeout-ms")
     ? reader.integer("election-timeout-ms", bounds.electionTimeoutMsMin, bounds.electionTimeoutMsMax)
     : defaults.node.electionTimeoutMs;
+  const clientLimits = readClientLimits(reader);
   const logLevel = readLogLevel(reader);
   const curveSecretKeyFile = readPath(reader, "curve-secret-key-file");
   const clientKeysFile = readPath(reader, "client-keys");
@@ -648,7 +707,8 @@ export function parseNodeConfig(argv: readonly string[]): ConfigResult<NodeConfi
     electionTimeoutMs === undefined || rf === undefined ||
     minInsync === undefined || partitions === undefined || dataDir === undefined ||
     heartbeatIntervalMs === undefined || suspectTimeoutMs === undefined ||
-    valueBytesMax === undefined || requestTimeoutMs === undefined || logLevel === undefined
+    valueBytesMax === undefined || requestTimeoutMs === undefined || logLevel === undefined ||
+    clientLimits === undefined
   ) {
     return { ok: false, help: false, errors: [unrecordedProblem] };
   }
@@ -658,7 +718,7 @@ export function parseNodeConfig(argv: readonly string[]): ConfigResult<NodeConfi
     electionTimeoutMs,
     joinEndpoints: Object.freeze(joinEndpoints), dataDir, heartbeatIntervalMs, suspectTimeoutMs,
     valueBytesMax, minInsync, requestTimeoutMs, logLevel, curveSecretKeyFile, clientKeysFile,
-    isInsecure,
+    isInsecure, ...clientLimits,
   };
   return { ok: true, help: false, config: Object.freeze(config) };
 }
@@ -851,9 +911,14 @@ export function clientUsage(program: string): string {
     "its commands); with one it runs it and exits. Keys are UUID version 4 strings.",
     "",
     "Commands:",
-    "  get <key>                 print the value ((nil) in text output when there is none)",
-    "  set <key> <value>         store a value; <value> - reads stdin, or use --value-file",
-    "  delete <key>              delete a key",
+    "  get <key> [--verbose]     print the value ((nil) in text output when there is none);",
+    "                            --verbose adds its version",
+    "  set <key> <value> [if <version>] [ttl <ms>]",
+    "                            store a value; <value> - reads stdin, or use --value-file;",
+    "                            if: only at that version (0: absent); ttl: expire after ms",
+    "  delete <key> [if <version>]",
+    "                            delete a key (if: only at that version)",
+    "  watch <key> [since <v>]   print the key's changes as they commit, until Ctrl-C",
     "  scan [cursor] [count n]   one page of keys and values, and the cursor of the next",
     "  keys                      every key",
     "  count [--verbose]         number of live keys (per partition with --verbose)",

@@ -23,6 +23,8 @@ export const wireErrorCodes: readonly WireErrorCode[] = Object.freeze([
   "BAD_REQUEST",
   "UNAVAILABLE",
   "TIMEOUT",
+  "CONFLICT",
+  "COMPACTED",
 ]);
 
 export function isWireErrorCode(value: unknown): value is WireErrorCode {
@@ -45,9 +47,9 @@ export function normalizeKey(key: unknown): string | null {
 export type RequestId = string | number;
 
 export const requestOps = Object.freeze(
-  ["SET", "GET", "DELETE", "HEARTBEAT", "SCAN", "COUNT", "REMOVE"] as const,
+  ["SET", "GET", "DELETE", "HEARTBEAT", "SCAN", "COUNT", "REMOVE", "WATCH"] as const,
 );
-const requestOpsText = "SET, GET, DELETE, HEARTBEAT, SCAN, COUNT or REMOVE";
+const requestOpsText = "SET, GET, DELETE, HEARTBEAT, SCAN, COUNT, REMOVE or WATCH";
 export type RequestOp = (typeof requestOps)[number];
 
 /**
@@ -60,19 +62,29 @@ export interface WriteIdentity {
   readonly retry?: boolean;
 }
 
-export interface SetRequest extends WriteIdentity {
+/**
+ * Compare-and-set: the write happens only if the key's current version equals `ifVersion`
+ * (0: the key must not exist); otherwise the reply is CONFLICT with the current `version`.
+ */
+export interface WriteCondition {
+  readonly ifVersion?: number;
+}
+
+export interface SetRequest extends WriteIdentity, WriteCondition {
   readonly id: RequestId;
   readonly op: "SET";
   /** Canonical (lower-case) UUID4. */
   readonly key: string;
   readonly value: string;
+  /** The key is deleted this many ms after the write (a change of its own, with a version). */
+  readonly ttlMs?: number;
 }
 export interface GetRequest {
   readonly id: RequestId;
   readonly op: "GET";
   readonly key: string;
 }
-export interface DeleteRequest extends WriteIdentity {
+export interface DeleteRequest extends WriteIdentity, WriteCondition {
   readonly id: RequestId;
   readonly op: "DELETE";
   readonly key: string;
@@ -99,7 +111,16 @@ export interface RemoveRequest {
   readonly op: "REMOVE";
   readonly member: number;
 }
+/** A key's changes after version `since` (all of them still in the change log); without
+ * `since`, none: only the version to watch from. */
+export interface WatchRequest {
+  readonly id: RequestId;
+  readonly op: "WATCH";
+  readonly key: string;
+  readonly since?: number;
+}
 export type ClientRequest =
+  | WatchRequest
   | SetRequest
   | GetRequest
   | DeleteRequest
@@ -272,18 +293,57 @@ function parseFields(
   if (key === null) {
     return { ok: false, id, code: "INVALID_KEY", message: "key is not a valid UUID4" };
   }
-  const identity = op === "GET" ? null : parseWriteIdentity(id, request);
-  if (identity !== null && "ok" in identity) return identity;
+  if (op === "WATCH") return parseWatchFields(id, key, request);
+  if (op === "GET") return { ok: true, request: { id, op, key } };
+  const identity = parseWriteIdentity(id, request);
+  if ("ok" in identity) return identity;
+  const condition = parseCondition(id, request);
+  if ("ok" in condition) return condition;
   switch (op) {
-    case "SET":
-      return { ok: true, request: { id, op, key, value, ...(identity as WriteIdentity) } };
-    case "GET":
-      return { ok: true, request: { id, op, key } };
+    case "SET": {
+      const ttl = parseTtl(id, request);
+      if (typeof ttl !== "number" && ttl !== null) return ttl;
+      const ttlField = ttl === null ? {} : { ttlMs: ttl };
+      return { ok: true, request: { id, op, key, value, ...identity, ...condition, ...ttlField } };
+    }
     case "DELETE":
-      return { ok: true, request: { id, op, key, ...(identity as WriteIdentity) } };
+      return { ok: true, request: { id, op, key, ...identity, ...condition } };
     default:
       return unreachable(op);
   }
+}
+
+/** Longest TTL accepted: 30 days, in ms. */
+export const ttlMsMax = 30 * 24 * 3600 * 1000;
+
+// A write's optional `ifVersion`: a version (a non-negative safe integer; 0 = absent).
+function parseCondition(id: RequestId, request: JsonObject): WriteCondition | ParseRequestResult {
+  const ifVersion = request["ifVersion"];
+  if (ifVersion === undefined || ifVersion === null) return {};
+  if (!Number.isSafeInteger(ifVersion) || (ifVersion as number) < 0) {
+    return badRequest(id, `"ifVersion" must be a version (an integer >= 0; 0: the key is absent)`);
+  }
+  return { ifVersion: ifVersion as number };
+}
+
+// SET's optional `ttlMs`: 1 ms to 30 days.
+function parseTtl(id: RequestId, request: JsonObject): number | null | ParseRequestResult {
+  const ttl = request["ttlMs"];
+  if (ttl === undefined || ttl === null) return null;
+  if (!Number.isSafeInteger(ttl) || (ttl as number) < 1 || (ttl as number) > ttlMsMax) {
+    return badRequest(id, `"ttlMs" must be an integer from 1 to ${ttlMsMax} (30 days)`);
+  }
+  return ttl as number;
+}
+
+// WATCH's optional `since`: a version (a non-negative integer).
+function parseWatchFields(id: RequestId, key: string, request: JsonObject): ParseRequestResult {
+  const since = request["since"] ?? null;
+  if (since === null) return { ok: true, request: { id, op: "WATCH", key } };
+  if (!Number.isSafeInteger(since) || (since as number) < 0) {
+    return badRequest(id, `"since" must be a version (a non-negative integer)`);
+  }
+  return { ok: true, request: { id, op: "WATCH", key, since: since as number } };
 }
 
 /** Longest `writer` accepted, in characters. */
@@ -351,6 +411,10 @@ export function parseRequest(frame: Uint8Array, limits: RequestLimits): ParseReq
 
 /** The request as its JSON frame (client side). */
 export function encodeRequest(request: ClientRequest): Uint8Array {
+  // A parsed SCAN holds its cursor as an object; the wire carries the cursor's text form.
+  if (request.op === "SCAN") {
+    return encodeJson({ ...request, cursor: formatScanCursor(request.cursor) });
+  }
   return encodeJson(request);
 }
 
@@ -597,4 +661,54 @@ export function decodeHeartbeat(frames: readonly Uint8Array[]): HeartbeatInfo | 
   const decoded = decodeJson(body);
   if ("error" in decoded) return null;
   return parseHeartbeat(decoded.value);
+}
+
+// ---------------------------------------------------------------------------------------------
+// WATCH feed
+
+/** Topic prefix of the change feed: `w/<key>` carries one key's changes, `w/` all of them. */
+export const WATCH_TOPIC_PREFIX = "w/";
+
+/** The feed topic of one key (canonical, lower case). */
+export function watchTopic(key: string): string {
+  return `${WATCH_TOPIC_PREFIX}${key}`;
+}
+
+/** Topic prefix of the per-partition feed. */
+export const PARTITION_WATCH_TOPIC_PREFIX = "p/";
+
+/** The feed topic of a partition's changes: `p/<partition>/<key>`; subscribe to its prefix. */
+export function partitionWatchTopic(partition: number, key: string): string {
+  return `${PARTITION_WATCH_TOPIC_PREFIX}${partition}/${key}`;
+}
+
+/** One committed change, as the feed publishes it and WATCH answers it. */
+export type WatchChange =
+  | { readonly key: string; readonly op: "SET"; readonly value: string; readonly version: number }
+  | { readonly key: string; readonly op: "DELETE"; readonly version: number };
+
+/** The feed object of a change: `value` null is a delete. */
+export function watchChange(key: string, value: string | null, version: number): WatchChange {
+  return value === null ? { key, op: "DELETE", version } : { key, op: "SET", value, version };
+}
+
+/** A change object from untrusted input, or null when it is malformed. Never throws. */
+export function parseWatchChange(value: unknown): WatchChange | null {
+  if (!isJsonObject(value)) return null;
+  const { key, op, version } = value;
+  if (typeof key !== "string" || normalizeKey(key) !== key) return null;
+  if (!Number.isSafeInteger(version) || (version as number) < 1) return null;
+  if (op === "DELETE") return { key, op, version: version as number };
+  if (op !== "SET" || typeof value["value"] !== "string") return null;
+  return { key, op, value: value["value"], version: version as number };
+}
+
+/** A feed message received on SUB (topic, object), or null when it is not one. */
+export function decodeWatchMessage(frames: readonly Uint8Array[]): WatchChange | null {
+  if (frames.length !== 2) return null;
+  const [topic, body] = frames;
+  if (topic === undefined || body === undefined) return null;
+  if (topic[0] !== 0x77 && topic[0] !== 0x70) return null; // "w/..." or "p/..."
+  const decoded = decodeJson(body);
+  return "error" in decoded ? null : parseWatchChange(decoded.value);
 }

@@ -2,7 +2,7 @@
 // heartbeats, sends requests with ids and per-attempt deadlines, and retries at the new leader
 // (from a NOT_LEADER hint or a heartbeat) or the next node until a bounded time has passed.
 // Used by the REPL, the tests and the benchmarks.
-import { CancelledError, KvError, type WireErrorCode } from "../util/errors.ts";
+import { CancelledError, ConflictError, KvError, type WireErrorCode } from "../util/errors.ts";
 import { type Logger, nullLogger } from "../util/log.ts";
 import {
   type HeartbeatInfo,
@@ -16,6 +16,8 @@ import {
 } from "../protocol.ts";
 import { type CurveOptions, Subscriber } from "../zmtp/index.ts";
 import { type AttemptOutcome, NodeLink, type Pending } from "./node-link.ts";
+import { type WatchOptions, watchKey } from "./watch.ts";
+import type { WatchChange } from "../protocol.ts";
 
 export interface ClusterMember {
   id: number;
@@ -59,6 +61,27 @@ const NO_LEADER_BACKOFF_MS = 50;
 export interface CallOptions {
   /** Aborting abandons the request: the call rejects with CancelledError at once. */
   readonly signal?: AbortSignal;
+}
+
+/** Options of SET: compare-and-set and a time to live. */
+export interface SetOptions extends CallOptions {
+  /** Write only if the key's version is this (0: only if the key does not exist); else the
+   * call rejects with ConflictError carrying the key's version. */
+  readonly ifVersion?: number;
+  /** Delete the key this many ms after the leader takes the write. */
+  readonly ttlMs?: number;
+}
+
+export interface DeleteOptions extends CallOptions {
+  /** Delete only if the key's version is this; else ConflictError. */
+  readonly ifVersion?: number;
+}
+
+export interface WriteReply<S extends string> {
+  readonly status: S;
+  readonly replicas: number;
+  /** The key's version after the write (for a delete: the delete's own, unique version). */
+  readonly version: number;
 }
 
 /** One SCAN reply: the items and the cursor to pass next ("0" when the scan is complete). */
@@ -132,32 +155,63 @@ export class WarehouseClient {
   async set(
     key: string,
     value: string,
-    options: CallOptions = {},
-  ): Promise<{ status: "created" | "updated"; replicas: number }> {
+    options: SetOptions = {},
+  ): Promise<WriteReply<"created" | "updated">> {
     const writer = this.nextWriter();
-    const reply = await this.call({ op: "SET", key: checkedKey(key), value, writer }, options);
+    const body = { op: "SET", key: checkedKey(key), value, writer, ...conditionOf(options) };
+    const ttl = options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs };
+    const reply = await this.call({ ...body, ...ttl }, options);
     const status = reply["status"];
     if (status !== "created" && status !== "updated") throw malformed();
-    return { status, replicas: numberField(reply, "replicas") };
+    const replicas = numberField(reply, "replicas");
+    return { status, replicas, version: numberField(reply, "version") };
   }
 
-  async get(key: string, options: CallOptions = {}): Promise<{ found: boolean; value?: string }> {
+  async get(
+    key: string,
+    options: CallOptions = {},
+  ): Promise<{ found: boolean; value?: string; version?: number }> {
     const reply = await this.call({ op: "GET", key: checkedKey(key) }, options);
-    if (reply["found"] === true && typeof reply["value"] === "string")
-      return { found: true, value: reply["value"] };
+    if (reply["found"] === true && typeof reply["value"] === "string") {
+      return { found: true, value: reply["value"], version: numberField(reply, "version") };
+    }
     if (reply["found"] === false) return { found: false };
     throw malformed();
   }
 
   async delete(
     key: string,
-    options: CallOptions = {},
-  ): Promise<{ status: "deleted" | "not_found"; replicas: number }> {
+    options: DeleteOptions = {},
+  ): Promise<WriteReply<"deleted" | "not_found">> {
     const writer = this.nextWriter();
-    const reply = await this.call({ op: "DELETE", key: checkedKey(key), writer }, options);
+    const body = { op: "DELETE", key: checkedKey(key), writer, ...conditionOf(options) };
+    const reply = await this.call(body, options);
     const status = reply["status"];
     if (status !== "deleted" && status !== "not_found") throw malformed();
-    return { status, replicas: numberField(reply, "replicas") };
+    const replicas = numberField(reply, "replicas");
+    return { status, replicas, version: numberField(reply, "version") };
+  }
+
+  /**
+   * The changes of `key` as they are committed, oldest first, each once, following the leader
+   * (lib/client/watch.ts). With `since`, first the changes after that version still in the
+   * change log (KvError COMPACTED when they are not all there). Ends when `signal` aborts.
+   */
+  watch(key: string, options: WatchOptions = {}): AsyncGenerator<WatchChange> {
+    return watchKey(
+      {
+        curve: this.config.curve,
+        leader: () => this.leader,
+        pubs: () => this.view().members.map((m) => m.pub),
+        onLeaderChanged: (listener) =>
+          this.on((event) => {
+            if (event.type === "leader-changed") listener();
+          }),
+        request: (body, signal) => this.call(body, { signal, raw: true }),
+      },
+      key,
+      options,
+    );
   }
 
   /** Retires a dead member for good (REMOVE); its partitions are placed on the others. */
@@ -331,7 +385,10 @@ export class WarehouseClient {
       }
       if (reply.ok || (options.raw === true && !isRetryable(reply.error.code))) return { ...reply };
       const code = reply.error.code;
-      lastError = new KvError(code, reply.error.message);
+      const version = reply.error["version"];
+      lastError = code === "CONFLICT" && typeof version === "number"
+        ? new ConflictError(reply.error.message, version)
+        : new KvError(code, reply.error.message);
       if (code !== "NOT_LEADER") lastAnswer = lastError;
       if (code === "NOT_LEADER") {
         hint = leaderHintOf(reply);
@@ -522,6 +579,10 @@ export class WarehouseClient {
 
 function isRetryable(code: WireErrorCode): boolean {
   return code === "NOT_LEADER" || code === "UNAVAILABLE" || code === "TIMEOUT";
+}
+
+function conditionOf(options: { ifVersion?: number }): { ifVersion?: number } {
+  return options.ifVersion === undefined ? {} : { ifVersion: options.ifVersion };
 }
 
 function checkedKey(key: string): string {

@@ -1,13 +1,28 @@
 // The REPL's and the CLI's commands: their words parsed into a Command (keys validated before
 // anything is sent), and the help text of each. Pure: no I/O.
-import { normalizeKey, parseScanCursor, scanCountDefault, scanCountMax } from "../protocol.ts";
+import {
+  normalizeKey,
+  parseScanCursor,
+  scanCountDefault,
+  scanCountMax,
+  ttlMsMax,
+} from "../protocol.ts";
 
 /** One parsed command. Keys are validated and in canonical (lower-case) form. */
 export type Command =
-  | { readonly kind: "set"; readonly key: string; readonly value: string }
-  | { readonly kind: "get"; readonly key: string }
-  | { readonly kind: "delete"; readonly key: string }
+  | {
+      readonly kind: "set";
+      readonly key: string;
+      readonly value: string;
+      /** IF <version>: compare-and-set (0: only if the key does not exist). */
+      readonly ifVersion: number | null;
+      /** TTL <ms>: the key is deleted this long after the write. */
+      readonly ttlMs: number | null;
+    }
+  | { readonly kind: "get"; readonly key: string; readonly isVerbose: boolean }
+  | { readonly kind: "delete"; readonly key: string; readonly ifVersion: number | null }
   | { readonly kind: "where"; readonly key: string }
+  | { readonly kind: "watch"; readonly key: string; readonly since: number | null }
   | { readonly kind: "scan"; readonly cursor: string; readonly count: number }
   | { readonly kind: "keys" }
   | { readonly kind: "count"; readonly isVerbose: boolean }
@@ -34,9 +49,12 @@ interface CommandHelp {
 /** Every command with its help, in the order HELP lists them. */
 export const commandHelp = {
   SET: {
-    usage: "SET <uuid4> <value>",
+    usage: "SET <uuid4> <value> [IF <version>] [TTL <ms>]",
     summary: "store a value (one word: quote it when it has blanks)",
     details: [
+      "IF <version>: only if the key is at that version (0: only if it does not exist);",
+      "  otherwise Error CONFLICT with the key's version, and nothing is written.",
+      "TTL <ms>: the key is deleted that many milliseconds after the write.",
       "The value is one word. Quote it as a shell would:",
       `  SET <uuid4> "hello world"          double quotes: \\n \\t \\" \\\\ \\uXXXX \\xHH \\e`,
       `  SET <uuid4> '{"a": 1, "b": [2]}'   single quotes: everything literal`,
@@ -46,14 +64,29 @@ export const commandHelp = {
     ],
   },
   GET: {
-    usage: "GET <uuid4>",
+    usage: "GET <uuid4> [--verbose]",
     summary: "print the value; (nil) when the key has none",
-    details: ["Exit status 1 from a script or the command line when the key is not found."],
+    details: [
+      "--verbose also prints the key's version (what SET ... IF and DELETE ... IF compare).",
+      "Exit status 1 from a script or the command line when the key is not found.",
+    ],
   },
   DELETE: {
-    usage: "DELETE <uuid4>",
+    usage: "DELETE <uuid4> [IF <version>]",
     summary: "delete a key (also DEL)",
-    details: ["Prints (not found), exit status 1 in scripts, when the key held no value."],
+    details: [
+      "Prints (not found), exit status 1 in scripts, when the key held no value.",
+      "IF <version>: only if the key is at that version; otherwise Error CONFLICT.",
+    ],
+  },
+  WATCH: {
+    usage: "WATCH <uuid4> [SINCE v]",
+    summary: "print the key's changes as they are committed, until Ctrl-C",
+    details: [
+      "Each change once, oldest first, with its version; a new leader changes nothing.",
+      "SINCE v first prints the changes after version v that the change log still holds",
+      "(an error COMPACTED when it no longer reaches back that far).",
+    ],
   },
   SCAN: {
     usage: "SCAN [cursor] [COUNT n]",
@@ -124,11 +157,16 @@ export function commandNamed(word: string): CommandName | null {
 
 /** HELP: the command list and the quoting rules. */
 export function helpOverview(): string {
-  const width = Math.max(...commandNames.map((name) => commandHelp[name].usage.length)) + 2;
+  // A usage longer than the column (SET's) has its summary on the next line.
+  const width = 25;
+  const line = (name: CommandName): string => {
+    const { usage, summary } = commandHelp[name];
+    if (usage.length < width - 1) return `  ${usage.padEnd(width)}${summary}`;
+    return `  ${usage}\n  ${"".padEnd(width)}${summary}`;
+  };
   return [
     "Commands (case-insensitive; keys are UUID version 4):",
-    ...commandNames.map((name) => `  ${commandHelp[name].usage.padEnd(width)}${
-      commandHelp[name].summary}`),
+    ...commandNames.map(line),
     "Quoting works as in a shell: 'single' is literal, \"double\" takes backslash escapes",
     '(\\n \\t \\" \\\\ \\uXXXX \\xHH \\e), a backslash outside quotes takes the next character.',
     "Commands are separated by ; or new lines; # starts a comment. HELP <command> for more.",
@@ -147,7 +185,7 @@ function usageError(name: CommandName): ParseError {
 }
 
 function keyCommand(
-  kind: "get" | "delete" | "where",
+  kind: "where",
   name: CommandName,
   args: readonly string[],
 ): Command | ParseError {
@@ -157,18 +195,83 @@ function keyCommand(
   return { kind, key };
 }
 
+/** Trailing `IF <version>` and `TTL <ms>` pairs (each at most once; TTL only where allowed). */
+function parseClauses(
+  words: readonly string[],
+  isTtlAllowed: boolean,
+): { ifVersion: number | null; ttlMs: number | null } | ParseError | null {
+  let ifVersion: number | null = null;
+  let ttlMs: number | null = null;
+  for (let i = 0; i < words.length; i += 2) {
+    const word = words[i]?.toUpperCase();
+    const number = words[i + 1];
+    if (number === undefined || !/^\d{1,16}$/.test(number)) {
+      if (word === "IF") return { code: "BAD_REQUEST", message: "IF takes a version: IF 0, IF 42" };
+      if (word === "TTL" && isTtlAllowed) {
+        return { code: "BAD_REQUEST", message: "TTL takes milliseconds: TTL 5000" };
+      }
+      return null;
+    }
+    if (word === "IF" && ifVersion === null) ifVersion = Number(number);
+    else if (word === "TTL" && isTtlAllowed && ttlMs === null) ttlMs = Number(number);
+    else return null;
+  }
+  if (ifVersion !== null && !Number.isSafeInteger(ifVersion)) {
+    return { code: "BAD_REQUEST", message: "IF takes a version (an integer from 0)" };
+  }
+  if (ttlMs !== null && (ttlMs < 1 || ttlMs > ttlMsMax)) {
+    return { code: "BAD_REQUEST", message: `TTL must be 1 to ${ttlMsMax} ms (30 days)` };
+  }
+  return { ifVersion, ttlMs };
+}
+
 function parseSet(args: readonly string[]): Command | ParseError {
   if (args.length < 2) return usageError("SET");
-  if (args.length > 2) {
+  const clauses = parseClauses(args.slice(2), true);
+  if (clauses === null) {
     return {
       code: "BAD_REQUEST",
       message: `SET takes one value but got ${args.length - 1} words; quote a value with ` +
         `blanks: SET <uuid4> "a b"`,
     };
   }
+  if ("code" in clauses) return clauses;
   const key = normalizeKey(args[0]);
   if (key === null) return { code: "INVALID_KEY", message: invalidKeyMessage };
-  return { kind: "set", key, value: args[1] as string };
+  return { kind: "set", key, value: args[1] as string, ...clauses };
+}
+
+function parseDelete(args: readonly string[]): Command | ParseError {
+  if (args.length < 1) return usageError("DELETE");
+  const clauses = parseClauses(args.slice(1), false);
+  if (clauses === null) return usageError("DELETE");
+  if ("code" in clauses) return clauses;
+  const key = normalizeKey(args[0]);
+  if (key === null) return { code: "INVALID_KEY", message: invalidKeyMessage };
+  return { kind: "delete", key, ifVersion: clauses.ifVersion };
+}
+
+function parseGet(args: readonly string[]): Command | ParseError {
+  const flag = args[1]?.toLowerCase();
+  const isVerbose = args.length === 2 && (flag === "--verbose" || flag === "verbose");
+  if (args.length !== 1 && !isVerbose) return usageError("GET");
+  const key = normalizeKey(args[0]);
+  if (key === null) return { code: "INVALID_KEY", message: invalidKeyMessage };
+  return { kind: "get", key, isVerbose };
+}
+
+function parseWatch(args: readonly string[]): Command | ParseError {
+  if (args.length !== 1 && !(args.length === 3 && args[1]?.toUpperCase() === "SINCE")) {
+    return usageError("WATCH");
+  }
+  const key = normalizeKey(args[0]);
+  if (key === null) return { code: "INVALID_KEY", message: invalidKeyMessage };
+  if (args.length === 1) return { kind: "watch", key, since: null };
+  const since = Number(args[2]);
+  if (!/^\d{1,15}$/.test(args[2] ?? "")) {
+    return { code: "BAD_REQUEST", message: "SINCE takes a version (a whole number)" };
+  }
+  return { kind: "watch", key, since };
 }
 
 function parseScan(args: readonly string[]): Command | ParseError {
@@ -204,11 +307,13 @@ export function parseWords(words: readonly string[]): Command | ParseError {
     case "SET":
       return parseSet(args);
     case "GET":
-      return keyCommand("get", name, args);
+      return parseGet(args);
     case "DELETE":
-      return keyCommand("delete", name, args);
+      return parseDelete(args);
     case "WHERE":
       return keyCommand("where", name, args);
+    case "WATCH":
+      return parseWatch(args);
     case "SCAN":
       return parseScan(args);
     case "KEYS":

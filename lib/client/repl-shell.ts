@@ -17,18 +17,20 @@ import {
   formatHeartbeat,
   formatScan,
   formatSet,
+  formatWatchChange,
   formatWhere,
   placementOf,
   underReplicationWarning,
 } from "./repl.ts";
 import { tokenize } from "./tokenize.ts";
 import { CancelledError, unreachable } from "../util/errors.ts";
+import type { WatchChange } from "../protocol.ts";
 
 /** What the shell needs from the client library. */
 export type ReplClient = Pick<
   WarehouseClient,
   | "set" | "get" | "delete" | "heartbeat" | "view" | "on" | "request" | "close" | "scan"
-  | "scanKeys" | "count" | "remove"
+  | "scanKeys" | "count" | "remove" | "watch"
 >;
 
 /** Exit codes of client.ts: 0 every command succeeded; 1 a key was not found or a command
@@ -268,19 +270,22 @@ class CommandRun {
     const { client, options } = this;
     switch (command.kind) {
       case "set": {
-        const reply = await client.set(command.key, command.value, options);
-        await this.print(isRaw ? reply.status : formatSet(reply));
+        const setWith = { ...options, ...setOptions(command) };
+        const reply = await client.set(command.key, command.value, setWith);
+        const withVersion = command.ifVersion !== null || command.ttlMs !== null;
+        await this.print(isRaw ? reply.status : formatSet(reply, withVersion));
         return true;
       }
       case "get": {
         const reply = await client.get(command.key, options);
-        if (!isRaw || reply.found) await this.print(formatGet(reply));
+        if (!isRaw || reply.found) await this.print(formatGet(reply, command.isVerbose && !isRaw));
         return reply.found;
       }
       case "delete": {
-        const reply = await client.delete(command.key, options);
+        const condition = command.ifVersion === null ? {} : { ifVersion: command.ifVersion };
+        const reply = await client.delete(command.key, { ...options, ...condition });
         if (!isRaw || reply.status === "deleted") {
-          await this.print(isRaw ? reply.status : formatDelete(reply));
+          await this.print(isRaw ? reply.status : formatDelete(reply, command.ifVersion !== null));
         }
         return reply.status === "deleted";
       }
@@ -318,9 +323,24 @@ class CommandRun {
       case "where":
         await this.print(formatWhere(command.key, client.view()));
         return true;
+      case "watch":
+        return this.watch(command, (change) =>
+          this.print(isRaw ? rawWatchLine(change) : formatWatchChange(change)));
       default:
         return unreachable(command);
     }
+  }
+
+  /** Prints each change until Ctrl-C (the signal) ends the watch; that is a success. */
+  private async watch(
+    command: Extract<ClusterCommand, { kind: "watch" }>,
+    print: (change: WatchChange) => Promise<void>,
+  ): Promise<boolean> {
+    const since = command.since === null ? {} : { since: command.since };
+    for await (const change of this.client.watch(command.key, { ...since, ...this.options })) {
+      await print(change);
+    }
+    return true;
   }
 
   /** Every key, page by page; warns on stderr first when the store is large. */
@@ -354,14 +374,17 @@ class CommandRun {
       return answer;
     };
     switch (command.kind) {
-      case "set":
-        return (await reply({ op: "SET", key: command.key, value: command.value }))["ok"] === true;
+      case "set": {
+        const body = { op: "SET", key: command.key, value: command.value, ...setOptions(command) };
+        return (await reply(body))["ok"] === true;
+      }
       case "get": {
         const answer = await reply({ op: "GET", key: command.key });
         return answer["ok"] === true && answer["found"] === true;
       }
       case "delete": {
-        const answer = await reply({ op: "DELETE", key: command.key });
+        const condition = command.ifVersion === null ? {} : { ifVersion: command.ifVersion };
+        const answer = await reply({ op: "DELETE", key: command.key, ...condition });
         return answer["ok"] === true && answer["status"] === "deleted";
       }
       case "scan":
@@ -385,10 +408,26 @@ class CommandRun {
       case "where":
         await this.print(jsonLine(placementOf(command.key, this.client.view())));
         return true;
+      case "watch":
+        return this.watch(command, (change) => this.print(jsonLine(change)));
       default:
         return unreachable(command);
     }
   }
+}
+
+function setOptions(command: { ifVersion: number | null; ttlMs: number | null }) {
+  return {
+    ...(command.ifVersion === null ? {} : { ifVersion: command.ifVersion }),
+    ...(command.ttlMs === null ? {} : { ttlMs: command.ttlMs }),
+  };
+}
+
+/** A change in raw output: version, op and the value exactly as stored, tab-separated. */
+function rawWatchLine(change: WatchChange): string {
+  return change.op === "SET"
+    ? `${change.version}\tSET\t${change.value}`
+    : `${change.version}\tDELETE`;
 }
 
 /** Runs commands given as words (the command line) or as script text (--exec). */

@@ -1,7 +1,7 @@
 // The text a person reads: replies, cluster views, scan pages and notices formatted for the
 // REPL and the CLI's text output. No I/O, no clock, no sockets: the shell (repl-shell.ts) calls
 // the client and prints what these functions return. Parsing lives in commands.ts.
-import type { HeartbeatInfo } from "../protocol.ts";
+import type { HeartbeatInfo, WatchChange } from "../protocol.ts";
 import { partitionOf, replicasOf } from "../placement.ts";
 import { KvError, unreachable } from "../util/errors.ts";
 import type { ClientEvent, ClusterView } from "./client.ts";
@@ -16,22 +16,45 @@ function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? "" : "s"}`;
 }
 
-export function formatSet(reply: { status: "created" | "updated"; replicas: number }): string {
+/** `withVersion`: the write was conditional or expiring, so its new version matters. */
+export function formatSet(
+  reply: { status: "created" | "updated"; replicas: number; version?: number },
+  withVersion = false,
+): string {
   const verb = reply.status === "created" ? "Created" : "Updated";
-  return `${verb} (${plural(reply.replicas, "replica")})`;
+  return `${verb} (${plural(reply.replicas, "replica")})${versionText(reply, withVersion)}`;
+}
+
+function versionText(reply: { version?: number }, withVersion: boolean): string {
+  return withVersion && reply.version !== undefined ? `, version ${reply.version}` : "";
 }
 
 /** What GET prints for a key with no value, as redis-cli does: never mistaken for a value that
  * a script stored, since the exit status says "not found" too. */
 export const nilText = "(nil)";
 
-export function formatGet(reply: { found: boolean; value?: string }): string {
-  return reply.found ? (reply.value ?? "") : nilText;
+/** `isVerbose`: the version on a line of its own after the value. */
+export function formatGet(
+  reply: { found: boolean; value?: string; version?: number },
+  isVerbose = false,
+): string {
+  if (!reply.found) return nilText;
+  const value = reply.value ?? "";
+  return isVerbose && reply.version !== undefined ? `${value}\n(version ${reply.version})` : value;
 }
 
-export function formatDelete(reply: { status: "deleted" | "not_found"; replicas: number }): string {
+/** One change of WATCH: "version 12: SET <value>" or "version 13: DELETE". */
+export function formatWatchChange(change: WatchChange): string {
+  const what = change.op === "SET" ? `SET ${change.value}` : "DELETE";
+  return `version ${change.version}: ${what}`;
+}
+
+export function formatDelete(
+  reply: { status: "deleted" | "not_found"; replicas: number; version?: number },
+  withVersion = false,
+): string {
   if (reply.status === "not_found") return "(not found)";
-  return `Deleted (${plural(reply.replicas, "replica")})`;
+  return `Deleted (${plural(reply.replicas, "replica")})${versionText(reply, withVersion)}`;
 }
 
 /** Lays out rows as left-aligned columns separated by two spaces; no trailing blanks. */

@@ -5,16 +5,18 @@
 // applied (so the in-sync sets it starts from are final) until it steps down.
 
 import { partitionOf } from "../placement.ts";
-import type { DataRow } from "../store/replica-types.ts";
+import type { AppliedChange, DataRow } from "../store/replica-types.ts";
 import type { DataReply, DataRequest } from "./data-messages.ts";
 import { replyProblem } from "./peer-data-match.ts";
 import {
   PartitionLeader,
   type OutgoingRequest,
   type ReadResult,
+  type WatchResult,
   type WriteResult,
 } from "./partition-leader.ts";
 import type { ClusterCommand, ClusterState } from "./state.ts";
+import { plainWrite, type WriteOptions } from "./write-conditions.ts";
 
 export interface CoordinatorSettings {
   readonly selfId: number;
@@ -36,6 +38,8 @@ export interface CoordinatorHooks {
   isSuspect(id: number): boolean;
   /** `count` changes were stored durably by replica `id` (for metrics). */
   replicated?(id: number, count: number): void;
+  /** A write of `partition` was acknowledged (in seq order within the partition): WATCH feed. */
+  committed?(partition: number, change: AppliedChange): void;
   /**
    * A request id never used before by this node: a late answer to a request of an earlier term
    * must not be taken for the answer to a new one.
@@ -55,7 +59,7 @@ interface Tracked {
   readonly deadlineTick: number;
 }
 
-export type { ReadResult, WriteResult };
+export type { ReadResult, WatchResult, WriteResult };
 
 /** Where a scan resumes: after `afterKey` ("" = from the start) of `partition`. */
 export interface ScanPosition {
@@ -117,14 +121,20 @@ export class DataCoordinator {
     writer: string | null,
     isRetry: boolean,
     done: (r: WriteResult) => void,
+    options: WriteOptions = plainWrite,
   ) {
     const leader = this.leaderOfKey(key);
-    if (isRetry && writer !== null) leader.writeOnce(key, value, writer, done);
-    else leader.write(key, value, writer, done);
+    if (isRetry && writer !== null) leader.writeOnce(key, value, writer, done, options);
+    else leader.write(key, value, writer, done, options);
   }
 
   read(key: string, done: (r: ReadResult) => void): void {
     this.leaderOfKey(key).read(key, done);
+  }
+
+  /** The changes of `key` after version `since` still in its partition's log (WATCH). */
+  watch(key: string, since: number, limit: number, done: (r: WatchResult) => void): void {
+    this.leaderOfKey(key).watch(key, since, limit, done);
   }
 
   /**
@@ -144,7 +154,8 @@ export class DataCoordinator {
           bytes += row.value.length + row.key.length;
         }
         const last = page.rows[page.rows.length - 1];
-        if (rows.length >= count && last !== undefined) {
+        // A page the replica cut short (`more`) ends the reply there: the partition goes on.
+        if ((rows.length >= count || page.more) && last !== undefined) {
           return done({ ok: true, rows, next: { partition, afterKey: last.key } });
         }
         const next = { partition: partition + 1, afterKey: "" };
@@ -198,14 +209,15 @@ export class DataCoordinator {
     this.leaders[partition]?.onInsyncChanged();
   }
 
-  tick(): void {
+  /** `now`: the cluster clock (cluster-clock.ts), for expiring keys; null: none expire. */
+  tick(now: number | null = null): void {
     this.tickCount++;
     for (const [rid, t] of this.tracked) {
       if (t.deadlineTick > this.tickCount) continue;
       this.tracked.delete(rid);
       this.leaders[t.partition]?.onTimeout(rid, t.to);
     }
-    for (const leader of this.leaders) leader.tick();
+    for (const leader of this.leaders) leader.tick(now);
   }
 
   hasOutgoing(): boolean {
@@ -244,6 +256,7 @@ export class DataCoordinator {
       propose: (command) => hooks.propose(command),
       isSuspect: (id) => id !== settings.selfId && hooks.isSuspect(id),
       replicated: (id, count) => hooks.replicated?.(id, count),
+      committed: (change) => hooks.committed?.(partition, change),
     });
   }
 

@@ -85,6 +85,8 @@ export type DataRequest =
       readonly epoch: number;
       readonly afterKey: string;
       readonly limit: number;
+      /** Only rows with a TTL: a new leader learning which keys it must expire. */
+      readonly ttlOnly?: boolean;
     }
   | {
       readonly type: "writer";
@@ -92,6 +94,16 @@ export type DataRequest =
       readonly partition: number;
       readonly epoch: number;
       readonly writer: string;
+    }
+  /** The retained changes of `key` after `afterSeq` (WATCH since), at most `limit`. */
+  | {
+      readonly type: "key-changes";
+      readonly rid: number;
+      readonly partition: number;
+      readonly epoch: number;
+      readonly key: string;
+      readonly afterSeq: number;
+      readonly limit: number;
     }
   /** How many keys the partition holds (COUNT). */
   | { readonly type: "count"; readonly rid: number; readonly partition: number; readonly epoch: number }
@@ -139,7 +151,28 @@ export type DataReply =
       readonly rows: readonly DataRow[];
     }
   | { readonly type: "installed"; readonly rid: number; readonly last: LogPosition }
-  | { readonly type: "rows-page"; readonly rid: number; readonly rows: readonly DataRow[] }
+  | {
+      readonly type: "rows-page";
+      readonly rid: number;
+      readonly rows: readonly DataRow[];
+      /** The page was cut to its byte budget: the partition has rows after the last one. */
+      readonly more?: boolean;
+    }
   | { readonly type: "writer-change"; readonly rid: number; readonly change: AppliedChange | null }
   | { readonly type: "row-count"; readonly rid: number; readonly count: number }
+  /**
+   * The key's changes after the asked seq, oldest first. `asOf`: the replica's last seq when it
+   * read; `more`: a limit cut the list short (ask again after its last). `compacted`: the log
+   * no longer reaches back to the asked seq and the key may have changed in between; then
+   * `changes` is empty and `base` is the seq the retained log starts after.
+   */
+  | {
+      readonly type: "key-changes";
+      readonly rid: number;
+      readonly changes: readonly AppliedChange[];
+      readonly asOf: number;
+      readonly base: number;
+      readonly more: boolean;
+      readonly compacted: boolean;
+    }
   | { readonly type: "dropped"; readonly rid: number };

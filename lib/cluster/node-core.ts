@@ -16,14 +16,21 @@ import {
   type Random,
   type Ready,
 } from "../raft/index.ts";
-import type { CommitOutcome, ReplicaStorage, ReplicaWrite } from "../store/replica-types.ts";
+import type {
+  AppliedChange,
+  CommitOutcome,
+  ReplicaStorage,
+  ReplicaWrite,
+} from "../store/replica-types.ts";
 import type { DataReply, DataRequest } from "./data-messages.ts";
 import {
   DataCoordinator,
   type ReadResult,
   type ScanPosition,
+  type WatchResult,
   type WriteResult,
 } from "./data-coordinator.ts";
+import { ClusterClock } from "./cluster-clock.ts";
 import { ReplicaCore, type ReplicaBatch } from "./replica-core.ts";
 import {
   ClusterState,
@@ -69,12 +76,17 @@ export type ClientOp =
       readonly writer: string | null;
       /** An earlier attempt may have happened: answer its outcome if it did. */
       readonly isRetry?: boolean;
+      /** Compare-and-set: the key's version must be this (0: absent). */
+      readonly ifVersion?: number;
+      /** The key is deleted this long after the leader took the write. */
+      readonly ttlMs?: number;
     }
   | {
       readonly op: "DELETE";
       readonly key: string;
       readonly writer: string | null;
       readonly isRetry?: boolean;
+      readonly ifVersion?: number;
     }
   | { readonly op: "GET"; readonly key: string }
   | {
@@ -84,15 +96,21 @@ export type ClientOp =
       readonly keysOnly: boolean;
     }
   | { readonly op: "COUNT" }
+  /** `since` null: no changes, only the version the answer is complete to (watch from now). */
+  | { readonly op: "WATCH"; readonly key: string; readonly since: number | null }
   | { readonly op: "REMOVE"; readonly member: number; readonly isAlive: boolean };
 
 export type ClientResult =
   | { ok: true; fields: Record<string, unknown> }
   | {
       ok: false;
-      code: "NOT_LEADER" | "UNAVAILABLE" | "TIMEOUT" | "BAD_REQUEST";
+      code: "NOT_LEADER" | "UNAVAILABLE" | "TIMEOUT" | "BAD_REQUEST" | "CONFLICT" | "COMPACTED";
       message: string;
       leader?: MemberRecord;
+      /** CONFLICT: the key's current version (0 when absent). */
+      version?: number;
+      /** COMPACTED: the oldest version the partition's change log still holds. */
+      oldest?: number;
     };
 
 export type StepInput =
@@ -108,6 +126,8 @@ interface WaitingRead {
 }
 
 const QUEUED_OPS_MAX = 10_000;
+/** Changes in one WATCH answer at most; `version` tells a client where to ask again. */
+const WATCH_CHANGES_MAX = 1000;
 
 export class NodeCore {
   readonly id: number;
@@ -116,6 +136,8 @@ export class NodeCore {
   private readonly replica: ReplicaCore;
   private stateValue: ClusterState;
   private coordinator: DataCoordinator | null = null;
+  /** The cluster clock while this node coordinates (a new one per term). */
+  private clock: ClusterClock | null = null;
   private readonly roundSentAt = new Map<number, number>();
   private roundsTerm = 0;
   private readonly readsByContext = new Map<string, WaitingRead>();
@@ -194,6 +216,13 @@ export class NodeCore {
 
   private replicatedListener: ((id: number, count: number) => void) | null = null;
 
+  /** Told of every write this node acknowledges as leader, in seq order per partition. */
+  onCommitted(listener: (partition: number, change: AppliedChange) => void): void {
+    this.committedListener = listener;
+  }
+
+  private committedListener: ((partition: number, change: AppliedChange) => void) | null = null;
+
   /** Called for each applied change of the cluster state (logging, heartbeat, dropping data). */
   onEffect(listener: (effect: StateEffect) => void): void {
     this.effectListeners.push(listener);
@@ -201,11 +230,26 @@ export class NodeCore {
 
   // ---- inputs ------------------------------------------------------------------------------
 
-  tick(): void {
+  /** `now`: the shell's monotonic clock in ms; without it no key expires and no clock reading
+   * is committed (tests of the Raft side alone). */
+  tick(now: number | null = null): void {
     this.tickCount++;
     this.raft.tick();
-    this.coordinator?.tick();
+    this.coordinator?.tick(now === null ? null : this.clusterNow(now));
+    if (now !== null) this.commitClock(now);
     this.maybeHandBack();
+  }
+
+  /** The cluster clock at monotonic `now`; null when this node does not coordinate. */
+  private clusterNow(now: number): number | null {
+    return this.coordinator === null || this.clock === null ? null : this.clock.read(now);
+  }
+
+  /** While coordinating, commits a clock reading every CLOCK_COMMIT_INTERVAL_MS. */
+  private commitClock(now: number): void {
+    if (this.coordinator === null || this.clock === null) return;
+    const ms = this.clock.dueReading(now);
+    if (ms !== null) this.propose({ type: "clock", ms });
   }
 
   step(from: number, input: StepInput): void {
@@ -247,13 +291,22 @@ export class NodeCore {
         return this.confirmLeadership(now, done, () => this.scan(op, done));
       case "COUNT":
         return this.confirmLeadership(now, done, () => this.count(done));
+      case "WATCH":
+        return this.confirmLeadership(now, done, () => this.watch(op, done));
       case "REMOVE":
         return this.removeMember(op.member, op.isAlive, done);
       case "SET":
       case "DELETE": {
         const value = op.op === "SET" ? op.value : null;
         const isRetry = op.isRetry === true && op.writer !== null;
-        this.coordinator.write(op.key, value, op.writer, isRetry, (r) => done(writeResult(r)));
+        const ttlMs = op.op === "SET" ? op.ttlMs : undefined;
+        const clusterNow = this.clusterNow(now);
+        const options = {
+          ifVersion: op.ifVersion ?? null,
+          expiresAt: ttlMs === undefined || clusterNow === null ? null : clusterNow + ttlMs,
+        };
+        const finish = (r: WriteResult) => done(writeResult(r));
+        this.coordinator.write(op.key, value, op.writer, isRetry, finish, options);
       }
     }
   }
@@ -435,6 +488,7 @@ export class NodeCore {
     }
     this.coordinator.stop();
     this.coordinator = null;
+    this.clock = null;
     if (status.role !== "leader") this.failWaiting();
   }
 
@@ -442,6 +496,7 @@ export class NodeCore {
     if (this.coordinator !== null) {
       this.coordinator.stop();
       this.coordinator = null;
+      this.clock = null;
     }
     for (const run of this.queued.splice(0)) run();
     for (const read of this.readsByContext.values()) read.done(this.notLeader() ?? unavailable());
@@ -469,8 +524,10 @@ export class NodeCore {
           this.config.raft.electionTicks,
         nextRid: () => this.nextRid++,
         replicated: (id, count) => this.replicatedListener?.(id, count),
+        committed: (partition, change) => this.committedListener?.(partition, change),
       },
     );
+    this.clock = new ClusterClock(() => this.stateValue.clockMs);
     for (const run of this.queued.splice(0)) run();
   }
 
@@ -562,6 +619,14 @@ export class NodeCore {
     });
   }
 
+  private watch(op: Extract<ClientOp, { op: "WATCH" }>, done: (r: ClientResult) => void): void {
+    const coordinator = this.coordinator;
+    if (coordinator === null) return done(this.notLeader() ?? unavailable());
+    // Without `since`, the current version alone: the change log is read from its end.
+    const since = op.since ?? Number.MAX_SAFE_INTEGER;
+    coordinator.watch(op.key, since, WATCH_CHANGES_MAX, (r) => done(watchResult(r, op.since)));
+  }
+
   private hasLease(now: number): boolean {
     const round = this.raft.leaseRound();
     if (round === null || this.roundsTerm !== this.raft.brief().term) return false;
@@ -623,6 +688,7 @@ function unavailable(): ClientResult {
 }
 
 function writeResult(r: WriteResult): ClientResult {
+  if (!r.ok && r.code === "CONFLICT") return { ...r };
   if (!r.ok) return { ok: false, code: r.code, message: r.message };
   return { ok: true, fields: { status: r.status, replicas: r.replicas, version: r.version } };
 }
@@ -631,4 +697,17 @@ function readResult(r: ReadResult): ClientResult {
   if (!r.ok) return { ok: false, code: r.code, message: r.message };
   if (r.row === null) return { ok: true, fields: { found: false } };
   return { ok: true, fields: { found: true, value: r.row.value, version: r.row.seq } };
+}
+
+function watchResult(r: WatchResult, since: number | null): ClientResult {
+  if (!r.ok) {
+    if (r.code !== "COMPACTED") return { ok: false, code: r.code, message: r.message };
+    return { ok: false, code: r.code, message: r.message, oldest: r.oldest };
+  }
+  // A delete that found nothing changed nothing: the feed never shows it either.
+  const shown = since === null ? [] : r.changes.filter((c) => c.status !== "not_found");
+  // The feed's change objects (protocol.ts watchChange; this pure core does not import it).
+  const changes = shown.map(({ key, value, seq: version }) =>
+    value === null ? { key, op: "DELETE", version } : { key, op: "SET", value, version });
+  return { ok: true, fields: { changes, version: r.version, more: since !== null && r.more } };
 }

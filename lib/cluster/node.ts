@@ -7,11 +7,19 @@
 import { formatTcpEndpoint, parseTcpEndpoint } from "../util/endpoint.ts";
 import { ConfigError, StorageError } from "../util/errors.ts";
 import type { Logger } from "../util/log.ts";
-import { HEARTBEAT_TOPIC, encodeJson } from "../protocol.ts";
+import {
+  HEARTBEAT_TOPIC,
+  encodeJson,
+  errorReply,
+  partitionWatchTopic,
+  type Reply,
+  watchChange,
+  watchTopic,
+} from "../protocol.ts";
 import { nullRecorder, type OpsRecorder } from "../ops/index.ts";
 import { validateMessage, type Message as RaftMessage } from "../raft/index.ts";
 import { NodeStorage } from "../store/node-storage.ts";
-import type { ReplicaWrite } from "../store/replica-types.ts";
+import type { AppliedChange, ReplicaWrite } from "../store/replica-types.ts";
 import { SeededRandom } from "../util/random.ts";
 import {
   type CurveOptions,
@@ -20,7 +28,14 @@ import {
   Subscriber,
   bytesToString,
 } from "../zmtp/index.ts";
-import { handleClientRequest } from "./client-handlers.ts";
+import { answerOversized, handleClientRequest } from "./client-handlers.ts";
+import {
+  CONNECTION_BUFFER_BYTES,
+  type ClientLimits,
+  clientLimitDefaults,
+  clientRouterOptions,
+  publisherOptions,
+} from "./client-limits.ts";
 import { heartbeatObject } from "./heartbeat-info.ts";
 import { joinCluster } from "./join.ts";
 import { decideJoin } from "./join-rules.ts";
@@ -64,6 +79,8 @@ export interface NodeSettings {
   readonly valueBytesMax: number;
   readonly minInsync: number;
   readonly requestTimeoutMs: number;
+  /** What clients may make the node hold (client-limits.ts); absent: the defaults. */
+  readonly clientLimits?: ClientLimits;
 }
 
 /** Raft ticks in one minimum election timeout. */
@@ -159,6 +176,7 @@ export class WarehouseNode {
     );
     this.core.onEffect((effect) => this.onEffect(effect));
     this.core.onReplicated((id, count) => this.recorder.replicated(id, count, "ok"));
+    this.core.onCommitted((partition, change) => this.publishChange(partition, change));
   }
 
   /** Opens the data directory, binds, bootstraps, joins or restarts, and starts the loop. */
@@ -171,14 +189,22 @@ export class WarehouseNode {
       curve === undefined
         ? {}
         : { curve: { ...serverCurve(curve), authenticate: (key: Uint8Array) => isMemberKey(curve, key) } };
+    const clientLimits = settings.clientLimits ?? clientLimitDefaults;
     const router = new Router({
       routerHandover: true,
-      maxMessageBytes: settings.valueBytesMax * 6 + 65536,
+      ...clientRouterOptions(settings.valueBytesMax, clientLimits),
+      logger: log.child({ area: "clients" }),
       ...serverSecurity,
     });
-    const publisher = new Publisher({ sendHwm: 100, ...serverSecurity });
+    const publisher = new Publisher({
+      ...publisherOptions(clientLimits),
+      logger: log.child({ area: "publish" }),
+      ...serverSecurity,
+    });
     const peerRouter = new Router({
       maxMessageBytes: peerLimitDefaults.frameBytesMax,
+      connectionsMax: clientLimits.connectionsMax,
+      handshakeTimeoutMs: clientLimits.handshakeTimeoutMs,
       ...memberSecurity,
     });
     try {
@@ -275,7 +301,7 @@ export class WarehouseNode {
 
   private onTick(): void {
     if (this.isStopped) return;
-    this.core.tick();
+    this.core.tick(performance.now());
     this.liveness.tick();
     this.noticeChanges();
     if (++this.ticksSinceHeartbeat * this.tickMs >= this.settings.heartbeatMs) {
@@ -482,7 +508,8 @@ export class WarehouseNode {
   }
 
   private onEffect(effect: StateEffect): void {
-    if (effect.type === "ignored") return;
+    // Clock readings commit every second: nothing to log.
+    if (effect.type === "ignored" || effect.type === "clock") return;
     if (effect.type === "member-added") {
       this.recorder.memberAdded(effect.member.id, effect.member.endpoint);
     }
@@ -547,11 +574,34 @@ export class WarehouseNode {
     for await (const frames of this.router) {
       if (this.isStopped) return;
       const body = frames[frames.length - 1] as Uint8Array;
-      const envelope = frames.slice(0, -1);
-      handleClientRequest(context, body, (answer) => {
-        void this.router.send([...envelope, encodeJson(answer)]).catch(() => undefined);
-      });
+      const answer = (reply: Reply): void => this.answerClient(frames, reply);
+      const oversize = this.router.oversizeOf(frames);
+      if (oversize !== undefined) answerOversized(context, body, oversize, answer);
+      else handleClientRequest(context, body, answer);
     }
+  }
+
+  /**
+   * Sends a reply; one that does not fit the client's reply buffer (the client is not reading,
+   * or the node's buffers are full) is replaced by a short UNAVAILABLE the client may retry.
+   */
+  private answerClient(request: Uint8Array[], reply: Reply): void {
+    // A value's length bounds its reply from below: a GET that cannot fit is refused before
+    // the value is encoded (encoding a large value for a client that does not read is costly).
+    const value = reply.ok ? reply["value"] : undefined;
+    const atLeast = typeof value === "string" ? value.length : 0;
+    if (this.router.hasRoomToAnswer(request, atLeast)) {
+      const bytes = encodeJson(reply);
+      if (this.router.answer(request, bytes) !== "no-room") return;
+    }
+    const limits = this.settings.clientLimits ?? clientLimitDefaults;
+    const refusal = errorReply(
+      reply.id,
+      "UNAVAILABLE",
+      `the reply does not fit the reply buffer (${CONNECTION_BUFFER_BYTES} bytes per ` +
+        `connection, ${limits.bufferBytesMax} in all): read replies before sending more`,
+    );
+    this.router.answer(request, encodeJson(refusal));
   }
 
   /** What the ops adapter reads: the cluster state, the heartbeat object, positions, heads. */
@@ -575,12 +625,16 @@ export class WarehouseNode {
     request: number;
     publish: number;
     peerPending: Map<number, number>;
+    clientRequestsInFlight: number;
+    clientBufferBytes: number;
   } {
     return {
       peerPending: this.peerTimings.pendingByPeer(),
       commitQueueRows: this.lastBatchWrites,
       request: this.router.connectionCount,
       publish: this.publisher.connectionCount,
+      clientRequestsInFlight: this.router.requestsInFlight,
+      clientBufferBytes: this.router.bytesTotal,
     };
   }
 
@@ -596,6 +650,18 @@ export class WarehouseNode {
     void this.publisher
       .send([HEARTBEAT_TOPIC, encodeJson(this.heartbeat())])
       .catch(() => undefined);
+  }
+
+  /**
+   * The WATCH feed: an acknowledged change under its key's topic and its partition's. A delete
+   * that found nothing changed nothing and is not shown.
+   */
+  private publishChange(partition: number, change: AppliedChange): void {
+    if (change.status === "not_found") return;
+    const body = encodeJson(watchChange(change.key, change.value, change.seq));
+    const send = (topic: string) => void this.publisher.send([topic, body]).catch(() => undefined);
+    send(watchTopic(change.key));
+    send(partitionWatchTopic(partition, change.key));
   }
 
   private async readHeartbeats(): Promise<void> {
@@ -691,7 +757,9 @@ function envelopeOf(from: number, out: PeerOut): PeerMessage<RaftMessage> {
   }
 }
 
-function effectFields(effect: Exclude<StateEffect, { type: "ignored" }>): Record<string, unknown> {
+function effectFields(
+  effect: Exclude<StateEffect, { type: "ignored" | "clock" }>,
+): Record<string, unknown> {
   switch (effect.type) {
     case "restored":
       return {};

@@ -21,6 +21,8 @@ export function opsSourceOf(node: WarehouseNode, version: string): NodeStatusSou
         peerPendingRequests: counts.peerPending,
         requestConnections: counts.request,
         publishConnections: counts.publish,
+        clientRequestsInFlight: counts.clientRequestsInFlight,
+        clientBufferBytes: counts.clientBufferBytes,
       };
     },
   };

@@ -5,14 +5,23 @@
 // docs/agreement.md explains each rule; the comments here say which one a step keeps.
 
 import type {
+  AppliedChange,
   ChangeRecord,
   ChangeStatus,
   DataRow,
   LogPosition,
   LogSummary,
 } from "../store/replica-types.ts";
+import { changeBytesAtMost, countWithin, rowBytesAtMost } from "./batch-bytes.ts";
 import type { DataReply, DataRequest } from "./data-messages.ts";
 import type { ClusterCommand } from "./state.ts";
+import {
+  ExpiryIndex,
+  KeyVersions,
+  plainWrite,
+  type HeadVersion,
+  type WriteOptions,
+} from "./write-conditions.ts";
 
 /** Distributes a request without its rid: the coordinator numbers and times it. */
 export type OutgoingRequest = DataRequest extends infer R
@@ -37,26 +46,44 @@ export interface PartitionContext {
   isSuspect(id: number): boolean;
   /** `count` changes were stored durably by replica `id` (for metrics). */
   replicated?(id: number, count: number): void;
+  /** A write was acknowledged, in seq order: the one point every committed change passes. */
+  committed?(change: AppliedChange): void;
 }
 
 export type WriteResult =
   | { ok: true; status: ChangeStatus; version: number; replicas: number }
-  | { ok: false; code: "UNAVAILABLE" | "TIMEOUT"; message: string };
+  | { ok: false; code: "UNAVAILABLE" | "TIMEOUT"; message: string }
+  /** A compare-and-set found another version (`version`: the key's, 0 when absent). */
+  | { ok: false; code: "CONFLICT"; message: string; version: number };
 
 export type ReadResult =
   | { ok: true; row: DataRow | null }
   | { ok: false; code: "UNAVAILABLE"; message: string };
 
+/** WATCH since: a key's changes, complete up to `version` (more may follow after it). */
+export type WatchResult =
+  | { ok: true; changes: readonly AppliedChange[]; version: number; more: boolean }
+  | { ok: false; code: "UNAVAILABLE"; message: string }
+  | { ok: false; code: "COMPACTED"; message: string; oldest: number };
+
 /** A page of rows in key order (SCAN), or a key count (COUNT), from an in-sync replica. */
 export type PageResult =
-  | { ok: true; rows: readonly DataRow[]; count: number }
+  /** `more`: the replica cut the page to its byte budget; the partition has rows after it. */
+  | { ok: true; rows: readonly DataRow[]; count: number; more: boolean }
   | { ok: false; code: "UNAVAILABLE"; message: string };
 
 type Phase = "fencing" | "reconciling" | "serving" | "deposed";
 
 /** What a replica's answer to a read, page or count carries. */
 type ReadAnswer =
-  | { ok: true; row: DataRow | null; asOf?: number; rows?: readonly DataRow[]; count?: number }
+  | {
+      ok: true;
+      row: DataRow | null;
+      asOf?: number;
+      rows?: readonly DataRow[];
+      more?: boolean;
+      count?: number;
+    }
   | { ok: false; code: "UNAVAILABLE"; message: string };
 
 type Mode = "insync" | "catching-up" | "tailing" | "idle";
@@ -107,6 +134,8 @@ const RECENT_CHANGES_MAX = 8192;
  * A replica further behind is fed from a source's change log instead.
  */
 const RECENT_CHARS_MAX = 2 * 1024 * 1024;
+/** Rows with a TTL read per page when a new leader learns which keys it must expire. */
+const EXPIRING_PAGE_ROWS = 1000;
 
 export class PartitionLeader {
   readonly partition: number;
@@ -136,6 +165,11 @@ export class PartitionLeader {
   }> = [];
   /** The fetch that reads outcomes of pending writes (see fetchStatuses), or 0. */
   private statusRid = 0;
+  private readonly versions = new KeyVersions();
+  private readonly expiry = new ExpiryIndex();
+  /** Where the takeover's read of rows with a TTL resumes; null when it is done. */
+  private expiringAfter: string | null = "";
+  private isExpiringReadInFlight = false;
 
   constructor(partition: number, context: PartitionContext) {
     this.partition = partition;
@@ -236,6 +270,7 @@ export class PartitionLeader {
       if (p.isFailed || p.last === null || compare(p.last, this.last) !== 0) return;
     }
     this.phase = "serving";
+    this.readExpiring();
     this.unsentPrev = this.last;
     this.acknowledgedSeq = this.last.seq;
     for (const id of this.context.insync()) this.progressOf(id).ackedSeq = this.last.seq;
@@ -337,7 +372,9 @@ export class PartitionLeader {
   }
 
   private sendCopyPage(p: Progress, target: number, isFirst = false): void {
-    const rows = (p.copyRows as DataRow[]).splice(0, COPY_PAGE_ROWS);
+    const remaining = p.copyRows as DataRow[];
+    const fit = countWithin(remaining, rowBytesAtMost);
+    const rows = remaining.splice(0, Math.min(COPY_PAGE_ROWS, fit));
     const isLast = (p.copyRows as DataRow[]).length === 0;
     if (isLast) p.copyRows = null;
     const step = { target, source: this.pickSource(target) ?? target };
@@ -370,6 +407,8 @@ export class PartitionLeader {
     if (this.phase !== "serving") return false;
     const missing = this.changesAfter(last);
     if (missing === null) return false;
+    // More than one message holds: the catch-up goes on by fetches (sized in bytes) first.
+    if (countWithin(missing, changeBytesAtMost) < missing.length) return false;
     // Its last change is durable there (it answered a catch-up step with it).
     p.ackedSeq = Math.max(p.ackedSeq, last.seq);
     this.beginTailing(target);
@@ -463,8 +502,19 @@ export class PartitionLeader {
 
   // ---- writes ------------------------------------------------------------------------------
 
-  /** Orders a write; `done` runs once every replica that must have it has it durably. */
-  write(key: string, value: string | null, writer: string | null, done: (r: WriteResult) => void) {
+  /**
+   * Orders a write; `done` runs once every replica that must have it has it durably. With
+   * `ifVersion`, the write is ordered only if the key's version at the head of the order is
+   * that one; otherwise CONFLICT, answered once the writes that version rests on are
+   * acknowledged (were one lost, the version it reports would never have existed).
+   */
+  write(
+    key: string,
+    value: string | null,
+    writer: string | null,
+    done: (r: WriteResult) => void,
+    options: WriteOptions = plainWrite,
+  ) {
     if (this.phase === "deposed") {
       return done({ ok: false, code: "UNAVAILABLE", message: "this node is no longer the leader" });
     }
@@ -472,13 +522,31 @@ export class PartitionLeader {
       const same = this.pendingByWriter.get(writer);
       if (same !== undefined) return void same.done.push(done);
     }
+    const again = () => this.write(key, value, writer, done, options);
     if (this.phase !== "serving") {
       if (this.isStalled()) return done(this.stalled());
-      this.queuedWrites.push(() => this.write(key, value, writer, done));
+      this.queuedWrites.push(again);
       return;
     }
+    if (this.versions.isGated(key)) return this.versions.wait(key, again);
+    if (options.ifVersion !== null) {
+      const head = this.versions.get(key);
+      if (head === undefined) return this.lookUpVersion(key, again, done);
+      if (head.version !== options.ifVersion) return this.conflict(key, head, done);
+    }
     const prev = this.unsent.length > 0 ? (this.unsent[this.unsent.length - 1] as ChangeRecord) : this.unsentPrev;
-    const change: ChangeRecord = { seq: prev.seq + 1, epoch: this.context.epoch, key, value, writer };
+    const seq = prev.seq + 1;
+    const expiresAt = value === null ? null : options.expiresAt;
+    const change: ChangeRecord = {
+      seq,
+      epoch: this.context.epoch,
+      key,
+      value,
+      writer,
+      ...(expiresAt === null ? {} : { expiresAt }),
+    };
+    this.versions.ordered(key, seq, value === null);
+    this.expiry.ordered(key, seq, expiresAt);
     const entry: PendingWrite = { change, status: null, done: [done] };
     this.pending.push(entry);
     this.pendingByKey.set(key, (this.pendingByKey.get(key) ?? 0) + 1);
@@ -517,19 +585,93 @@ export class PartitionLeader {
   }
 
   /**
+   * The key's version is not known here (no write to it in flight): read it from an in-sync
+   * replica, holding the key's other writes meanwhile so none is ordered before the answer.
+   * With no write to the key in flight, every write to it is acknowledged, so every in-sync
+   * replica holds them all and the row it answers is the head of the order.
+   */
+  private lookUpVersion(key: string, then: () => void, done: (r: WriteResult) => void): void {
+    const replica = this.readReplica();
+    if (replica === null) {
+      const message = `partition ${this.partition} has no live in-sync replica`;
+      return done({ ok: false, code: "UNAVAILABLE", message });
+    }
+    this.versions.close(key);
+    const base = { partition: this.partition, epoch: this.context.epoch };
+    const rid = this.send(replica, { type: "read", ...base, key });
+    this.readsInFlight.set(rid, (answer) => {
+      // The write that asked goes first, then those that waited, in arrival order.
+      const waiting = this.versions.open(key);
+      if (answer.ok) {
+        this.versions.learned(key, answer.row?.seq ?? 0);
+        then();
+      } else done(answer);
+      for (const run of waiting) run();
+      if (!this.pendingByKey.has(key)) this.versions.forget(key);
+    });
+  }
+
+  private conflict(key: string, head: HeadVersion, done: (r: WriteResult) => void): void {
+    const message = head.version === 0
+      ? `key ${key} does not exist (version 0)`
+      : `key ${key} is at version ${head.version}`;
+    this.whenAcknowledged(
+      head.seq,
+      () => done({ ok: false, code: "CONFLICT", message, version: head.version }),
+      done,
+    );
+  }
+
+  /** Reads the rows with a TTL, a page at a time, so keys of earlier leaders expire too. */
+  private readExpiring(): void {
+    const afterKey = this.expiringAfter;
+    if (afterKey === null || this.isExpiringReadInFlight || this.phase !== "serving") return;
+    const replica = this.readReplica();
+    if (replica === null) return; // tried again at the next tick
+    const base = { partition: this.partition, epoch: this.context.epoch };
+    const limit = EXPIRING_PAGE_ROWS;
+    this.isExpiringReadInFlight = true;
+    const rid = this.send(replica, { type: "rows", ...base, afterKey, limit, ttlOnly: true });
+    this.readsInFlight.set(rid, (answer) => {
+      this.isExpiringReadInFlight = false;
+      if (!answer.ok) return;
+      const rows = answer.rows ?? [];
+      for (const row of rows) {
+        if (row.expiresAt !== undefined) this.expiry.learned(row.key, row.seq, row.expiresAt);
+      }
+      const last = rows[rows.length - 1];
+      this.expiringAfter = rows.length < limit || last === undefined ? null : last.key;
+      this.readExpiring();
+    });
+  }
+
+  /** Deletes the keys whose TTL ran out by cluster time `now`, each only at its version. */
+  private expire(now: number): void {
+    for (const { key, version } of this.expiry.due(now)) {
+      this.write(key, null, null, () => undefined, { ifVersion: version, expiresAt: null });
+    }
+  }
+
+  /**
    * A retried write: if an earlier attempt of `writer` is in flight here, it answers both; if one
    * was applied (by this leader or an earlier one), its outcome is answered from an in-sync
    * replica's change log; only otherwise is the write made. A fenced replica holds every write
    * an earlier leader could still have made, so "not in its log" means "never happened".
    */
-  writeOnce(key: string, value: string | null, writer: string, done: (r: WriteResult) => void) {
+  writeOnce(
+    key: string,
+    value: string | null,
+    writer: string,
+    done: (r: WriteResult) => void,
+    options: WriteOptions = plainWrite,
+  ) {
     if (this.phase === "fencing" || this.phase === "reconciling") {
       if (this.isStalled()) return done(this.stalled());
-      this.queuedWrites.push(() => this.writeOnce(key, value, writer, done));
+      this.queuedWrites.push(() => this.writeOnce(key, value, writer, done, options));
       return;
     }
     if (this.pendingByWriter.has(writer) || this.phase !== "serving") {
-      return this.write(key, value, writer, done);
+      return this.write(key, value, writer, done, options);
     }
     const replica = this.readReplica();
     if (replica === null) {
@@ -543,7 +685,9 @@ export class PartitionLeader {
         const message = "could not tell whether an earlier attempt happened; it did not happen now";
         return done({ ok: false, code: "UNAVAILABLE", message });
       }
-      if (change === undefined || change.key !== key) return this.write(key, value, writer, done);
+      if (change === undefined || change.key !== key) {
+        return this.write(key, value, writer, done, options);
+      }
       done({
         ok: true,
         status: change.status,
@@ -637,6 +781,7 @@ export class PartitionLeader {
         replicas: holders.length,
       };
       for (const done of entry.done) done(result);
+      this.context.committed?.({ ...entry.change, status: entry.status });
     }
     this.releaseAwaitingReads();
   }
@@ -682,6 +827,7 @@ export class PartitionLeader {
       return;
     }
     this.pendingByKey.delete(key);
+    this.versions.forget(key);
     for (const run of this.waitingReads.get(key)?.splice(0) ?? []) run();
     this.waitingReads.delete(key);
   }
@@ -723,19 +869,8 @@ export class PartitionLeader {
    * every key present for the whole scan, not a point in time.
    */
   page(afterKey: string, limit: number, done: (result: PageResult) => void): void {
-    if (this.phase === "deposed") {
-      return done({ ok: false, code: "UNAVAILABLE", message: "this node is no longer the leader" });
-    }
-    if (this.phase !== "serving") {
-      if (this.isStalled()) return done(this.stalled());
-      this.queuedWrites.push(() => this.page(afterKey, limit, done));
-      return;
-    }
-    const replica = this.readReplica();
-    if (replica === null) {
-      const message = `partition ${this.partition} has no live in-sync replica`;
-      return done({ ok: false, code: "UNAVAILABLE", message });
-    }
+    const replica = this.replicaToRead(() => this.page(afterKey, limit, done), done);
+    if (replica === null) return;
     const base = { partition: this.partition, epoch: this.context.epoch };
     const rid = this.send(
       replica,
@@ -743,9 +878,40 @@ export class PartitionLeader {
     );
     this.readsInFlight.set(rid, (result) => {
       if (!result.ok) return done(result);
-      done({ ok: true, rows: result.rows ?? [], count: result.count ?? 0 });
+      done({ ok: true, rows: result.rows ?? [], count: result.count ?? 0, more: result.more ?? false });
     });
   }
+
+  /**
+   * The changes of `key` after `since` that the partition's log still holds (WATCH), from an
+   * in-sync replica, answered once every change the replica may have shown is acknowledged.
+   */
+  watch(key: string, since: number, limit: number, done: (result: WatchResult) => void): void {
+    const replica = this.replicaToRead(() => this.watch(key, since, limit, done), done);
+    if (replica === null) return;
+    const base = { partition: this.partition, epoch: this.context.epoch };
+    const rid = this.send(replica, { type: "key-changes", ...base, key, afterSeq: since, limit });
+    this.watchesInFlight.set(rid, (reply) => {
+      if (reply?.type !== "key-changes") {
+        if (reply?.type === "refused" && reply.reason === "stale-epoch") this.depose();
+        const message = `replica ${replica} of partition ${this.partition} refused the read`;
+        return done({ ok: false, code: "UNAVAILABLE", message });
+      }
+      if (reply.compacted) {
+        const message = `the change log of partition ${this.partition} starts after version ` +
+          `${reply.base}; changes of this key since ${since} may be gone`;
+        return done({ ok: false, code: "COMPACTED", message, oldest: reply.base + 1 });
+      }
+      const newest = reply.changes[reply.changes.length - 1];
+      const version = reply.more && newest !== undefined ? newest.seq : reply.asOf;
+      const { changes, more } = reply;
+      const answer = (): void => done({ ok: true, changes, version, more });
+      this.whenAcknowledged(reply.asOf, answer, done);
+    });
+  }
+
+  /** WATCH requests out to a replica: the answer, or null when none came (timeout, depose). */
+  private readonly watchesInFlight = new Map<number, (reply: DataReply | null) => void>();
 
   /** Runs `then` once every write up to `seq` is acknowledged; `fail` if leadership is lost. */
   private whenAcknowledged(
@@ -764,6 +930,31 @@ export class PartitionLeader {
     for (const r of ready) r.then();
   }
 
+  /**
+   * The in-sync replica a SCAN page or WATCH reads from; null when there is none now, `done`
+   * then answered, or when the partition is not served yet, `retry` then queued until it is.
+   */
+  private replicaToRead(
+    retry: () => void,
+    done: (result: { ok: false; code: "UNAVAILABLE"; message: string }) => void,
+  ): number | null {
+    if (this.phase === "deposed") {
+      done({ ok: false, code: "UNAVAILABLE", message: "this node is no longer the leader" });
+      return null;
+    }
+    if (this.phase !== "serving") {
+      if (this.isStalled()) done(this.stalled());
+      else this.queuedWrites.push(retry);
+      return null;
+    }
+    const replica = this.readReplica();
+    if (replica === null) {
+      const message = `partition ${this.partition} has no live in-sync replica`;
+      done({ ok: false, code: "UNAVAILABLE", message });
+    }
+    return replica;
+  }
+
   private readReplica(): number | null {
     const live = this.context.insync().filter((id) => !this.progressOf(id).isFailed);
     if (live.includes(this.context.selfId)) return this.context.selfId;
@@ -773,11 +964,18 @@ export class PartitionLeader {
   // ---- answers, failures, applied entries, ticks -------------------------------------------
 
   onReply(rid: number, from: number, reply: DataReply): void {
+    const watch = this.watchesInFlight.get(rid);
+    if (watch !== undefined) {
+      this.watchesInFlight.delete(rid);
+      return watch(reply);
+    }
     const read = this.readsInFlight.get(rid);
     if (read !== undefined) {
       this.readsInFlight.delete(rid);
       if (reply.type === "row") return read({ ok: true, row: reply.row, asOf: reply.asOf });
-      if (reply.type === "rows-page") return read({ ok: true, row: null, rows: reply.rows });
+      if (reply.type === "rows-page") {
+        return read({ ok: true, row: null, rows: reply.rows, more: reply.more === true });
+      }
       if (reply.type === "row-count") return read({ ok: true, row: null, count: reply.count });
       if (reply.type === "refused" && reply.reason === "stale-epoch") this.depose();
       const message = `replica ${from} of partition ${this.partition} refused the read`;
@@ -808,6 +1006,9 @@ export class PartitionLeader {
 
   /** `rid` to `to` got no answer in time, or `to` refused in a way that means it fell out. */
   onTimeout(rid: number, to: number): void {
+    const watch = this.watchesInFlight.get(rid);
+    this.watchesInFlight.delete(rid);
+    watch?.(null);
     const read = this.readsInFlight.get(rid);
     if (read !== undefined) {
       this.readsInFlight.delete(rid);
@@ -913,9 +1114,16 @@ export class PartitionLeader {
     return { ok: false, code: "UNAVAILABLE", message };
   }
 
-  /** Retries what failed and starts catch-ups of placed replicas that are not in sync. */
-  tick(): void {
+  /**
+   * Retries what failed and starts catch-ups of placed replicas that are not in sync; with the
+   * cluster time `now` (cluster-clock.ts), deletes the keys whose TTL ran out.
+   */
+  tick(now: number | null = null): void {
     if (this.phase === "deposed") return;
+    if (this.phase === "serving") {
+      this.readExpiring();
+      if (now !== null) this.expire(now);
+    }
     if (this.isStalled()) for (const run of this.queuedWrites.splice(0)) run();
     const insync = this.context.insync();
     if (this.phase === "fencing") {
@@ -1000,10 +1208,14 @@ export class PartitionLeader {
     const reads = [...this.readsInFlight.values()];
     this.readsInFlight.clear();
     for (const read of reads) read({ ok: false, code: "UNAVAILABLE", message });
+    const watches = [...this.watchesInFlight.values()];
+    this.watchesInFlight.clear();
+    for (const watch of watches) watch(null);
     const lookups = [...this.writerLookups.values()];
     this.writerLookups.clear();
     for (const lookup of lookups) lookup(null);
     for (const run of this.queuedWrites.splice(0)) run();
+    for (const run of this.versions.openAll()) run();
     for (const [key, runs] of this.waitingReads) {
       this.waitingReads.delete(key);
       for (const run of runs) run();

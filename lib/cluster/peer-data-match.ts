@@ -20,6 +20,7 @@ const answerTypes: { readonly [T in DataRequest["type"]]: DataReply["type"] } = 
   rows: "rows-page",
   writer: "writer-change",
   count: "row-count",
+  "key-changes": "key-changes",
   drop: "dropped",
 };
 
@@ -91,6 +92,12 @@ export function replyProblem(
       return reply.change.writer === request.writer && inPartition(reply.change.key)
         ? null
         : "change of another writer or partition";
+    case "key-changes":
+      if (reply.type !== "key-changes") return null;
+      if (reply.changes.length > request.limit) return "more changes than the limit";
+      return reply.changes.every((c) => c.key === request.key && c.seq > request.afterSeq)
+        ? null
+        : "a change of another key or not after the asked seq";
     case "fence":
     case "count":
     case "drop":

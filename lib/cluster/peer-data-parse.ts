@@ -69,6 +69,7 @@ const requestFields: Record<DataRequest["type"], readonly string[]> = {
   install: ["base", "rows", "first", "last", "expect"],
   rows: ["afterKey", "limit"],
   writer: ["writer"],
+  "key-changes": ["key", "afterSeq", "limit"],
   count: [],
   drop: [],
 };
@@ -87,6 +88,7 @@ const replyFields: Record<DataReply["type"], readonly string[]> = {
   "rows-page": ["rows"],
   "writer-change": ["change"],
   "row-count": ["count"],
+  "key-changes": ["changes", "asOf", "base", "more", "compacted"],
   dropped: [],
 };
 const replyTypes = Object.keys(replyFields) as DataReply["type"][];
@@ -97,7 +99,7 @@ const ANY_EPOCH = Number.MAX_SAFE_INTEGER;
 export function parseDataRequest(raw: unknown, limits: DataLimits): DataRequest {
   const type = oneOf(typeField(raw), "body.type", requestTypes);
   const names = ["type", "rid", "partition", "epoch", ...requestFields[type]];
-  const fields = exactObject(raw, "body", names);
+  const fields = exactObject(raw, "body", names, type === "rows" ? ["ttlOnly"] : []);
   const rid = integer(fields.rid, "body.rid", 1);
   const partition = integer(fields.partition, "body.partition", 0, partitionBound(limits) - 1);
   const epoch = integer(fields.epoch, "body.epoch", 1);
@@ -136,10 +138,19 @@ export function parseDataRequest(raw: unknown, limits: DataLimits): DataRequest 
       const afterKey =
         fields.afterKey === "" ? "" : key(fields.afterKey, "body.afterKey", partition, limits);
       const limit = integer(fields.limit, "body.limit", 1, limits.rowsMax);
-      return { type, ...common, afterKey, limit };
+      if (fields.ttlOnly === undefined) return { type, ...common, afterKey, limit };
+      return { type, ...common, afterKey, limit, ttlOnly: boolean(fields.ttlOnly, "body.ttlOnly") };
     }
     case "writer":
       return { type, ...common, writer: text(fields.writer, "body.writer", WRITER_CHARS_MAX) };
+    case "key-changes":
+      return {
+        type,
+        ...common,
+        key: key(fields.key, "body.key", partition, limits),
+        afterSeq: integer(fields.afterSeq, "body.afterSeq", 0),
+        limit: integer(fields.limit, "body.limit", 1, limits.changesMax),
+      };
   }
 }
 
@@ -163,7 +174,8 @@ function install(
 /** The body of a data-reply message. Throws PeerInvalid. */
 export function parseDataReply(raw: unknown, limits: DataLimits): DataReply {
   const type = oneOf(typeField(raw), "body.type", replyTypes);
-  const fields = exactObject(raw, "body", ["type", "rid", ...replyFields[type]]);
+  const optional = type === "rows-page" ? ["more"] : [];
+  const fields = exactObject(raw, "body", ["type", "rid", ...replyFields[type]], optional);
   const rid = integer(fields.rid, "body.rid", 1);
   switch (type) {
     case "refused":
@@ -198,7 +210,9 @@ export function parseDataReply(raw: unknown, limits: DataLimits): DataReply {
     }
     case "rows-page": {
       const options = { partition: null, base: null, isOrdered: true };
-      return { type, rid, rows: rowList(fields.rows, "body.rows", limits, options) };
+      const rows = rowList(fields.rows, "body.rows", limits, options);
+      if (fields.more === undefined) return { type, rid, rows };
+      return { type, rid, rows, more: boolean(fields.more, "body.more") };
     }
     case "writer-change": {
       const change =
@@ -207,12 +221,19 @@ export function parseDataReply(raw: unknown, limits: DataLimits): DataReply {
     }
     case "row-count":
       return { type, rid, count: integer(fields.count, "body.count", 0) };
+    case "key-changes":
+      return keyChangesReply(fields, rid, limits);
     case "dropped":
       return { type, rid };
   }
 }
 
-function changesReply(fields: Fields, rid: number, limits: DataLimits): DataReply {
+/** `body.changes`: changes of one partition, each checked against the one before it. */
+function appliedChangeList(
+  fields: Fields,
+  limits: DataLimits,
+  checkOrder: (change: AppliedChange, before: AppliedChange, path: string) => void,
+): AppliedChange[] {
   const items = list(fields.changes, "body.changes", limits.changesMax);
   const changes: AppliedChange[] = [];
   let partition: number | null = null;
@@ -221,15 +242,40 @@ function changesReply(fields: Fields, rid: number, limits: DataLimits): DataRepl
     const change = appliedChange(item, path, limits, partition);
     partition ??= partitionOfKey(change.key, limits);
     const before = changes[i - 1];
-    if (before !== undefined) follows(change, before, path, ANY_EPOCH);
+    if (before !== undefined) checkOrder(change, before, path);
     changes.push(change);
   });
+  return changes;
+}
+
+function changesReply(fields: Fields, rid: number, limits: DataLimits): DataReply {
+  const changes = appliedChangeList(fields, limits, (change, before, path) =>
+    follows(change, before, path, ANY_EPOCH),
+  );
   const last = position(fields.last, "body.last", ANY_EPOCH);
   const newest = changes[changes.length - 1];
   if (newest !== undefined && (last.seq < newest.seq || last.epoch < newest.epoch)) {
     invalid("body.last must not be before the last change sent");
   }
   return { type: "changes", rid, changes, last };
+}
+
+function keyChangesReply(fields: Fields, rid: number, limits: DataLimits): DataReply {
+  const changes = appliedChangeList(fields, limits, (change, before, path) => {
+    if (change.key !== before.key || change.seq <= before.seq) {
+      invalid(`${path} must be a later change of the same key`);
+    }
+  });
+  const asOf = integer(fields.asOf, "body.asOf", 0);
+  const base = integer(fields.base, "body.base", 0, asOf);
+  const newest = changes[changes.length - 1];
+  if (newest !== undefined && (newest.seq > asOf || (changes[0] as AppliedChange).seq <= base)) {
+    invalid("body.changes must lie between body.base and body.asOf");
+  }
+  const more = boolean(fields.more, "body.more");
+  const compacted = boolean(fields.compacted, "body.compacted");
+  if (compacted && changes.length > 0) invalid("a compacted answer carries no changes");
+  return { type: "key-changes", rid, changes, asOf, base, more, compacted };
 }
 
 // ---- shapes -------------------------------------------------------------------------------
@@ -280,8 +326,9 @@ function changeRecord(
   partition: number | null,
   extra: readonly string[] = [],
 ): ChangeRecord {
-  const fields = exactObject(value, path, ["seq", "epoch", "key", "value", "writer", ...extra]);
-  return {
+  const names = ["seq", "epoch", "key", "value", "writer", ...extra];
+  const fields = exactObject(value, path, names, ["expiresAt"]);
+  const change = {
     seq: integer(fields.seq, `${path}.seq`, 1),
     epoch: integer(fields.epoch, `${path}.epoch`, 1),
     key: key(fields.key, `${path}.key`, partition, limits),
@@ -291,6 +338,9 @@ function changeRecord(
         : valueText(fields.value, `${path}.value`, limits.valueBytesMax),
     writer: writer(fields.writer, `${path}.writer`),
   };
+  if (fields.expiresAt === undefined) return change;
+  if (change.value === null) invalid(`${path}.expiresAt is set on a delete`);
+  return { ...change, expiresAt: integer(fields.expiresAt, `${path}.expiresAt`, 0) };
 }
 
 function appliedChange(
@@ -397,12 +447,13 @@ function dataRow(
   limits: DataLimits,
   partitionExpected: number | null,
 ): DataRow {
-  const fields = exactObject(value, path, ["key", "partition", "seq", "epoch", "value", "writer"]);
+  const names = ["key", "partition", "seq", "epoch", "value", "writer"];
+  const fields = exactObject(value, path, names, ["expiresAt"]);
   const partition = integer(fields.partition, `${path}.partition`, 0, partitionBound(limits) - 1);
   if (partitionExpected !== null && partition !== partitionExpected) {
     invalid(`${path}.partition must be ${partitionExpected}, got ${partition}`);
   }
-  return {
+  const row = {
     key: key(fields.key, `${path}.key`, partition, limits),
     partition,
     seq: integer(fields.seq, `${path}.seq`, 1),
@@ -410,6 +461,8 @@ function dataRow(
     value: valueText(fields.value, `${path}.value`, limits.valueBytesMax),
     writer: writer(fields.writer, `${path}.writer`),
   };
+  if (fields.expiresAt === undefined) return row;
+  return { ...row, expiresAt: integer(fields.expiresAt, `${path}.expiresAt`, 0) };
 }
 
 function rowList(

@@ -17,6 +17,7 @@ import type {
   ReplicaStorage,
   ReplicaWrite,
 } from "../store/replica-types.ts";
+import { changeBytesAtMost, countWithin, rowBytesAtMost } from "./batch-bytes.ts";
 import type { DataReply, DataRequest, RefusalReason } from "./data-messages.ts";
 import { divergencePoint, epochAt } from "./divergence.ts";
 
@@ -28,6 +29,9 @@ export const LOG_RETAIN_DEFAULT = 10_000;
 
 /** Rows a full copy sends at most (a partition larger than this cannot be copied). */
 export const SNAPSHOT_ROWS_MAX = 1_000_000;
+
+/** Value characters in one key-changes answer past its first change. */
+const KEY_CHANGES_CHARS_MAX = 4 * 1024 * 1024;
 
 /** What the shell commits, and how to finish the answers once it is durable. */
 export interface ReplicaBatch {
@@ -100,6 +104,7 @@ export class ReplicaCore {
       case "rows":
       case "writer":
       case "count":
+      case "key-changes":
         return this.serveRead(request, view);
     }
   }
@@ -193,7 +198,7 @@ export class ReplicaCore {
   private serveRead(
     request: Extract<
       DataRequest,
-      { type: "read" | "fetch" | "snapshot" | "rows" | "writer" | "count" }
+      { type: "read" | "fetch" | "snapshot" | "rows" | "writer" | "count" | "key-changes" }
     >,
     view: Overlay,
   ): DataReply {
@@ -203,14 +208,16 @@ export class ReplicaCore {
     const { partition, rid } = request;
     switch (request.type) {
       case "read": {
-        const row = this.store.get(request.key);
+        const row = this.store.get(partition, request.key);
         const asOf = this.store.summary(partition).last.seq;
         return { type: "row", rid, row: row?.partition === partition ? row : null, asOf };
       }
       case "fetch": {
         const summary = this.store.summary(partition);
         if (request.afterSeq < summary.base.seq) return this.refuse(request, "trimmed");
-        const changes = this.store.changesAfter(partition, request.afterSeq, request.limit);
+        const found = this.store.changesAfter(partition, request.afterSeq, request.limit);
+        // The asker fetches again after the last one it got.
+        const changes = found.slice(0, countWithin(found, changeBytesAtMost));
         return { type: "changes", rid, changes, last: summary.last };
       }
       case "snapshot": {
@@ -218,8 +225,17 @@ export class ReplicaCore {
         const rows = this.store.rowsAfter(partition, "", SNAPSHOT_ROWS_MAX);
         return { type: "snapshot-rows", rid, base, rows };
       }
-      case "rows":
-        return { type: "rows-page", rid, rows: this.store.rowsAfter(partition, request.afterKey, request.limit) };
+      case "rows": {
+        const { afterKey, limit } = request;
+        const found = request.ttlOnly === true
+          ? this.store.expiringAfter(partition, afterKey, limit)
+          : this.store.rowsAfter(partition, afterKey, limit);
+        // Cut to a byte budget: `limit` rows of large values would not fit one message.
+        const rows = found.slice(0, countWithin(found, rowBytesAtMost));
+        return rows.length < found.length
+          ? { type: "rows-page", rid, rows, more: true }
+          : { type: "rows-page", rid, rows };
+      }
       case "count":
         return { type: "row-count", rid, count: this.store.countRows(partition) };
       case "writer":
@@ -228,7 +244,37 @@ export class ReplicaCore {
           rid,
           change: this.store.changeByWriter(partition, request.writer) ?? null,
         };
+      case "key-changes":
+        return this.keyChanges(request);
     }
+  }
+
+  /**
+   * WATCH since: the key's retained changes after `afterSeq`. When the log starts after it, the
+   * key may have changed in the trimmed part, unless its row was set at or before `afterSeq`
+   * (a later change would have replaced or deleted that row).
+   */
+  private keyChanges(request: Extract<DataRequest, { type: "key-changes" }>): DataReply {
+    const { partition, rid, key, afterSeq } = request;
+    const { base, last } = this.store.summary(partition);
+    const answer = { type: "key-changes", rid, asOf: last.seq, base: base.seq } as const;
+    if (afterSeq < base.seq) {
+      const row = this.store.get(partition, key);
+      const isUnchanged = row !== undefined && row.seq <= afterSeq;
+      if (!isUnchanged) return { ...answer, changes: [], more: false, compacted: true };
+      return { ...answer, changes: [], more: false, compacted: false };
+    }
+    const found = this.store.keyChangesAfter(partition, key, afterSeq, request.limit);
+    // Values of one answer stay far below the frame limit: cut after KEY_CHANGES_CHARS_MAX.
+    const changes = [];
+    let chars = 0;
+    for (const change of found) {
+      if (changes.length > 0 && chars + (change.value?.length ?? 0) > KEY_CHANGES_CHARS_MAX) break;
+      changes.push(change);
+      chars += change.value?.length ?? 0;
+    }
+    const more = changes.length < found.length || found.length === request.limit;
+    return { ...answer, changes, more, compacted: false };
   }
 
   // ---- helpers -----------------------------------------------------------------------------

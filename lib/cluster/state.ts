@@ -32,7 +32,9 @@ export type ClusterCommand =
       readonly term: number;
     }
   /** A member restarted with new endpoints (e.g. ports chosen at start). */
-  | { readonly type: "member-update"; readonly member: MemberRecord };
+  | { readonly type: "member-update"; readonly member: MemberRecord }
+  /** The cluster clock reached `ms` (cluster-clock.ts): the point key expiries count from. */
+  | { readonly type: "clock"; readonly ms: number };
 
 /** A membership change as the cluster sees it: a Raft conf change and its context. */
 export type MemberChange =
@@ -46,6 +48,7 @@ export type StateEffect =
   | { readonly type: "member-removed"; readonly id: number }
   | { readonly type: "insync-changed"; readonly partition: number; readonly ids: readonly number[] }
   | { readonly type: "ignored"; readonly reason: string }
+  | { readonly type: "clock"; readonly ms: number }
   /** The whole state was replaced from a snapshot (a joining or lagging node). */
   | { readonly type: "restored" };
 
@@ -61,6 +64,8 @@ interface Snapshot {
   readonly members: readonly MemberRecord[];
   readonly removed: readonly number[];
   readonly insync: readonly (readonly number[])[];
+  /** Absent in snapshots written before the cluster clock existed: 0. */
+  readonly clockMs?: number;
 }
 
 export class ClusterState {
@@ -69,6 +74,7 @@ export class ClusterState {
   private readonly memberMap = new Map<number, MemberRecord>();
   private readonly removedIds = new Set<number>();
   private insyncSets: number[][] = [];
+  private clockMsValue = 0;
   /** placement() per partition: the leader asks every tick for every partition. */
   private placements: (readonly number[] | undefined)[] = [];
 
@@ -93,6 +99,10 @@ export class ClusterState {
   }
   get partitions(): number {
     return this.partitionsValue;
+  }
+  /** The newest committed cluster-clock reading, in ms (never decreases). */
+  get clockMs(): number {
+    return this.clockMsValue;
   }
   /** Members in id order (the cluster's ordered list). */
   members(): MemberRecord[] {
@@ -125,6 +135,10 @@ export class ClusterState {
 
   /** Applies a committed normal entry's command. Commands that no longer fit are ignored. */
   applyCommand(command: ClusterCommand): StateEffect {
+    if (command.type === "clock") {
+      this.clockMsValue = Math.max(this.clockMsValue, command.ms);
+      return { type: "clock", ms: this.clockMsValue };
+    }
     if (command.type !== "member-update") return this.applyInsync(command);
     if (!this.memberMap.has(command.member.id)) {
       return ignored(`member ${command.member.id} is not a member`);
@@ -176,6 +190,7 @@ export class ClusterState {
       members: this.members(),
       removed: [...this.removedIds].sort((a, b) => a - b),
       insync: this.insyncSets,
+      clockMs: this.clockMsValue,
     };
     return JSON.stringify(snapshot);
   }
@@ -190,7 +205,9 @@ export class ClusterState {
     }
     if (!isRecord(raw)) return null;
     const state = new ClusterState();
-    const { rf, partitions, members, removed, insync } = raw;
+    const { rf, partitions, members, removed, insync, clockMs } = raw;
+    if (clockMs !== undefined && !isCount(clockMs, 0, Number.MAX_SAFE_INTEGER)) return null;
+    state.clockMsValue = clockMs ?? 0;
     if (!isCount(rf, 0, RF_MAX) || !isCount(partitions, 0, PARTITIONS_MAX)) return null;
     if (!Array.isArray(members) || !Array.isArray(removed) || !Array.isArray(insync)) return null;
     if (insync.length !== partitions) return null;
@@ -212,7 +229,9 @@ export class ClusterState {
     return state;
   }
 
-  private applyInsync(command: Exclude<ClusterCommand, { type: "member-update" }>): StateEffect {
+  private applyInsync(
+    command: Extract<ClusterCommand, { type: "insync-add" | "insync-remove" }>,
+  ): StateEffect {
     if (!this.isBootstrapped) return ignored("in-sync change before bootstrap");
     if (command.partition >= this.partitionsValue) {
       return ignored(`partition ${command.partition} does not exist`);
@@ -258,6 +277,9 @@ export function parseCommand(text: string): Parsed<ClusterCommand> {
       if (!member.ok) return member;
       return { ok: true, value: { type: "member-update", member: member.value } };
     }
+    case "clock":
+      if (!isCount(raw.ms, 0, Number.MAX_SAFE_INTEGER)) return { ok: false, error: "bad clock" };
+      return { ok: true, value: { type: "clock", ms: raw.ms } };
     case "insync-add":
     case "insync-remove":
       if (!isCount(raw.partition, 0, PARTITIONS_MAX - 1)) {

@@ -205,6 +205,12 @@ export class NodeMetrics implements OpsRecorder {
       if (g === null) return [];
       return [[["request"], g.requestConnections], [["publish"], g.publishConnections]] as const;
     });
+    r.gauge("warehouse_client_requests_in_flight",
+      "Client requests read and not answered yet (reading pauses at the caps).", [],
+      () => one(gauges()?.clientRequestsInFlight));
+    r.gauge("warehouse_client_buffer_bytes",
+      "Bytes held for clients: requests in flight and replies not yet written.", [],
+      () => one(gauges()?.clientBufferBytes));
     r.gauge("process_resident_memory_bytes", "Resident memory of this process.", [],
       () => one(process.memoryUsage().rss));
     r.gauge("warehouse_heap_used_bytes", "JavaScript heap in use.", [],

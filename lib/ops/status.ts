@@ -58,6 +58,10 @@ export interface NodeGauges {
   readonly requestConnections: number;
   /** Heartbeat subscribers connected to this node. */
   readonly publishConnections: number;
+  /** Client requests read and not yet answered. */
+  readonly clientRequestsInFlight: number;
+  /** Bytes held for clients: requests in flight, replies queued or not yet written. */
+  readonly clientBufferBytes: number;
 }
 
 /** Implemented by the node (an adapter over its internals); read on every request. */

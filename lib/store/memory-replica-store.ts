@@ -49,9 +49,10 @@ export class MemoryReplicaStore implements ReplicaStorage {
     return summarize(this.state(partition));
   }
 
-  get(key: string): DataRow | undefined {
-    const partition = this.partitionOfKey.get(key);
-    return partition === undefined ? undefined : this.state(partition).rows.get(key);
+  get(partition: number, key: string): DataRow | undefined {
+    return this.partitionOfKey.get(key) === partition
+      ? this.state(partition).rows.get(key)
+      : undefined;
   }
 
   changesAfter(partition: number, afterSeq: number, limit: number): AppliedChange[] {
@@ -60,10 +61,29 @@ export class MemoryReplicaStore implements ReplicaStorage {
     return s.log.slice(from, from + limit).map((l) => l.change);
   }
 
+  keyChangesAfter(
+    partition: number,
+    key: string,
+    afterSeq: number,
+    limit: number,
+  ): AppliedChange[] {
+    const out: AppliedChange[] = [];
+    for (const { change } of this.state(partition).log) {
+      if (out.length >= limit) break;
+      if (change.seq > afterSeq && change.key === key) out.push(change);
+    }
+    return out;
+  }
+
   rowsAfter(partition: number, afterKey: string, limit: number): DataRow[] {
     const rows = [...this.state(partition).rows.values()].filter((r) => r.key > afterKey);
     rows.sort((a, b) => (a.key < b.key ? -1 : 1));
     return rows.slice(0, limit);
+  }
+
+  expiringAfter(partition: number, afterKey: string, limit: number): DataRow[] {
+    const rows = this.rowsAfter(partition, afterKey, Number.MAX_SAFE_INTEGER);
+    return rows.filter((r) => r.expiresAt !== undefined).slice(0, limit);
   }
 
   changeByWriter(partition: number, writer: string): AppliedChange | undefined {
@@ -165,7 +185,7 @@ export function statusOf(existed: boolean, isSet: boolean): ChangeStatus {
 }
 
 function rowOf(partition: number, change: ChangeRecord, value: string): DataRow {
-  return {
+  const row = {
     key: change.key,
     partition,
     seq: change.seq,
@@ -173,6 +193,7 @@ function rowOf(partition: number, change: ChangeRecord, value: string): DataRow 
     value,
     writer: change.writer,
   };
+  return change.expiresAt === undefined ? row : { ...row, expiresAt: change.expiresAt };
 }
 
 function applyWrite(s: PartitionState, write: Exclude<ReplicaWrite, { type: "append" }>): void {

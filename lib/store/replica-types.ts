@@ -27,6 +27,11 @@ export interface ChangeRecord {
    * the first attempt's outcome; null when the client gave none.
    */
   readonly writer: string | null;
+  /**
+   * When the key expires, in ms of the cluster clock (lib/cluster/cluster-clock.ts); absent for
+   * a key without a TTL and for deletes.
+   */
+  readonly expiresAt?: number;
 }
 
 export type ChangeStatus = "created" | "updated" | "deleted" | "not_found";
@@ -44,6 +49,8 @@ export interface DataRow {
   readonly epoch: number;
   readonly value: string;
   readonly writer: string | null;
+  /** When the key expires, in cluster-clock ms; absent when it has no TTL. */
+  readonly expiresAt?: number;
 }
 
 /** Where the first epoch of the retained log begins. */
@@ -93,11 +100,17 @@ export interface CommitOutcome {
 export interface ReplicaStorage {
   fencedEpoch(partition: number): number;
   summary(partition: number): LogSummary;
-  get(key: string): DataRow | undefined;
+  /** The row of `key`, kept in `partition` (the key's partition under placement). */
+  get(partition: number, key: string): DataRow | undefined;
   /** Retained changes of `partition` with seq > afterSeq, ascending, at most `limit`. */
   changesAfter(partition: number, afterSeq: number, limit: number): AppliedChange[];
+  /** Retained changes of `key` (in `partition`) with seq > afterSeq, ascending, at most `limit`
+   * (WATCH since). */
+  keyChangesAfter(partition: number, key: string, afterSeq: number, limit: number): AppliedChange[];
   /** Rows of `partition` with key > afterKey ("" = from the start), in key order. */
   rowsAfter(partition: number, afterKey: string, limit: number): DataRow[];
+  /** The same, for rows with a TTL (`expiresAt`) only: what a new leader must expire. */
+  expiringAfter(partition: number, afterKey: string, limit: number): DataRow[];
   /** The latest retained change of `partition` made by `writer`, if any (retry answers). */
   changeByWriter(partition: number, writer: string): AppliedChange | undefined;
   countRows(partition: number): number;

@@ -6,7 +6,7 @@ import type { Database } from "bun:sqlite";
 import { assert, StorageError } from "../util/errors.ts";
 
 /** The schema this code writes. Stored in `PRAGMA user_version`; 0 means a new, empty file. */
-export const schemaVersion = 3;
+export const schemaVersion = 5;
 
 export interface ConnectionOptions {
   /** How long a write waits for a lock another connection holds before failing with STORAGE. */
@@ -106,6 +106,42 @@ const migrations: readonly string[] = [
     conf_state TEXT NOT NULL,
     data TEXT NOT NULL
   ) STRICT;
+  `,
+  // Expiring keys: a row's and a change's expiry in cluster-clock ms (NULL: no TTL), and the
+  // before-image's, so a truncation restores it. The partial index lists only rows with a TTL,
+  // which is what a new leader reads to take over their expiry.
+  `
+  ALTER TABLE kv ADD COLUMN expires_at INTEGER;
+  ALTER TABLE changes ADD COLUMN expires_at INTEGER;
+  ALTER TABLE changes ADD COLUMN before_expires_at INTEGER;
+  CREATE INDEX kv_expiring ON kv (partition, key) WHERE expires_at IS NOT NULL;
+  `,
+  // kv loses its key index: rows are found by (partition, key), the partition being a function of
+  // the key, so the partition index alone (now unique) finds them. A new row is appended at the
+  // table's rowid end, so a change dirties one random index page instead of two. (A WITHOUT ROWID
+  // table keyed by the key dirtied more: a random leaf holding a dozen whole rows per change.)
+  // Rows are copied inside the migration's transaction: a crash leaves the old table and version.
+  // The retry index is keyed by the writer alone ("<client uuid>/<counter>"): one client's
+  // changes extend one run of the index rather than one run in each partition, so a batch of
+  // changes dirties a page per client there instead of a page per change.
+  `
+  CREATE TABLE kv_rows (
+    key TEXT NOT NULL,
+    partition INTEGER NOT NULL CHECK (partition >= 0),
+    seq INTEGER NOT NULL CHECK (seq >= 1),
+    epoch INTEGER NOT NULL CHECK (epoch >= 1),
+    value TEXT NOT NULL,
+    writer TEXT,
+    expires_at INTEGER
+  ) STRICT;
+  INSERT INTO kv_rows (key, partition, seq, epoch, value, writer, expires_at)
+    SELECT key, partition, seq, epoch, value, writer, expires_at FROM kv ORDER BY partition, key;
+  DROP TABLE kv;
+  ALTER TABLE kv_rows RENAME TO kv;
+  CREATE UNIQUE INDEX kv_by_partition ON kv (partition, key);
+  CREATE INDEX kv_expiring ON kv (partition, key) WHERE expires_at IS NOT NULL;
+  DROP INDEX changes_by_writer;
+  CREATE INDEX changes_by_writer ON changes (writer) WHERE writer IS NOT NULL;
   `,
 ];
 

@@ -29,6 +29,18 @@ interface ChangeRow {
   value: string | null;
   writer: string | null;
   status: string;
+  expiresAt: number | null;
+}
+
+/** A kv row as sqlite returns it: `expiresAt` is NULL for a key without a TTL. */
+interface KvRow {
+  key: string;
+  partition: number;
+  seq: number;
+  epoch: number;
+  value: string;
+  writer: string | null;
+  expiresAt: number | null;
 }
 
 interface UndoRow {
@@ -38,6 +50,7 @@ interface UndoRow {
   before_epoch: number | null;
   before_value: string | null;
   before_writer: string | null;
+  before_expires_at: number | null;
 }
 
 interface PartitionRow {
@@ -57,44 +70,65 @@ type ChangeInsert = [
   ...[partition: number, seq: number, epoch: number, key: string],
   ...[value: string | null, writer: string | null, status: string],
   ...[seq: number | null, epoch: number | null, value: string | null, writer: string | null],
+  ...[expiresAt: number | null, beforeExpiresAt: number | null],
 ];
 
-const changeColumns = "seq, epoch, key, value, writer, status";
+type RowUpsert = [
+  ...[key: string, partition: number, seq: number, epoch: number, value: string],
+  ...[writer: string | null, expiresAt: number | null],
+];
+
+const changeColumns = "seq, epoch, key, value, writer, status, expires_at AS expiresAt";
+const kvColumns = "key, partition, seq, epoch, value, writer, expires_at AS expiresAt";
 
 function prepare(db: Database) {
   return {
-    getRow: db.prepare<DataRow, [string]>(
-      "SELECT key, partition, seq, epoch, value, writer FROM kv WHERE key = ?",
+    getRow: db.prepare<KvRow, [number, string]>(
+      `SELECT ${kvColumns} FROM kv WHERE partition = ?1 AND key = ?2`,
     ),
-    upsertRow: db.prepare<null, [string, number, number, number, string, string | null]>(
-      `INSERT INTO kv (key, partition, seq, epoch, value, writer) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-       ON CONFLICT (key) DO UPDATE SET seq = excluded.seq, epoch = excluded.epoch,
-         value = excluded.value, writer = excluded.writer`,
+    upsertRow: db.prepare<null, RowUpsert>(
+      `INSERT INTO kv (key, partition, seq, epoch, value, writer, expires_at)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+       ON CONFLICT (partition, key) DO UPDATE SET seq = excluded.seq, epoch = excluded.epoch,
+         value = excluded.value, writer = excluded.writer, expires_at = excluded.expires_at`,
     ),
-    deleteRow: db.prepare<null, [string]>("DELETE FROM kv WHERE key = ?"),
-    rowsAfter: db.prepare<DataRow, [number, string, number]>(
-      `SELECT key, partition, seq, epoch, value, writer FROM kv
+    deleteRow: db.prepare<null, [number, string]>(
+      "DELETE FROM kv WHERE partition = ?1 AND key = ?2",
+    ),
+    rowsAfter: db.prepare<KvRow, [number, string, number]>(
+      `SELECT ${kvColumns} FROM kv
        WHERE partition = ?1 AND key > ?2 ORDER BY key LIMIT ?3`,
+    ),
+    expiringAfter: db.prepare<KvRow, [number, string, number]>(
+      `SELECT ${kvColumns} FROM kv
+       WHERE partition = ?1 AND key > ?2 AND expires_at IS NOT NULL ORDER BY key LIMIT ?3`,
     ),
     countRows: db.prepare<{ n: number }, [number]>(
       "SELECT count(*) AS n FROM kv WHERE partition = ?",
     ),
     insertChange: db.prepare<null, ChangeInsert>(
       `INSERT INTO changes (partition, seq, epoch, key, value, writer, status,
-         before_seq, before_epoch, before_value, before_writer)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)`,
+         before_seq, before_epoch, before_value, before_writer, expires_at, before_expires_at)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)`,
     ),
     changesAfter: db.prepare<ChangeRow, [number, number, number]>(
       `SELECT ${changeColumns} FROM changes WHERE partition = ?1 AND seq > ?2
        ORDER BY seq LIMIT ?3`,
     ),
+    // The (partition, seq) key bounds the walk to the partition's retained log (10,000 changes
+    // or so); an index on key would cost every write for a read that is rare.
+    keyChangesAfter: db.prepare<ChangeRow, [number, string, number, number]>(
+      `SELECT ${changeColumns} FROM changes WHERE partition = ?1 AND seq > ?3 AND key = ?2
+       ORDER BY seq LIMIT ?4`,
+    ),
     changeByWriter: db.prepare<ChangeRow, [number, string]>(
-      `SELECT ${changeColumns} FROM changes WHERE partition = ?1 AND writer = ?2
-       ORDER BY seq DESC LIMIT 1`,
+      // The writer index, not the log's (partition, seq) order, which would scan the partition.
+      `SELECT ${changeColumns} FROM changes INDEXED BY changes_by_writer
+       WHERE writer = ?2 AND partition = ?1 ORDER BY seq DESC LIMIT 1`,
     ),
     undoAfter: db.prepare<UndoRow, [number, number]>(
-      `SELECT seq, key, before_seq, before_epoch, before_value, before_writer FROM changes
-       WHERE partition = ?1 AND seq > ?2 ORDER BY seq DESC`,
+      `SELECT seq, key, before_seq, before_epoch, before_value, before_writer, before_expires_at
+       FROM changes WHERE partition = ?1 AND seq > ?2 ORDER BY seq DESC`,
     ),
     deleteChangesAfter: db.prepare<null, [number, number]>(
       "DELETE FROM changes WHERE partition = ?1 AND seq > ?2",
@@ -170,8 +204,9 @@ export class SqliteReplicaStore implements ReplicaStorage {
     return this.cached(partition).summary;
   }
 
-  get(key: string): DataRow | undefined {
-    return this.guard("get", () => this.statements.getRow.get(key)) ?? undefined;
+  get(partition: number, key: string): DataRow | undefined {
+    const row = this.guard("get", () => this.statements.getRow.get(partition, key));
+    return row === null ? undefined : dataRowOf(row);
   }
 
   changesAfter(partition: number, afterSeq: number, limit: number): AppliedChange[] {
@@ -180,8 +215,27 @@ export class SqliteReplicaStore implements ReplicaStorage {
     ).map(changeFromRow);
   }
 
+  keyChangesAfter(
+    partition: number,
+    key: string,
+    afterSeq: number,
+    limit: number,
+  ): AppliedChange[] {
+    return this.guard("keyChangesAfter", () =>
+      this.statements.keyChangesAfter.all(partition, key, afterSeq, limit),
+    ).map(changeFromRow);
+  }
+
   rowsAfter(partition: number, afterKey: string, limit: number): DataRow[] {
-    return this.guard("rowsAfter", () => this.statements.rowsAfter.all(partition, afterKey, limit));
+    return this.guard("rowsAfter", () =>
+      this.statements.rowsAfter.all(partition, afterKey, limit),
+    ).map(dataRowOf);
+  }
+
+  expiringAfter(partition: number, afterKey: string, limit: number): DataRow[] {
+    return this.guard("expiringAfter", () =>
+      this.statements.expiringAfter.all(partition, afterKey, limit),
+    ).map(dataRowOf);
   }
 
   changeByWriter(partition: number, writer: string): AppliedChange | undefined {
@@ -270,7 +324,7 @@ export class SqliteReplicaStore implements ReplicaStorage {
       const { last } = state.summary;
       assert(change.seq === last.seq + 1, `append seq ${change.seq} after ${last.seq}`);
       assert(change.epoch >= last.epoch, `append epoch ${change.epoch} below ${last.epoch}`);
-      const before = this.statements.getRow.get(change.key);
+      const before = this.statements.getRow.get(partition, change.key);
       const status = statusOf(before !== null, change.value !== null);
       this.statements.insertChange.run(
         partition,
@@ -284,8 +338,10 @@ export class SqliteReplicaStore implements ReplicaStorage {
         before?.epoch ?? null,
         before?.value ?? null,
         before?.writer ?? null,
+        change.expiresAt ?? null,
+        before?.expiresAt ?? null,
       );
-      if (change.value === null) this.statements.deleteRow.run(change.key);
+      if (change.value === null) this.statements.deleteRow.run(partition, change.key);
       else {
         this.statements.upsertRow.run(
           change.key,
@@ -294,6 +350,7 @@ export class SqliteReplicaStore implements ReplicaStorage {
           change.epoch,
           change.value,
           change.writer,
+          change.expiresAt ?? null,
         );
       }
       statuses.push(status);
@@ -312,7 +369,7 @@ export class SqliteReplicaStore implements ReplicaStorage {
       case "truncate": {
         assert(write.afterSeq >= state.summary.base.seq, `truncate below the base of ${p}`);
         for (const undo of s.undoAfter.all(p, write.afterSeq)) {
-          if (undo.before_seq === null || undo.before_value === null) s.deleteRow.run(undo.key);
+          if (undo.before_seq === null || undo.before_value === null) s.deleteRow.run(p, undo.key);
           else {
             s.upsertRow.run(
               undo.key,
@@ -321,6 +378,7 @@ export class SqliteReplicaStore implements ReplicaStorage {
               undo.before_epoch ?? 0,
               undo.before_value,
               undo.before_writer,
+              undo.before_expires_at,
             );
           }
         }
@@ -346,7 +404,8 @@ export class SqliteReplicaStore implements ReplicaStorage {
       case "copy-rows":
         assert(state.summary.isCopying, `copy rows into ${p} with no copy running`);
         for (const row of write.rows) {
-          s.upsertRow.run(row.key, p, row.seq, row.epoch, row.value, row.writer);
+          const expiresAt = row.expiresAt ?? null;
+          s.upsertRow.run(row.key, p, row.seq, row.epoch, row.value, row.writer, expiresAt);
         }
         return;
       case "copy-end":
@@ -399,5 +458,14 @@ function withLast(summary: LogSummary, last: LogPosition): LogSummary {
 
 function changeFromRow(row: ChangeRow): AppliedChange {
   const status = row.status as ChangeStatus;
-  return { seq: row.seq, epoch: row.epoch, key: row.key, value: row.value, writer: row.writer, status };
+  const { seq, epoch, key, value, writer } = row;
+  const change = { seq, epoch, key, value, writer, status };
+  return row.expiresAt === null ? change : { ...change, expiresAt: row.expiresAt };
+}
+
+// A key without a TTL has no `expiresAt` at all (the field is optional on the wire too).
+function dataRowOf(row: KvRow): DataRow {
+  const { key, partition, seq, epoch, value, writer } = row;
+  const out = { key, partition, seq, epoch, value, writer };
+  return row.expiresAt === null ? out : { ...out, expiresAt: row.expiresAt };
 }

@@ -2,7 +2,8 @@
 // codes never go over the wire.
 
 export type WireErrorCode =
-  "NOT_LEADER" | "INVALID_KEY" | "BAD_REQUEST" | "UNAVAILABLE" | "TIMEOUT";
+  | "NOT_LEADER" | "INVALID_KEY" | "BAD_REQUEST" | "UNAVAILABLE" | "TIMEOUT" | "CONFLICT"
+  | "COMPACTED";
 export type InternalErrorCode =
   "ZMTP_PROTOCOL" | "STORAGE" | "CONFIG" | "CLOSED" | "HWM" | "CANCELLED";
 export type ErrorCode = WireErrorCode | InternalErrorCode;
@@ -14,6 +15,17 @@ export class KvError extends Error {
     super(message, options);
     this.code = code;
     this.name = "KvError";
+  }
+}
+
+/** A compare-and-set found the key at another version: nothing was written. */
+export class ConflictError extends KvError {
+  /** The key's version when the write was refused; 0 when the key was absent. */
+  readonly version: number;
+  constructor(message: string, version: number) {
+    super("CONFLICT", message);
+    this.name = "ConflictError";
+    this.version = version;
   }
 }
 

@@ -204,33 +204,74 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
+/**
+ * A decoded frame. `skippedBytes` is set on a message frame the decoder read past (its declared
+ * size was over frameBytesMax but within skipBytesMax): `body` then holds only an excerpt, the
+ * first and last EXCERPT_BYTES of the frame joined.
+ */
 export type DecodedFrame =
-  { kind: "frame"; body: Uint8Array; more: boolean } | { kind: "command"; body: Uint8Array };
+  | { kind: "frame"; body: Uint8Array; more: boolean; skippedBytes?: number }
+  | { kind: "command"; body: Uint8Array };
+
+/** Bytes kept from each end of a frame the decoder reads past. */
+export const EXCERPT_BYTES = 1024;
+
+/** The part of a long frame kept when it is read past: its first and last EXCERPT_BYTES. */
+export function excerptOf(body: Uint8Array): Uint8Array {
+  if (body.length <= 2 * EXCERPT_BYTES) return body;
+  return concatBytes([
+    body.subarray(0, EXCERPT_BYTES),
+    body.subarray(body.length - EXCERPT_BYTES),
+  ]);
+}
+
+/** A frame being read past: bytes still to come, and the excerpt kept so far. */
+interface Skip {
+  size: number;
+  more: boolean;
+  remaining: number;
+  head: Uint8Array;
+  headBytes: number;
+  tail: Uint8Array;
+  tailBytes: number;
+}
 
 /**
  * Incremental frame decoder. `push` returns every frame completed by the chunk, or a
  * ZmtpProtocolError, after which the connection must be closed. A declared size above
- * `frameBytesMax` is refused before anything is allocated. Chunks are only joined once enough
- * bytes for the next frame have arrived, so a large frame costs one copy, not one per chunk.
+ * `frameBytesMax` is refused before anything is allocated, unless it is a message frame within
+ * `skipBytesMax`: such a frame is read past as it streams, keeping only an excerpt, so a peer
+ * can be told its message was too large without the node ever holding it. Chunks are only
+ * joined once enough bytes for the next frame have arrived, so a large frame costs one copy,
+ * not one per chunk.
  */
 export class FrameDecoder {
   private chunks: Uint8Array[] = [];
   private pending = 0;
   private needed = 2;
+  private skip: Skip | null = null;
   private readonly frameBytesMax: number;
+  private readonly skipBytesMax: number;
 
-  constructor(frameBytesMax: number) {
+  constructor(frameBytesMax: number, skipBytesMax = frameBytesMax) {
     this.frameBytesMax = frameBytesMax;
+    this.skipBytesMax = Math.max(frameBytesMax, skipBytesMax);
   }
 
   push(chunk: Uint8Array): DecodedFrame[] | ZmtpProtocolError {
     if (chunk.length === 0) return [];
-    this.chunks.push(chunk);
-    this.pending += chunk.length;
-    if (this.pending < this.needed) return [];
+    const frames: DecodedFrame[] = [];
+    let input = chunk;
+    if (this.skip !== null) {
+      const used = this.skipInto(this.skip, input, frames);
+      if (used === input.length) return frames;
+      input = input.subarray(used);
+    }
+    this.chunks.push(input);
+    this.pending += input.length;
+    if (this.pending < this.needed) return frames;
     const data =
       this.chunks.length === 1 ? (this.chunks[0] as Uint8Array) : concatBytes(this.chunks);
-    const frames: DecodedFrame[] = [];
     let at = 0;
     this.needed = 2;
     while (data.length - at >= 2) {
@@ -247,10 +288,10 @@ export class FrameDecoder {
         }
         const view = new DataView(data.buffer, data.byteOffset + at + 1, 8);
         const declared = view.getBigUint64(0);
-        if (declared > BigInt(this.frameBytesMax)) {
-          return new ZmtpProtocolError(
-            `frame of ${declared} bytes exceeds the limit of ${this.frameBytesMax}`,
-          );
+        const isSkippable = (flags & FLAG_COMMAND) === 0 && declared <= BigInt(this.skipBytesMax);
+        if (declared > BigInt(this.frameBytesMax) && !isSkippable) {
+          const limit = (flags & FLAG_COMMAND) === 0 ? this.skipBytesMax : this.frameBytesMax;
+          return new ZmtpProtocolError(`frame of ${declared} bytes exceeds the limit of ${limit}`);
         }
         size = Number(declared);
         headerBytes = 9;
@@ -263,11 +304,19 @@ export class FrameDecoder {
           );
         }
       }
-      if (data.length - at - headerBytes < size) {
+      const start = at + headerBytes;
+      if (size > this.frameBytesMax) {
+        // Read past it: nothing of it is held but the excerpt.
+        const skip = newSkip(size, (flags & FLAG_MORE) !== 0);
+        this.skip = skip;
+        at = start + this.skipInto(skip, data.subarray(start), frames);
+        if (this.skip !== null) break;
+        continue;
+      }
+      if (data.length - start < size) {
         this.needed = headerBytes + size;
         break;
       }
-      const start = at + headerBytes;
       // Copy so a frame handed to the application does not pin the whole read buffer.
       const body = data.slice(start, start + size);
       at = start + size;
@@ -284,4 +333,46 @@ export class FrameDecoder {
   get pendingBytes(): number {
     return this.pending;
   }
+
+  /** Consumes up to the rest of the skipped frame from `data`; returns the bytes used. */
+  private skipInto(skip: Skip, data: Uint8Array, frames: DecodedFrame[]): number {
+    const used = Math.min(skip.remaining, data.length);
+    const part = data.subarray(0, used);
+    const toHead = Math.min(EXCERPT_BYTES - skip.headBytes, part.length);
+    skip.head.set(part.subarray(0, toHead), skip.headBytes);
+    skip.headBytes += toHead;
+    // The tail is the last EXCERPT_BYTES after the head; it is kept in a sliding window.
+    const rest = part.subarray(toHead);
+    if (rest.length >= EXCERPT_BYTES) {
+      skip.tail.set(rest.subarray(rest.length - EXCERPT_BYTES));
+      skip.tailBytes = EXCERPT_BYTES;
+    } else if (rest.length > 0) {
+      const keep = Math.min(skip.tailBytes, EXCERPT_BYTES - rest.length);
+      skip.tail.copyWithin(0, skip.tailBytes - keep, skip.tailBytes);
+      skip.tail.set(rest, keep);
+      skip.tailBytes = keep + rest.length;
+    }
+    skip.remaining -= used;
+    if (skip.remaining === 0) {
+      const body = concatBytes([
+        skip.head.subarray(0, skip.headBytes),
+        skip.tail.subarray(0, skip.tailBytes),
+      ]);
+      frames.push({ kind: "frame", body, more: skip.more, skippedBytes: skip.size });
+      this.skip = null;
+    }
+    return used;
+  }
+}
+
+function newSkip(size: number, more: boolean): Skip {
+  return {
+    size,
+    more,
+    remaining: size,
+    head: new Uint8Array(EXCERPT_BYTES),
+    headBytes: 0,
+    tail: new Uint8Array(EXCERPT_BYTES),
+    tailBytes: 0,
+  };
 }

@@ -3,15 +3,25 @@
 // It knows nothing of socket semantics; it reports to its owner.
 import type { Socket } from "bun";
 import type { ZmtpProtocolError } from "../util/errors.ts";
-import { type CurveSecurity, encodePing, type PeerInfo, Session } from "./session.ts";
+import {
+  type CurveSecurity,
+  encodePing,
+  encodePong,
+  type Oversized,
+  type PeerInfo,
+  Session,
+} from "./session.ts";
 import type { SocketType } from "./socket-types.ts";
 
 export interface ConnectionOwner {
   onReady(conn: Connection): void;
-  onMessage(conn: Connection, frames: Uint8Array[]): void;
+  /** `oversized`: the message was over the limit and read past (Session's Oversized). */
+  onMessage(conn: Connection, frames: Uint8Array[], oversized?: Oversized): void;
   onSubscription(conn: Connection, prefix: Uint8Array, isSubscribe: boolean): void;
   /** Room in the write buffer again after back-pressure. */
   onWritable(conn: Connection): void;
+  /** The write buffer grew or shrank by `delta` bytes (for socket-wide byte limits). */
+  onBacklogChange(conn: Connection, delta: number): void;
   onClose(conn: Connection, reason: CloseReason): void;
 }
 
@@ -20,13 +30,30 @@ export type CloseReason =
   | { kind: "local" }
   | { kind: "protocol"; error: ZmtpProtocolError }
   | { kind: "handshake-timeout" }
-  | { kind: "heartbeat-timeout" };
+  | { kind: "heartbeat-timeout" }
+  | { kind: "idle-timeout" }
+  | { kind: "lagging" };
+
+/** Why reading from a connection is paused; it resumes when no reason is left. */
+export type PauseReason = "inbox" | "admission" | "turn";
+const pauseBits: Record<PauseReason, number> = { inbox: 1, admission: 2, turn: 4 };
+/**
+ * Bytes one connection may hand in before it yields the event loop for a turn: a peer that
+ * floods (PINGs, requests) must not keep the node from its timers and other peers.
+ */
+const TURN_BYTES_MAX = 64 * 1024;
+/** How long a peer we hung up on for a protocol error may keep its side open. */
+const CLOSE_GRACE_MS = 1000;
 
 export interface ConnectionOptions {
   socketType: SocketType;
   identity: Uint8Array;
   maxMessageBytes: number;
+  /** Messages up to this are read past and reported oversized (Session); 0: none. */
+  oversizedBytesMax: number;
   handshakeTimeoutMs: number;
+  /** Close a ready connection that has sent nothing for this long (0 = never). */
+  idleTimeoutMs: number;
   heartbeatIvlMs: number;
   heartbeatTimeoutMs: number;
   /** Where this connection came from, for logs and events. */
@@ -49,8 +76,16 @@ export class Connection {
   private closed = false;
   private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
   private lastReceivedMs = Date.now();
   private peerTtlMs = 0;
+  private pausedBits = 0;
+  private turnBytes = 0;
+  /**
+   * A PONG sits in the write buffer. Then further PINGs go unanswered until the buffer empties:
+   * a peer that pings and never reads must not grow it (one pending PONG proves we are alive).
+   */
+  private isPongBuffered = false;
 
   constructor(socket: BunSocket, owner: ConnectionOwner, options: ConnectionOptions) {
     this.socket = socket;
@@ -61,6 +96,7 @@ export class Connection {
       socketType: options.socketType,
       identity: options.identity,
       maxMessageBytes: options.maxMessageBytes,
+      oversizedBytesMax: options.oversizedBytesMax,
       ...(options.curve === undefined ? {} : { curve: options.curve }),
     });
     socket.setNoDelay(true);
@@ -103,6 +139,7 @@ export class Connection {
     }
     this.pending.push(rest.slice());
     this.pendingBytes += rest.length;
+    this.owner.onBacklogChange(this, rest.length);
   }
 
   /** Encoded size of a message on this connection (CURVE boxes every frame). */
@@ -120,31 +157,50 @@ export class Connection {
     this.write(this.session.wrapFrame(frame));
   }
 
-  pause(): void {
-    if (!this.closed) this.socket.pause();
+  /** Stops reading from the peer (TCP back-pressure) until every reason is lifted. */
+  pause(reason: PauseReason = "inbox"): void {
+    const before = this.pausedBits;
+    this.pausedBits |= pauseBits[reason];
+    if (before === 0 && !this.closed) this.socket.pause();
   }
 
-  resume(): void {
-    if (!this.closed) this.socket.resume();
+  resume(reason: PauseReason = "inbox"): void {
+    if (this.pausedBits === 0) return;
+    this.pausedBits &= ~pauseBits[reason];
+    if (this.pausedBits === 0 && !this.closed) this.socket.resume();
   }
 
   onData(chunk: Uint8Array): void {
     if (this.closed) return;
     this.lastReceivedMs = Date.now();
+    this.turnBytes += chunk.length;
+    if (this.turnBytes >= TURN_BYTES_MAX && (this.pausedBits & pauseBits.turn) === 0) {
+      this.pause("turn");
+      setImmediate(() => {
+        this.turnBytes = 0;
+        this.resume("turn");
+      });
+    }
     for (const event of this.session.push(chunk)) {
       if (this.closed) return;
       switch (event.type) {
         case "send":
           this.write(event.bytes);
           break;
+        case "pong":
+          if (this.isPongBuffered) break;
+          this.writeFrame(encodePong(event.context));
+          this.isPongBuffered = this.pendingBytes > 0;
+          break;
         case "ready":
           clearTimeout(this.handshakeTimer);
           this.peer = event.peer;
           this.startHeartbeats();
+          this.armIdleTimer();
           this.owner.onReady(this);
           break;
         case "message":
-          this.owner.onMessage(this, event.frames);
+          this.owner.onMessage(this, event.frames, event.oversized);
           break;
         case "subscribe":
         case "cancel":
@@ -166,13 +222,17 @@ export class Connection {
       const head = this.pending[0] as Uint8Array;
       const n = this.socket.write(head);
       if (n < 0) return;
-      this.pendingBytes -= Math.max(0, n);
+      if (n > 0) {
+        this.pendingBytes -= n;
+        this.owner.onBacklogChange(this, -n);
+      }
       if (n < head.length) {
         this.pending[0] = head.subarray(n);
         return;
       }
       this.pending.shift();
     }
+    this.isPongBuffered = false;
     if (!this.closed) this.owner.onWritable(this);
   }
 
@@ -186,10 +246,24 @@ export class Connection {
     this.closed = true;
     clearTimeout(this.handshakeTimer);
     clearInterval(this.heartbeatTimer);
+    clearTimeout(this.idleTimer);
     this.pending = [];
+    if (this.pendingBytes > 0) this.owner.onBacklogChange(this, -this.pendingBytes);
     this.pendingBytes = 0;
-    if (reason.kind !== "peer-closed") this.socket.end();
+    // A peer that went silent may never read our FIN: reset it, so its descriptor is freed now.
+    // A local close ends gracefully, and so does a protocol error (an ERROR command may be on
+    // its way), but a peer that does not close its side in time is reset then.
+    if (reason.kind === "local") this.socket.end();
+    else if (reason.kind === "protocol") this.endThenReset();
+    else if (reason.kind !== "peer-closed") this.socket.terminate();
     this.owner.onClose(this, reason);
+  }
+
+  private endThenReset(): void {
+    const socket = this.socket;
+    socket.end();
+    // Resetting a socket that closed meanwhile does nothing.
+    setTimeout(() => socket.terminate(), CLOSE_GRACE_MS).unref();
   }
 
   /**
@@ -210,8 +284,25 @@ export class Connection {
         this.close({ kind: "heartbeat-timeout" });
         return;
       }
-      if (ivl > 0) this.writeFrame(encodePing(ivl + (this.options.heartbeatTimeoutMs || ivl)));
+      // A peer that does not read our writes gets no more PINGs until it does.
+      if (ivl > 0 && this.pendingBytes === 0) {
+        this.writeFrame(encodePing(ivl + (this.options.heartbeatTimeoutMs || ivl)));
+      }
     }, tickMs);
+  }
+
+  /**
+   * One timeout per connection, re-armed for the remainder when it fires early: cheaper than
+   * re-arming on every chunk received.
+   */
+  private armIdleTimer(): void {
+    const idleMs = this.options.idleTimeoutMs;
+    if (idleMs <= 0 || this.closed) return;
+    const dueMs = this.lastReceivedMs + idleMs - Date.now();
+    this.idleTimer = setTimeout(() => {
+      if (Date.now() - this.lastReceivedMs >= idleMs) this.close({ kind: "idle-timeout" });
+      else this.armIdleTimer();
+    }, Math.max(dueMs, 1));
   }
 }
 
@@ -227,5 +318,9 @@ export function describeClose(reason: CloseReason): string {
       return "handshake did not complete in time";
     case "heartbeat-timeout":
       return "peer went silent (heartbeat timeout)";
+    case "idle-timeout":
+      return "peer sent nothing for the idle timeout";
+    case "lagging":
+      return "subscriber fell behind a feed it must not miss";
   }
 }

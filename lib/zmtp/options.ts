@@ -28,10 +28,47 @@ export interface SocketOptions {
   routingId?: Uint8Array | string;
   /** Outgoing queue bound per peer, in whole messages (libzmq ZMQ_SNDHWM). */
   sendHwm?: number;
+  /**
+   * Outgoing bound per peer in bytes: queued messages plus the connection's unsent write
+   * buffer (plus, on a ROUTER serving requests, the requests in flight). Checked before a
+   * message is added, so one message may overshoot it; messages up to SMALL_MESSAGE_BYTES are
+   * exempt. Over it PUB drops, DEALER waits, ROUTER drops (or refuses, see Router.answer).
+   */
+  sendHwmBytes?: number;
+  /** The same bound for all peers of the socket together. */
+  sendBytesMax?: number;
   /** Incoming queue bound for the socket, in whole messages; reading pauses above it. */
   receiveHwm?: number;
   /** Largest message accepted from a peer, in bytes (all frames); larger closes the connection. */
   maxMessageBytes?: number;
+  /**
+   * A message above maxMessageBytes but at most this is read past as it streams (only
+   * excerpts are kept) and handed to the socket type as oversized; a ROUTER delivers it so the
+   * application can answer (Router.oversizeOf), other types close the connection. Above it,
+   * and when this is not above maxMessageBytes, the connection is closed.
+   */
+  oversizedBytesMax?: number;
+  /** Accepted connections open at once, handshaking or not; more are closed on arrival. */
+  connectionsMax?: number;
+  /** Close a connection that has sent nothing at all for this long (0 = never). */
+  idleTimeoutMs?: number;
+  /**
+   * ROUTER serving requests, one answer each (Router.answer): requests delivered and not yet
+   * answered, per peer and in total. A request over either cap, or arriving while its peer or
+   * the socket is over its byte limit, waits and reading from that peer pauses.
+   */
+  requestsInFlightMax?: number;
+  requestsInFlightTotalMax?: number;
+  /** PUB: distinct prefixes one subscriber may hold; further SUBSCRIBEs are ignored. */
+  subscriptionsMax?: number;
+  /** PUB: a SUBSCRIBE with a longer prefix is ignored. */
+  subscriptionBytesMax?: number;
+  /**
+   * PUB: topic prefixes a subscriber must never silently miss. A subscriber with no room for
+   * such a message is disconnected instead (its SUB reconnects, and the disconnect tells it a
+   * gap may have opened); other messages are dropped as ZeroMQ's PUB does.
+   */
+  gaplessTopics?: readonly Uint8Array[];
   /** Greeting + READY must complete within this, or the connection is closed. */
   handshakeTimeoutMs?: number;
   /** First reconnect wait; a random 0..ivl jitter is added. */
@@ -61,8 +98,18 @@ export type ResolvedOptions = Required<Omit<SocketOptions, "routingId" | "logger
 
 export const socketDefaults = {
   sendHwm: 1000,
+  sendHwmBytes: Number.POSITIVE_INFINITY,
+  sendBytesMax: Number.POSITIVE_INFINITY,
   receiveHwm: 1000,
   maxMessageBytes: 64 * 1024 * 1024,
+  oversizedBytesMax: 0,
+  connectionsMax: Number.POSITIVE_INFINITY,
+  idleTimeoutMs: 0,
+  requestsInFlightMax: Number.POSITIVE_INFINITY,
+  requestsInFlightTotalMax: Number.POSITIVE_INFINITY,
+  subscriptionsMax: Number.POSITIVE_INFINITY,
+  subscriptionBytesMax: Number.POSITIVE_INFINITY,
+  gaplessTopics: [],
   handshakeTimeoutMs: 30_000,
   reconnectIvlMs: 100,
   reconnectIvlMaxMs: 3_200,

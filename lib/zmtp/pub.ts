@@ -1,8 +1,9 @@
 // PUB (RFC 29): filters by topic prefix here, at the publisher, per subscriber connection.
 // Never blocks and never reports an error: a subscriber whose queue is full, or that has not
-// subscribed yet, simply misses the message.
+// subscribed yet, simply misses the message; for a gapless topic (options.gaplessTopics) a full
+// subscriber is disconnected instead, so it learns that it missed something.
 import type { Connection } from "./connection.ts";
-import { type FrameInput, type Pipe, SocketBase } from "./socket-base.ts";
+import { type FrameInput, messageBodyBytes, type Pipe, SocketBase } from "./socket-base.ts";
 import type { SocketType } from "./socket-types.ts";
 
 function startsWith(frame: Uint8Array, prefix: Uint8Array): boolean {
@@ -22,10 +23,18 @@ export class Publisher extends SocketBase {
     this.assertOpen();
     const message = this.toMessage(frames);
     const topic = message[0] as Uint8Array;
+    const bytes = messageBodyBytes(message);
+    const isGapless = this.options.gaplessTopics.some((prefix) => startsWith(topic, prefix));
+    const lagging: Connection[] = [];
     for (const pipe of this.pipes) {
-      if (pipe.conn === null || !pipe.conn.isReady || !pipe.hasRoom) continue;
-      if (pipe.subscriptions.some((prefix) => startsWith(topic, prefix))) pipe.push(message);
+      const conn = pipe.conn;
+      if (conn === null || !conn.isReady) continue;
+      if (!pipe.subscriptions.some((prefix) => startsWith(topic, prefix))) continue;
+      if (pipe.hasRoomFor(bytes)) pipe.push(message);
+      else if (isGapless) lagging.push(conn);
     }
+    // Closed after the loop: closing detaches the pipe from the list being walked.
+    for (const conn of lagging) conn.close({ kind: "lagging" });
   }
 
   /** Connected subscribers (for tests and diagnostics). */
@@ -60,7 +69,18 @@ export class Publisher extends SocketBase {
     isSubscribe: boolean,
   ): void {
     const index = pipe.subscriptions.findIndex((p) => sameBytes(p, prefix));
-    if (isSubscribe && index < 0) pipe.subscriptions.push(prefix.slice());
+    if (isSubscribe && index < 0) {
+      // Bounded, so a subscriber cannot make every publish scan a huge list.
+      const { subscriptionsMax, subscriptionBytesMax } = this.options;
+      if (pipe.subscriptions.length >= subscriptionsMax || prefix.length > subscriptionBytesMax) {
+        this.warnOnce("zmtp.subscription_refused", {
+          endpoint: pipe.endpoint,
+          limits: { subscriptionsMax, subscriptionBytesMax },
+        });
+        return;
+      }
+      pipe.subscriptions.push(prefix.slice());
+    }
     if (!isSubscribe && index >= 0) pipe.subscriptions.splice(index, 1);
   }
 }

@@ -14,6 +14,7 @@ import {
   encodeMetadata,
   encodeReady,
   encodedMessageBytes,
+  excerptOf,
   FLAG_COMMAND,
   FLAG_LONG,
   FLAG_MORE,
@@ -59,17 +60,38 @@ export interface CurveSecurity {
 
 export type SessionEvent =
   | { type: "send"; bytes: Uint8Array }
+  /**
+   * A PING to answer with a PONG echoing `context` (encodePong). The shell may skip it while
+   * an earlier PONG is still unsent, so the PONG is only built if it is sent.
+   */
+  | { type: "pong"; context: Uint8Array }
   | { type: "ready"; peer: PeerInfo }
-  | { type: "message"; frames: Uint8Array[] }
+  | { type: "message"; frames: Uint8Array[]; oversized?: Oversized }
   | { type: "subscribe"; prefix: Uint8Array }
   | { type: "cancel"; prefix: Uint8Array }
   | { type: "ping"; ttlMs: number }
   | { type: "error"; error: ZmtpProtocolError };
 
+/**
+ * A message over maxMessageBytes that was read past: its frames hold what fitted under the limit
+ * and then excerpts (codec.excerptOf); `bytes` is the size the peer sent.
+ */
+export interface Oversized {
+  bytes: number;
+  limit: number;
+}
+
 export interface SessionOptions {
   socketType: SocketType;
   identity: Uint8Array;
   maxMessageBytes: number;
+  /**
+   * Messages above maxMessageBytes and up to this are read past and reported as oversized
+   * instead of closing the connection. Absent (or not above maxMessageBytes): they close it.
+   * Under CURVE a single frame above the limit still closes it: a box is only authenticated
+   * whole, so it cannot be read past.
+   */
+  oversizedBytesMax?: number;
   /** Absent: the NULL mechanism. */
   curve?: CurveSecurity;
 }
@@ -98,12 +120,16 @@ export class Session {
   private handshake: CurveHandshake | null = null;
   /** Set once a CURVE handshake completes: every later frame is boxed and opened by it. */
   private codec: CurveCodec | null = null;
+  /** Above maxMessageBytes a message is read past; above this the connection fails. */
+  private readonly messageBytesHardMax: number;
 
   constructor(options: SessionOptions) {
     this.options = options;
     const boxBytes = options.curve === undefined ? 0 : CURVE_FRAME_OVERHEAD;
     const frameBytesMax = Math.max(options.maxMessageBytes + boxBytes, COMMAND_BYTES_MAX);
-    this.decoder = new FrameDecoder(frameBytesMax);
+    this.messageBytesHardMax = Math.max(options.maxMessageBytes, options.oversizedBytesMax ?? 0);
+    const skipBytesMax = options.curve === undefined ? this.messageBytesHardMax : 0;
+    this.decoder = new FrameDecoder(frameBytesMax, skipBytesMax);
   }
 
   /** Our whole greeting, to be written as soon as TCP connects (never wait for the peer's). */
@@ -155,7 +181,7 @@ export class Session {
       } else if (this.state !== "traffic") {
         this.fail(events, new ZmtpProtocolError("message frame before READY"));
       } else {
-        this.onFrame(frame.body, frame.more, events);
+        this.onFrame(frame.body, frame.more, events, frame.skippedBytes);
       }
       if (this.hasFailed) break;
     }
@@ -254,22 +280,31 @@ export class Session {
     return events;
   }
 
-  private onFrame(body: Uint8Array, more: boolean, events: SessionEvent[]): void {
-    this.parts.push(body);
-    this.partsBytes += body.length;
-    if (this.partsBytes > this.options.maxMessageBytes) {
+  private onFrame(
+    body: Uint8Array,
+    more: boolean,
+    events: SessionEvent[],
+    skippedBytes?: number,
+  ): void {
+    this.partsBytes += skippedBytes ?? body.length;
+    const limit = this.options.maxMessageBytes;
+    if (this.partsBytes > this.messageBytesHardMax) {
       this.fail(
         events,
-        new ZmtpProtocolError(`message exceeds the limit of ${this.options.maxMessageBytes} bytes`),
+        new ZmtpProtocolError(`message exceeds the limit of ${this.messageBytesHardMax} bytes`),
       );
       return;
     }
-    if (this.parts.length > FRAMES_PER_MESSAGE_MAX) {
+    if (this.parts.length >= FRAMES_PER_MESSAGE_MAX) {
       this.fail(events, new ZmtpProtocolError(`message has over ${FRAMES_PER_MESSAGE_MAX} frames`));
       return;
     }
+    // Past the limit only excerpts are kept, so an oversized message costs little to report.
+    this.parts.push(this.partsBytes > limit ? excerptOf(body) : body);
     if (more) return;
-    events.push({ type: "message", frames: this.parts });
+    const message: SessionEvent = { type: "message", frames: this.parts };
+    if (this.partsBytes > limit) message.oversized = { bytes: this.partsBytes, limit };
+    events.push(message);
     this.parts = [];
     this.partsBytes = 0;
   }
@@ -303,7 +338,8 @@ export class Session {
         const ttl =
           command.data.length >= 2 ? ((command.data[0] ?? 0) << 8) | (command.data[1] ?? 0) : 0;
         const context = command.data.subarray(2, 2 + PING_CONTEXT_BYTES_MAX);
-        events.push({ type: "send", bytes: this.wrapFrame(encodeCommand("PONG", context)) });
+        // Built and boxed by the shell only if it sends it: no nonce or bytes wasted on a flood.
+        events.push({ type: "pong", context });
         if (ttl > 0) events.push({ type: "ping", ttlMs: ttl * 100 });
         return;
       }
@@ -378,6 +414,10 @@ export function encodeSubscription(
   if (peerMinor >= 1) return encodeCommand(subscribe ? "SUBSCRIBE" : "CANCEL", prefix);
   const body = concatBytes([Uint8Array.of(subscribe ? 1 : 0), prefix]);
   return concatBytes([encodeFrameHeader(body.length, 0), body]);
+}
+
+export function encodePong(context: Uint8Array): Uint8Array {
+  return encodeCommand("PONG", context);
 }
 
 export function encodePing(ttlMs: number): Uint8Array {

@@ -21,7 +21,8 @@ import {
   socketDefaults,
 } from "./options.ts";
 import type { SocketType } from "./socket-types.ts";
-import type { CurveSecurity } from "./session.ts";
+import type { CurveSecurity, Oversized } from "./session.ts";
+import { ZmtpProtocolError } from "../util/errors.ts";
 import { nullLogger } from "../util/log.ts";
 
 export type Message = Uint8Array[];
@@ -43,6 +44,20 @@ const WRITE_BATCH_BYTES = 64 * 1024;
 const EAGER_FLUSH_MESSAGES = 256;
 /** Reused for every batch that fits (a batch overshoots the target by at most one message). */
 const scratch = new Uint8Array(2 * WRITE_BATCH_BYTES);
+/**
+ * Messages this small are queued whatever the byte limits say (the message-count HWM still
+ * holds): an error answer must get through to a peer whose big replies no longer fit.
+ */
+export const SMALL_MESSAGE_BYTES = 1024;
+
+/** Bytes a message holds in memory: its frames' bodies. */
+export function messageBodyBytes(message: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const frame of message) n += frame.length;
+  return n;
+}
+
+const EMPTY_MESSAGE: Message = [];
 
 /** A peer's outgoing queue. On the connecting side it outlives connections (docs/zmtp.md 6). */
 export class Pipe {
@@ -54,6 +69,13 @@ export class Pipe {
   /** ROUTER: the same id as bytes, kept to avoid rebuilding it for every received message. */
   routingId: Uint8Array = new Uint8Array(0);
   readonly subscriptions: Uint8Array[] = [];
+  /** Bytes of the messages in `queue` not yet handed to the connection. */
+  private queuedBytes = 0;
+  /** ROUTER serving requests: requests delivered and not yet answered, and their bytes. */
+  inFlight = 0;
+  inFlightBytes = 0;
+  /** ROUTER serving requests: received but not admitted yet (reading is paused meanwhile). */
+  readonly held: Message[] = [];
   private flushScheduled = false;
   private readonly owner: SocketBase;
   readonly endpoint: string;
@@ -70,7 +92,27 @@ export class Pipe {
   }
 
   get hasRoom(): boolean {
-    return this.length < this.owner.options.sendHwm;
+    return this.hasRoomFor(Number.POSITIVE_INFINITY);
+  }
+
+  /** Bytes this peer holds here: queued, in the write buffer, and requests in flight. */
+  get outstandingBytes(): number {
+    return this.queuedBytes + (this.conn?.backlogBytes ?? 0) + this.inFlightBytes;
+  }
+
+  /**
+   * Whether a message of `bytes` may be queued: under the message HWM, and (unless it is
+   * small) while this peer and the whole socket are under their byte limits. The check is made
+   * before adding, so each overshoots by at most one message.
+   */
+  hasRoomFor(bytes: number, released = 0): boolean {
+    const { sendHwm, sendHwmBytes, sendBytesMax } = this.owner.options;
+    if (this.length >= sendHwm) return false;
+    if (bytes <= SMALL_MESSAGE_BYTES) return true;
+    return (
+      this.outstandingBytes - released < sendHwmBytes &&
+      this.owner.bytesTotal - released < sendBytesMax
+    );
   }
 
   get isIdle(): boolean {
@@ -79,6 +121,9 @@ export class Pipe {
 
   push(message: Message): void {
     this.queue.push(message);
+    const bytes = messageBodyBytes(message);
+    this.queuedBytes += bytes;
+    this.owner.adjustBytes(bytes);
     // A burst written in one tick goes out in batches before it can reach the HWM, so the HWM
     // still means "the network is not keeping up", not "the application sent quickly".
     if (this.length >= this.eagerFlushLength) this.flush();
@@ -93,6 +138,8 @@ export class Pipe {
   clear(): void {
     this.queue.length = 0;
     this.head = 0;
+    this.owner.adjustBytes(-this.queuedBytes);
+    this.queuedBytes = 0;
   }
 
   /**
@@ -117,8 +164,11 @@ export class Pipe {
     while (this.length > 0 && conn.backlogBytes < WRITE_BACKLOG_BYTES_MAX && !conn.isClosed) {
       let end = this.head;
       let bytes = 0;
+      let bodyBytes = 0;
       while (end < this.queue.length && bytes < WRITE_BATCH_BYTES) {
-        bytes += conn.messageBytes(this.queue[end] as Message);
+        const message = this.queue[end] as Message;
+        bytes += conn.messageBytes(message);
+        bodyBytes += messageBodyBytes(message);
         end++;
       }
       // Encode into the shared scratch buffer: Connection.write copies whatever it must keep.
@@ -127,7 +177,11 @@ export class Pipe {
       for (let i = this.head; i < end; i++) {
         at = conn.encodeMessage(this.queue[i] as Message, out, at);
       }
+      // Every queued message is dropped from the queue (a reference per slot would pin it).
+      for (let i = this.head; i < end; i++) this.queue[i] = EMPTY_MESSAGE;
       this.head = end;
+      this.queuedBytes -= bodyBytes;
+      this.owner.adjustBytes(-bodyBytes);
       conn.write(out);
     }
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
@@ -164,6 +218,13 @@ export abstract class SocketBase implements ConnectionOwner {
   private receivers: { resolve: (m: Message) => void; reject: (e: Error) => void }[] = [];
   private isReadingPaused = false;
   private roomWaiters: (() => void)[] = [];
+  /** Bytes held for all peers: queued, in write buffers, requests in flight (Pipe). */
+  private bytesHeld = 0;
+  /** Connections accepted on our listeners and still open, handshaking or not. */
+  private acceptedCount = 0;
+  private readonly acceptedConns = new Set<Connection>();
+  /** Warnings already logged, so a flood logs each kind once per interval. */
+  private readonly warnedAt = new Map<string, number>();
   private isClosed = false;
   protected abstract readonly socketType: SocketType;
 
@@ -185,6 +246,21 @@ export abstract class SocketBase implements ConnectionOwner {
 
   get closed(): boolean {
     return this.isClosed;
+  }
+
+  /** Bytes held for all peers (see Pipe.outstandingBytes); compared with sendBytesMax. */
+  get bytesTotal(): number {
+    return this.bytesHeld;
+  }
+
+  /** Called by pipes, connections and socket types as the bytes they hold change. */
+  adjustBytes(delta: number): void {
+    this.bytesHeld += delta;
+  }
+
+  /** Connections accepted and not yet closed, including those still in their handshake. */
+  get acceptedConnectionCount(): number {
+    return this.acceptedCount;
   }
 
   /** Connections open now, accepted and dialled. */
@@ -310,7 +386,7 @@ export abstract class SocketBase implements ConnectionOwner {
     this.inbox.push(pipe, message);
     if (!this.isReadingPaused && this.inbox.size >= this.options.receiveHwm) {
       this.isReadingPaused = true;
-      for (const pipe of this.pipes) pipe.conn?.pause();
+      for (const pipe of this.pipes) pipe.conn?.pause("inbox");
     }
   }
 
@@ -318,7 +394,7 @@ export abstract class SocketBase implements ConnectionOwner {
     if (!this.isReadingPaused) return;
     if (this.inbox.size > this.options.receiveHwm / 2) return;
     this.isReadingPaused = false;
-    for (const pipe of this.pipes) pipe.conn?.resume();
+    for (const pipe of this.pipes) pipe.conn?.resume("inbox");
   }
 
   // ---- sending helpers -------------------------------------------------------------------
@@ -369,6 +445,17 @@ export abstract class SocketBase implements ConnectionOwner {
 
   protected abstract onPeerMessage(pipe: Pipe, frames: Uint8Array[]): void;
 
+  /**
+   * A message over maxMessageBytes was read past (oversizedBytesMax). Socket types that cannot
+   * answer it close the connection, as for any message over the limit.
+   */
+  protected onPeerOversized(pipe: Pipe, _frames: Uint8Array[], oversized: Oversized): void {
+    const error = new ZmtpProtocolError(
+      `message of ${oversized.bytes} bytes exceeds the limit of ${oversized.limit}`,
+    );
+    pipe.conn?.close({ kind: "protocol", error });
+  }
+
   protected onPeerSubscription(_pipe: Pipe, _prefix: Uint8Array, _isSubscribe: boolean): void {}
 
   // ---- ConnectionOwner --------------------------------------------------------------------
@@ -381,7 +468,7 @@ export abstract class SocketBase implements ConnectionOwner {
       this.pipeOf.set(conn, pipe);
     }
     pipe.conn = conn;
-    if (this.isReadingPaused) conn.pause();
+    if (this.isReadingPaused) conn.pause("inbox");
     if (!this.attach(pipe, conn)) {
       pipe.conn = null;
       this.pipeOf.delete(conn);
@@ -395,9 +482,15 @@ export abstract class SocketBase implements ConnectionOwner {
     pipe.flush();
   }
 
-  onMessage(conn: Connection, frames: Uint8Array[]): void {
+  onMessage(conn: Connection, frames: Uint8Array[], oversized?: Oversized): void {
     const pipe = this.pipeOf.get(conn);
-    if (pipe !== undefined && !this.isClosed) this.onPeerMessage(pipe, frames);
+    if (pipe === undefined || this.isClosed) return;
+    if (oversized === undefined) this.onPeerMessage(pipe, frames);
+    else this.onPeerOversized(pipe, frames, oversized);
+  }
+
+  onBacklogChange(_conn: Connection, delta: number): void {
+    this.bytesHeld += delta;
   }
 
   onSubscription(conn: Connection, prefix: Uint8Array, isSubscribe: boolean): void {
@@ -405,17 +498,28 @@ export abstract class SocketBase implements ConnectionOwner {
     if (pipe !== undefined) this.onPeerSubscription(pipe, prefix, isSubscribe);
   }
 
+  /** The pipe a connection serves, if it has one yet. */
+  protected pipeOfConnection(conn: Connection): Pipe | undefined {
+    return this.pipeOf.get(conn);
+  }
+
   onWritable(conn: Connection): void {
     this.pipeOf.get(conn)?.flush();
   }
 
   onClose(conn: Connection, reason: CloseReason): void {
+    if (this.acceptedConns.delete(conn)) this.acceptedCount--;
     const pipe = this.pipeOf.get(conn);
     this.pipeOf.delete(conn);
     const text = describeClose(reason);
     const wasReady = conn.peer !== null;
     if (reason.kind === "protocol" || reason.kind === "handshake-timeout") {
-      this.log.warn("zmtp.connection_closed", { endpoint: conn.endpoint, reason: text });
+      // Rate-limited: a flood of half-open connections would otherwise flood the log.
+      this.warnOnce(
+        "zmtp.connection_closed",
+        { endpoint: conn.endpoint, reason: text },
+        `closed.${reason.kind}`,
+      );
       this.emit({
         type: wasReady ? "protocol-error" : "handshake-failed",
         endpoint: conn.endpoint,
@@ -441,15 +545,24 @@ export abstract class SocketBase implements ConnectionOwner {
   private socketHandlers(endpointOf: () => string | undefined) {
     return {
       open: (socket: BunSocket) => {
-        const endpoint = endpointOf() ?? formatEndpoint(socket.remoteAddress, socket.remotePort);
+        const dialled = endpointOf();
+        const endpoint = dialled ?? formatEndpoint(socket.remoteAddress, socket.remotePort);
         if (this.isClosed) {
           socket.end();
+          return;
+        }
+        if (dialled === undefined && this.acceptedCount >= this.options.connectionsMax) {
+          // Over the connection limit: hang up at once, before any state is kept for it.
+          this.warnOnce("zmtp.connection_limit", { limit: this.options.connectionsMax });
+          socket.terminate();
           return;
         }
         const conn = new Connection(socket, this, {
           socketType: this.socketType,
           identity: this.options.routingId,
           maxMessageBytes: this.options.maxMessageBytes,
+          oversizedBytesMax: this.options.oversizedBytesMax,
+          idleTimeoutMs: this.options.idleTimeoutMs,
           handshakeTimeoutMs: this.options.handshakeTimeoutMs,
           heartbeatIvlMs: this.options.heartbeatIvlMs,
           heartbeatTimeoutMs: this.options.heartbeatTimeoutMs,
@@ -457,6 +570,10 @@ export abstract class SocketBase implements ConnectionOwner {
           ...this.curveFor(endpoint),
         });
         socket.data = conn;
+        if (dialled === undefined) {
+          this.acceptedConns.add(conn);
+          this.acceptedCount++;
+        }
         const target = this.targets.get(endpoint);
         if (target !== undefined) this.pipeOf.set(conn, target.pipe);
       },
@@ -509,6 +626,14 @@ export abstract class SocketBase implements ConnectionOwner {
     const base = Math.min(ivl * 2 ** target.attempt, Math.max(ivl, this.options.reconnectIvlMaxMs));
     target.attempt = Math.min(target.attempt + 1, 16);
     target.timer = setTimeout(() => this.dial(target), base + Math.floor(Math.random() * ivl));
+  }
+
+  /** Logs a warning at most once a minute per event name: floods must not flood the log. */
+  protected warnOnce(event: string, fields: Record<string, unknown>, key = event): void {
+    const now = Date.now();
+    if (now - (this.warnedAt.get(key) ?? Number.NEGATIVE_INFINITY) < 60_000) return;
+    this.warnedAt.set(key, now);
+    this.log.warn(event, fields);
   }
 
   protected emit(event: SocketEvent): void {

@@ -1,7 +1,8 @@
 // The workload: C clients, each a closed loop of SET (unique values), GET and DELETE on the
-// current key set, one attempt per operation, recorded with call and return times on the
-// monotonic clock. NOT_LEADER hints say where the next attempt goes; a timeout moves on to the
-// next node. Every attempt becomes one history record (lib/lin's OpRecord).
+// current key set, some of the writes compare-and-set (SET and DELETE with ifVersion, the
+// version the client last saw for the key), one attempt per operation, recorded with call and
+// return times on the monotonic clock. NOT_LEADER hints say where the next attempt goes; a
+// timeout moves on to the next node. Every attempt becomes one history record (lib/lin's OpRecord).
 import { appendFileSync } from "node:fs";
 import { definiteErrorCodes, type OpRecord } from "../../lib/lin/index.ts";
 import { type Attempt, NodeLink, type Reply } from "./wire.ts";
@@ -46,6 +47,12 @@ export interface WorkloadOptions {
 
 type Op = "SET" | "GET" | "DELETE";
 
+/** One operation to attempt: `ifVersion` makes a write a compare-and-set. */
+interface Planned {
+  readonly op: Op;
+  readonly ifVersion?: number;
+}
+
 /** One client's view: where to send next, with one link per node. */
 class ClientState {
   readonly client: number;
@@ -53,6 +60,8 @@ class ClientState {
   private readonly links = new Map<number, NodeLink>();
   private readonly options: WorkloadOptions;
   private seq = 0;
+  /** The version each key had when this client last learned it (0: absent). */
+  private readonly versions = new Map<string, number>();
 
   constructor(client: number, options: WorkloadOptions) {
     this.client = client;
@@ -65,13 +74,20 @@ class ClientState {
     return `c${this.client}-${++this.seq}`;
   }
 
+  /** The version to compare with: the last one seen, 0 for a key never seen. */
+  versionOf(key: string): number {
+    return this.versions.get(key) ?? 0;
+  }
+
   /** One attempt at the current target, recorded; afterwards the target is updated. */
-  async attempt(op: Op, key: string, value: string | undefined, isFinal: boolean):
+  async attempt(planned: Planned, key: string, value: string | undefined, isFinal: boolean):
     Promise<OpRecord> {
     const options = this.options;
+    const { op, ifVersion } = planned;
     const node = this.target;
     const link = this.link(node);
-    const body: Reply = value === undefined ? { op, key } : { op, key, value };
+    const condition = ifVersion === undefined ? {} : { ifVersion };
+    const body: Reply = { op, key, ...(value === undefined ? {} : { value }), ...condition };
     const call = performance.now();
     const result = link === undefined ? { kind: "timeout" as const }
       : await link.request(body, options.attemptTimeoutMs);
@@ -79,12 +95,21 @@ class ClientState {
     const record: OpRecord = {
       id: options.recorder.newId(), client: this.client, node, key, op, call, ret,
       ...(value === undefined ? {} : { value }),
+      ...condition,
       ...classify(result),
       ...(isFinal ? { final: true } : {}),
     };
     options.recorder.add(record);
+    this.learn(record);
     this.retarget(result);
     return record;
+  }
+
+  private learn(record: OpRecord): void {
+    const version = record.reply?.version;
+    if (record.op === "DELETE" && record.outcome === "ok") this.versions.set(record.key, 0);
+    else if (record.op === "GET" && record.reply?.found === false) this.versions.set(record.key, 0);
+    else if (version !== undefined) this.versions.set(record.key, version);
   }
 
   async close(): Promise<void> {
@@ -123,17 +148,25 @@ function classify(result: Attempt): Pick<OpRecord, "outcome" | "reply" | "error"
     if (typeof reply["status"] === "string") kept.status = reply["status"];
     if (typeof reply["found"] === "boolean") kept.found = reply["found"];
     if (typeof reply["value"] === "string") kept.value = reply["value"];
+    if (typeof reply["version"] === "number") kept.version = reply["version"];
     return { outcome: "ok", reply: kept };
   }
-  const code = String((reply["error"] as Reply | undefined)?.["code"] ?? "malformed reply");
+  const error = reply["error"] as Reply | undefined;
+  const code = String(error?.["code"] ?? "malformed reply");
+  const version = error?.["version"];
+  if (code === "CONFLICT" && typeof version === "number") {
+    return { outcome: "fail", error: code, reply: { version } };
+  }
   // TIMEOUT and anything unrecognized may have happened: only listed codes mean it did not.
   return { outcome: definiteErrorCodes.includes(code) ? "fail" : "unknown", error: code };
 }
 
-function pickOp(roll: number): Op {
-  if (roll < 0.45) return "GET";
-  if (roll < 0.85) return "SET";
-  return "DELETE";
+function pickOp(roll: number, state: ClientState, key: string): Planned {
+  if (roll < 0.4) return { op: "GET" };
+  if (roll < 0.65) return { op: "SET" };
+  if (roll < 0.85) return { op: "SET", ifVersion: state.versionOf(key) };
+  if (roll < 0.95) return { op: "DELETE" };
+  return { op: "DELETE", ifVersion: state.versionOf(key) };
 }
 
 /** Runs the clients until `isDone()`; each attempt is awaited before the next. */
@@ -144,11 +177,11 @@ export async function runClients(options: WorkloadOptions, isDone: () => boolean
       while (!isDone()) {
         const keys = options.keys();
         const key = keys[Math.floor(options.random() * keys.length)] as string;
-        const op = pickOp(options.random());
-        const value = op === "SET" ? state.nextValue() : undefined;
-        const record = await state.attempt(op, key, value, false);
+        const planned = pickOp(options.random(), state, key);
+        const value = planned.op === "SET" ? state.nextValue() : undefined;
+        const record = await state.attempt(planned, key, value, false);
         // A definite refusal comes back at once: pause briefly rather than spin on it.
-        if (record.outcome === "fail") await Bun.sleep(20);
+        if (record.outcome === "fail" && record.error !== "CONFLICT") await Bun.sleep(20);
       }
     } finally {
       await state.close();
@@ -171,7 +204,7 @@ export async function finalReads(
     for (const key of keys) {
       let isRead = false;
       while (!isRead && performance.now() < deadline) {
-        const record = await state.attempt("GET", key, undefined, true);
+        const record = await state.attempt({ op: "GET" }, key, undefined, true);
         isRead = record.outcome === "ok";
         if (!isRead) await Bun.sleep(20);
       }

@@ -65,7 +65,7 @@ describe("commands as arguments", () => {
     });
     const extra = await cli(["get", crypto.randomUUID(), "extra"]);
     expect(extra.code).toBe(64);
-    expect(extra.stderr).toBe("Error: usage: GET <uuid4>\n");
+    expect(extra.stderr).toBe("Error: usage: GET <uuid4> [--verbose]\n");
   });
 
   test("a value from stdin (-) and from --value-file, byte for byte", async () => {

@@ -1,5 +1,6 @@
 // The whole-cluster simulation: three NodeCores on memory storage in NodeWorld, clients that
-// run SET/GET/DELETE on a few keys through whichever node they believe leads, and a seeded
+// run SET/GET/DELETE on a few keys through whichever node they believe leads (a third of the
+// writes compare-and-set, at the version the client last saw), and a seeded
 // nemesis that crashes and restarts nodes, cuts one off, and drops and delays messages. After
 // the faults it heals everything and requires convergence (one leader, every member in sync
 // for every partition placement gives it), then reads every key, and checks the whole client
@@ -42,6 +43,8 @@ interface Client {
   readonly id: number;
   target: number;
   busyUntil: number;
+  /** The version each key had when this client last learned it (0: absent). */
+  readonly versions: Map<string, number>;
   pending: {
     record: Omit<OpRecord, "ret" | "outcome">;
     deadline: number;
@@ -84,6 +87,7 @@ export function runClusterSeed(options: ClusterSimOptions): ClusterSimResult {
     id: i + 1,
     target: 1,
     busyUntil: 0,
+    versions: new Map<string, number>(),
     pending: null,
   }));
 
@@ -106,6 +110,15 @@ export function runClusterSeed(options: ClusterSimOptions): ClusterSimResult {
     if (result.ok) {
       const reply = result.fields as OpRecord["reply"];
       history.push({ ...pending.record, ret, outcome: "ok", ...(reply ? { reply } : {}) });
+      learn(client, pending.record, reply);
+      return;
+    }
+    if (result.code === "CONFLICT" && result.version !== undefined) {
+      // Definite even after an unanswered attempt: a retry is answered from the change log when
+      // an earlier attempt happened, so a CONFLICT says none did. The checker holds us to it.
+      const reply = { version: result.version };
+      history.push({ ...pending.record, ret, outcome: "fail", error: result.code, reply });
+      learn(client, pending.record, reply);
       return;
     }
     // A definite refusal means this attempt did not happen; an earlier one without an answer may
@@ -121,6 +134,7 @@ export function runClusterSeed(options: ClusterSimOptions): ClusterSimResult {
     const key = keys[random.nextInt(keys.length)] as string;
     const choice = isFinal ? 9 : random.nextInt(10);
     const op: ClientOp["op"] = choice < 4 ? "SET" : choice < 6 ? "DELETE" : "GET";
+    const isConditional = choice === 0 || choice === 1 || choice === 5;
     const value = `${client.id}.${nextOpId}`;
     const record = {
       id: nextOpId++,
@@ -129,6 +143,7 @@ export function runClusterSeed(options: ClusterSimOptions): ClusterSimResult {
       key,
       op,
       ...(op === "SET" ? { value } : {}),
+      ...(isConditional ? { ifVersion: client.versions.get(key) ?? 0 } : {}),
       call: world.now,
       ...(isFinal ? { final: true } : {}),
     } as Omit<OpRecord, "ret" | "outcome">;
@@ -138,14 +153,15 @@ export function runClusterSeed(options: ClusterSimOptions): ClusterSimResult {
   function send(client: Client, pending: NonNullable<Client["pending"]>): void {
     client.pending = pending;
     if (!world.isUp(client.target)) return; // times out like a request to a dead process
-    const { key, op, value } = pending.record;
+    const { key, op, value, ifVersion } = pending.record;
     const writer = `${client.id}:${pending.record.id}`;
     const isRetry = pending.attempts > 1;
+    const condition = ifVersion === undefined ? {} : { ifVersion };
     const clientOp: ClientOp =
       op === "SET"
-        ? { op, key, value: value ?? "", writer, isRetry }
+        ? { op, key, value: value ?? "", writer, isRetry, ...condition }
         : op === "DELETE"
-          ? { op, key, writer, isRetry }
+          ? { op, key, writer, isRetry, ...condition }
           : { op, key };
     world.core(client.target).request(clientOp, world.now, (r) => {
       if (client.pending === pending) finish(client, r);
@@ -259,6 +275,14 @@ export function runClusterSeed(options: ClusterSimOptions): ClusterSimResult {
       history,
     };
   }
+}
+
+/** What a reply tells a client about the key's version. */
+function learn(client: Client, record: { key: string; op: string }, reply: OpRecord["reply"]) {
+  if (record.op === "DELETE" && reply?.version !== undefined && reply.status !== undefined) {
+    client.versions.set(record.key, 0);
+  } else if (record.op === "GET" && reply?.found === false) client.versions.set(record.key, 0);
+  else if (reply?.version !== undefined) client.versions.set(record.key, reply.version);
 }
 
 function pickTarget(world: NodeWorld, random: SeededRandom, nodeCount: number): number {

@@ -182,7 +182,7 @@ export class NodeWorld {
       this.now += this.tickMs;
       for (const node of this.nodes.values()) {
         if (node.core === null) continue;
-        node.core.tick();
+        node.core.tick(this.now);
         this.drain(node.id);
       }
       this.deliverDue();

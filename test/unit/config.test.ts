@@ -76,6 +76,10 @@ describe("parseNodeConfig: defaults and valid values", () => {
       curveSecretKeyFile: null,
       clientKeysFile: null,
       isInsecure: false,
+      connectionsMax: 4096,
+      clientBufferBytesMax: 134_217_728,
+      handshakeTimeoutMs: 10_000,
+      idleTimeoutMs: 300_000,
     });
   });
 
@@ -99,7 +103,9 @@ describe("parseNodeConfig: defaults and valid values", () => {
       "--join=tcp://db2:7005", "--data", "/tmp/wh", "--heartbeat-ms", "50", "--suspect-ms", "300",
       "--max-value", "2048", "--min-insync", "2", "--request-timeout-ms", "750",
       "--log-level", "debug", "--curve-secret-key-file", "cluster.key",
-      "--client-keys", "clients.txt", "--insecure",
+      "--client-keys", "clients.txt", "--insecure", "--max-connections", "100",
+      "--max-client-buffer", "67108864", "--handshake-timeout-ms", "500",
+      "--idle-timeout-ms", "0",
     ]);
     expect(config).toEqual({
       id: 7,
@@ -123,6 +129,10 @@ describe("parseNodeConfig: defaults and valid values", () => {
       curveSecretKeyFile: "cluster.key",
       clientKeysFile: "clients.txt",
       isInsecure: true,
+      connectionsMax: 100,
+      clientBufferBytesMax: 67_108_864,
+      handshakeTimeoutMs: 500,
+      idleTimeoutMs: 0,
     });
   });
 
@@ -256,6 +266,13 @@ describe("parseNodeConfig: problems", () => {
     [["--request-timeout-ms", "-5"],
       '--request-timeout-ms must be an integer from 1 to 600000, got "-5"'],
     [["--log-level", "INFO"], '--log-level must be one of debug, info, warn, error, got "INFO"'],
+    [["--max-connections", "0"], '--max-connections must be an integer from 1 to 1000000, got "0"'],
+    [["--max-client-buffer", "1000"],
+      '--max-client-buffer must be an integer from 67108864 to 1099511627776, got "1000"'],
+    [["--handshake-timeout-ms", "60001"],
+      '--handshake-timeout-ms must be an integer from 1 to 60000, got "60001"'],
+    [["--idle-timeout-ms", "-1"],
+      '--idle-timeout-ms must be an integer from 0 to 86400000, got "-1"'],
     [["--bogus"], "unknown flag --bogus"],
     [["-x"], "unknown flag -x"],
     [["extra"], 'unexpected argument "extra" (flags start with --)'],

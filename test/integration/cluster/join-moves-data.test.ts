@@ -43,7 +43,7 @@ test("a joining node receives its partitions and the old holders let go", async 
     const misplaced: string[] = [];
     for (const key of [...before, ...during]) {
       const want = replicasOf(partitionOf(key, 64), [1, 2, 3], 2).sort();
-      const holders = [1, 2, 3].filter((id) => stores[id - 1]?.get(key) !== undefined);
+      const holders = [1, 2, 3].filter((id) => stores[id - 1]?.get(partitionOf(key, 64), key) !== undefined);
       if (holders.join() !== want.join()) misplaced.push(`${key}: on ${holders}, placed on ${want}`);
     }
     expect(misplaced).toEqual([]);

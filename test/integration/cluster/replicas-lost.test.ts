@@ -30,7 +30,7 @@ test("a key whose replicas are all down is UNAVAILABLE; others are still served"
     const hb = await client.request({ op: "HEARTBEAT" });
     return hb["role"] === "leader" && (hb["node"] as { id: number }).id === 1;
   }, { what: "node 1 still leading" });
-  expect(await client.get(kept)).toEqual({ found: true, value: "still here" });
+  expect(await client.get(kept)).toMatchObject({ found: true, value: "still here" });
   const error = await client.get(lost).then(() => null, (e: unknown) => e);
   expect(error).toBeInstanceOf(KvError);
   expect((error as KvError).code).toBe("UNAVAILABLE");

@@ -31,8 +31,13 @@ test("after a whole-cluster kill and restart node 1 leads; every write is readab
 
   await expectAllReadable(client, ledger);
   const key = crypto.randomUUID();
-  expect(await client.set(key, "after restart")).toEqual({ status: "created", replicas: 2 });
-  expect(await client.get(key)).toEqual({ found: true, value: "after restart" });
+  const written = await client.set(key, "after restart");
+  expect(written).toMatchObject({ status: "created", replicas: 2 });
+  expect(await client.get(key)).toEqual({
+    found: true,
+    value: "after restart",
+    version: written.version,
+  });
 }, scenarioTimeoutMs);
 
 test("a whole-cluster restart after node 1 was down: nothing node 2 took is lost", async () => {

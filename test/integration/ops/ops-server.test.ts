@@ -29,7 +29,7 @@ function statusWith(overrides: Partial<NodeStatus>): NodeStatus {
 
 const gauges = () => ({
   commitQueueRows: 0, peerPendingRequests: new Map<number, number>(),
-  requestConnections: 0, publishConnections: 0,
+  requestConnections: 0, publishConnections: 0, clientRequestsInFlight: 0, clientBufferBytes: 0,
 });
 
 test("before the node is attached: healthy, not ready, no status yet", async () => {

@@ -18,11 +18,28 @@ const usage = (name: keyof typeof commandHelp) => ({
 
 describe("parseWords", () => {
   const cases: [string, string[], unknown][] = [
-    ["SET", ["SET", key, "v"], { kind: "set", key, value: "v" }],
-    ["set, key upper case", ["set", key.toUpperCase(), "V"], { kind: "set", key, value: "V" }],
-    ["SET empty value", ["SET", key, ""], { kind: "set", key, value: "" }],
-    ["GET", ["Get", key], { kind: "get", key }],
-    ["DELETE and DEL", ["del", key], { kind: "delete", key }],
+    ["SET", ["SET", key, "v"], { kind: "set", key, value: "v", ifVersion: null, ttlMs: null }],
+    ["set, key upper case", ["set", key.toUpperCase(), "V"],
+      { kind: "set", key, value: "V", ifVersion: null, ttlMs: null }],
+    ["SET empty value", ["SET", key, ""],
+      { kind: "set", key, value: "", ifVersion: null, ttlMs: null }],
+    ["SET IF", ["SET", key, "v", "if", "0"],
+      { kind: "set", key, value: "v", ifVersion: 0, ttlMs: null }],
+    ["SET TTL and IF, either order", ["SET", key, "v", "TTL", "5000", "IF", "42"],
+      { kind: "set", key, value: "v", ifVersion: 42, ttlMs: 5000 }],
+    ["SET IF without a version", ["SET", key, "v", "IF"],
+      { code: "BAD_REQUEST", message: "IF takes a version: IF 0, IF 42" }],
+    ["SET TTL 0", ["SET", key, "v", "TTL", "0"],
+      { code: "BAD_REQUEST", message: "TTL must be 1 to 2592000000 ms (30 days)" }],
+    ["SET IF twice", ["SET", key, "v", "IF", "1", "IF", "2"], {
+      code: "BAD_REQUEST",
+      message: 'SET takes one value but got 5 words; quote a value with blanks: SET <uuid4> "a b"',
+    }],
+    ["GET", ["Get", key], { kind: "get", key, isVerbose: false }],
+    ["GET --verbose", ["GET", key, "--verbose"], { kind: "get", key, isVerbose: true }],
+    ["DELETE and DEL", ["del", key], { kind: "delete", key, ifVersion: null }],
+    ["DELETE IF", ["DELETE", key, "IF", "7"], { kind: "delete", key, ifVersion: 7 }],
+    ["DELETE TTL is not a thing", ["DELETE", key, "TTL", "7"], usage("DELETE")],
     ["WHERE", ["where", key], { kind: "where", key }],
     ["SCAN", ["scan"], { kind: "scan", cursor: "0", count: 10 }],
     ["SCAN cursor", ["SCAN", `5:${key}`], { kind: "scan", cursor: `5:${key}`, count: 10 }],
@@ -76,7 +93,7 @@ describe("HELP", () => {
 
   test("HELP <command> shows the usage, the summary and examples", () => {
     const text = helpFor("SET");
-    expect(text.split("\n")[0]).toBe("SET <uuid4> <value>");
+    expect(text.split("\n")[0]).toBe("SET <uuid4> <value> [IF <version>] [TTL <ms>]");
     expect(text).toContain(`SET <uuid4> "line 1\\nline 2"`);
     for (const name of commandNames) {
       for (const line of helpFor(name).split("\n")) expect(line.length).toBeLessThanOrEqual(100);

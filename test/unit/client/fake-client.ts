@@ -2,7 +2,8 @@
 // records every call, can be told to fail, and lets a test emit cluster events.
 import type { ClientEvent, ClusterView } from "../../../lib/client/client.ts";
 import type { ReplClient } from "../../../lib/client/repl-shell.ts";
-import type { HeartbeatInfo } from "../../../lib/protocol.ts";
+import type { HeartbeatInfo, WatchChange } from "../../../lib/protocol.ts";
+import type { WatchOptions } from "../../../lib/client/watch.ts";
 import type { CallOptions, ScanResult } from "../../../lib/client/client.ts";
 import { CancelledError, KvError } from "../../../lib/util/errors.ts";
 
@@ -69,6 +70,19 @@ export class FakeClient implements ReplClient {
     return { cursor: page.cursor, keys: page.items.map((item) => item.key) };
   }
 
+  /** What WATCH yields before it waits for its signal (Ctrl-C). */
+  watchChanges: WatchChange[] = [];
+
+  async *watch(key: string, options: WatchOptions = {}): AsyncGenerator<WatchChange> {
+    this.calls.push(`watch ${key} ${options.since ?? "now"}`);
+    this.check();
+    for (const change of this.watchChanges) yield change;
+    const signal = options.signal;
+    if (signal === undefined) throw new Error("a watch needs a signal to end");
+    if (signal.aborted) return;
+    await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve()));
+  }
+
   async remove(member: number, _options: CallOptions = {}): Promise<{ removed: number }> {
     this.calls.push(`remove ${member}`);
     this.check();
@@ -82,34 +96,45 @@ export class FakeClient implements ReplClient {
     return { count, partitions: [count, 0] };
   }
 
+  /** Versions as the cluster gives them: every write takes the next one. */
+  private nextVersion = 1;
+  private readonly versions = new Map<string, number>();
+
   async set(
     key: string,
     value: string,
-  ): Promise<{ status: "created" | "updated"; replicas: number }> {
+  ): Promise<{ status: "created" | "updated"; replicas: number; version: number }> {
     this.calls.push(`set ${key} ${value}`);
     this.check();
     const status = this.store.has(key) ? "updated" : "created";
     this.store.set(key, value);
-    return { status, replicas: 2 };
+    const version = this.nextVersion++;
+    this.versions.set(key, version);
+    return { status, replicas: 2, version };
   }
 
   async get(
     key: string,
     options: CallOptions = {},
-  ): Promise<{ found: true; value: string } | { found: false }> {
+  ): Promise<{ found: true; value: string; version: number } | { found: false }> {
     this.calls.push(`get ${key}`);
     this.check();
     await this.hang(options);
     const value = this.store.get(key);
-    return value === undefined ? { found: false } : { found: true, value };
+    const version = this.versions.get(key) ?? 0;
+    return value === undefined ? { found: false } : { found: true, value, version };
   }
 
-  async delete(key: string): Promise<{ status: "deleted" | "not_found"; replicas: number }> {
+  async delete(
+    key: string,
+  ): Promise<{ status: "deleted" | "not_found"; replicas: number; version: number }> {
     this.calls.push(`delete ${key}`);
     this.check();
+    const version = this.nextVersion++;
+    this.versions.delete(key);
     return this.store.delete(key)
-      ? { status: "deleted", replicas: 2 }
-      : { status: "not_found", replicas: 2 };
+      ? { status: "deleted", replicas: 2, version }
+      : { status: "not_found", replicas: 2, version };
   }
 
   async heartbeat(): Promise<HeartbeatInfo> {

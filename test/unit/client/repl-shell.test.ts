@@ -89,13 +89,24 @@ describe("text output", () => {
     expect(result.code).toBe(exitCodes.failed);
   });
 
+  test("GET --verbose shows the version; writes with IF or TTL print theirs", async () => {
+    const client = new FakeClient();
+    const result = await run({
+      script: `SET ${key} a; SET ${key} b TTL 100; GET ${key} --verbose; GET ${key}; ` +
+        `DELETE ${key} IF 2`,
+    }, { client });
+    expect(result.stdout).toBe("Created (2 replicas)\nUpdated (2 replicas), version 2\n" +
+      "b\n(version 2)\nb\nDeleted (2 replicas), version 3\n");
+    expect(result.code).toBe(exitCodes.ok);
+  });
+
   test("errors go to stderr, results to stdout, and the script goes on", async () => {
     const client = new FakeClient();
     client.failure = new KvError("UNAVAILABLE", "no live in-sync replica of partition 3");
     const result = await run({ script: `GET nope; GET ${key}; HELP GET` }, { client });
     expect(result.stderr).toBe("Error: key is not a valid UUID4\n" +
       "Error UNAVAILABLE: no live in-sync replica of partition 3\n");
-    expect(result.stdout).toStartWith("GET <uuid4>\n");
+    expect(result.stdout).toStartWith("GET <uuid4> [--verbose]\n");
     expect(result.code).toBe(exitCodes.failed);
   });
 
@@ -273,6 +284,65 @@ describe("piped input", () => {
   test("an unterminated quote at the end is an error, exit 1", async () => {
     const result = await run({ piped: `SET ${key} "open\n` });
     expect(result.stderr).toBe("Error: unterminated double quote\n");
+    expect(result.code).toBe(exitCodes.failed);
+  });
+});
+
+describe("WATCH", () => {
+  const changes = [
+    { key, op: "SET" as const, value: "a b", version: 4 },
+    { key, op: "DELETE" as const, version: 9 },
+  ];
+
+  async function watchUntilCtrlC(
+    mode: OutputMode,
+    line: string,
+  ): Promise<Run & { calls: string[] }> {
+    const client = new FakeClient();
+    client.watchChanges = changes;
+    const stdout = memorySink();
+    const stderr = memorySink();
+    const session = new Session({
+      outputMode: mode,
+      escapeControls: false,
+      isInteractive: false,
+      connect: async () => client,
+      streams: { input: Readable.from([]), output: stdout, errors: stderr },
+    });
+    const ctrlC = new AbortController();
+    const running = session.runText(line, ctrlC.signal);
+    // It prints as changes come and keeps watching: only Ctrl-C (the signal) ends it.
+    while (stdout.text.split("\n").length < 3) await Bun.sleep(1);
+    expect(await Promise.race([running, Bun.sleep(20).then(() => "still watching")]))
+      .toBe("still watching");
+    ctrlC.abort();
+    const result = await running;
+    await session.close();
+    return {
+      code: exitCodeOf(result, session, false), stdout: stdout.text, stderr: stderr.text,
+      connectCount: 1, calls: client.calls,
+    };
+  }
+
+  test("text: each change with its version until Ctrl-C, which is not a failure", async () => {
+    const result = await watchUntilCtrlC("text", `WATCH ${key.toUpperCase()} SINCE 3`);
+    expect(result.stdout).toBe("version 4: SET a b\nversion 9: DELETE\n");
+    expect(result.calls).toEqual([`watch ${key} 3`]);
+    expect(result.code).toBe(exitCodes.ok);
+  });
+
+  test("raw and json: tab-separated lines, the feed's objects", async () => {
+    expect((await watchUntilCtrlC("raw", `WATCH ${key}`)).stdout)
+      .toBe("4\tSET\ta b\n9\tDELETE\n");
+    const json = await watchUntilCtrlC("json", `WATCH ${key}`);
+    expect(json.stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as unknown)).toEqual(changes);
+    expect(json.calls).toEqual([`watch ${key} now`]);
+  });
+
+  test("bad words are usage errors before anything is sent", async () => {
+    const result = await run({ script: `WATCH ${key} SINCE x; WATCH ${key} 5; WATCH nope` });
+    expect(result.stderr).toBe("Error: SINCE takes a version (a whole number)\n" +
+      "Error: usage: WATCH <uuid4> [SINCE v]\nError: key is not a valid UUID4\n");
     expect(result.code).toBe(exitCodes.failed);
   });
 });

@@ -164,4 +164,73 @@ describe("PartitionLeader", () => {
     const later = world.write(k(2), "w");
     expect(later).toEqual([expect.objectContaining({ ok: false, code: "UNAVAILABLE" })]);
   });
+
+  test("the feed sees each write once it is acknowledged, in seq order, with its outcome", () => {
+    const world = new PartitionWorld([1, 2], [1, 2]);
+    world.startLeader(1, 1);
+    world.settle();
+    world.down.add(2);
+    const acks = [world.write(k(1), "a"), world.write(k(1), null), world.write(k(2), null)];
+    world.settle();
+    // Node 2 holds none of them yet: nothing is acknowledged, so nothing is on the feed.
+    expect(acks.flat()).toEqual([]);
+    expect(world.committed).toEqual([]);
+    world.timeOut();
+    world.commitProposals();
+    world.settle();
+    expect(acks.flat().map((r) => r.ok)).toEqual([true, true, true]);
+    expect(world.committed.map((c) => [c.seq, c.key, c.value, c.status])).toEqual([
+      [1, k(1), "a", "created"],
+      [2, k(1), null, "deleted"],
+      [3, k(2), null, "not_found"],
+    ]);
+  });
+
+  test("WATCH since shows a change only once it is acknowledged (linearizable, as reads)", () => {
+    const world = new PartitionWorld([1, 2], [1, 2]);
+    world.startLeader(1, 1);
+    world.settle();
+    world.write(k(1), "a");
+    world.settle();
+    world.down.add(2);
+    const pending = world.write(k(1), "b");
+    world.settle();
+    // Node 1 (read first: it leads) already stores "b", but it is not acknowledged.
+    const answer = world.watch(k(1), 0);
+    world.settle();
+    expect(pending).toEqual([]);
+    expect(answer).toEqual([]);
+    world.timeOut();
+    world.commitProposals();
+    world.settle();
+    expect(pending.map((r) => r.ok)).toEqual([true]);
+    expect(answer).toEqual([{
+      ok: true,
+      changes: [
+        expect.objectContaining({ seq: 1, value: "a", status: "created" }),
+        expect.objectContaining({ seq: 2, value: "b", status: "updated" }),
+      ],
+      version: 2,
+      more: false,
+    }]);
+    const later = world.watch(k(1), 1, 1);
+    world.settle();
+    expect(later).toEqual([{ ok: true, changes: [expect.objectContaining({ seq: 2 })], version: 2,
+      more: true }]);
+  });
+
+  test("WATCH since a version the log no longer holds is COMPACTED, naming the oldest", () => {
+    const world = new PartitionWorld([1], [1]);
+    world.seed(1, 1, [change(1, 1, 1, "a"), change(2, 1, 2, "b"), change(3, 1, 1, "c")]);
+    world.stores.get(1)?.commit([{ type: "trim", partition: P, uptoSeq: 2 }]);
+    world.startLeader(1, 2);
+    world.settle();
+    const gone = world.watch(k(1), 0);
+    const held = world.watch(k(1), 2);
+    world.settle();
+    const message = expect.any(String);
+    expect(gone).toEqual([{ ok: false, code: "COMPACTED", message, oldest: 3 }]);
+    expect(held).toEqual([{ ok: true, changes: [expect.objectContaining({ seq: 3, value: "c" })],
+      version: 3, more: false }]);
+  });
 });

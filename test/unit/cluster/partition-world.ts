@@ -7,12 +7,13 @@ import {
   PartitionLeader,
   type OutgoingRequest,
   type ReadResult,
+  type WatchResult,
   type WriteResult,
 } from "../../../lib/cluster/partition-leader.ts";
 import { ReplicaCore } from "../../../lib/cluster/replica-core.ts";
 import type { ClusterCommand } from "../../../lib/cluster/state.ts";
 import { MemoryReplicaStore } from "../../../lib/store/memory-replica-store.ts";
-import type { ChangeRecord } from "../../../lib/store/replica-types.ts";
+import type { AppliedChange, ChangeRecord } from "../../../lib/store/replica-types.ts";
 
 export const P = 0;
 
@@ -31,6 +32,8 @@ export class PartitionWorld {
   insync: number[];
   placement: number[];
   proposals: ClusterCommand[] = [];
+  /** What the leader reported acknowledged, in order (the WATCH feed's source). */
+  committed: AppliedChange[] = [];
   leader!: PartitionLeader;
   private nextRid = 1;
   private requests: InFlight[] = [];
@@ -67,6 +70,7 @@ export class PartitionWorld {
         return true;
       },
       isSuspect: (id) => this.suspects.has(id),
+      committed: (change) => this.committed.push(change),
     });
     return this.leader;
   }
@@ -128,9 +132,27 @@ export class PartitionWorld {
     return results;
   }
 
+  /** A write with compare-and-set and expiry options. */
+  writeWith(
+    key: string,
+    value: string | null,
+    options: { ifVersion?: number; expiresAt?: number; writer?: string },
+  ): WriteResult[] {
+    const results: WriteResult[] = [];
+    const { ifVersion = null, expiresAt = null, writer = null } = options;
+    this.leader.write(key, value, writer, (r) => results.push(r), { ifVersion, expiresAt });
+    return results;
+  }
+
   read(key: string): ReadResult[] {
     const results: ReadResult[] = [];
     this.leader.read(key, (r) => results.push(r));
+    return results;
+  }
+
+  watch(key: string, since: number, limit = 100): WatchResult[] {
+    const results: WatchResult[] = [];
+    this.leader.watch(key, since, limit, (r) => results.push(r));
     return results;
   }
 

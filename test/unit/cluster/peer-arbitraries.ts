@@ -220,9 +220,10 @@ function replyArb(): fc.Arbitrary<DataReply> {
             return { type: "snapshot-rows", rid, base, rows };
           }),
         ),
-      partitionArb
-        .chain((p) => rowsArb(p, null, true))
-        .map((rows): DataReply => ({ type: "rows-page", rid, rows })),
+      fc.tuple(partitionArb.chain((p) => rowsArb(p, null, true)), fc.boolean())
+        .map(([rows, more]): DataReply => {
+          return more ? { type: "rows-page", rid, rows, more } : { type: "rows-page", rid, rows };
+        }),
       appliedArb.map(({ changes }): DataReply => {
         return { type: "writer-change", rid, change: changes[0] ?? null };
       }),

@@ -210,6 +210,25 @@ const hostile: [string, Uint8Array, string][] = [
   ["empty writer", mutated("data-request", "writer", (raw) => (raw.body.writer = "")), "empty"],
   ["fetch limit 0", mutated("data-request", "fetch", (raw) => (raw.body.limit = 0)), "body.limit"],
   [
+    "key changes of two keys",
+    mutated("data-reply", "key-changes", (raw) => (raw.body.changes[1].key = raw.body.changes[0].key
+      .replace(/^./, "f"))),
+    "body.changes[1]",
+  ],
+  [
+    "key changes after asOf",
+    mutated("data-reply", "key-changes", (raw) => (raw.body.asOf = 5)),
+    "between body.base and body.asOf",
+  ],
+  [
+    "a compacted answer with changes",
+    mutated("data-reply", "key-changes", (raw) => {
+      raw.body.compacted = true;
+      raw.body.base = 0;
+    }),
+    "carries no changes",
+  ],
+  [
     "fetch limit over the cap",
     mutated("data-request", "fetch", (raw) => (raw.body.limit = 17)),
     "body.limit must be between 1 and 16",
@@ -264,6 +283,11 @@ const hostile: [string, Uint8Array, string][] = [
     "rows out of key order",
     mutated("data-reply", "rows-page", (raw) => raw.body.rows.reverse()),
     "rows in key order",
+  ],
+  [
+    "a rows page whose more is not a boolean",
+    mutated("data-reply", "rows-page", (raw) => (raw.body.more = 1)),
+    "body.more",
   ],
   [
     "changes reply with last before its changes",
@@ -457,6 +481,10 @@ describe("replyProblem: a reply must fit the request it answers", () => {
     ["installed elsewhere", request("install"), installed(6, 8), "another base"],
     ["the writer's change", request("writer"), writerChange("client-7:42"), null],
     ["another writer's change", request("writer"), writerChange("client-7:43"), "another writer"],
+    ["the key's changes", request("key-changes"), keyChanges(applied(4, 1 * PARTITIONS + P)), null],
+    ["another key's changes", request("key-changes"), keyChanges(applied(4, K2)), "another key"],
+    ["a change before afterSeq", request("key-changes"), keyChanges(applied(3, PARTITIONS + P)),
+      "not after"],
   ];
 
   test.each(cases)("%s", (_what, req, reply, expected) => {
@@ -486,6 +514,10 @@ describe("replyProblem: a reply must fit the request it answers", () => {
   }
   function installed(epoch: number, seq: number): DataReply {
     return { type: "installed", rid: 7, last: { epoch, seq } };
+  }
+  function keyChanges(...list: ReturnType<typeof applied>[]): DataReply {
+    return { type: "key-changes", rid: 12, changes: list, asOf: 9, base: 0, more: false,
+      compacted: false };
   }
   function writerChange(writer: string): DataReply {
     const change = { ...applied(3, 4 * PARTITIONS + P), writer };

@@ -131,6 +131,7 @@ export const sampleRequests: DataRequest[] = [
   { type: "rows", rid: 9, ...common, afterKey: keyIn(2), limit: 1 },
   { type: "writer", rid: 10, ...common, writer: "client-7:42" },
   { type: "drop", rid: 11, ...common },
+  { type: "key-changes", rid: 12, ...common, key: keyIn(1), afterSeq: 3, limit: 16 },
 ];
 
 /** One of each reply type, valid under `limits`. */
@@ -166,9 +167,23 @@ export const sampleReplies: DataReply[] = [
   { type: "snapshot-rows", rid: 8, base: { epoch: 6, seq: 9 }, rows: [row(2, 3, 2), row(9, 9, 6)] },
   { type: "installed", rid: 9, last: { epoch: 6, seq: 9 } },
   { type: "rows-page", rid: 10, rows: [row(1, 1, 1), row(2, 2, 1)] },
+  { type: "rows-page", rid: 10, rows: [row(1, 1, 1)], more: true },
   { type: "writer-change", rid: 11, change: { ...change(8, 4, 6, "w"), status: "updated" } },
   { type: "writer-change", rid: 12, change: null },
   { type: "dropped", rid: 13 },
+  {
+    type: "key-changes",
+    rid: 14,
+    changes: [
+      { ...change(4, 2, 1, "x"), status: "created" },
+      { ...change(7, 3, 1, null), status: "deleted" },
+    ],
+    asOf: 9,
+    base: 2,
+    more: false,
+    compacted: false,
+  },
+  { type: "key-changes", rid: 15, changes: [], asOf: 30, base: 20, more: false, compacted: true },
 ];
 
 export const sampleMembershipReplies: MembershipReply[] = [

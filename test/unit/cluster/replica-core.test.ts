@@ -51,7 +51,7 @@ describe("ReplicaCore", () => {
     const [write, get] = run(core, store, replicate(2, [0, 0], change(1, 2, 1, "x")), read(2, 1));
     expect(write).toMatchObject({ type: "refused", reason: "stale-epoch", fenced: 3 });
     expect(get).toMatchObject({ type: "refused", reason: "stale-epoch" });
-    expect(store.get(keyOf(1))).toBeUndefined();
+    expect(store.get(P, keyOf(1))).toBeUndefined();
   });
 
   test("writes are answered after the commit, with outcomes, and chain within one batch", () => {
@@ -60,7 +60,7 @@ describe("ReplicaCore", () => {
     expect(core.handle(LEADER, replicate(1, [0, 0], change(1, 1, 1, "a")))).toBeNull();
     expect(core.handle(LEADER, replicate(1, [1, 1], change(2, 1, 1, "b"), change(3, 1, 2, null))))
       .toBeNull();
-    expect(store.get(keyOf(1))).toBeUndefined();
+    expect(store.get(P, keyOf(1))).toBeUndefined();
     const batch = core.takeBatch();
     const answers = batch.complete(store.commit(batch.writes));
     expect(answers.map((a) => a.reply)).toEqual([
@@ -68,7 +68,7 @@ describe("ReplicaCore", () => {
       { type: "replicated", rid, last: { epoch: 1, seq: 3 }, statuses: ["updated", "not_found"] },
     ]);
     expect(answers.every((a) => a.to === LEADER)).toBe(true);
-    expect(store.get(keyOf(1))?.value).toBe("b");
+    expect(store.get(P, keyOf(1))?.value).toBe("b");
   });
 
   test("a write that does not follow the last change is a gap", () => {
@@ -122,8 +122,8 @@ describe("ReplicaCore", () => {
       expect: { epoch: 2, seq: 3 },
     });
     expect(reply).toEqual({ type: "truncated", rid, last: { epoch: 1, seq: 1 } });
-    expect(store.get(keyOf(1))?.value).toBe("a");
-    expect(store.get(keyOf(2))).toBeUndefined();
+    expect(store.get(P, keyOf(1))?.value).toBe("a");
+    expect(store.get(P, keyOf(2))).toBeUndefined();
     expect(store.fencedEpoch(P)).toBe(3);
   });
 
@@ -141,7 +141,7 @@ describe("ReplicaCore", () => {
       first: true, last: true, expect: { epoch: 1, seq: 1 },
     };
     expect(run(core, store, lateCopy)[0]).toMatchObject({ type: "refused", reason: "gap" });
-    expect(store.get(keyOf(2))?.value).toBe("acked");
+    expect(store.get(P, keyOf(2))?.value).toBe("acked");
   });
 
   test("a full copy replaces the rows; reads are refused until it ends", () => {
@@ -164,7 +164,7 @@ describe("ReplicaCore", () => {
     expect(run(core, store, read(2, 4))[0]).toMatchObject({ reason: "copying" });
     run(core, store, install(false, true));
     expect(run(core, store, read(2, 4))[0]).toMatchObject({ row: { value: "copied" } });
-    expect(store.get(keyOf(1))).toBeUndefined();
+    expect(store.get(P, keyOf(1))).toBeUndefined();
     const [next] = run(core, store, replicate(2, [2, 9], change(10, 2, 4, "after")));
     expect(next).toMatchObject({ type: "replicated", statuses: ["updated"] });
   });
@@ -179,7 +179,7 @@ describe("ReplicaCore", () => {
     expect(last.seq).toBe(30);
     expect(last.seq - base.seq).toBeGreaterThanOrEqual(10);
     expect(last.seq - base.seq).toBeLessThanOrEqual(11);
-    expect(store.get(keyOf(1))?.value).toBe("v29");
+    expect(store.get(P, keyOf(1))?.value).toBe("v29");
     expect(store.countRows(P)).toBe(7);
   });
 
@@ -200,5 +200,32 @@ describe("ReplicaCore", () => {
     const [changes] = run(core, store, fetch(1));
     expect(changes).toMatchObject({ type: "changes", last: { epoch: 1, seq: 2 } });
     expect(changes?.type === "changes" && changes.changes.map((c) => c.seq)).toEqual([2]);
+  });
+
+  test("WATCH since: a key's changes from the log; COMPACTED only when trimming matters", () => {
+    const store = new MemoryReplicaStore();
+    const core = new ReplicaCore(store);
+    // Key 1 set at 1, key 2 set at 2 and 3, key 3 set at 4 and deleted at 5; then 1..3 trimmed.
+    const writes = [change(1, 1, 1, "a"), change(2, 1, 2, "b"), change(3, 1, 2, "c")];
+    run(core, store, fence(1), replicate(1, [0, 0], ...writes, change(4, 1, 3, "d")));
+    run(core, store, replicate(1, [1, 4], change(5, 1, 3, null), change(6, 1, 2, "e")));
+    const keyChanges = (n: number, afterSeq: number, limit = 10): DataReply =>
+      run(core, store, { type: "key-changes", rid: ++rid, partition: P, epoch: 1, key: keyOf(n),
+        afterSeq, limit })[0] as DataReply;
+    const seqs = (reply: DataReply) =>
+      reply.type === "key-changes" ? reply.changes.map((c) => c.seq) : reply;
+    expect(seqs(keyChanges(2, 0))).toEqual([2, 3, 6]);
+    expect(keyChanges(2, 0, 2)).toMatchObject({ more: true, asOf: 6, compacted: false });
+    store.commit([{ type: "trim", partition: P, uptoSeq: 3 }]);
+    expect(seqs(keyChanges(3, 3))).toEqual([4, 5]);
+    // Key 2 changed at 2 and 3, which are gone: the answer cannot be complete.
+    expect(keyChanges(2, 1)).toMatchObject({ compacted: true, base: 3, changes: [] });
+    // Key 1 was last set at 1: nothing of it can be in the trimmed part after 1.
+    expect(keyChanges(1, 1)).toMatchObject({ compacted: false, changes: [], asOf: 6 });
+    // Key 3 was deleted: no row says when it last changed.
+    expect(keyChanges(3, 0)).toMatchObject({ compacted: true });
+    // A key never written, asked about changes the log no longer holds.
+    expect(keyChanges(7, 0)).toMatchObject({ compacted: true });
+    expect(keyChanges(7, 3)).toMatchObject({ compacted: false, changes: [] });
   });
 });

@@ -259,10 +259,77 @@ describe("values no read returns", () => {
   test("are folded into one state by kvModelFor, and verdicts do not change", () => {
     const ops = [set(1, 0, 1, "a", "created"), set(2, 2, 3, "b", "updated"), get(3, 4, 5, "b")];
     const model = kvModelFor(ops);
-    expect(model.key("a")).toBe(model.key("never-read"));
-    expect(model.key("b")).not.toBe(model.key("a"));
-    expect(model.key(null)).not.toBe(model.key("a"));
+    const at = (value: string | null) => ({ value, version: 1 });
+    expect(model.key(at("a"))).toBe(model.key(at("never-read")));
+    expect(model.key(at("b"))).not.toBe(model.key(at("a")));
+    expect(model.key(at(null))).not.toBe(model.key(at("a")));
     expect(checkObject(model, ops).verdict).toBe("ok");
     expect(checkObject(model, [...ops, get(3, 6, 7, "a")]).verdict).toBe("violation");
+  });
+});
+
+describe("compare-and-set and versions", () => {
+  const cas = (c: number, a: number, b: number, value: string, ifVersion: number, out?: KvOutput) =>
+    op(c, a, b, { op: "SET", value, ifVersion }, out);
+  const created = (version: number): KvOutput => ({ status: "created", version });
+  const updated = (version: number): KvOutput => ({ status: "updated", version });
+  const conflict = (version: number): KvOutput => ({ conflict: true, version });
+  const read = (c: number, a: number, b: number, value: string, version: number) =>
+    op(c, a, b, { op: "GET" }, { found: true, value, version });
+
+  test("one of two concurrent creates wins; the loser reports the winner's version", () => {
+    expect(verdictOf([cas(1, 0, 10, "a", 0, created(3)), cas(2, 1, 11, "b", 0, conflict(3))]))
+      .toBe("ok");
+    expect(verdictOf([cas(1, 0, 10, "a", 0, created(3)), cas(2, 1, 11, "b", 0, created(4))]))
+      .toBe("violation");
+    // A conflict must report the version the key had, not any other.
+    expect(verdictOf([cas(1, 0, 10, "a", 0, created(3)), cas(2, 1, 11, "b", 0, conflict(9))]))
+      .toBe("violation");
+  });
+
+  test("a counter incremented by CAS: reads and versions must follow the successful writes", () => {
+    const history = [
+      cas(1, 0, 1, "1", 0, created(1)),
+      cas(1, 2, 3, "2", 1, updated(2)),
+      cas(2, 2, 4, "2", 1, conflict(2)),
+      read(3, 5, 6, "2", 2),
+      cas(2, 7, 8, "3", 2, updated(5)),
+    ];
+    expect(verdictOf(history)).toBe("ok");
+    // Reading the value with the version of an older write is a violation.
+    expect(verdictOf([...history.slice(0, 3), read(3, 5, 6, "2", 1)])).toBe("violation");
+    // A version that does not grow is a violation.
+    expect(verdictOf([...history.slice(0, 2), cas(2, 4, 5, "3", 2, updated(2))]))
+      .toBe("violation");
+    // A conflict right after a write that matched it is a violation.
+    expect(verdictOf([...history.slice(0, 2), cas(2, 4, 5, "3", 2, conflict(2))]))
+      .toBe("violation");
+  });
+
+  test("an unknown write leaves the version unknown, and a later reply may tell it", () => {
+    expect(verdictOf([
+      cas(1, 0, 1, "1", 0, created(1)),
+      cas(2, 2, U, "2", 1),
+      cas(3, 4, 5, "3", 1, conflict(7)),
+      read(3, 6, 7, "2", 7),
+    ])).toBe("ok");
+    expect(verdictOf([
+      cas(1, 0, 1, "1", 0, created(1)),
+      cas(2, 2, U, "2", 1),
+      cas(3, 4, 5, "3", 1, conflict(7)),
+      read(3, 6, 7, "2", 8),
+    ])).toBe("violation");
+  });
+
+  test("records: a CONFLICT reply with its version is checked, other failures are dropped", () => {
+    const records = [
+      record(1, "SET", 0, 1, "ok", { value: "a", ifVersion: 0,
+        reply: { status: "created", version: 4 } }),
+      record(2, "SET", 2, 3, "fail", { value: "b", ifVersion: 0, error: "CONFLICT",
+        reply: { version: 5 } }),
+    ];
+    expect(checkKvHistory(records).violations).toBe(1);
+    const fixed = [records[0] as OpRecord, { ...(records[1] as OpRecord), reply: { version: 4 } }];
+    expect(checkKvHistory(fixed).violations).toBe(0);
   });
 });

@@ -56,7 +56,7 @@ export function replicaStoreContract(fixture: ReplicaStoreFixture): void {
         isCopying: false,
       });
       expect(store.fencedEpoch(P)).toBe(0);
-      expect(store.get(keyOf(1))).toBeUndefined();
+      expect(store.get(P, keyOf(1))).toBeUndefined();
     });
 
     test("the fenced epoch only grows", () => {
@@ -72,9 +72,9 @@ export function replicaStoreContract(fixture: ReplicaStoreFixture): void {
         append(change(4, 2, 1, null)),
       ]);
       expect(outcome.statuses).toEqual([["created", "updated", "not_found"], ["deleted"]]);
-      expect(store.get(keyOf(1))).toBeUndefined();
+      expect(store.get(P, keyOf(1))).toBeUndefined();
       store.commit([append(change(5, 2, 2, "c"))]);
-      expect(store.get(keyOf(2))).toEqual({
+      expect(store.get(P, keyOf(2))).toEqual({
         key: keyOf(2),
         partition: P,
         seq: 5,
@@ -100,13 +100,58 @@ export function replicaStoreContract(fixture: ReplicaStoreFixture): void {
       expect(store.countRows(P)).toBe(1);
     });
 
+    test("deadlines: rows and changes keep expiresAt, truncation and copies restore it", () => {
+      const ttl = (seq: number, n: number, value: string, expiresAt: number): ChangeRecord => ({
+        ...change(seq, 1, n, value),
+        expiresAt,
+      });
+      store.commit([append(ttl(1, 1, "a", 500), ttl(2, 2, "b", 700), change(3, 1, 3, "c"))]);
+      expect(store.get(P, keyOf(1))?.expiresAt).toBe(500);
+      expect(store.get(P, keyOf(3))).not.toHaveProperty("expiresAt");
+      expect(store.expiringAfter(P, "", 10).map((r) => [r.key, r.expiresAt])).toEqual(
+        [[keyOf(1), 500], [keyOf(2), 700]].sort((a, b) => String(a[0]) < String(b[0]) ? -1 : 1),
+      );
+      expect(store.changesAfter(P, 0, 1)).toEqual([{ ...ttl(1, 1, "a", 500), status: "created" }]);
+      // Overwritten without a TTL, then truncated: the deadline comes back with the old value.
+      store.commit([append(change(4, 1, 1, "no ttl"))]);
+      expect(store.expiringAfter(P, "", 10).map((r) => r.key)).toEqual([keyOf(2)]);
+      store.commit([{ type: "truncate", partition: P, afterSeq: 3 }]);
+      expect(store.get(P, keyOf(1))).toMatchObject({ value: "a", expiresAt: 500 });
+      const rows = store.rowsAfter(P, "", 10);
+      // A full copy (here of the partition's own rows) carries the deadlines.
+      store.commit([{ type: "copy-start", partition: P, base: { epoch: 1, seq: 3 } }]);
+      expect(store.expiringAfter(P, "", 10)).toEqual([]);
+      store.commit([{ type: "copy-rows", partition: P, rows }, { type: "copy-end", partition: P }]);
+      expect(store.expiringAfter(P, "", 10).map((r) => r.expiresAt).sort()).toEqual([500, 700]);
+    });
+
+    test("a key's changes after a seq: only that key's, in order, within the limit", () => {
+      store.commit([
+        append(change(1, 1, 1, "a"), change(2, 1, 2, "x"), change(3, 1, 1, null)),
+        append(change(4, 2, 1, "b"), change(5, 2, 1, "c")),
+      ]);
+      const seqs = (after: number, limit: number) =>
+        store.keyChangesAfter(P, keyOf(1), after, limit).map((c) => [c.seq, c.value, c.status]);
+      expect(seqs(0, 10)).toEqual([
+        [1, "a", "created"],
+        [3, null, "deleted"],
+        [4, "b", "created"],
+        [5, "c", "updated"],
+      ]);
+      expect(seqs(3, 1)).toEqual([[4, "b", "created"]]);
+      expect(seqs(5, 10)).toEqual([]);
+      expect(store.keyChangesAfter(P, keyOf(9), 0, 10)).toEqual([]);
+      store.commit([{ type: "trim", partition: P, uptoSeq: 3 }]);
+      expect(seqs(0, 10).map(([seq]) => seq)).toEqual([4, 5]);
+    });
+
     test("an append that does not continue the log is refused with nothing written", () => {
       store.commit([append(change(1, 1, 1, "a"))]);
       expect(() => store.commit([append(change(2, 1, 2, "b")), append(change(4, 1, 3, "c"))]))
         .toThrow(AssertionError);
       expect(() => store.commit([append(change(2, 0, 2, "b"))])).toThrow(AssertionError);
       expect(store.summary(P).last).toEqual({ epoch: 1, seq: 1 });
-      expect(store.get(keyOf(2))).toBeUndefined();
+      expect(store.get(P, keyOf(2))).toBeUndefined();
     });
 
     test("truncation puts back what the undone changes replaced", () => {
@@ -116,7 +161,7 @@ export function replicaStoreContract(fixture: ReplicaStoreFixture): void {
       ]);
       store.commit([{ type: "truncate", partition: P, afterSeq: 2 }]);
       expect(values(store)).toEqual({ [keyOf(1)]: "a", [keyOf(2)]: "x" });
-      expect(store.get(keyOf(1))?.seq).toBe(1);
+      expect(store.get(P, keyOf(1))?.seq).toBe(1);
       expect(store.summary(P).last).toEqual({ epoch: 1, seq: 2 });
       expect(store.summary(P).epochs).toEqual([{ epoch: 1, seq: 1 }]);
       // The log continues from the truncation point, in a new epoch.

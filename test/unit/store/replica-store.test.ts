@@ -1,12 +1,17 @@
 // Runs the ReplicaStorage contract against the in-memory reference store and sqlite, in
 // memory and in a file in a temp dir (reopened to check durability).
 
+import { describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { openDatabase } from "../../../lib/store/database.ts";
+import { schemaVersion } from "../../../lib/store/schema.ts";
 import { MemoryReplicaStore } from "../../../lib/store/memory-replica-store.ts";
 import { SqliteReplicaStore } from "../../../lib/store/sqlite-replica-store.ts";
 import { replicaStoreContract } from "./replica-store.contract.ts";
+import { keyOf } from "./rows.ts";
 
 replicaStoreContract({ name: "memory", open: () => new MemoryReplicaStore() });
 
@@ -24,4 +29,67 @@ replicaStoreContract({
     return new SqliteReplicaStore(join(dir, "warehouse.sqlite"));
   },
   cleanup: () => rmSync(dir, { recursive: true, force: true }),
+});
+
+describe("SqliteReplicaStore schemas 4 and 5", () => {
+  // kv and changes as schema 3 made them (later migrations in lib/store/schema.ts never edit old
+  // steps): schema 4 adds the expiry columns, schema 5 rebuilds kv.
+  const schema3Kv = `
+    CREATE TABLE kv (
+      key TEXT PRIMARY KEY NOT NULL,
+      partition INTEGER NOT NULL CHECK (partition >= 0),
+      seq INTEGER NOT NULL CHECK (seq >= 1),
+      epoch INTEGER NOT NULL CHECK (epoch >= 1),
+      value TEXT NOT NULL,
+      writer TEXT
+    ) STRICT;
+    CREATE INDEX kv_by_partition ON kv (partition, key);`;
+
+  test("a schema-3 file's rows move to a kv table found through its partition index only", () => {
+    const path = join(mkdtempSync(join(tmpdir(), "warehouse-replica-")), "warehouse.sqlite");
+    try {
+      const db = openDatabase(path, { busyTimeoutMs: 0 });
+      db.run(`DROP TABLE kv; ${schema3Kv}`);
+      db.run("ALTER TABLE changes DROP COLUMN expires_at");
+      db.run("ALTER TABLE changes DROP COLUMN before_expires_at");
+      const insert = db.prepare(
+        "INSERT INTO kv (key, partition, seq, epoch, value, writer) VALUES (?, ?, ?, ?, ?, ?)");
+      for (let n = 0; n < 50; n++) {
+        insert.run(keyOf(n), n % 3, n + 1, 2, `v${n}`, n % 2 === 1 ? `w/${n}` : null);
+      }
+      db.run("PRAGMA user_version = 3");
+      db.close();
+
+      const store = new SqliteReplicaStore(path);
+      expect(store.get(0, keyOf(7))).toBeUndefined();
+      expect(store.get(1, keyOf(7))).toEqual(
+        { key: keyOf(7), partition: 1, seq: 8, epoch: 2, value: "v7", writer: "w/7" });
+      expect(store.countRows(2)).toBe(16);
+      expect(store.expiringAfter(1, "", 100)).toEqual([]);
+      expect(store.rowsAfter(0, "", 100).map((r) => r.key)).toEqual(
+        Array.from({ length: 17 }, (_, i) => keyOf(i * 3)).sort());
+      store.close();
+
+      const check = new Database(path);
+      expect(check.query<{ user_version: number }, []>("PRAGMA user_version").get()?.user_version)
+        .toBe(schemaVersion);
+      const indexes = check.query<{ name: string; sql: string | null }, []>(
+        "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'kv'").all();
+      // No index on the key alone any more: the unique partition index finds every row.
+      expect(indexes).toEqual([
+        { name: "kv_by_partition", sql: "CREATE UNIQUE INDEX kv_by_partition ON kv (partition, key)" },
+        { name: "kv_expiring",
+          sql: "CREATE INDEX kv_expiring ON kv (partition, key) WHERE expires_at IS NOT NULL" },
+      ]);
+      // Retries are looked up by writer alone: a client's writers sort together, so its changes
+      // extend one run of the index instead of one run per partition.
+      const byWriter = check.query<{ sql: string }, []>(
+        "SELECT sql FROM sqlite_schema WHERE name = 'changes_by_writer'").get();
+      expect(byWriter?.sql).toBe(
+        "CREATE INDEX changes_by_writer ON changes (writer) WHERE writer IS NOT NULL");
+      check.close();
+    } finally {
+      rmSync(dirname(path), { recursive: true, force: true });
+    }
+  });
 });

@@ -106,7 +106,7 @@ describe("one transaction per turn: Raft state and data-plane writes", () => {
     node.close();
     const reopened = openNode(path);
     expect(views(reopened)).toEqual(expected);
-    expect(reopened.replicas.get(keyOf(1))?.value).toBe("a");
+    expect(reopened.replicas.get(P, keyOf(1))?.value).toBe("a");
     expect(reopened.raft.entries(1, 2)).toEqual(raftTurn(1, 1).entries);
     reopened.close();
   });
@@ -130,7 +130,7 @@ describe("one transaction per turn: Raft state and data-plane writes", () => {
     node.close();
     const reopened = openNode(path);
     expect(views(reopened)).toEqual(before);
-    expect(reopened.replicas.get(keyOf(3))).toBeUndefined();
+    expect(reopened.replicas.get(P, keyOf(3))).toBeUndefined();
     reopened.close();
   });
 
