@@ -118,7 +118,7 @@ function dataCharts(data: DataPoint[], files: Map<string, string>): void {
         ({ x: p.keys, y: (p.catchUp?.startUpMs ?? NaN) / 1000 })) },
       { name: "in sync (catch-up)", points: caught.map((p) =>
         ({ x: p.keys, y: (p.catchUp?.catchUpMs ?? NaN) / 1000 })) },
-      // CPU time holds steady when other processes compete for the cores; elapsed time does not.
+      // CPU time moves much less than elapsed time when other processes compete for the cores.
       { name: "its CPU time", points: caught.map((p) =>
         ({ x: p.keys, y: (p.catchUp?.cpuMsPerNode[2] ?? NaN) / 1000 })) },
     ] }));

@@ -19,8 +19,8 @@ export function rssBytes(pid: number): number {
 /** Linux's USER_HZ, the unit of /proc/<pid>/stat times, is 100 on every common platform. */
 const CLOCK_TICKS_PER_SECOND = 100;
 
-/** CPU time (user and system) a process has used, in ms, or NaN once it is gone. Unlike
- * elapsed times it holds steady when other processes compete for the cores. */
+/** CPU time (user and system) a process has used, in ms, or NaN once it is gone. It moves
+ * much less than elapsed time when other processes compete for the cores. */
 export function cpuMs(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
