@@ -128,6 +128,12 @@ const RETRY_TICKS = 10;
 const CHANGE_WAIT_TICKS_MAX = 40;
 /** Changes of this epoch kept in memory, so a replica close behind is fed without a source. */
 const RECENT_CHANGES_MAX = 8192;
+/**
+ * The same bound in characters of keys, values and writers: large values must not fill the
+ * leader's memory (64 partitions of 256 KiB values within the count above would be 256 GiB).
+ * A replica further behind is fed from a source's change log instead.
+ */
+const RECENT_CHARS_MAX = 2 * 1024 * 1024;
 /** Rows with a TTL read per page when a new leader learns which keys it must expire. */
 const EXPIRING_PAGE_ROWS = 1000;
 
@@ -145,6 +151,8 @@ export class PartitionLeader {
   private readonly waitingReads = new Map<string, Array<() => void>>();
   private readonly readsInFlight = new Map<number, (result: ReadAnswer) => void>();
   private readonly recent: ChangeRecord[] = [];
+  /** Characters of the changes in `recent` (changeChars). */
+  private recentChars = 0;
   private unsent: ChangeRecord[] = [];
   private unsentPrev: LogPosition = { epoch: 0, seq: 0 };
   private queuedWrites: Array<() => void> = [];
@@ -545,8 +553,31 @@ export class PartitionLeader {
     if (writer !== null) this.pendingByWriter.set(writer, entry);
     this.unsent.push(change);
     this.recent.push(change);
-    // Trimmed in halves, not one by one: shift() copies the whole array on every write.
-    if (this.recent.length >= 2 * RECENT_CHANGES_MAX) this.recent.splice(0, RECENT_CHANGES_MAX);
+    this.recentChars += changeChars(change);
+    this.trimRecent();
+  }
+
+  /**
+   * Trimmed in halves, not one by one: shift() copies the whole array on every write. The
+   * bound in characters drops acknowledged changes only: an in-sync replica that failed as the
+   * last one holds every acknowledged write, and is mended from here (onProbeReply).
+   */
+  private trimRecent(): void {
+    if (this.recent.length >= 2 * RECENT_CHANGES_MAX) this.dropRecent(RECENT_CHANGES_MAX);
+    if (this.recentChars < 2 * RECENT_CHARS_MAX) return;
+    let count = 0;
+    let chars = this.recentChars;
+    for (const change of this.recent) {
+      if (chars <= RECENT_CHARS_MAX || change.seq > this.acknowledgedSeq) break;
+      chars -= changeChars(change);
+      count++;
+    }
+    this.dropRecent(count);
+  }
+
+  private dropRecent(count: number): void {
+    for (const change of this.recent.slice(0, count)) this.recentChars -= changeChars(change);
+    this.recent.splice(0, count);
   }
 
   hasUnsent(): boolean {
@@ -741,6 +772,7 @@ export class PartitionLeader {
       if (entry.status === null) return this.fetchStatuses(holders);
       this.pending.shift();
       this.acknowledgedSeq = seq;
+      this.trimRecent();
       this.releaseKey(entry);
       const result: WriteResult = {
         ok: true,
@@ -1222,3 +1254,7 @@ function compare(a: LogPosition, b: LogPosition): number {
   return a.seq - b.seq;
 }
 
+/** What a change in `recent` holds, in characters (a string's length, close to its bytes). */
+function changeChars(change: ChangeRecord): number {
+  return change.key.length + (change.value?.length ?? 0) + (change.writer?.length ?? 0);
+}

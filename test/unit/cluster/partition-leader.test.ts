@@ -111,6 +111,46 @@ describe("PartitionLeader", () => {
     expect(world.values(2)[k(9)]).toBeUndefined();
   });
 
+  // Returns the kinds of request the leader sent, in order, from now on.
+  function recordRequests(world: PartitionWorld): string[] {
+    const kinds: string[] = [];
+    const send = world.send.bind(world);
+    world.send = (to, request) => {
+      kinds.push(request.type);
+      return send(to, request);
+    };
+    return kinds;
+  }
+
+  test("a replica behind by small values is fed from the leader's memory", () => {
+    const world = new PartitionWorld([1, 2], [1], [1, 2]);
+    world.startLeader(1, 2);
+    world.settle();
+    for (let i = 0; i < 20; i++) world.write(k(i), `v${i}`);
+    world.settle();
+    const kinds = recordRequests(world);
+    world.leader.tick();
+    world.settle();
+    expect(kinds).not.toContain("fetch");
+    expect(world.proposals).toEqual([{ type: "insync-add", partition: P, id: 2, term: 2 }]);
+    expect(world.values(2)).toEqual(world.values(1));
+  });
+
+  test("large values are not all kept in memory: a replica behind by them reads a source", () => {
+    // 24 acknowledged values of 256 KiB (6 MiB): more than the leader keeps of a partition.
+    const world = new PartitionWorld([1, 2], [1], [1, 2]);
+    world.startLeader(1, 2);
+    world.settle();
+    for (let i = 0; i < 24; i++) world.write(k(i), String(i).padEnd(256 * 1024, "v"));
+    world.settle();
+    const kinds = recordRequests(world);
+    world.leader.tick();
+    world.settle();
+    expect(kinds).toContain("fetch");
+    expect(world.proposals).toEqual([{ type: "insync-add", partition: P, id: 2, term: 2 }]);
+    expect(world.values(2)).toEqual(world.values(1));
+  });
+
   test("a leader fenced out by a newer one acknowledges nothing more", () => {
     const world = new PartitionWorld([1, 2], [1, 2]);
     world.startLeader(1, 1);
