@@ -13,6 +13,7 @@
 // --seconds S. The nodes, the writer and the subscribers share the machine's cores, so on a
 // small machine each one's work slows the others; the settings are printed with every line.
 import { readFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { WarehouseClient } from "../lib/client/client.ts";
 import { decodeHeartbeat, decodeWatchMessage, watchTopic } from "../lib/protocol.ts";
@@ -265,7 +266,8 @@ async function main(): Promise<void> {
     const pids = [...cluster.nodes.values()].map((n) => n.process.pid);
     const key = crypto.randomUUID();
     await client.set(key, String(performance.now()));
-    const base = { ...settings, machine: "shared, noisy: rerun on a quiet one" };
+    // What else ran meanwhile decides these figures: print the load the machine started with.
+    const base = { ...settings, loadAverage: Number(loadavg()[0]?.toFixed(2)) };
 
     const leaderPid = cluster.node(1).process.pid;
     const alone = await throughput(client, key, pids, { leader: leaderPid });
