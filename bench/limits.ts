@@ -3,7 +3,7 @@
 // while hostile clients that never read run against it, and a well-behaved client GETs a small
 // key in a loop (its slowest answer is printed). Cases:
 //   get-flood   HOGS clients send GETs of a 1 MiB value of control characters (a 6 MiB reply)
-//   ping-flood  one client sends PINGs as fast as the node reads them
+//   ping-flood  one client sends PINGs as fast as it can, reconnecting whenever it is closed
 //   sub-flood   one subscriber sends 200,000 distinct 200-byte SUBSCRIBEs
 // Prints its settings, then one JSON line per case; rerun on a quiet machine for figures.
 import { WarehouseClient } from "../lib/client/client.ts";
@@ -66,14 +66,27 @@ await runCase("get-flood", pid, client, smallKey, () => {
   for (const hog of hogs) if (hog.unsentBytes < MiB) hog.send(gets(bigKey, 500, (id += 500)));
 });
 
-const pinger = await RawPeer.connect(node.port);
+// The node closes a peer that pings faster than 100 a second: the flooder reconnects each time.
+let pinger = await RawPeer.connect(node.port);
 peers.push(pinger);
+let pingerConnects = 1;
+let isReconnecting = false;
 const ping = Uint8Array.of(0x04, 0x07, 0x04, 0x50, 0x49, 0x4e, 0x47, 0, 0);
 const batch = new Uint8Array(ping.length * 100_000);
 for (let at = 0; at < batch.length; at += ping.length) batch.set(ping, at);
 await runCase("ping-flood", pid, client, smallKey, () => {
-  if (pinger.unsentBytes < MiB) pinger.send(batch);
+  if (pinger.isClosed && !isReconnecting) {
+    isReconnecting = true;
+    void RawPeer.connect(node.port).then((next) => {
+      pinger = next;
+      peers.push(next);
+      pingerConnects++;
+      isReconnecting = false;
+    }, () => (isReconnecting = false));
+  }
+  if (!pinger.isClosed && pinger.unsentBytes < MiB) pinger.send(batch);
 });
+console.log(JSON.stringify({ case: "ping-flood", pingerConnections: pingerConnects }));
 
 const flooder = await RawPeer.connect(node.pubPort, { socketType: "SUB", reads: true });
 peers.push(flooder);

@@ -2,7 +2,7 @@
 // buffers what the kernel did not take, and enforces the handshake deadline and heartbeats.
 // It knows nothing of socket semantics; it reports to its owner.
 import type { Socket } from "bun";
-import type { ZmtpProtocolError } from "../util/errors.ts";
+import { ZmtpProtocolError } from "../util/errors.ts";
 import {
   type CurveSecurity,
   encodePing,
@@ -54,6 +54,8 @@ export interface ConnectionOptions {
   handshakeTimeoutMs: number;
   /** Close a ready connection that has sent nothing for this long (0 = never). */
   idleTimeoutMs: number;
+  /** PINGs allowed per second (and in one burst); more close the connection. */
+  pingsPerSecondMax: number;
   heartbeatIvlMs: number;
   heartbeatTimeoutMs: number;
   /** Where this connection came from, for logs and events. */
@@ -86,11 +88,15 @@ export class Connection {
    * a peer that pings and never reads must not grow it (one pending PONG proves we are alive).
    */
   private isPongBuffered = false;
+  /** PINGs the peer may still send now (a token bucket refilled at pingsPerSecondMax). */
+  private pingTokens: number;
+  private pingRefillMs = Date.now();
 
   constructor(socket: BunSocket, owner: ConnectionOwner, options: ConnectionOptions) {
     this.socket = socket;
     this.owner = owner;
     this.options = options;
+    this.pingTokens = options.pingsPerSecondMax;
     this.endpoint = options.endpoint;
     this.session = new Session({
       socketType: options.socketType,
@@ -188,6 +194,13 @@ export class Connection {
           this.write(event.bytes);
           break;
         case "pong":
+          // Every PING asks for a PONG: this is where the PING rate is counted.
+          if (!this.takePingToken()) {
+            const limit = this.options.pingsPerSecondMax;
+            this.close({ kind: "protocol", error: new ZmtpProtocolError(
+              `PING flood: more than ${limit} PINGs a second`) });
+            return;
+          }
           if (this.isPongBuffered) break;
           this.writeFrame(encodePong(event.context));
           this.isPongBuffered = this.pendingBytes > 0;
@@ -207,8 +220,11 @@ export class Connection {
           this.owner.onSubscription(this, event.prefix, event.type === "subscribe");
           break;
         case "ping":
-          this.peerTtlMs = event.ttlMs;
-          this.startHeartbeats();
+          // The timer only changes with the TTL the peer asks for; re-arming it costs a flood.
+          if (event.ttlMs !== this.peerTtlMs) {
+            this.peerTtlMs = event.ttlMs;
+            this.startHeartbeats();
+          }
           break;
         case "error":
           this.close({ kind: "protocol", error: event.error });
@@ -264,6 +280,17 @@ export class Connection {
     socket.end();
     // Resetting a socket that closed meanwhile does nothing.
     setTimeout(() => socket.terminate(), CLOSE_GRACE_MS).unref();
+  }
+
+  /** Spends one PING token; false when the peer pings faster than pingsPerSecondMax. */
+  private takePingToken(): boolean {
+    const max = this.options.pingsPerSecondMax;
+    const now = Date.now();
+    this.pingTokens = Math.min(max, this.pingTokens + ((now - this.pingRefillMs) * max) / 1000);
+    this.pingRefillMs = now;
+    if (this.pingTokens < 1) return false;
+    this.pingTokens--;
+    return true;
   }
 
   /**

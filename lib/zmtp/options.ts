@@ -53,6 +53,11 @@ export interface SocketOptions {
   /** Close a connection that has sent nothing at all for this long (0 = never). */
   idleTimeoutMs?: number;
   /**
+   * PINGs a peer may send per second, with bursts of as many; a faster peer is closed as a
+   * protocol error. libzmq pings once per heartbeat interval; a flood only costs us CPU.
+   */
+  pingsPerSecondMax?: number;
+  /**
    * ROUTER serving requests, one answer each (Router.answer): requests delivered and not yet
    * answered, per peer and in total. A request over either cap, or arriving while its peer or
    * the socket is over its byte limit, waits and reading from that peer pauses.
@@ -105,6 +110,7 @@ export const socketDefaults = {
   oversizedBytesMax: 0,
   connectionsMax: Number.POSITIVE_INFINITY,
   idleTimeoutMs: 0,
+  pingsPerSecondMax: 100,
   requestsInFlightMax: Number.POSITIVE_INFINITY,
   requestsInFlightTotalMax: Number.POSITIVE_INFINITY,
   subscriptionsMax: Number.POSITIVE_INFINITY,

@@ -563,6 +563,7 @@ export abstract class SocketBase implements ConnectionOwner {
           maxMessageBytes: this.options.maxMessageBytes,
           oversizedBytesMax: this.options.oversizedBytesMax,
           idleTimeoutMs: this.options.idleTimeoutMs,
+          pingsPerSecondMax: this.options.pingsPerSecondMax,
           handshakeTimeoutMs: this.options.handshakeTimeoutMs,
           heartbeatIvlMs: this.options.heartbeatIvlMs,
           heartbeatTimeoutMs: this.options.heartbeatTimeoutMs,

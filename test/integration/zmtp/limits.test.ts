@@ -179,7 +179,8 @@ describe("a ROUTER serving requests", () => {
 
 describe("connections", () => {
   test("a peer that pings and never reads: at most one PONG waits in the node", async () => {
-    const router = track(new Router({ lingerMs: 0 }));
+    // Without the PING rate limit, which would close this peer first (next test).
+    const router = track(new Router({ lingerMs: 0, pingsPerSecondMax: Number.POSITIVE_INFINITY }));
     const port = portOf(await router.bind("tcp://127.0.0.1:0"));
     const pinger = await rawPeer(port);
     const ping = encodeCommand("PING", Uint8Array.of(0, 0));
@@ -194,6 +195,26 @@ describe("connections", () => {
     await waitFor(() => router.connectionCount === 1, { what: "the pinger to be served" });
     expect(router.bytesTotal).toBeLessThan(64);
   }, 60_000);
+
+  test("a peer pinging faster than pingsPerSecondMax is closed; a heartbeat-rate one is not",
+    async () => {
+      const router = track(new Router({ lingerMs: 0, pingsPerSecondMax: 20 }));
+      const port = portOf(await router.bind("tcp://127.0.0.1:0"));
+      const ping = encodeCommand("PING", Uint8Array.of(0, 0));
+      const steady = await rawPeer(port, { reads: true });
+      const flooder = await rawPeer(port, { reads: true });
+      await waitFor(() => router.connectionCount === 2, { what: "two connections" });
+      // A burst of 20 is allowed; 21 at once is one too many.
+      for (let i = 0; i < 21; i++) flooder.send(ping);
+      await waitFor(() => flooder.isClosed, { what: "the flooder to be closed" });
+      // 10 PINGs a second for a second: within the rate, so the connection stays.
+      for (let i = 0; i < 10; i++) {
+        steady.send(ping);
+        await Bun.sleep(100);
+      }
+      expect(steady.isClosed).toBe(false);
+      expect(router.connectionCount).toBe(1);
+    });
 
   test("connectionsMax closes a newcomer at once; idleTimeoutMs closes a silent peer", async () => {
     const router = track(new Router({ lingerMs: 0, connectionsMax: 2, idleTimeoutMs: 300 }));
