@@ -16,10 +16,51 @@ import { loadNativeSodium } from "./curve-sodium-native.ts";
 export type { CurveCrypto } from "./curve.ts";
 export type CurveBackend = "libsodium-native" | "libsodium" | "noble";
 
+/** What a backend that works on copies supplies; `decrypt` may throw on a forged box. */
+interface CopyingBackend {
+  readonly name: CurveCrypto["name"];
+  publicKeyOf(secretKey: Uint8Array): Uint8Array;
+  boxKey(publicKey: Uint8Array, secretKey: Uint8Array): Uint8Array | null;
+  seal(plaintext: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array;
+  decrypt(box: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array;
+}
+
+/**
+ * A CurveCrypto from a backend that cannot work in place: `open` answers null for a short or
+ * forged box instead of throwing, and the in-place operations go through copies.
+ */
+function copyingCrypto(base: CopyingBackend): CurveCrypto {
+  const open = (box: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array | null => {
+    if (box.length < MAC_BYTES) return null;
+    try {
+      return base.decrypt(box, nonce, key);
+    } catch {
+      return null;
+    }
+  };
+  return {
+    name: base.name,
+    publicKeyOf: base.publicKeyOf,
+    boxKey: base.boxKey,
+    seal: base.seal,
+    open,
+    sealInPlace(buffer, at, length, nonce, key) {
+      const plaintext = buffer.slice(at + MAC_BYTES, at + length);
+      buffer.set(base.seal(plaintext, nonce, key), at);
+    },
+    openInPlace(buffer, at, length, nonce, key) {
+      const plaintext = open(buffer.subarray(at, at + length), nonce, key);
+      if (plaintext === null) return false;
+      buffer.set(plaintext, at + MAC_BYTES);
+      return true;
+    },
+  };
+}
+
 async function nobleCrypto(): Promise<CurveCrypto> {
   const { hsalsa, xsalsa20poly1305 } = await import("@noble/ciphers/salsa.js");
   const { x25519 } = await import("@noble/curves/ed25519.js");
-  const backend: CurveCrypto = {
+  return copyingCrypto({
     name: "noble",
     publicKeyOf: (secretKey) => x25519.getPublicKey(secretKey),
     boxKey(publicKey, secretKey) {
@@ -36,27 +77,14 @@ async function nobleCrypto(): Promise<CurveCrypto> {
       return new Uint8Array(key.buffer);
     },
     seal: (plaintext, nonce, key) => xsalsa20poly1305(key, nonce).encrypt(plaintext),
-    open(box, nonce, key) {
-      if (box.length < MAC_BYTES) return null;
-      try {
-        return xsalsa20poly1305(key, nonce).decrypt(box);
-      } catch {
-        return null;
-      }
-    },
-    sealInPlace(buffer, at, length, nonce, key) {
-      sealVia(backend, buffer, at, length, nonce, key);
-    },
-    openInPlace: (buffer, at, length, nonce, key) =>
-      openVia(backend, buffer, at, length, nonce, key),
-  };
-  return backend;
+    decrypt: (box, nonce, key) => xsalsa20poly1305(key, nonce).decrypt(box),
+  });
 }
 
 async function libsodiumCrypto(): Promise<CurveCrypto> {
   const { default: sodium } = await import("libsodium-wrappers");
   await sodium.ready;
-  const backend: CurveCrypto = {
+  return copyingCrypto({
     name: "libsodium",
     publicKeyOf: (secretKey) => sodium.crypto_scalarmult_base(secretKey),
     boxKey(publicKey, secretKey) {
@@ -67,49 +95,8 @@ async function libsodiumCrypto(): Promise<CurveCrypto> {
       }
     },
     seal: (plaintext, nonce, key) => sodium.crypto_box_easy_afternm(plaintext, nonce, key),
-    open(box, nonce, key) {
-      if (box.length < MAC_BYTES) return null;
-      try {
-        return sodium.crypto_box_open_easy_afternm(box, nonce, key);
-      } catch {
-        return null;
-      }
-    },
-    sealInPlace(buffer, at, length, nonce, key) {
-      sealVia(backend, buffer, at, length, nonce, key);
-    },
-    openInPlace: (buffer, at, length, nonce, key) =>
-      openVia(backend, buffer, at, length, nonce, key),
-  };
-  return backend;
-}
-
-/** sealInPlace through seal, for backends that cannot work in place. */
-function sealVia(
-  backend: CurveCrypto,
-  buffer: Uint8Array,
-  at: number,
-  length: number,
-  nonce: Uint8Array,
-  key: Uint8Array,
-): void {
-  const plaintext = buffer.slice(at + MAC_BYTES, at + length);
-  buffer.set(backend.seal(plaintext, nonce, key), at);
-}
-
-/** openInPlace through open. */
-function openVia(
-  backend: CurveCrypto,
-  buffer: Uint8Array,
-  at: number,
-  length: number,
-  nonce: Uint8Array,
-  key: Uint8Array,
-): boolean {
-  const plaintext = backend.open(buffer.subarray(at, at + length), nonce, key);
-  if (plaintext === null) return false;
-  buffer.set(plaintext, at + MAC_BYTES);
-  return true;
+    decrypt: (box, nonce, key) => sodium.crypto_box_open_easy_afternm(box, nonce, key),
+  });
 }
 
 let wasm: Promise<CurveCrypto> | undefined;
