@@ -29,6 +29,23 @@ export async function waitFor<T>(condition: () => T | Promise<T>, options: WaitO
   throw new Error(`timed out waiting for ${options.what}${lastError ? `: ${String(lastError)}` : ""}`);
 }
 
+/** Calls `onLine` with every non-blank line of `stream` (without its newline) until it ends. */
+export async function forEachLine(
+  stream: ReadableStream<Uint8Array>,
+  onLine: (line: string) => void,
+): Promise<void> {
+  const decoder = new TextDecoder();
+  let buffered = "";
+  for await (const chunk of stream) {
+    buffered += decoder.decode(chunk, { stream: true });
+    for (let newline = buffered.indexOf("\n"); newline >= 0; newline = buffered.indexOf("\n")) {
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      if (line.trim() !== "") onLine(line);
+    }
+  }
+}
+
 /**
  * Reads `stream` until `find` recognises what it waits for in the text read so far (anything but
  * undefined), the stream ends, or `deadlineMs` passes. The reader's lock is released at the end,

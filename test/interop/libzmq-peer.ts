@@ -3,6 +3,7 @@
 // It asserts nothing itself; tests decide what the fixture's reports mean.
 import type { Subprocess } from "bun";
 import { DeadlineError, within } from "../harness/zmtp.ts";
+import { forEachLine } from "../harness/wait.ts";
 
 const FIXTURE = new URL("./libzmq-fixture.mjs", import.meta.url).pathname;
 
@@ -46,7 +47,7 @@ export class LibzmqPeer {
     });
     const { promise, resolve } = Promise.withResolvers<void>();
     this.started = promise;
-    void this.readLines((line) => this.onLine(line, resolve));
+    void forEachLine(this.proc.stdout, (line) => this.onLine(line, resolve));
     void this.readStderr();
     void this.proc.exited.then((code) => {
       this.exitReason = `fixture exited with ${code}: ${this.stderr.trim()}`;
@@ -179,21 +180,6 @@ export class LibzmqPeer {
       settle?.(record as Reply);
     } else {
       this.stderr += `unexpected fixture output: ${line}\n`;
-    }
-  }
-
-  private async readLines(onLine: (line: string) => void): Promise<void> {
-    const decoder = new TextDecoder();
-    let buffered = "";
-    for await (const chunk of this.proc.stdout) {
-      buffered += decoder.decode(chunk, { stream: true });
-      let newline = buffered.indexOf("\n");
-      while (newline >= 0) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        if (line.trim() !== "") onLine(line);
-        newline = buffered.indexOf("\n");
-      }
     }
   }
 

@@ -1,7 +1,7 @@
 // Drives test/interop/pyzmq-curve-fixture.py (libzmq 4.3.4 through Debian's python3-zmq) from a
 // Bun test: starts it, collects the JSON lines it reports, and kills it when disposed.
 import type { Subprocess } from "bun";
-import { waitFor } from "../harness/wait.ts";
+import { forEachLine, waitFor } from "../harness/wait.ts";
 
 const FIXTURE = new URL("./pyzmq-curve-fixture.py", import.meta.url).pathname;
 
@@ -22,7 +22,7 @@ export class PyzmqPeer implements AsyncDisposable {
       stderr: "pipe",
     });
     this.proc = proc;
-    void this.readLines();
+    void forEachLine(proc.stdout, (line) => this.reports.push(JSON.parse(line) as PyzmqReport));
     void (async () => {
       for await (const chunk of proc.stderr) this.stderr += new TextDecoder().decode(chunk);
     })();
@@ -61,20 +61,5 @@ export class PyzmqPeer implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     this.proc.kill("SIGKILL");
     await this.proc.exited;
-  }
-
-  private async readLines(): Promise<void> {
-    const decoder = new TextDecoder();
-    let buffered = "";
-    for await (const chunk of this.proc.stdout) {
-      buffered += decoder.decode(chunk, { stream: true });
-      let newline = buffered.indexOf("\n");
-      while (newline >= 0) {
-        const line = buffered.slice(0, newline).trim();
-        buffered = buffered.slice(newline + 1);
-        if (line !== "") this.reports.push(JSON.parse(line) as PyzmqReport);
-        newline = buffered.indexOf("\n");
-      }
-    }
   }
 }

@@ -8,6 +8,7 @@ import { WarehouseClient } from "../../../lib/client/client.ts";
 import { partitionOf } from "../../../lib/placement.ts";
 import type { WatchChange } from "../../../lib/protocol.ts";
 import { Cluster, waitFor } from "../../harness/cluster.ts";
+import { forEachLine } from "../../harness/wait.ts";
 import { LibzmqPeer } from "../../interop/libzmq-peer.ts";
 import { connectClient, scenarioTimeoutMs, startSyncedCluster } from "./workload.ts";
 
@@ -27,16 +28,7 @@ function startPySub(pub: string, topics: string[]): { lines: PyLine[]; proc: Sub
     stderr: "inherit",
   });
   const lines: PyLine[] = [];
-  void (async () => {
-    let buffered = "";
-    for await (const chunk of proc.stdout) {
-      buffered += new TextDecoder().decode(chunk);
-      for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
-        lines.push(JSON.parse(buffered.slice(0, nl)) as PyLine);
-        buffered = buffered.slice(nl + 1);
-      }
-    }
-  })();
+  void forEachLine(proc.stdout, (line) => lines.push(JSON.parse(line) as PyLine));
   return { lines, proc };
 }
 
