@@ -55,12 +55,17 @@ export type DataRequest =
       readonly afterSeq: number;
       readonly limit: number;
     }
-  /** A consistent copy of the partition's rows (this replica is the source of a full copy). */
+  /**
+   * A page of a full copy (this replica is its source): the rows after `afterKey` as they were
+   * at `base`, the source's last change when the copy began (null: begin one now, at it).
+   */
   | {
       readonly type: "snapshot";
       readonly rid: number;
       readonly partition: number;
       readonly epoch: number;
+      readonly base: LogPosition | null;
+      readonly afterKey: string;
     }
   /**
    * Install part of a full copy: `first` starts it at `base` (only if the replica's last change
@@ -144,11 +149,13 @@ export type DataReply =
       readonly changes: readonly AppliedChange[];
       readonly last: LogPosition;
     }
+  /** `next`: the key the next page starts after; null when this was the last page. */
   | {
       readonly type: "snapshot-rows";
       readonly rid: number;
       readonly base: LogPosition;
       readonly rows: readonly DataRow[];
+      readonly next: string | null;
     }
   | { readonly type: "installed"; readonly rid: number; readonly last: LogPosition }
   | {

@@ -31,7 +31,7 @@ import {
   type WriteResult,
 } from "./data-coordinator.ts";
 import { ClusterClock } from "./cluster-clock.ts";
-import { ReplicaCore, type ReplicaBatch } from "./replica-core.ts";
+import { ReplicaCore, type ReplicaBatch, type ReplicaOptions } from "./replica-core.ts";
 import {
   ClusterState,
   encodeCommand,
@@ -54,6 +54,8 @@ export interface NodeCoreConfig {
   readonly handBackTicks: number;
   /** Applied entries between two snapshots of the ClusterState. */
   readonly snapshotEveryEntries: number;
+  /** The replica role's sizes; defaults for a node, smaller in the simulation. */
+  readonly replica?: ReplicaOptions;
 }
 
 export type PeerOut =
@@ -170,7 +172,7 @@ export class NodeCore {
     this.config = config;
     this.raft = new RaftCore({ ...config.raft, id: config.id }, storage.raft, random, logger);
     this.nextRid = 1 + random.nextInt(2 ** 30) * 2 ** 20;
-    this.replica = new ReplicaCore(storage.replica);
+    this.replica = new ReplicaCore(storage.replica, config.replica);
     const snapshot = storage.raft.snapshot();
     this.stateValue = ClusterState.restore(snapshot.data) ?? new ClusterState();
     this.appliedIndex = snapshot.meta.index;

@@ -12,7 +12,7 @@ import type {
   LogPosition,
   LogSummary,
 } from "../store/replica-types.ts";
-import { changeBytesAtMost, countWithin, rowBytesAtMost } from "./batch-bytes.ts";
+import { changeBytesAtMost, countWithin } from "./batch-bytes.ts";
 import type { DataReply, DataRequest } from "./data-messages.ts";
 import type { ClusterCommand } from "./state.ts";
 import {
@@ -97,9 +97,12 @@ interface Progress {
   ackedSeq: number;
   /** The request of a catch-up step in flight, or 0. */
   stepRid: number;
-  /** A full copy in flight: the pages still to install. */
-  copyRows: DataRow[] | null;
-  copyBase: LogPosition | null;
+  /**
+   * A full copy in flight, page by page from the step's source: the base all its pages are
+   * read at (null until the first arrives) and the key the next page starts after (null: the
+   * page being installed is the last).
+   */
+  copy: { base: LogPosition | null; next: string | null } | null;
   isFailed: boolean;
   isAddPending: boolean;
   isRemovePending: boolean;
@@ -122,7 +125,6 @@ interface PendingWrite {
 }
 
 const FETCH_LIMIT = 512;
-const COPY_PAGE_ROWS = 1000;
 const RETRY_TICKS = 10;
 /** Ticks an in-sync change may take to apply before it is decided again. */
 const CHANGE_WAIT_TICKS_MAX = 40;
@@ -165,6 +167,8 @@ export class PartitionLeader {
   }> = [];
   /** The fetch that reads outcomes of pending writes (see fetchStatuses), or 0. */
   private statusRid = 0;
+  /** Which holder that fetch asks: the next one after a holder that could not answer. */
+  private statusTurn = 0;
   private readonly versions = new KeyVersions();
   private readonly expiry = new ExpiryIndex();
   /** Where the takeover's read of rows with a TTL resumes; null when it is done. */
@@ -284,7 +288,7 @@ export class PartitionLeader {
     const source = this.pickSource(id);
     if (source === null) return;
     p.mode = p.mode === "insync" ? "insync" : "catching-up";
-    p.copyRows = null;
+    p.copy = null;
     // First the target's own position (a fence answers with it): the truncate that follows is
     // conditional on it, so a late one cannot undo what the target took meanwhile.
     p.stepRid = this.send(id, { type: "fence", partition: this.partition, epoch: this.context.epoch });
@@ -315,11 +319,15 @@ export class PartitionLeader {
       this.stepSource.set(p.stepRid, step);
     };
     const base = { partition: this.partition, epoch: this.context.epoch };
+    const startCopy = () => {
+      p.copy = { base: null, next: "" };
+      next({ type: "snapshot", ...base, base: null, afterKey: "" }, source);
+    };
     switch (reply.type) {
       case "fenced": {
         if (from === target && from !== source) {
           p.last = reply.summary.last;
-          if (reply.summary.isCopying) next({ type: "snapshot", ...base }, source);
+          if (reply.summary.isCopying) startCopy();
           else next({ type: "fence", ...base }, source);
           return true;
         }
@@ -334,7 +342,11 @@ export class PartitionLeader {
       case "installed":
       case "replicated":
         p.last = reply.last;
-        if (p.copyRows !== null && p.copyRows.length > 0) return this.sendCopyPage(p, target), true;
+        if (p.copy?.next != null) {
+          next({ type: "snapshot", ...base, base: p.copy.base, afterKey: p.copy.next }, source);
+          return true;
+        }
+        p.copy = null;
         if (this.tryTail(target)) return true;
         next({ type: "fetch", ...base, afterSeq: reply.last.seq, limit: FETCH_LIMIT }, source);
         return true;
@@ -351,17 +363,26 @@ export class PartitionLeader {
         next({ type: "replicate", ...base, prev: from0, changes: records }, target);
         return true;
       }
-      case "snapshot-rows":
-        p.copyRows = [...reply.rows];
-        p.copyBase = reply.base;
-        this.sendCopyPage(p, target, true);
+      case "snapshot-rows": {
+        if (p.copy === null || from !== source) return this.failStep(target), true;
+        const first = p.copy.base === null;
+        p.copy = { base: reply.base, next: reply.next };
+        const expect = p.last ?? { epoch: 0, seq: 0 };
+        const { rows } = reply;
+        const last = reply.next === null;
+        next({ type: "install", ...base, base: reply.base, rows, first, last, expect }, target);
         return true;
+      }
       case "refused":
         if (reply.reason === "stale-epoch") this.depose();
         else if (reply.reason === "trimmed" || reply.reason === "copying") {
           if (from === target) {
             p.last = reply.last;
-            next({ type: "snapshot", ...base }, source);
+            startCopy();
+          } else if (reply.reason === "trimmed" && p.copy?.base != null) {
+            // The source trimmed its log past the copy's base while the copy went on (writes
+            // outran it): its later pages can no longer be read as of that base.
+            startCopy();
           } else this.failStep(target);
         } else this.failStep(target);
         return true;
@@ -369,26 +390,6 @@ export class PartitionLeader {
         this.failStep(target);
         return true;
     }
-  }
-
-  private sendCopyPage(p: Progress, target: number, isFirst = false): void {
-    const remaining = p.copyRows as DataRow[];
-    const fit = countWithin(remaining, rowBytesAtMost);
-    const rows = remaining.splice(0, Math.min(COPY_PAGE_ROWS, fit));
-    const isLast = (p.copyRows as DataRow[]).length === 0;
-    if (isLast) p.copyRows = null;
-    const step = { target, source: this.pickSource(target) ?? target };
-    p.stepRid = this.send(target, {
-      type: "install",
-      partition: this.partition,
-      epoch: this.context.epoch,
-      base: p.copyBase as LogPosition,
-      rows,
-      first: isFirst,
-      last: isLast,
-      expect: p.last ?? { epoch: 0, seq: 0 },
-    });
-    this.stepSource.set(p.stepRid, step);
   }
 
   /**
@@ -792,7 +793,8 @@ export class PartitionLeader {
    * holder's change log.
    */
   private fetchStatuses(holders: readonly number[]): void {
-    const from = holders[0];
+    // A holder that took the write by a full copy has it in its rows but not in its log.
+    const from = holders[this.statusTurn % holders.length];
     const first = this.pending[0];
     if (from === undefined || first === undefined || this.statusRid !== 0) return;
     this.statusRid = this.send(from, {
@@ -807,12 +809,14 @@ export class PartitionLeader {
   private onStatusReply(rid: number, reply: DataReply): boolean {
     if (rid !== this.statusRid) return false;
     this.statusRid = 0;
-    if (reply.type !== "changes") return true;
-    for (const change of reply.changes) {
+    const changes = reply.type === "changes" ? reply.changes : [];
+    for (const change of changes) {
       const entry = this.pending.find((e) => e.change.seq === change.seq);
       if (entry !== undefined && entry.change.epoch === change.epoch) entry.status = change.status;
     }
-    this.completeWrites();
+    // Asked again on the next tick, of another holder, when this one did not know the first.
+    if (this.pending[0]?.status === null) this.statusTurn++;
+    else this.completeWrites();
     return true;
   }
 
@@ -1016,7 +1020,10 @@ export class PartitionLeader {
       read({ ok: false, code: "UNAVAILABLE", message });
     }
     const step = this.stepSource.get(rid);
-    if (rid === this.statusRid) this.statusRid = 0;
+    if (rid === this.statusRid) {
+      this.statusRid = 0;
+      this.statusTurn++;
+    }
     const lookup = this.writerLookups.get(rid);
     if (lookup !== undefined) {
       this.writerLookups.delete(rid);
@@ -1141,6 +1148,7 @@ export class PartitionLeader {
       return;
     }
     this.retireUnplaced();
+    if (this.statusRid === 0 && this.pending[0]?.status === null) this.completeWrites();
     for (const p of this.progress.values()) {
       if (!p.isAddPending && !p.isRemovePending) continue;
       if (++p.changeWaitTicks < CHANGE_WAIT_TICKS_MAX) continue;
@@ -1230,8 +1238,7 @@ export class PartitionLeader {
         last: null,
         ackedSeq: 0,
         stepRid: 0,
-        copyRows: null,
-        copyBase: null,
+        copy: null,
         isFailed: false,
         isAddPending: false,
         isRemovePending: false,

@@ -80,9 +80,16 @@ export function replyProblem(
       if (request.type === "rows" && reply.rows.length > request.limit) {
         return "more rows than the limit";
       }
-      const afterKey = request.type === "rows" ? request.afterKey : "";
+      const { afterKey } = request;
       const isOwn = reply.rows.every((r) => r.partition === request.partition && r.key > afterKey);
-      return isOwn ? null : "a row of another partition or before the page";
+      if (!isOwn) return "a row of another partition or before the page";
+      if (request.type === "rows" || reply.type !== "snapshot-rows") return null;
+      // A page must move the copy on, and the pages of one copy must share its base.
+      if (reply.next !== null && reply.next <= afterKey) return "a next page that does not move on";
+      if (request.base !== null && !samePosition(reply.base, request.base)) {
+        return "a page of another base";
+      }
+      return null;
     }
     case "install":
       if (reply.type !== "installed") return null;

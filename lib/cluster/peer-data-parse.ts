@@ -65,7 +65,7 @@ const requestFields: Record<DataRequest["type"], readonly string[]> = {
   read: ["key"],
   truncate: ["source", "expect"],
   fetch: ["afterSeq", "limit"],
-  snapshot: [],
+  snapshot: ["base", "afterKey"],
   install: ["base", "rows", "first", "last", "expect"],
   rows: ["afterKey", "limit"],
   writer: ["writer"],
@@ -83,7 +83,7 @@ const replyFields: Record<DataReply["type"], readonly string[]> = {
   row: ["row", "asOf"],
   truncated: ["last"],
   changes: ["changes", "last"],
-  "snapshot-rows": ["base", "rows"],
+  "snapshot-rows": ["base", "rows", "next"],
   installed: ["last"],
   "rows-page": ["rows"],
   "writer-change": ["change"],
@@ -106,7 +106,6 @@ export function parseDataRequest(raw: unknown, limits: DataLimits): DataRequest 
   const common = { rid, partition, epoch };
   switch (type) {
     case "fence":
-    case "snapshot":
     case "count":
     case "drop":
       return { type, ...common };
@@ -134,9 +133,12 @@ export function parseDataRequest(raw: unknown, limits: DataLimits): DataRequest 
       };
     case "install":
       return install(fields, common, limits);
+    case "snapshot": {
+      const base = fields.base === null ? null : position(fields.base, "body.base", epoch);
+      return { type, ...common, base, afterKey: pageStart(fields.afterKey, partition, limits) };
+    }
     case "rows": {
-      const afterKey =
-        fields.afterKey === "" ? "" : key(fields.afterKey, "body.afterKey", partition, limits);
+      const afterKey = pageStart(fields.afterKey, partition, limits);
       const limit = integer(fields.limit, "body.limit", 1, limits.rowsMax);
       if (fields.ttlOnly === undefined) return { type, ...common, afterKey, limit };
       return { type, ...common, afterKey, limit, ttlOnly: boolean(fields.ttlOnly, "body.ttlOnly") };
@@ -152,6 +154,11 @@ export function parseDataRequest(raw: unknown, limits: DataLimits): DataRequest 
         limit: integer(fields.limit, "body.limit", 1, limits.changesMax),
       };
   }
+}
+
+/** Where a page of rows starts: after this key, or "" for the first page. */
+function pageStart(value: unknown, partition: number, limits: DataLimits): string {
+  return value === "" ? "" : key(value, "body.afterKey", partition, limits);
 }
 
 function install(
@@ -206,7 +213,12 @@ export function parseDataReply(raw: unknown, limits: DataLimits): DataReply {
       const base = position(fields.base, "body.base", ANY_EPOCH);
       const options = { partition: null, base, isOrdered: true };
       const rows = rowList(fields.rows, "body.rows", limits, options);
-      return { type, rid, base, rows };
+      const next = fields.next === null ? null : key(fields.next, "body.next", null, limits);
+      const last = rows[rows.length - 1];
+      if (next !== null && last !== undefined && last.key > next) {
+        invalid("body.rows must not go past body.next");
+      }
+      return { type, rid, base, rows, next };
     }
     case "rows-page": {
       const options = { partition: null, base: null, isOrdered: true };

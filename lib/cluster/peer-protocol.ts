@@ -65,7 +65,8 @@ export const peerLimitDefaults = Object.freeze({
   frameBytesMax: 64 * 1024 * 1024,
   partitionsMax: PARTITIONS_MAX,
   changesMax: 10_000,
-  // A snapshot reply holds a whole partition (replica-core's SNAPSHOT_ROWS_MAX).
+  // A copy page holds up to 1,000 current rows plus the keys changed since the copy's base
+  // (bounded by the retained log); the bound is loose on purpose, the byte limit is the real one.
   rowsMax: 1_000_000,
   epochStartsMax: 100_000,
   membersMax: 1_000,

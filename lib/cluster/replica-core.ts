@@ -20,6 +20,7 @@ import type {
 import { changeBytesAtMost, countWithin, rowBytesAtMost } from "./batch-bytes.ts";
 import type { DataReply, DataRequest, RefusalReason } from "./data-messages.ts";
 import { divergencePoint, epochAt } from "./divergence.ts";
+import { readSnapshotPage } from "./snapshot-page.ts";
 
 /**
  * Changes a partition's log keeps: catch-up and reconcile send what a replica misses from it,
@@ -27,11 +28,17 @@ import { divergencePoint, epochAt } from "./divergence.ts";
  */
 export const LOG_RETAIN_DEFAULT = 10_000;
 
-/** Rows a full copy sends at most (a partition larger than this cannot be copied). */
-export const SNAPSHOT_ROWS_MAX = 1_000_000;
+/** Rows one page of a full copy reads at most (the page is also cut to a byte budget). */
+export const SNAPSHOT_PAGE_ROWS = 1000;
 
 /** Value characters in one key-changes answer past its first change. */
 const KEY_CHANGES_CHARS_MAX = 4 * 1024 * 1024;
+
+/** Sizes the simulation shrinks so that trims and many-page copies happen in short runs. */
+export interface ReplicaOptions {
+  readonly logRetain?: number;
+  readonly snapshotPageRows?: number;
+}
 
 /** What the shell commits, and how to finish the answers once it is durable. */
 export interface ReplicaBatch {
@@ -68,10 +75,12 @@ export class ReplicaCore {
   private readonly overlays = new Map<number, Overlay>();
 
   private readonly logRetain: number;
+  private readonly snapshotPageRows: number;
 
-  constructor(store: ReplicaStorage, options: { logRetain?: number } = {}) {
+  constructor(store: ReplicaStorage, options: ReplicaOptions = {}) {
     this.store = store;
     this.logRetain = options.logRetain ?? LOG_RETAIN_DEFAULT;
+    this.snapshotPageRows = options.snapshotPageRows ?? SNAPSHOT_PAGE_ROWS;
   }
 
   /** Handles one request from `from`. An immediate answer is returned; null means it waits
@@ -221,9 +230,15 @@ export class ReplicaCore {
         return { type: "changes", rid, changes, last: summary.last };
       }
       case "snapshot": {
-        const base = this.store.summary(partition).last;
-        const rows = this.store.rowsAfter(partition, "", SNAPSHOT_ROWS_MAX);
-        return { type: "snapshot-rows", rid, base, rows };
+        const summary = this.store.summary(partition);
+        const base = request.base ?? summary.last;
+        // The pages are read as of the base through the log after it: once trimmed past it
+        // (or, defensively, not holding it), the copy must start again from a new base.
+        if (epochAt(summary, base.seq) !== base.epoch) return this.refuse(request, "trimmed");
+        const { afterKey } = request;
+        const rowsMax = this.snapshotPageRows;
+        const page = readSnapshotPage(this.store, partition, base.seq, afterKey, rowsMax);
+        return { type: "snapshot-rows", rid, base, ...page };
       }
       case "rows": {
         const { afterKey, limit } = request;

@@ -81,6 +81,22 @@ export class MemoryReplicaStore implements ReplicaStorage {
     return rows.slice(0, limit);
   }
 
+  rowsBeforeChangesAfter(
+    partition: number,
+    atSeq: number,
+    afterKey: string,
+    uptoKey: string | null,
+  ): Map<string, DataRow | undefined> {
+    const s = this.state(partition);
+    const images = new Map<string, DataRow | undefined>();
+    for (const { change, before } of s.log.slice(Math.max(0, atSeq - s.base.seq))) {
+      const { key } = change;
+      if (key <= afterKey || (uptoKey !== null && key > uptoKey) || images.has(key)) continue;
+      images.set(key, before.row);
+    }
+    return images;
+  }
+
   expiringAfter(partition: number, afterKey: string, limit: number): DataRow[] {
     const rows = this.rowsAfter(partition, afterKey, Number.MAX_SAFE_INTEGER);
     return rows.filter((r) => r.expiresAt !== undefined).slice(0, limit);

@@ -109,6 +109,17 @@ export interface ReplicaStorage {
   keyChangesAfter(partition: number, key: string, afterSeq: number, limit: number): AppliedChange[];
   /** Rows of `partition` with key > afterKey ("" = from the start), in key order. */
   rowsAfter(partition: number, afterKey: string, limit: number): DataRow[];
+  /**
+   * What the keys in (afterKey, uptoKey] that changed after `atSeq` held at `atSeq`, from the
+   * before-image of each one's first later change (undefined: absent then). `uptoKey` null: no
+   * upper bound. Meaningful only while the log reaches back to `atSeq` (base.seq <= atSeq).
+   */
+  rowsBeforeChangesAfter(
+    partition: number,
+    atSeq: number,
+    afterKey: string,
+    uptoKey: string | null,
+  ): Map<string, DataRow | undefined>;
   /** The same, for rows with a TTL (`expiresAt`) only: what a new leader must expire. */
   expiringAfter(partition: number, afterKey: string, limit: number): DataRow[];
   /** The latest retained change of `partition` made by `writer`, if any (retry answers). */

@@ -130,6 +130,13 @@ function prepare(db: Database) {
       `SELECT seq, key, before_seq, before_epoch, before_value, before_writer, before_expires_at
        FROM changes WHERE partition = ?1 AND seq > ?2 ORDER BY seq DESC`,
     ),
+    // Walks the retained log from `atSeq` (the (partition, seq) key); a full copy reads one page
+    // of rows per call, so this stays bounded by the log's length, not the partition's size.
+    beforeImagesAfter: db.prepare<UndoRow, [number, number, string, string | null]>(
+      `SELECT seq, key, before_seq, before_epoch, before_value, before_writer, before_expires_at
+       FROM changes WHERE partition = ?1 AND seq > ?2 AND key > ?3 AND (?4 IS NULL OR key <= ?4)
+       ORDER BY seq`,
+    ),
     deleteChangesAfter: db.prepare<null, [number, number]>(
       "DELETE FROM changes WHERE partition = ?1 AND seq > ?2",
     ),
@@ -230,6 +237,22 @@ export class SqliteReplicaStore implements ReplicaStorage {
     return this.guard("rowsAfter", () =>
       this.statements.rowsAfter.all(partition, afterKey, limit),
     ).map(dataRowOf);
+  }
+
+  rowsBeforeChangesAfter(
+    partition: number,
+    atSeq: number,
+    afterKey: string,
+    uptoKey: string | null,
+  ): Map<string, DataRow | undefined> {
+    const undos = this.guard("rowsBeforeChangesAfter", () =>
+      this.statements.beforeImagesAfter.all(partition, atSeq, afterKey, uptoKey),
+    );
+    const images = new Map<string, DataRow | undefined>();
+    for (const undo of undos) {
+      if (!images.has(undo.key)) images.set(undo.key, beforeRowOf(partition, undo));
+    }
+    return images;
   }
 
   expiringAfter(partition: number, afterKey: string, limit: number): DataRow[] {
@@ -461,6 +484,20 @@ function changeFromRow(row: ChangeRow): AppliedChange {
   const { seq, epoch, key, value, writer } = row;
   const change = { seq, epoch, key, value, writer, status };
   return row.expiresAt === null ? change : { ...change, expiresAt: row.expiresAt };
+}
+
+/** The row a change replaced, or undefined when the key was absent before it. */
+function beforeRowOf(partition: number, undo: UndoRow): DataRow | undefined {
+  if (undo.before_seq === null || undo.before_value === null) return undefined;
+  return dataRowOf({
+    key: undo.key,
+    partition,
+    seq: undo.before_seq,
+    epoch: undo.before_epoch ?? 0,
+    value: undo.before_value,
+    writer: undo.before_writer,
+    expiresAt: undo.before_expires_at,
+  });
 }
 
 // A key without a TTL has no `expiresAt` at all (the field is optional on the wire too).

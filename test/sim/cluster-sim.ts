@@ -8,6 +8,7 @@
 
 import { checkKvHistory, formatFailure, type OpRecord } from "../../lib/lin/index.ts";
 import type { ClientOp, ClientResult } from "../../lib/cluster/node-core.ts";
+import type { ReplicaOptions } from "../../lib/cluster/replica-core.ts";
 import { replicasOf } from "../../lib/placement.ts";
 import { SeededRandom } from "../../lib/util/random.ts";
 import { NodeWorld } from "./node-world.ts";
@@ -21,6 +22,8 @@ export interface ClusterSimOptions {
   readonly faultMs?: number;
   readonly dropRate?: number;
   readonly delayMsMax?: number;
+  /** The replicas' sizes; by default odd seeds keep a short log and copy a row per page. */
+  readonly replica?: ReplicaOptions;
 }
 
 export interface ClusterSimResult {
@@ -33,6 +36,11 @@ export interface ClusterSimResult {
   readonly leaders: number;
   readonly history: readonly OpRecord[];
 }
+
+// A log this short is trimmed past a replica that was down for a moment, so the replica comes
+// back by a full copy, one row per page while writes go on. It is still longer than a retried
+// write needs to find its first attempt in the log.
+const SHORT_LOG: ReplicaOptions = { logRetain: 40, snapshotPageRows: 1 };
 
 const CLIENT_TIMEOUT_MS = 1000;
 /** Attempts of one write before the simulated client gives up (the outcome is then unknown). */
@@ -62,6 +70,7 @@ export function runClusterSeed(options: ClusterSimOptions): ClusterSimResult {
     dropRate: options.dropRate ?? random.nextInt(3) * 0.02,
     delayMsMax: options.delayMsMax ?? random.nextInt(4) * 5,
     partitions: 4,
+    replica: options.replica ?? (options.seed % 2 === 1 ? SHORT_LOG : undefined),
   });
   const problems: string[] = [];
   const history: OpRecord[] = [];

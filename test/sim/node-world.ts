@@ -4,6 +4,7 @@
 // same NodeCore runs in a real node behind the shell.
 
 import { NodeCore, type ClientOp, type ClientResult, type NodeCoreConfig, type PeerOut } from "../../lib/cluster/node-core.ts";
+import type { ReplicaOptions } from "../../lib/cluster/replica-core.ts";
 import { ClusterState, type MemberRecord } from "../../lib/cluster/state.ts";
 import { MemoryStorage, type Ready } from "../../lib/raft/index.ts";
 import { MemoryReplicaStore } from "../../lib/store/memory-replica-store.ts";
@@ -18,6 +19,8 @@ export interface WorldOptions {
   readonly delayMsMax?: number;
   readonly rf?: number;
   readonly partitions?: number;
+  /** The replicas' log length and copy page size (small ones make trims and copies common). */
+  readonly replica?: ReplicaOptions;
 }
 
 interface SimNode {
@@ -63,6 +66,7 @@ export class NodeWorld {
   private delayMsMax: number;
   private readonly rf: number;
   private readonly partitions: number;
+  private readonly replica: ReplicaOptions | undefined;
   private flights: Flight[] = [];
   private order = 0;
   /** Pairs "a-b" (a < b) whose messages are cut. */
@@ -75,6 +79,7 @@ export class NodeWorld {
     this.delayMsMax = options.delayMsMax ?? 0;
     this.rf = options.rf ?? 2;
     this.partitions = options.partitions ?? 8;
+    this.replica = options.replica;
   }
 
   /** Node `id` starts a new cluster: a snapshot with itself holding every partition. */
@@ -112,7 +117,7 @@ export class NodeWorld {
     const node = this.node(id);
     const random = new SeededRandom(this.random.nextUint32());
     node.core = new NodeCore(
-      defaultCoreConfig(id, this.tickMs),
+      { ...defaultCoreConfig(id, this.tickMs), replica: this.replica },
       { raft: node.raftStorage, replica: node.replicaStore },
       random,
     );

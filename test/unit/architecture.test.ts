@@ -92,6 +92,7 @@ const pureFiles = [
   "lib/cluster/heartbeat-info.ts",
   "lib/cluster/join-rules.ts",
   "lib/cluster/batch-bytes.ts",
+  "lib/cluster/snapshot-page.ts",
   "lib/store/replica-types.ts",
   "lib/store/memory-replica-store.ts",
   "lib/store/row.ts",

@@ -151,6 +151,60 @@ describe("PartitionLeader", () => {
     expect(world.values(2)).toEqual(world.values(1));
   });
 
+  // A replica that was away while the source's log moved past what it holds gets a full copy.
+  // Pages of 3 rows and a log of 10 changes make it take many pages and let writes outrun it.
+  function trimmedWorld(): PartitionWorld {
+    const world = new PartitionWorld([1, 2], [1], [1, 2], { logRetain: 10, snapshotPageRows: 3 });
+    world.down.add(2);
+    world.startLeader(1, 2);
+    world.settle();
+    for (let i = 0; i < 40; i++) world.write(k(i % 25), i % 7 === 0 ? null : `v${i}`);
+    world.settle();
+    world.down.delete(2);
+    world.timeOut();
+    world.settle();
+    return world;
+  }
+
+  test("a full copy goes page by page while writes go on, and ends equal to the source", () => {
+    const world = trimmedWorld();
+    const kinds = recordRequests(world);
+    world.leader.tick();
+    // Between pages: updates, deletes and creates on both sides of the copy's current key.
+    for (let round = 0; world.step(); round++) {
+      if (round % 2 === 0) world.write(k((round * 7) % 30), round % 3 === 0 ? null : `w${round}`);
+    }
+    world.leader.tick();
+    world.settle();
+    expect(kinds.filter((t) => t === "snapshot").length).toBeGreaterThan(5);
+    expect(kinds.filter((t) => t === "install").length).toBeGreaterThan(5);
+    expect(world.proposals).toEqual([{ type: "insync-add", partition: P, id: 2, term: 2 }]);
+    world.commitProposals();
+    expect(world.values(2)).toEqual(world.values(1));
+  });
+
+  test("a copy whose base the source trimmed meanwhile starts again, and still ends equal", () => {
+    const world = trimmedWorld();
+    const firstPages: number[] = [];
+    const send = world.send.bind(world);
+    world.send = (to, request) => {
+      if (request.type === "snapshot" && request.base === null) firstPages.push(to);
+      return send(to, request);
+    };
+    world.leader.tick();
+    // Twelve writes per round for the first rounds: the source's log (10) moves past the base.
+    for (let round = 0; world.step(); round++) {
+      if (round >= 6) continue;
+      for (let i = 0; i < 12; i++) world.write(k((round * 12 + i) % 30), `x${round}.${i}`);
+    }
+    world.leader.tick();
+    world.settle();
+    expect(firstPages.length).toBeGreaterThan(1);
+    world.commitProposals();
+    expect(world.insync).toEqual([1, 2]);
+    expect(world.values(2)).toEqual(world.values(1));
+  });
+
   test("a leader fenced out by a newer one acknowledges nothing more", () => {
     const world = new PartitionWorld([1, 2], [1, 2]);
     world.startLeader(1, 1);

@@ -10,7 +10,7 @@ import {
   type WatchResult,
   type WriteResult,
 } from "../../../lib/cluster/partition-leader.ts";
-import { ReplicaCore } from "../../../lib/cluster/replica-core.ts";
+import { ReplicaCore, type ReplicaOptions } from "../../../lib/cluster/replica-core.ts";
 import type { ClusterCommand } from "../../../lib/cluster/state.ts";
 import { MemoryReplicaStore } from "../../../lib/store/memory-replica-store.ts";
 import type { AppliedChange, ChangeRecord } from "../../../lib/store/replica-types.ts";
@@ -41,11 +41,11 @@ export class PartitionWorld {
   /** Requests sent to a node that was down: they time out when the test says so. */
   private lost: InFlight[] = [];
 
-  constructor(ids: number[], insync: number[], placement = insync) {
+  constructor(ids: number[], insync: number[], placement = insync, options: ReplicaOptions = {}) {
     for (const id of ids) {
       const store = new MemoryReplicaStore();
       this.stores.set(id, store);
-      this.cores.set(id, new ReplicaCore(store));
+      this.cores.set(id, new ReplicaCore(store, options));
     }
     this.insync = [...insync];
     this.placement = [...placement];
@@ -83,30 +83,37 @@ export class PartitionWorld {
 
   /** Delivers everything until no message is left, committing each node's batch per round. */
   settle(rounds = 1000): void {
-    for (let i = 0; i < rounds; i++) {
-      this.leader.flush();
-      if (this.requests.length === 0 && this.replies.length === 0) return;
-      const requests = this.requests.splice(0);
-      for (const r of requests) {
-        if (this.down.has(r.to)) {
-          this.lost.push(r);
-          continue;
-        }
-        const reply = (this.cores.get(r.to) as ReplicaCore).handle(1, r.request);
-        if (reply !== null) this.replies.push({ rid: r.rid, from: r.to, reply });
-      }
-      for (const [id, core] of this.cores) {
-        if (!core.hasBatch()) continue;
-        const batch = core.takeBatch();
-        const outcome = (this.stores.get(id) as MemoryReplicaStore).commit(batch.writes);
-        for (const answer of batch.complete(outcome)) {
-          const rid = ridOf(answer.reply);
-          this.replies.push({ rid, from: id, reply: answer.reply });
-        }
-      }
-      for (const r of this.replies.splice(0)) this.leader.onReply(r.rid, r.from, r.reply);
-    }
+    for (let i = 0; i < rounds; i++) if (!this.step()) return;
     throw new Error("the world did not settle");
+  }
+
+  /**
+   * One round: every request sent so far is handled, each node commits its batch, and the
+   * replies reach the leader. False when nothing was left to deliver.
+   */
+  step(): boolean {
+    this.leader.flush();
+    if (this.requests.length === 0 && this.replies.length === 0) return false;
+    const requests = this.requests.splice(0);
+    for (const r of requests) {
+      if (this.down.has(r.to)) {
+        this.lost.push(r);
+        continue;
+      }
+      const reply = (this.cores.get(r.to) as ReplicaCore).handle(1, r.request);
+      if (reply !== null) this.replies.push({ rid: r.rid, from: r.to, reply });
+    }
+    for (const [id, core] of this.cores) {
+      if (!core.hasBatch()) continue;
+      const batch = core.takeBatch();
+      const outcome = (this.stores.get(id) as MemoryReplicaStore).commit(batch.writes);
+      for (const answer of batch.complete(outcome)) {
+        const rid = ridOf(answer.reply);
+        this.replies.push({ rid, from: id, reply: answer.reply });
+      }
+    }
+    for (const r of this.replies.splice(0)) this.leader.onReply(r.rid, r.from, r.reply);
+    return true;
   }
 
   /** Every request lost to a down node times out now. */

@@ -148,7 +148,7 @@ function requestArb(): fc.Arbitrary<DataRequest> {
   const common = fc.record({ rid: ridArb, partition: partitionArb, epoch: epochArb });
   return common.chain((c) => {
     const { partition, epoch } = c;
-    const simple = fc.constantFrom<"fence" | "snapshot" | "drop">("fence", "snapshot", "drop");
+    const simple = fc.constantFrom<"fence" | "drop">("fence", "drop");
     const replicate = positionArb(epoch).chain((prev) =>
       changesArb(prev, epoch, partition).map((changes): DataRequest => {
         return { type: "replicate", ...c, prev, changes: changes.map(withoutStatus) };
@@ -171,6 +171,9 @@ function requestArb(): fc.Arbitrary<DataRequest> {
         .record({ afterSeq: fc.nat(SEQ_MAX), limit: limitArb })
         .map((f): DataRequest => ({ type: "fetch", ...c, ...f })),
       install,
+      fc
+        .record({ base: fc.option(positionArb(epoch), { nil: null }), afterKey })
+        .map((f): DataRequest => ({ type: "snapshot", ...c, ...f })),
       fc
         .record({ afterKey, limit: limitArb })
         .map((f): DataRequest => ({ type: "rows", ...c, ...f })),
@@ -214,10 +217,12 @@ function replyArb(): fc.Arbitrary<DataReply> {
         return { type: "changes", rid, changes, last };
       }),
       fc
-        .tuple(partitionArb, anyPosition)
-        .chain(([p, base]) =>
+        .tuple(partitionArb, anyPosition, fc.boolean())
+        .chain(([p, base, isLast]) =>
           rowsArb(p, base, true).map((rows): DataReply => {
-            return { type: "snapshot-rows", rid, base, rows };
+            // A page ends at its last row or, when it is the last page, nowhere.
+            const next = isLast ? null : rows[rows.length - 1]?.key ?? null;
+            return { type: "snapshot-rows", rid, base, rows, next };
           }),
         ),
       fc.tuple(partitionArb.chain((p) => rowsArb(p, null, true)), fc.boolean())

@@ -202,6 +202,29 @@ describe("ReplicaCore", () => {
     expect(changes?.type === "changes" && changes.changes.map((c) => c.seq)).toEqual([2]);
   });
 
+  test("a copy's source pages as of the copy's base, and refuses a base it trimmed", () => {
+    const store = new MemoryReplicaStore();
+    const core = new ReplicaCore(store, { snapshotPageRows: 2 });
+    const writes = [change(1, 1, 1, "a"), change(2, 1, 2, "b"), change(3, 1, 3, "c")];
+    run(core, store, fence(1), replicate(1, [0, 0], ...writes));
+    const page = (base: { epoch: number; seq: number } | null, afterKey: string): DataReply => {
+      const request = { type: "snapshot", rid: ++rid, partition: P, epoch: 1, base, afterKey };
+      return run(core, store, request as DataRequest)[0] as DataReply;
+    };
+    const first = page(null, "");
+    expect(first).toMatchObject({ base: { epoch: 1, seq: 3 }, next: keyOf(2) });
+    // Key 3 changes and key 4 appears after the base: the next pages show the base's state.
+    run(core, store, replicate(1, [1, 3], change(4, 1, 3, "changed"), change(5, 1, 4, "new")));
+    const second = page({ epoch: 1, seq: 3 }, keyOf(2));
+    expect(second).toMatchObject({ type: "snapshot-rows", next: keyOf(4) });
+    expect(second.type === "snapshot-rows" && second.rows.map((r) => r.value)).toEqual(["c"]);
+    expect(page({ epoch: 1, seq: 3 }, keyOf(4))).toMatchObject({ rows: [], next: null });
+    store.commit([{ type: "trim", partition: P, uptoSeq: 4 }]);
+    expect(page({ epoch: 1, seq: 3 }, keyOf(2))).toMatchObject({ reason: "trimmed" });
+    // A base from another history (an epoch it never had at that seq) is refused the same way.
+    expect(page({ epoch: 2, seq: 5 }, "")).toMatchObject({ type: "refused", reason: "trimmed" });
+  });
+
   test("WATCH since: a key's changes from the log; COMPACTED only when trimming matters", () => {
     const store = new MemoryReplicaStore();
     const core = new ReplicaCore(store);

@@ -224,6 +224,28 @@ export function replicaStoreContract(fixture: ReplicaStoreFixture): void {
       });
     }
 
+    test("the rows changed after a seq come back as they were at it, within a key range", () => {
+      store.commit([append(change(1, 1, 1, "a"), change(2, 1, 2, "b"), change(3, 1, 3, "c"))]);
+      // After seq 3: key 1 updated twice, key 2 deleted, key 4 created, key 3 untouched.
+      store.commit([
+        append(change(4, 2, 1, "a2"), change(5, 2, 2, null), change(6, 2, 4, "d")),
+        append(change(7, 2, 1, "a3")),
+      ]);
+      const at3 = store.rowsBeforeChangesAfter(P, 3, "", null);
+      expect([...at3.keys()].sort()).toEqual([keyOf(1), keyOf(2), keyOf(4)]);
+      expect(at3.get(keyOf(1))).toMatchObject({ value: "a", seq: 1, epoch: 1, writer: "c:1" });
+      expect(at3.get(keyOf(2))).toMatchObject({ key: keyOf(2), partition: P, value: "b", seq: 2 });
+      expect(at3.has(keyOf(4))).toBe(true);
+      expect(at3.get(keyOf(4))).toBeUndefined();
+      // At seq 5 key 1 held a2 (its first later change is seq 7); keys 2 and 4 did not change.
+      expect(store.rowsBeforeChangesAfter(P, 5, "", null).get(keyOf(1))?.value).toBe("a2");
+      expect([...store.rowsBeforeChangesAfter(P, 6, "", null).keys()]).toEqual([keyOf(1)]);
+      // The range is (afterKey, uptoKey].
+      const range = store.rowsBeforeChangesAfter(P, 3, keyOf(1), keyOf(2));
+      expect([...range.keys()]).toEqual([keyOf(2)]);
+      expect(store.rowsBeforeChangesAfter(P + 1, 0, "", null).size).toBe(0);
+    });
+
     test("random appends, truncations and trims keep rows equal to the log applied", () => {
       let seed = 12345;
       const random = (n: number) => {
