@@ -141,6 +141,13 @@ function breakingReplacements(value: unknown): unknown[] {
   return [[], "x", 7];
 }
 
+/**
+ * Fields some message may leave out: a leader hint, a rows page's `more`, a rows request's
+ * `ttlOnly`, a row's or change's `expiresAt`. (Where one of these names is required, as
+ * `more` in a key-changes reply, leaving it out goes untried here.)
+ */
+const optionalFields = new Set(["leader", "more", "ttlOnly", "expiresAt"]);
+
 const extraNames = ["__proto__", "constructor", "toString", "hasOwnProperty", "extra"];
 
 type Mutation =
@@ -159,8 +166,8 @@ function mutate(slot: Slot, mutation: Mutation): boolean {
       return true;
     }
     case "delete":
-      // Array items may come and go (a shorter status list is valid); so may a leader hint.
-      if (Array.isArray(parent) || key === "leader") return false;
+      // Array items may come and go (a shorter status list is valid); so may optional fields.
+      if (Array.isArray(parent) || optionalFields.has(key as string)) return false;
       delete parent[key as string];
       return true;
     case "add": {
