@@ -439,14 +439,14 @@ export class WarehouseClient {
       const onAbort = (): void => {
         clearTimeout(timer);
         this.pending.delete(id);
-        // As after a timeout: a fresh connection, so the abandoned reply never arrives late.
-        target.reset();
+        // As after a timeout: the abandoned request must not reach the node later.
+        target.abandon(pending.sent);
         resolve("cancelled");
       };
       const timer = setTimeout(() => {
         signal?.removeEventListener("abort", onAbort);
         this.pending.delete(id);
-        target.reset();
+        target.abandon(pending.sent);
         resolve("timeout");
       }, timeoutMs);
       signal?.addEventListener("abort", onAbort, { once: true });
@@ -454,8 +454,9 @@ export class WarehouseClient {
         signal?.removeEventListener("abort", onAbort);
         resolve(outcome);
       };
-      this.pending.set(id, { resolve: settle, timer, endpoint });
-      target.send(encodeJson({ ...body, id }));
+      const pending: Pending = { resolve: settle, timer, endpoint, sent: 0 };
+      this.pending.set(id, pending);
+      pending.sent = target.send(encodeJson({ ...body, id }));
     });
   }
 

@@ -1,6 +1,8 @@
 // One DEALER per node for the client library: sends requests and hands each reply to the
-// pending attempt with its id. Replaced after a timeout or a cancel, so that a stale request is
-// never answered late into a new attempt.
+// pending attempt with its id. After a timeout or a cancel it is replaced, so that a request
+// still queued in it (its node unreachable) is never delivered late, after the caller moved on;
+// unless a later request on it was answered, which shows the connection carried the abandoned
+// one already: then the other requests in flight on it keep their connection.
 import { type Reply, parseReply } from "../protocol.ts";
 import { type CurveOptions, Dealer } from "../zmtp/index.ts";
 
@@ -12,6 +14,8 @@ export interface Pending {
   resolve: (outcome: AttemptOutcome) => void;
   timer: ReturnType<typeof setTimeout>;
   endpoint: string;
+  /** Its place in its link's send order (NodeLink.send). */
+  sent: number;
 }
 
 /** One DEALER per node; replaced after a timeout so a stale request is never delivered late. */
@@ -21,6 +25,9 @@ export class NodeLink {
   private readonly pending: Map<string, Pending>;
 
   private readonly curve: CurveOptions | undefined;
+  private sentCount = 0;
+  /** The latest place in the send order whose request was answered. */
+  private answeredUpTo = 0;
   /** Why the node last refused our handshake (e.g. a CURVE key it does not admit), if it did. */
   handshakeFailure: string | undefined;
 
@@ -46,13 +53,23 @@ export class NodeLink {
     return dealer;
   }
 
-  send(body: Uint8Array): void {
+  /** Sends one request; returns its place in this link's send order. */
+  send(body: Uint8Array): number {
     void this.dealer.send([body]).catch(() => undefined);
+    return ++this.sentCount;
   }
 
   reset(): void {
     void this.dealer.close();
     this.dealer = this.open();
+  }
+
+  /**
+   * An attempt sent `sent`-th was abandoned: a fresh connection, unless a request sent after it
+   * was answered (one connection delivers in order, so the abandoned one is no longer queued).
+   */
+  abandon(sent: number): void {
+    if (this.answeredUpTo <= sent) this.reset();
   }
 
   close(): Promise<void> {
@@ -66,6 +83,9 @@ export class NodeLink {
       const pending = this.pending.get(String(reply.id));
       if (pending === undefined) continue;
       this.pending.delete(String(reply.id));
+      if (pending.endpoint === this.endpoint) {
+        this.answeredUpTo = Math.max(this.answeredUpTo, pending.sent);
+      }
       clearTimeout(pending.timer);
       pending.resolve(reply);
     }
