@@ -93,3 +93,48 @@ describe("SqliteReplicaStore schemas 4 and 5", () => {
     }
   });
 });
+
+describe("SqliteReplicaStore.readTogether", () => {
+  const write = (store: SqliteReplicaStore, seq: number, value: string) =>
+    store.commit([{ type: "append", partition: 1, changes: [
+      { seq, epoch: 1, key: keyOf(1), value, writer: null }] }]);
+
+  test("its reads share one transaction: a commit elsewhere meanwhile shows only after it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "warehouse-replica-"));
+    const path = join(dir, "warehouse.sqlite");
+    const reader = new SqliteReplicaStore(path);
+    const writer = new SqliteReplicaStore(path);
+    try {
+      write(writer, 1, "old");
+      const seen = reader.readTogether(() => {
+        const first = reader.get(1, keyOf(1))?.value;
+        write(writer, 2, "new");
+        return [first, reader.get(1, keyOf(1))?.value];
+      });
+      expect(seen).toEqual(["old", "old"]);
+      expect(reader.get(1, keyOf(1))?.value).toBe("new");
+    } finally {
+      reader.close();
+      writer.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("nothing commits inside it, and it ends when its reads throw", () => {
+    const store = new SqliteReplicaStore(":memory:");
+    try {
+      write(store, 1, "a");
+      expect(() => store.readTogether(() => write(store, 2, "b"))).toThrow();
+      expect(store.get(1, keyOf(1))?.value).toBe("a");
+      expect(() => store.readTogether(() => {
+        store.get(1, keyOf(1));
+        throw new Error("a failed read");
+      })).toThrow("a failed read");
+      // The transaction ended: a commit runs as usual.
+      write(store, 2, "b");
+      expect(store.get(1, keyOf(1))?.value).toBe("b");
+    } finally {
+      store.close();
+    }
+  });
+});
