@@ -179,8 +179,11 @@ export class SqliteReplicaStore implements ReplicaStorage {
   private readonly commitSavepoint: (writes: readonly ReplicaWrite[]) => WorkingCommit;
   /** The shared transaction this store has written in and that has not committed yet. */
   private stagedIn: SharedTransaction | null = null;
-  /** Inside readTogether's read transaction, which must end before anything is written. */
-  private isReadingTogether = false;
+  /**
+   * Inside readTogether: its read transaction not begun yet (no read so far) or open. It ends
+   * before anything is written.
+   */
+  private readBatch: "none" | "wanted" | "open" = "none";
   private isClosed = false;
 
   /** Uses `db` (already opened by openDatabase) when given, else opens `path` itself. */
@@ -211,29 +214,43 @@ export class SqliteReplicaStore implements ReplicaStorage {
   /**
    * Outside a transaction every statement opens a read transaction of its own, and in WAL mode
    * taking and dropping its locks costs four fcntl calls, more than a point read itself. One
-   * deferred transaction around a batch takes them once. It only reads: commit() and
-   * runTransaction refuse to run inside it, so no write can slip into it.
+   * deferred transaction around a batch takes them once; it begins at the batch's first read,
+   * so a batch without reads costs nothing. It only reads: commit() and commitWithin refuse to
+   * run inside it, so no write can slip into it.
    */
   readTogether<T>(read: () => T): T {
     assert(!this.isClosed, `store ${this.path} is closed`);
-    if (this.isReadingTogether || this.db.inTransaction) return read();
-    this.guard("begin read", () => this.statements.beginRead.run());
-    this.isReadingTogether = true;
+    if (this.readBatch !== "none" || this.db.inTransaction) return read();
+    this.readBatch = "wanted";
     try {
       return read();
     } finally {
-      this.isReadingTogether = false;
-      this.guard("end read", () => this.statements.endRead.run());
+      this.endReadBatch();
     }
   }
 
+  private endReadBatch(): void {
+    const wasOpen = this.readBatch === "open";
+    this.readBatch = "none";
+    if (wasOpen) this.guard("end read", () => this.statements.endRead.run());
+  }
+
+  /** A read statement: inside readTogether, the batch's transaction begins before the first. */
+  private read<T>(operation: string, run: () => T): T {
+    if (this.readBatch === "wanted") {
+      this.guard("begin read", () => this.statements.beginRead.run());
+      this.readBatch = "open";
+    }
+    return this.guard(operation, run);
+  }
+
   get(partition: number, key: string): DataRow | undefined {
-    const row = this.guard("get", () => this.statements.getRow.get(partition, key));
+    const row = this.read("get", () => this.statements.getRow.get(partition, key));
     return row === null ? undefined : dataRowOf(row);
   }
 
   changesAfter(partition: number, afterSeq: number, limit: number): AppliedChange[] {
-    return this.guard("changesAfter", () =>
+    return this.read("changesAfter", () =>
       this.statements.changesAfter.all(partition, afterSeq, limit),
     ).map(changeFromRow);
   }
@@ -244,37 +261,37 @@ export class SqliteReplicaStore implements ReplicaStorage {
     afterSeq: number,
     limit: number,
   ): AppliedChange[] {
-    return this.guard("keyChangesAfter", () =>
+    return this.read("keyChangesAfter", () =>
       this.statements.keyChangesAfter.all(partition, key, afterSeq, limit),
     ).map(changeFromRow);
   }
 
   rowsAfter(partition: number, afterKey: string, limit: number): DataRow[] {
-    return this.guard("rowsAfter", () =>
+    return this.read("rowsAfter", () =>
       this.statements.rowsAfter.all(partition, afterKey, limit),
     ).map(dataRowOf);
   }
 
   expiringAfter(partition: number, afterKey: string, limit: number): DataRow[] {
-    return this.guard("expiringAfter", () =>
+    return this.read("expiringAfter", () =>
       this.statements.expiringAfter.all(partition, afterKey, limit),
     ).map(dataRowOf);
   }
 
   changeByWriter(partition: number, writer: string): AppliedChange | undefined {
-    const row = this.guard("changeByWriter", () =>
+    const row = this.read("changeByWriter", () =>
       this.statements.changeByWriter.get(partition, writer),
     );
     return row === null ? undefined : changeFromRow(row);
   }
 
   countRows(partition: number): number {
-    return this.guard("countRows", () => this.statements.countRows.get(partition))?.n ?? 0;
+    return this.read("countRows", () => this.statements.countRows.get(partition))?.n ?? 0;
   }
 
   commit(writes: readonly ReplicaWrite[]): CommitOutcome {
     assert(!this.isClosed, `store ${this.path} is closed`);
-    assert(!this.isReadingTogether, "commit inside readTogether");
+    assert(this.readBatch === "none", "commit inside readTogether");
     if (writes.length === 0) return { statuses: [] };
     const working = this.guard("commit", () => this.commitTransaction(writes));
     for (const [partition, state] of working.partitions) this.cache.set(partition, state);
@@ -290,6 +307,7 @@ export class SqliteReplicaStore implements ReplicaStorage {
   commitWithin(transaction: SharedTransaction, writes: readonly ReplicaWrite[]): CommitOutcome {
     assert(!this.isClosed, `store ${this.path} is closed`);
     assert(transaction.isOpen, "commitWithin on a finished transaction");
+    assert(this.readBatch === "none", "commitWithin inside readTogether");
     assert(transaction.db === this.db, "commitWithin on another database's transaction");
     assert(this.db.inTransaction, "commitWithin outside a sqlite transaction");
     assert(this.stagedIn !== transaction, "commitWithin twice in one transaction");

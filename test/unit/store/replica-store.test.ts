@@ -120,6 +120,26 @@ describe("SqliteReplicaStore.readTogether", () => {
     }
   });
 
+  test("its transaction begins at the first read and ends with the batch", () => {
+    const db = openDatabase(":memory:", { busyTimeoutMs: 0 });
+    const store = new SqliteReplicaStore(":memory:", db);
+    try {
+      write(store, 1, "a");
+      const states = store.readTogether(() => {
+        const before = db.inTransaction;
+        store.get(1, keyOf(1));
+        return [before, db.inTransaction];
+      });
+      expect(states).toEqual([false, true]);
+      expect(db.inTransaction).toBe(false);
+      // A batch that reads nothing opens no transaction at all.
+      expect(store.readTogether(() => db.inTransaction)).toBe(false);
+    } finally {
+      store.close();
+      db.close();
+    }
+  });
+
   test("nothing commits inside it, and it ends when its reads throw", () => {
     const store = new SqliteReplicaStore(":memory:");
     try {
