@@ -158,6 +158,8 @@ export class NodeCore {
   private handBackCandidate = 0;
   private handBackTicksSeen = 0;
   private replicaBatch: ReplicaBatch | null = null;
+  /** Data requests from other nodes, served at the next ready() in the order they came. */
+  private peerRequests: Array<{ from: number; request: DataRequest }> = [];
   private selfInbox: Array<{ kind: "request"; request: DataRequest } | { kind: "reply"; reply: DataReply }> = [];
   private readonly effectListeners: Array<(effect: StateEffect) => void> = [];
   private readonly pendingJoins = new Map<number, (ok: boolean, message: string) => void>();
@@ -263,7 +265,9 @@ export class NodeCore {
         this.raft.step(input.message);
         return;
       case "data-request":
-        this.handleDataRequest(from, input.request);
+        // Served in ready(), with the turn's other data requests in one read of the store; its
+        // answer would not leave before then anyway.
+        this.peerRequests.push({ from, request: input.request });
         return;
       case "data-reply":
         this.coordinator?.onReply(from, input.reply);
@@ -370,6 +374,7 @@ export class NodeCore {
       this.raft.hasReady() ||
       this.replica.hasBatch() ||
       this.selfInbox.length > 0 ||
+      this.peerRequests.length > 0 ||
       this.readsReady.length > 0 ||
       this.immediateReplies.length > 0 ||
       (this.coordinator !== null && this.coordinator.hasOutgoing())
@@ -380,11 +385,16 @@ export class NodeCore {
     this.serveReadyReads();
     const early: PeerOut[] = [];
     const late: PeerOut[] = [];
-    this.drainSelfInbox();
-    for (const { to, request } of this.coordinator?.takeOutgoing() ?? []) {
-      if (to === this.id) this.handleDataRequest(this.id, request);
-      else early.push({ to, kind: "data-request", request });
-    }
+    this.replica.readTogether(() => {
+      const requests = this.peerRequests;
+      this.peerRequests = [];
+      for (const { from, request } of requests) this.handleDataRequest(from, request);
+      this.drainSelfInbox();
+      for (const { to, request } of this.coordinator?.takeOutgoing() ?? []) {
+        if (to === this.id) this.handleDataRequest(this.id, request);
+        else early.push({ to, kind: "data-request", request });
+      }
+    });
     // Answers the replica could give at once (reads, refusals) to other nodes.
     early.push(...this.immediateReplies.splice(0));
     const raft = this.raft.hasReady() ? this.raft.ready() : null;

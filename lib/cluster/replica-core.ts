@@ -118,6 +118,11 @@ export class ReplicaCore {
     }
   }
 
+  /** Runs `handle` calls together: their reads of the store see one state, read at once. */
+  readTogether<T>(run: () => T): T {
+    return this.store.readTogether(run);
+  }
+
   hasBatch(): boolean {
     return this.writes.length > 0 || this.deferred.length > 0;
   }

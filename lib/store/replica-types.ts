@@ -125,6 +125,12 @@ export interface ReplicaStorage {
   /** The latest retained change of `partition` made by `writer`, if any (retry answers). */
   changeByWriter(partition: number, writer: string): AppliedChange | undefined;
   countRows(partition: number): number;
+  /**
+   * Runs `read`, whose reads of this store see one committed state, and returns its result.
+   * For a batch of reads: sqlite then takes its locks once instead of once per statement.
+   * Nothing may write (commit) inside.
+   */
+  readTogether<T>(read: () => T): T;
   /** Applies `writes` in order, atomically: all of them or (on a thrown error) none. */
   commit(writes: readonly ReplicaWrite[]): CommitOutcome;
   close(): void;

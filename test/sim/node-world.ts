@@ -157,6 +157,11 @@ export class NodeWorld {
     return core;
   }
 
+  /** Node `id`'s data-plane store (tests watch how the core reads it). */
+  replicaStore(id: number): MemoryReplicaStore {
+    return this.node(id).replicaStore;
+  }
+
   isUp(id: number): boolean {
     return this.node(id).core !== null;
   }

@@ -3,6 +3,9 @@
 // leader, and after the leader crashes the next one serves every acknowledged write.
 
 import { describe, expect, test } from "bun:test";
+import type { ClientResult } from "../../../lib/cluster/node-core.ts";
+import { partitionOf } from "../../../lib/placement.ts";
+import { MemoryReplicaStore } from "../../../lib/store/memory-replica-store.ts";
 import { NodeWorld } from "../../sim/node-world.ts";
 import { keyOf } from "../store/rows.ts";
 
@@ -151,5 +154,84 @@ describe("NodeCore retried writes", () => {
     expect(outcome(ask(2, { op: "DELETE", key, writer: "c1:2", isRetry: true })))
       .toEqual(outcome(fresh));
     expect(ask(2, { op: "GET", key })).toEqual({ ok: true, fields: { found: false } });
+  });
+});
+
+/** The store's row reads: how many each readTogether batch made, and how many were outside. */
+function watchReads(store: MemoryReplicaStore) {
+  const seen = { batches: [] as number[], outside: 0 };
+  let inBatch: number | null = null;
+  const together = store.readTogether.bind(store);
+  const get = store.get.bind(store);
+  store.readTogether = <T>(read: () => T): T => {
+    inBatch = 0;
+    try {
+      return together(read);
+    } finally {
+      if (inBatch > 0) seen.batches.push(inBatch);
+      inBatch = null;
+    }
+  };
+  store.get = (partition, key) => {
+    if (inBatch === null) seen.outside++;
+    else inBatch++;
+    return get(partition, key);
+  };
+  return seen;
+}
+
+describe("NodeCore batched reads", () => {
+  // sqlite takes its WAL locks once per read transaction: the reads of one turn share one.
+  test("the leader's own reads of one turn are served in one read of its store", () => {
+    const world = formCluster(6);
+    expect(world.runUntil(() => inSyncEverywhere(world, 1), 5000)).toBe(true);
+    const state = world.core(1).state;
+    const keys = Array.from({ length: 40 }, (_, i) => keyOf(0x1000000 * i + 5))
+      .filter((key) => state.insync(partitionOf(key, state.partitions)).includes(1))
+      .slice(0, 8);
+    expect(keys.length).toBe(8);
+    for (const key of keys) {
+      const r = world.request(1, { op: "SET", key, value: `v ${key}`, writer: null });
+      expect(world.runUntil(() => r.length > 0, 1000)).toBe(true);
+    }
+    const seen = watchReads(world.replicaStore(1));
+    const answers: ClientResult[] = [];
+    for (const key of keys) {
+      world.core(1).request({ op: "GET", key }, world.now, (r) => answers.push(r));
+    }
+    world.drain(1);
+    expect(answers).toEqual(keys.map((key) =>
+      ({ ok: true, fields: { found: true, value: `v ${key}`, version: expect.any(Number) } })));
+    expect(seen).toEqual({ batches: [keys.length], outside: 0 });
+  });
+
+  test("a replica serves the read requests that came in one turn in one read of its store", () => {
+    const world = formCluster(7);
+    expect(world.runUntil(() => inSyncEverywhere(world, 1), 5000)).toBe(true);
+    const state = world.core(2).state;
+    const keys = Array.from({ length: 60 }, (_, i) => keyOf(0x1000000 * i + 9))
+      .filter((key) => state.insync(partitionOf(key, state.partitions)).includes(2))
+      .slice(0, 6);
+    expect(keys.length).toBe(6);
+    for (const key of keys) {
+      const r = world.request(1, { op: "SET", key, value: `v ${key}`, writer: null });
+      expect(world.runUntil(() => r.length > 0, 1000)).toBe(true);
+    }
+    const epoch = world.core(1).brief().term;
+    const seen = watchReads(world.replicaStore(2));
+    const replica = world.core(2);
+    keys.forEach((key, i) => {
+      const partition = partitionOf(key, state.partitions);
+      const request = { type: "read", rid: 900 + i, partition, epoch, key } as const;
+      replica.step(1, { kind: "data-request", request });
+    });
+    // Nothing is read on arrival: the answers leave with the next Ready anyway.
+    expect(seen).toEqual({ batches: [], outside: 0 });
+    const ready = replica.ready(world.now);
+    const rows = ready.early.flatMap((out) =>
+      out.kind === "data-reply" && out.reply.type === "row" ? [out.reply] : []);
+    expect(rows.map((r) => [r.rid, r.row?.value])).toEqual(
+      keys.map((key, i) => [900 + i, `v ${key}`]));
+    expect(seen).toEqual({ batches: [keys.length], outside: 0 });
   });
 });

@@ -48,6 +48,16 @@ export function replicaStoreContract(fixture: ReplicaStoreFixture): void {
       fixture.cleanup?.();
     });
 
+    test("readTogether returns what its reads return, the same as reads outside it", () => {
+      store.commit([append(change(1, 1, 1, "a"), change(2, 1, 2, "b"))]);
+      const inside = store.readTogether(() => [store.get(P, keyOf(1)), store.get(P, keyOf(2))]);
+      expect(inside).toEqual([store.get(P, keyOf(1)), store.get(P, keyOf(2))]);
+      expect(inside.map((row) => row?.value)).toEqual(["a", "b"]);
+      // The store commits as before once the batch is over.
+      store.commit([append(change(3, 1, 1, "c"))]);
+      expect(store.get(P, keyOf(1))?.value).toBe("c");
+    });
+
     test("a partition never written is empty at position zero, fenced at 0", () => {
       expect(store.summary(P)).toEqual({
         base: { epoch: 0, seq: 0 },

@@ -93,3 +93,68 @@ describe("SqliteReplicaStore schemas 4 and 5", () => {
     }
   });
 });
+
+describe("SqliteReplicaStore.readTogether", () => {
+  const write = (store: SqliteReplicaStore, seq: number, value: string) =>
+    store.commit([{ type: "append", partition: 1, changes: [
+      { seq, epoch: 1, key: keyOf(1), value, writer: null }] }]);
+
+  test("its reads share one transaction: a commit elsewhere meanwhile shows only after it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "warehouse-replica-"));
+    const path = join(dir, "warehouse.sqlite");
+    const reader = new SqliteReplicaStore(path);
+    const writer = new SqliteReplicaStore(path);
+    try {
+      write(writer, 1, "old");
+      const seen = reader.readTogether(() => {
+        const first = reader.get(1, keyOf(1))?.value;
+        write(writer, 2, "new");
+        return [first, reader.get(1, keyOf(1))?.value];
+      });
+      expect(seen).toEqual(["old", "old"]);
+      expect(reader.get(1, keyOf(1))?.value).toBe("new");
+    } finally {
+      reader.close();
+      writer.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("its transaction begins at the first read and ends with the batch", () => {
+    const db = openDatabase(":memory:", { busyTimeoutMs: 0 });
+    const store = new SqliteReplicaStore(":memory:", db);
+    try {
+      write(store, 1, "a");
+      const states = store.readTogether(() => {
+        const before = db.inTransaction;
+        store.get(1, keyOf(1));
+        return [before, db.inTransaction];
+      });
+      expect(states).toEqual([false, true]);
+      expect(db.inTransaction).toBe(false);
+      // A batch that reads nothing opens no transaction at all.
+      expect(store.readTogether(() => db.inTransaction)).toBe(false);
+    } finally {
+      store.close();
+      db.close();
+    }
+  });
+
+  test("nothing commits inside it, and it ends when its reads throw", () => {
+    const store = new SqliteReplicaStore(":memory:");
+    try {
+      write(store, 1, "a");
+      expect(() => store.readTogether(() => write(store, 2, "b"))).toThrow();
+      expect(store.get(1, keyOf(1))?.value).toBe("a");
+      expect(() => store.readTogether(() => {
+        store.get(1, keyOf(1));
+        throw new Error("a failed read");
+      })).toThrow("a failed read");
+      // The transaction ended: a commit runs as usual.
+      write(store, 2, "b");
+      expect(store.get(1, keyOf(1))?.value).toBe("b");
+    } finally {
+      store.close();
+    }
+  });
+});
