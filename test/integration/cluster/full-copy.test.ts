@@ -9,8 +9,10 @@ import { partitionOf, replicasOf } from "../../../lib/placement.ts";
 import { Cluster, waitForSynced } from "../../harness/cluster.ts";
 import { Ledger, Writer, connectClient, expectAllReadable, heartbeatVia } from "./workload.ts";
 
-const BIG_KEYS = 1400;
-const BIG_VALUE_CHARS = 64 * 1024;
+// 84 values of a million characters; 12 of them are made small or deleted while the replica is
+// down, which leaves 72 MB (69 MiB) to copy.
+const BIG_KEYS = 84;
+const BIG_VALUE_CHARS = 1_000_000;
 /** More than the log keeps (10,000 changes, trimmed once 1,000 past that). */
 const WRITES_WHILE_DOWN = 11_500;
 const PARTITIONS = 3;
@@ -24,10 +26,17 @@ const WIDTH = 16;
 /** Runs `work` over `items`, WIDTH at a time. */
 async function inParallel<T>(items: readonly T[], work: (item: T) => Promise<void>) {
   let next = 0;
+  let failed: unknown = null;
   const lane = async () => {
-    while (next < items.length) await work(items[next++] as T);
+    // The first failure ends the run: a cluster that stopped answering fails the test at once.
+    while (next < items.length && failed === null) {
+      await work(items[next++] as T).catch((error: unknown) => {
+        failed = error;
+      });
+    }
   };
   await Promise.all(Array.from({ length: WIDTH }, lane));
+  if (failed !== null) throw failed;
 }
 
 test("a replica behind by more than the log returns by a paged copy as writes go on", async () => {
@@ -52,15 +61,22 @@ test("a replica behind by more than the log returns by a paged copy as writes go
 
   const ledger = new Ledger();
   const big = Array.from({ length: BIG_KEYS }, newKey);
-  await inParallel(big, (key) => ledger.set(client, key, `${key} `.padEnd(BIG_VALUE_CHARS, "v")));
+  const noFailure = () => {
+    if (ledger.failures.length > 0) throw new Error(ledger.failures[0]);
+  };
+  await inParallel(big, async (key) => {
+    await ledger.set(client, key, `${key} `.padEnd(BIG_VALUE_CHARS, "v"));
+    noFailure();
+  });
 
   const down = await cluster.kill(target);
   // Small writes while it is down: new keys, and updates and deletes of some big ones.
   const writes = Array.from({ length: WRITES_WHILE_DOWN }, (_, i) => i);
   await inParallel(writes, async (i) => {
-    if (i < 200) await ledger.set(client, big[i] as string, `updated ${i}`);
-    else if (i < 300) await ledger.delete(client, big[i] as string);
+    if (i < 8) await ledger.set(client, big[i] as string, `updated ${i}`);
+    else if (i < 12) await ledger.delete(client, big[i] as string);
     else await ledger.set(client, newKey(), `small ${i}`);
+    noFailure();
   });
   expect(ledger.failures).toEqual([]);
 
