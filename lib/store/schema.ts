@@ -6,11 +6,23 @@ import type { Database } from "bun:sqlite";
 import { assert, StorageError } from "../util/errors.ts";
 
 /** The schema this code writes. Stored in `PRAGMA user_version`; 0 means a new, empty file. */
-export const schemaVersion = 5;
+export const schemaVersion = 6;
 
 export interface ConnectionOptions {
   /** How long a write waits for a lock another connection holds before failing with STORAGE. */
   readonly busyTimeoutMs: number;
+  /**
+   * Who syncs the WAL after a commit: sqlite, inside every commit (synchronous=FULL, the
+   * default), or the caller, who must fsync the WAL file (walPath) before anything that depends
+   * on the commit leaves the process (synchronous=NORMAL; node-storage.ts does this, off the
+   * event loop). Checkpoints sync the WAL and the database file either way.
+   */
+  readonly walSync?: "commit" | "caller";
+}
+
+/** The write-ahead log sqlite keeps beside the database file `path` in WAL mode. */
+export function walPath(path: string): string {
+  return `${path}-wal`;
 }
 
 /** Names the node keeps in the `meta` table. Values are text; numbers are written in decimal. */
@@ -143,6 +155,41 @@ const migrations: readonly string[] = [
   DROP INDEX changes_by_writer;
   CREATE INDEX changes_by_writer ON changes (writer) WHERE writer IS NOT NULL;
   `,
+  // The change log becomes a rowid table keyed by one integer, (partition << 48) + seq: still
+  // clustered by partition and seq, but its interior pages hold 8-byte keys. As a WITHOUT ROWID
+  // table every interior cell held a whole change (a value and its before-image, about a
+  // tenth of a page), so the tree was deep and the tail of each partition's log split its
+  // parents often: every commit rewrote those interior pages as well as the leaves.
+  // 4096 partitions at most (PARTITIONS_MAX) and 2^48 changes per partition keep the id in 60
+  // bits. Rows are copied inside the migration's transaction, like schema 5's.
+  `
+  CREATE TABLE changes_log (
+    id INTEGER PRIMARY KEY NOT NULL,
+    partition INTEGER NOT NULL CHECK (partition >= 0 AND partition < 4096),
+    seq INTEGER NOT NULL CHECK (seq >= 1 AND seq < 281474976710656),
+    epoch INTEGER NOT NULL CHECK (epoch >= 1),
+    key TEXT NOT NULL,
+    value TEXT,
+    writer TEXT,
+    status TEXT NOT NULL CHECK (status IN ('created', 'updated', 'deleted', 'not_found')),
+    before_seq INTEGER,
+    before_epoch INTEGER,
+    before_value TEXT,
+    before_writer TEXT,
+    expires_at INTEGER,
+    before_expires_at INTEGER,
+    CHECK ((before_seq IS NULL) = (before_value IS NULL)),
+    CHECK (id = (partition << 48) + seq)
+  ) STRICT;
+  INSERT INTO changes_log (id, partition, seq, epoch, key, value, writer, status, before_seq,
+      before_epoch, before_value, before_writer, expires_at, before_expires_at)
+    SELECT (partition << 48) + seq, partition, seq, epoch, key, value, writer, status,
+      before_seq, before_epoch, before_value, before_writer, expires_at, before_expires_at
+    FROM changes ORDER BY partition, seq;
+  DROP TABLE changes;
+  ALTER TABLE changes_log RENAME TO changes;
+  CREATE INDEX changes_by_writer ON changes (writer) WHERE writer IS NOT NULL;
+  `,
 ];
 
 assert(migrations.length === schemaVersion, "one migration per schema version");
@@ -150,7 +197,8 @@ assert(migrations.length === schemaVersion, "one migration per schema version");
 /**
  * Sets the per-connection pragmas. WAL lets readers run beside the one writer; FULL syncs the
  * WAL on every commit, so a committed transaction survives power loss, which is what an
- * acknowledgement promises (docs/architecture.md, Storage).
+ * acknowledgement promises (docs/architecture.md, Storage). With `walSync: "caller"` the caller
+ * gives that promise by syncing the WAL itself before it acknowledges anything.
  */
 export function configureConnection(db: Database, path: string, options: ConnectionOptions): void {
   db.run(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs)}`);
@@ -163,7 +211,10 @@ export function configureConnection(db: Database, path: string, options: Connect
         "check that the data directory is on a local filesystem that supports shared memory",
     );
   }
-  db.run("PRAGMA synchronous = FULL");
+  // NORMAL skips only the sync at the end of each commit (sqlite still syncs the WAL before a
+  // checkpoint, the database after it, and the WAL header when the log restarts); a caller that
+  // asks for it makes every commit durable itself before acting on it.
+  db.run(`PRAGMA synchronous = ${options.walSync === "caller" ? "NORMAL" : "FULL"}`);
   // Stores write inside savepoints of the node's one transaction (transaction.ts); sqlite keeps
   // each savepoint's undo pages in a temporary file, opened and written page by page on every
   // commit. In memory they cost no system calls; they are never needed after a crash (the

@@ -79,6 +79,22 @@ type RowUpsert = [
 ];
 
 const changeColumns = "seq, epoch, key, value, writer, status, expires_at AS expiresAt";
+
+/**
+ * A change's row id (schema 6): its partition in the top bits, its seq in the low 48, so one
+ * partition's log is one contiguous id range, in seq order. SQL text over parameter names.
+ */
+function changeId(partition: string, seq: string): string {
+  return `((${partition} << ${CHANGE_SEQ_BITS}) + ${seq})`;
+}
+
+/** Partition `partition`'s changes after seq `seq`, as a range of ids (a b-tree seek). */
+function logAfter(partition: string, seq: string): string {
+  return `id > ${changeId(partition, seq)} AND id < ((${partition} + 1) << ${CHANGE_SEQ_BITS})`;
+}
+
+/** Bits of a change id that hold its seq; schema.ts's CHECK on the changes table agrees. */
+const CHANGE_SEQ_BITS = 48;
 const kvColumns = "key, partition, seq, epoch, value, writer, expires_at AS expiresAt";
 
 function prepare(db: Database) {
@@ -107,19 +123,20 @@ function prepare(db: Database) {
       "SELECT count(*) AS n FROM kv WHERE partition = ?",
     ),
     insertChange: db.prepare<null, ChangeInsert>(
-      `INSERT INTO changes (partition, seq, epoch, key, value, writer, status,
+      `INSERT INTO changes (id, partition, seq, epoch, key, value, writer, status,
          before_seq, before_epoch, before_value, before_writer, expires_at, before_expires_at)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)`,
+       VALUES (${changeId("?1", "?2")}, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
+         ?13)`,
     ),
     changesAfter: db.prepare<ChangeRow, [number, number, number]>(
-      `SELECT ${changeColumns} FROM changes WHERE partition = ?1 AND seq > ?2
-       ORDER BY seq LIMIT ?3`,
+      `SELECT ${changeColumns} FROM changes WHERE ${logAfter("?1", "?2")}
+       ORDER BY id LIMIT ?3`,
     ),
-    // The (partition, seq) key bounds the walk to the partition's retained log (10,000 changes
-    // or so); an index on key would cost every write for a read that is rare.
+    // The id range bounds the walk to the partition's retained log (10,000 changes or so); an
+    // index on key would cost every write for a read that is rare.
     keyChangesAfter: db.prepare<ChangeRow, [number, string, number, number]>(
-      `SELECT ${changeColumns} FROM changes WHERE partition = ?1 AND seq > ?3 AND key = ?2
-       ORDER BY seq LIMIT ?4`,
+      `SELECT ${changeColumns} FROM changes WHERE ${logAfter("?1", "?3")} AND key = ?2
+       ORDER BY id LIMIT ?4`,
     ),
     changeByWriter: db.prepare<ChangeRow, [number, string]>(
       // The writer index, not the log's (partition, seq) order, which would scan the partition.
@@ -128,26 +145,28 @@ function prepare(db: Database) {
     ),
     undoAfter: db.prepare<UndoRow, [number, number]>(
       `SELECT seq, key, before_seq, before_epoch, before_value, before_writer, before_expires_at
-       FROM changes WHERE partition = ?1 AND seq > ?2 ORDER BY seq DESC`,
+       FROM changes WHERE ${logAfter("?1", "?2")} ORDER BY id DESC`,
     ),
     deleteChangesAfter: db.prepare<null, [number, number]>(
-      "DELETE FROM changes WHERE partition = ?1 AND seq > ?2",
+      `DELETE FROM changes WHERE ${logAfter("?1", "?2")}`,
     ),
     deleteChangesUpTo: db.prepare<null, [number, number]>(
-      "DELETE FROM changes WHERE partition = ?1 AND seq <= ?2",
+      `DELETE FROM changes WHERE id > ${changeId("?1", "0")} AND id <= ${changeId("?1", "?2")}`,
     ),
     changeAt: db.prepare<{ epoch: number }, [number, number]>(
-      "SELECT epoch FROM changes WHERE partition = ?1 AND seq = ?2",
+      `SELECT epoch FROM changes WHERE id = ${changeId("?1", "?2")}`,
     ),
     epochStarts: db.prepare<EpochStart, [number]>(
-      `SELECT epoch, min(seq) AS seq FROM changes WHERE partition = ?
+      `SELECT epoch, min(seq) AS seq FROM changes WHERE ${logAfter("?1", "0")}
        GROUP BY epoch ORDER BY epoch`,
     ),
     lastChange: db.prepare<{ epoch: number; seq: number }, [number]>(
-      "SELECT epoch, seq FROM changes WHERE partition = ? ORDER BY seq DESC LIMIT 1",
+      `SELECT epoch, seq FROM changes WHERE ${logAfter("?1", "0")} ORDER BY id DESC LIMIT 1`,
     ),
     deletePartitionRows: db.prepare<null, [number]>("DELETE FROM kv WHERE partition = ?"),
-    deletePartitionChanges: db.prepare<null, [number]>("DELETE FROM changes WHERE partition = ?"),
+    deletePartitionChanges: db.prepare<null, [number]>(
+      `DELETE FROM changes WHERE ${logAfter("?1", "0")}`,
+    ),
     partitions: db.prepare<PartitionRow, []>("SELECT * FROM partition_logs"),
     upsertPartition: db.prepare<null, [number, number, number, number, number]>(
       `INSERT INTO partition_logs (partition, fenced, base_seq, base_epoch, is_copying)

@@ -93,3 +93,92 @@ describe("SqliteReplicaStore schemas 4 and 5", () => {
     }
   });
 });
+
+describe("SqliteReplicaStore schema 6", () => {
+  // The change log as schemas 2 to 5 left it: keyed by (partition, seq), WITHOUT ROWID.
+  const schema5Changes = `
+    CREATE TABLE changes (
+      partition INTEGER NOT NULL CHECK (partition >= 0),
+      seq INTEGER NOT NULL CHECK (seq >= 1),
+      epoch INTEGER NOT NULL CHECK (epoch >= 1),
+      key TEXT NOT NULL,
+      value TEXT,
+      writer TEXT,
+      status TEXT NOT NULL CHECK (status IN ('created', 'updated', 'deleted', 'not_found')),
+      before_seq INTEGER,
+      before_epoch INTEGER,
+      before_value TEXT,
+      before_writer TEXT,
+      expires_at INTEGER,
+      before_expires_at INTEGER,
+      CHECK ((before_seq IS NULL) = (before_value IS NULL)),
+      PRIMARY KEY (partition, seq)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX changes_by_writer ON changes (writer) WHERE writer IS NOT NULL;`;
+
+  test("a schema-5 change log moves to a rowid table keyed by partition and seq", () => {
+    const path = join(mkdtempSync(join(tmpdir(), "warehouse-replica-")), "warehouse.sqlite");
+    try {
+      const db = openDatabase(path, { busyTimeoutMs: 0 });
+      db.run(`DROP TABLE changes; ${schema5Changes}`);
+      const insert = db.prepare(
+        `INSERT INTO changes (partition, seq, epoch, key, value, writer, status, before_seq,
+           before_epoch, before_value, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      const logs = db.prepare(
+        "INSERT INTO partition_logs (partition, fenced, base_seq, base_epoch, is_copying) " +
+          "VALUES (?, 3, 0, 0, 0)");
+      // Partition 4095 (the most there may be) checks that the id's partition bits hold it.
+      for (const partition of [0, 1, 4095]) {
+        logs.run(partition);
+        for (let seq = 1; seq <= 30; seq++) {
+          const epoch = seq <= 10 ? 2 : 3;
+          const update = seq % 7 === 0;
+          insert.run(partition, seq, epoch, keyOf(seq % 7 === 0 ? 1 : seq), `v${seq}`,
+            `w/${partition}/${seq}`, update ? "updated" : "created", update ? 1 : null,
+            update ? 2 : null, update ? "v1" : null, seq === 30 ? 99 : null);
+        }
+      }
+      db.run("PRAGMA user_version = 5");
+      db.close();
+
+      const store = new SqliteReplicaStore(path);
+      for (const partition of [0, 1, 4095]) {
+        expect(store.summary(partition)).toEqual({
+          base: { epoch: 0, seq: 0 },
+          last: { epoch: 3, seq: 30 },
+          epochs: [{ epoch: 2, seq: 1 }, { epoch: 3, seq: 11 }],
+          isCopying: false,
+        });
+        expect(store.changesAfter(partition, 27, 10).map((c) => c.seq)).toEqual([28, 29, 30]);
+        expect(store.changesAfter(partition, 29, 10)).toEqual([{ seq: 30, epoch: 3,
+          key: keyOf(30), value: "v30", writer: `w/${partition}/30`, status: "created",
+          expiresAt: 99 }]);
+        expect(store.changeByWriter(partition, `w/${partition}/14`)).toEqual({ seq: 14,
+          epoch: 3, key: keyOf(1), value: "v14", writer: `w/${partition}/14`, status: "updated" });
+        expect(store.keyChangesAfter(partition, keyOf(1), 0, 10).map((c) => c.seq))
+          .toEqual([1, 7, 14, 21, 28]);
+      }
+      // Another partition's writer is not this one's.
+      expect(store.changeByWriter(1, "w/0/14")).toBeUndefined();
+      store.close();
+
+      const check = new Database(path);
+      expect(check.query<{ user_version: number }, []>("PRAGMA user_version").get()?.user_version)
+        .toBe(schemaVersion);
+      const ids = check.query<{ id: number }, []>(
+        "SELECT id FROM changes WHERE seq = 30 ORDER BY id").all().map((r) => r.id);
+      expect(ids).toEqual([30, 2 ** 48 + 30, 4095 * 2 ** 48 + 30]);
+      const table = check.query<{ sql: string }, []>(
+        "SELECT sql FROM sqlite_schema WHERE name = 'changes'").get();
+      expect(table?.sql).not.toContain("WITHOUT ROWID");
+      const byWriter = check.query<{ sql: string }, []>(
+        "SELECT sql FROM sqlite_schema WHERE name = 'changes_by_writer'").get();
+      expect(byWriter?.sql).toBe(
+        "CREATE INDEX changes_by_writer ON changes (writer) WHERE writer IS NOT NULL");
+      check.close();
+    } finally {
+      rmSync(dirname(path), { recursive: true, force: true });
+    }
+  });
+});
