@@ -52,7 +52,9 @@ try {
     const owners = new Map<number, string>();
     const pages = db.query<{ name: string; pageno: number; pagetype: string }, []>(
       "SELECT name, pageno, pagetype FROM dbstat").all();
-    for (const page of pages) owners.set(page.pageno, `${page.name} ${page.pagetype}`);
+    // Schema 6 keeps a change log table per partition: counted together as changes_<p>.
+    const tree = (name: string) => name.replace(/^changes_[0-9]+$/, "changes_<p>");
+    for (const page of pages) owners.set(page.pageno, `${tree(page.name)} ${page.pagetype}`);
     for (let at = 32; at + 24 + pageBytes <= wal.length; at += 24 + pageBytes) {
       const owner = owners.get(wal.readUInt32BE(at)) ?? "other";
       byTree.set(owner, (byTree.get(owner) ?? 0) + 1);

@@ -11,18 +11,6 @@ export const schemaVersion = 6;
 export interface ConnectionOptions {
   /** How long a write waits for a lock another connection holds before failing with STORAGE. */
   readonly busyTimeoutMs: number;
-  /**
-   * Who syncs the WAL after a commit: sqlite, inside every commit (synchronous=FULL, the
-   * default), or the caller, who must fsync the WAL file (walPath) before anything that depends
-   * on the commit leaves the process (synchronous=NORMAL; node-storage.ts does this, off the
-   * event loop). Checkpoints sync the WAL and the database file either way.
-   */
-  readonly walSync?: "commit" | "caller";
-}
-
-/** The write-ahead log sqlite keeps beside the database file `path` in WAL mode. */
-export function walPath(path: string): string {
-  return `${path}-wal`;
 }
 
 /** Names the node keeps in the `meta` table. Values are text; numbers are written in decimal. */
@@ -36,7 +24,7 @@ export const metaNames = {
 
 // migrations[i] takes a database from version i to version i + 1. Append, never edit: a file
 // written by an older build replays only the steps it has not seen.
-const migrations: readonly string[] = [
+const migrations: readonly (string | ((db: Database) => void))[] = [
   `
   CREATE TABLE rows (
     key TEXT PRIMARY KEY NOT NULL,
@@ -155,18 +143,60 @@ const migrations: readonly string[] = [
   DROP INDEX changes_by_writer;
   CREATE INDEX changes_by_writer ON changes (writer) WHERE writer IS NOT NULL;
   `,
-  // The change log becomes a rowid table keyed by one integer, (partition << 48) + seq: still
-  // clustered by partition and seq, but its interior pages hold 8-byte keys. As a WITHOUT ROWID
-  // table every interior cell held a whole change (a value and its before-image, about a
-  // tenth of a page), so the tree was deep and the tail of each partition's log split its
-  // parents often: every commit rewrote those interior pages as well as the leaves.
-  // 4096 partitions at most (PARTITIONS_MAX) and 2^48 changes per partition keep the id in 60
-  // bits. Rows are copied inside the migration's transaction, like schema 5's.
-  `
-  CREATE TABLE changes_log (
-    id INTEGER PRIMARY KEY NOT NULL,
-    partition INTEGER NOT NULL CHECK (partition >= 0 AND partition < 4096),
-    seq INTEGER NOT NULL CHECK (seq >= 1 AND seq < 281474976710656),
+  // Each partition's change log becomes a table of its own, `changes_<partition>`, keyed by seq
+  // (a rowid table: interior pages hold 8-byte keys), and the retry index a table of its own,
+  // `writers`. In one table keyed by (partition, seq), a partition's log ended in the middle of
+  // the b-tree: every few appends its tail leaf split and sqlite rebalanced it with its
+  // neighbours (another partition's head) and their parent, and, as a WITHOUT ROWID table, each
+  // interior cell held a whole change, so the tree was deep. A log of its own always grows at
+  // its b-tree's right edge, where sqlite starts a new leaf and leaves the full one alone.
+  // Rows are copied inside the migration's transaction, like schema 5's.
+  (db) => {
+    db.run(writersTableSql);
+    const found = db.query<{ partition: number }, []>(
+      "SELECT DISTINCT partition FROM changes ORDER BY partition").all();
+    for (const { partition } of found) {
+      db.run(changeLogTableSql(partition));
+      db.run(
+        `INSERT INTO ${changeLogTable(partition)} (${changeLogColumns})
+         SELECT ${changeLogColumns} FROM changes WHERE partition = ? ORDER BY seq`,
+        [partition],
+      );
+    }
+    db.run(`INSERT INTO writers (writer, partition, seq)
+      SELECT writer, partition, seq FROM changes WHERE writer IS NOT NULL`);
+    // Drops changes_by_writer with it.
+    db.run("DROP TABLE changes");
+  },
+];
+
+assert(migrations.length === schemaVersion, "one migration per schema version");
+
+/** Partitions a change log table may be made for (PARTITIONS_MAX in lib/cluster/state.ts). */
+const LOG_PARTITIONS_MAX = 4096;
+
+/** The table holding partition `partition`'s change log (schema 6). */
+export function changeLogTable(partition: number): string {
+  assert(
+    Number.isSafeInteger(partition) && partition >= 0 && partition < LOG_PARTITIONS_MAX,
+    `no change log table for partition ${partition}`,
+  );
+  return `changes_${partition}`;
+}
+
+/** A change log table's name is `changes_` and the partition in decimal. */
+export const changeLogTablePattern = /^changes_(0|[1-9][0-9]*)$/;
+
+/** The columns of a change log table, in order. */
+export const changeLogColumns =
+  "seq, epoch, key, value, writer, status, before_seq, before_epoch, before_value, " +
+  "before_writer, expires_at, before_expires_at";
+
+/** Creates partition `partition`'s change log (schema 6); the columns are schema 5's. */
+export function changeLogTableSql(partition: number): string {
+  return `
+  CREATE TABLE ${changeLogTable(partition)} (
+    seq INTEGER PRIMARY KEY NOT NULL CHECK (seq >= 1),
     epoch INTEGER NOT NULL CHECK (epoch >= 1),
     key TEXT NOT NULL,
     value TEXT,
@@ -178,27 +208,27 @@ const migrations: readonly string[] = [
     before_writer TEXT,
     expires_at INTEGER,
     before_expires_at INTEGER,
-    CHECK ((before_seq IS NULL) = (before_value IS NULL)),
-    CHECK (id = (partition << 48) + seq)
-  ) STRICT;
-  INSERT INTO changes_log (id, partition, seq, epoch, key, value, writer, status, before_seq,
-      before_epoch, before_value, before_writer, expires_at, before_expires_at)
-    SELECT (partition << 48) + seq, partition, seq, epoch, key, value, writer, status,
-      before_seq, before_epoch, before_value, before_writer, expires_at, before_expires_at
-    FROM changes ORDER BY partition, seq;
-  DROP TABLE changes;
-  ALTER TABLE changes_log RENAME TO changes;
-  CREATE INDEX changes_by_writer ON changes (writer) WHERE writer IS NOT NULL;
-  `,
-];
+    CHECK ((before_seq IS NULL) = (before_value IS NULL))
+  ) STRICT`;
+}
 
-assert(migrations.length === schemaVersion, "one migration per schema version");
+/**
+ * The retry index (schema 6): every change that names a writer, found by writer. Keyed by the
+ * writer first, so one client's changes extend one run of it; a writer may recur (a write made
+ * again after its first attempt was found not to have happened), hence partition and seq.
+ */
+const writersTableSql = `
+  CREATE TABLE writers (
+    writer TEXT NOT NULL,
+    partition INTEGER NOT NULL CHECK (partition >= 0),
+    seq INTEGER NOT NULL CHECK (seq >= 1),
+    PRIMARY KEY (writer, partition, seq)
+  ) STRICT, WITHOUT ROWID`;
 
 /**
  * Sets the per-connection pragmas. WAL lets readers run beside the one writer; FULL syncs the
  * WAL on every commit, so a committed transaction survives power loss, which is what an
- * acknowledgement promises (docs/architecture.md, Storage). With `walSync: "caller"` the caller
- * gives that promise by syncing the WAL itself before it acknowledges anything.
+ * acknowledgement promises (docs/architecture.md, Storage).
  */
 export function configureConnection(db: Database, path: string, options: ConnectionOptions): void {
   db.run(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs)}`);
@@ -211,10 +241,7 @@ export function configureConnection(db: Database, path: string, options: Connect
         "check that the data directory is on a local filesystem that supports shared memory",
     );
   }
-  // NORMAL skips only the sync at the end of each commit (sqlite still syncs the WAL before a
-  // checkpoint, the database after it, and the WAL header when the log restarts); a caller that
-  // asks for it makes every commit durable itself before acting on it.
-  db.run(`PRAGMA synchronous = ${options.walSync === "caller" ? "NORMAL" : "FULL"}`);
+  db.run("PRAGMA synchronous = FULL");
   // Stores write inside savepoints of the node's one transaction (transaction.ts); sqlite keeps
   // each savepoint's undo pages in a temporary file, opened and written page by page on every
   // commit. In memory they cost no system calls; they are never needed after a crash (the
@@ -240,7 +267,8 @@ export function migrate(db: Database, path: string): void {
     for (let version = found; version < schemaVersion; version++) {
       const step = migrations[version];
       if (step === undefined) throw new StorageError(`no migration from schema version ${version}`);
-      db.run(step);
+      if (typeof step === "string") db.run(step);
+      else step(db);
     }
     // user_version is written inside the same transaction, so a crash leaves the old version.
     db.run(`PRAGMA user_version = ${schemaVersion}`);

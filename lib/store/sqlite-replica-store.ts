@@ -5,6 +5,7 @@
 
 import type { Database } from "bun:sqlite";
 import { assert } from "../util/errors.ts";
+import { ChangeLogTables, type ChangeRow } from "./change-log-tables.ts";
 import { guardSqlite, openDatabase } from "./database.ts";
 import { statusOf } from "./memory-replica-store.ts";
 import type { SharedTransaction } from "./transaction.ts";
@@ -22,16 +23,6 @@ import {
   type ReplicaWrite,
 } from "./replica-types.ts";
 
-interface ChangeRow {
-  seq: number;
-  epoch: number;
-  key: string;
-  value: string | null;
-  writer: string | null;
-  status: string;
-  expiresAt: number | null;
-}
-
 /** A kv row as sqlite returns it: `expiresAt` is NULL for a key without a TTL. */
 interface KvRow {
   key: string;
@@ -41,16 +32,6 @@ interface KvRow {
   value: string;
   writer: string | null;
   expiresAt: number | null;
-}
-
-interface UndoRow {
-  seq: number;
-  key: string;
-  before_seq: number | null;
-  before_epoch: number | null;
-  before_value: string | null;
-  before_writer: string | null;
-  before_expires_at: number | null;
 }
 
 interface PartitionRow {
@@ -66,35 +47,11 @@ interface CachedPartition {
   summary: LogSummary;
 }
 
-type ChangeInsert = [
-  ...[partition: number, seq: number, epoch: number, key: string],
-  ...[value: string | null, writer: string | null, status: string],
-  ...[seq: number | null, epoch: number | null, value: string | null, writer: string | null],
-  ...[expiresAt: number | null, beforeExpiresAt: number | null],
-];
-
 type RowUpsert = [
   ...[key: string, partition: number, seq: number, epoch: number, value: string],
   ...[writer: string | null, expiresAt: number | null],
 ];
 
-const changeColumns = "seq, epoch, key, value, writer, status, expires_at AS expiresAt";
-
-/**
- * A change's row id (schema 6): its partition in the top bits, its seq in the low 48, so one
- * partition's log is one contiguous id range, in seq order. SQL text over parameter names.
- */
-function changeId(partition: string, seq: string): string {
-  return `((${partition} << ${CHANGE_SEQ_BITS}) + ${seq})`;
-}
-
-/** Partition `partition`'s changes after seq `seq`, as a range of ids (a b-tree seek). */
-function logAfter(partition: string, seq: string): string {
-  return `id > ${changeId(partition, seq)} AND id < ((${partition} + 1) << ${CHANGE_SEQ_BITS})`;
-}
-
-/** Bits of a change id that hold its seq; schema.ts's CHECK on the changes table agrees. */
-const CHANGE_SEQ_BITS = 48;
 const kvColumns = "key, partition, seq, epoch, value, writer, expires_at AS expiresAt";
 
 function prepare(db: Database) {
@@ -122,51 +79,7 @@ function prepare(db: Database) {
     countRows: db.prepare<{ n: number }, [number]>(
       "SELECT count(*) AS n FROM kv WHERE partition = ?",
     ),
-    insertChange: db.prepare<null, ChangeInsert>(
-      `INSERT INTO changes (id, partition, seq, epoch, key, value, writer, status,
-         before_seq, before_epoch, before_value, before_writer, expires_at, before_expires_at)
-       VALUES (${changeId("?1", "?2")}, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
-         ?13)`,
-    ),
-    changesAfter: db.prepare<ChangeRow, [number, number, number]>(
-      `SELECT ${changeColumns} FROM changes WHERE ${logAfter("?1", "?2")}
-       ORDER BY id LIMIT ?3`,
-    ),
-    // The id range bounds the walk to the partition's retained log (10,000 changes or so); an
-    // index on key would cost every write for a read that is rare.
-    keyChangesAfter: db.prepare<ChangeRow, [number, string, number, number]>(
-      `SELECT ${changeColumns} FROM changes WHERE ${logAfter("?1", "?3")} AND key = ?2
-       ORDER BY id LIMIT ?4`,
-    ),
-    changeByWriter: db.prepare<ChangeRow, [number, string]>(
-      // The writer index, not the log's (partition, seq) order, which would scan the partition.
-      `SELECT ${changeColumns} FROM changes INDEXED BY changes_by_writer
-       WHERE writer = ?2 AND partition = ?1 ORDER BY seq DESC LIMIT 1`,
-    ),
-    undoAfter: db.prepare<UndoRow, [number, number]>(
-      `SELECT seq, key, before_seq, before_epoch, before_value, before_writer, before_expires_at
-       FROM changes WHERE ${logAfter("?1", "?2")} ORDER BY id DESC`,
-    ),
-    deleteChangesAfter: db.prepare<null, [number, number]>(
-      `DELETE FROM changes WHERE ${logAfter("?1", "?2")}`,
-    ),
-    deleteChangesUpTo: db.prepare<null, [number, number]>(
-      `DELETE FROM changes WHERE id > ${changeId("?1", "0")} AND id <= ${changeId("?1", "?2")}`,
-    ),
-    changeAt: db.prepare<{ epoch: number }, [number, number]>(
-      `SELECT epoch FROM changes WHERE id = ${changeId("?1", "?2")}`,
-    ),
-    epochStarts: db.prepare<EpochStart, [number]>(
-      `SELECT epoch, min(seq) AS seq FROM changes WHERE ${logAfter("?1", "0")}
-       GROUP BY epoch ORDER BY epoch`,
-    ),
-    lastChange: db.prepare<{ epoch: number; seq: number }, [number]>(
-      `SELECT epoch, seq FROM changes WHERE ${logAfter("?1", "0")} ORDER BY id DESC LIMIT 1`,
-    ),
     deletePartitionRows: db.prepare<null, [number]>("DELETE FROM kv WHERE partition = ?"),
-    deletePartitionChanges: db.prepare<null, [number]>(
-      `DELETE FROM changes WHERE ${logAfter("?1", "0")}`,
-    ),
     partitions: db.prepare<PartitionRow, []>("SELECT * FROM partition_logs"),
     upsertPartition: db.prepare<null, [number, number, number, number, number]>(
       `INSERT INTO partition_logs (partition, fenced, base_seq, base_epoch, is_copying)
@@ -191,6 +104,7 @@ export class SqliteReplicaStore implements ReplicaStorage {
   private readonly ownsDatabase: boolean;
   private readonly statements: Statements;
   private readonly cache = new Map<number, CachedPartition>();
+  private readonly logs: ChangeLogTables;
   private readonly commitTransaction: (writes: readonly ReplicaWrite[]) => WorkingCommit;
   /** Inside an open transaction bun runs this as a SAVEPOINT: a throw undoes only this part. */
   private readonly commitSavepoint: (writes: readonly ReplicaWrite[]) => WorkingCommit;
@@ -204,6 +118,7 @@ export class SqliteReplicaStore implements ReplicaStorage {
     this.ownsDatabase = db === undefined;
     this.db = db ?? openDatabase(path, { busyTimeoutMs: 5000 });
     this.statements = prepare(this.db);
+    this.logs = new ChangeLogTables(this.db);
     this.commitTransaction = this.db.transaction((writes: readonly ReplicaWrite[]) =>
       this.applyWrites(writes),
     ).immediate;
@@ -229,9 +144,9 @@ export class SqliteReplicaStore implements ReplicaStorage {
   }
 
   changesAfter(partition: number, afterSeq: number, limit: number): AppliedChange[] {
-    return this.guard("changesAfter", () =>
-      this.statements.changesAfter.all(partition, afterSeq, limit),
-    ).map(changeFromRow);
+    const log = this.logs.of(partition);
+    if (log === null) return [];
+    return this.guard("changesAfter", () => log.after.all(afterSeq, limit)).map(changeFromRow);
   }
 
   keyChangesAfter(
@@ -240,9 +155,11 @@ export class SqliteReplicaStore implements ReplicaStorage {
     afterSeq: number,
     limit: number,
   ): AppliedChange[] {
-    return this.guard("keyChangesAfter", () =>
-      this.statements.keyChangesAfter.all(partition, key, afterSeq, limit),
-    ).map(changeFromRow);
+    const log = this.logs.of(partition);
+    if (log === null) return [];
+    return this.guard("keyChangesAfter", () => log.keyAfter.all(key, afterSeq, limit)).map(
+      changeFromRow,
+    );
   }
 
   rowsAfter(partition: number, afterKey: string, limit: number): DataRow[] {
@@ -258,9 +175,12 @@ export class SqliteReplicaStore implements ReplicaStorage {
   }
 
   changeByWriter(partition: number, writer: string): AppliedChange | undefined {
-    const row = this.guard("changeByWriter", () =>
-      this.statements.changeByWriter.get(partition, writer),
-    );
+    const log = this.logs.of(partition);
+    if (log === null) return undefined;
+    const row = this.guard("changeByWriter", () => {
+      const seq = this.logs.writerSeq(partition, writer);
+      return seq === undefined ? null : log.at.get(seq);
+    });
     return row === null ? undefined : changeFromRow(row);
   }
 
@@ -271,9 +191,24 @@ export class SqliteReplicaStore implements ReplicaStorage {
   commit(writes: readonly ReplicaWrite[]): CommitOutcome {
     assert(!this.isClosed, `store ${this.path} is closed`);
     if (writes.length === 0) return { statuses: [] };
+    this.createLogs(writes);
     const working = this.guard("commit", () => this.commitTransaction(writes));
     for (const [partition, state] of working.partitions) this.cache.set(partition, state);
     return { statuses: working.statuses };
+  }
+
+  /**
+   * Creates the change log tables the appends in `writes` need (each in a committed transaction
+   * of its own, once per partition ever). Call it before the transaction of commitWithin().
+   */
+  createLogs(writes: readonly ReplicaWrite[]): void {
+    const partitions: number[] = [];
+    for (const write of writes) {
+      if (write.type === "append" && !this.logs.has(write.partition)) {
+        partitions.push(write.partition);
+      }
+    }
+    if (partitions.length > 0) this.guard("create change log", () => this.logs.create(partitions));
   }
 
   /**
@@ -338,6 +273,8 @@ export class SqliteReplicaStore implements ReplicaStorage {
     changes: readonly ChangeRecord[],
   ): ChangeStatus[] {
     assert(!state.summary.isCopying, `append to partition ${partition} while copying`);
+    const log = this.logs.of(partition);
+    assert(log !== null, `append to partition ${partition} before createLogs made its table`);
     const statuses: ChangeStatus[] = [];
     for (const change of changes) {
       const { last } = state.summary;
@@ -345,8 +282,7 @@ export class SqliteReplicaStore implements ReplicaStorage {
       assert(change.epoch >= last.epoch, `append epoch ${change.epoch} below ${last.epoch}`);
       const before = this.statements.getRow.get(partition, change.key);
       const status = statusOf(before !== null, change.value !== null);
-      this.statements.insertChange.run(
-        partition,
+      log.insert.run(
         change.seq,
         change.epoch,
         change.key,
@@ -360,6 +296,7 @@ export class SqliteReplicaStore implements ReplicaStorage {
         change.expiresAt ?? null,
         before?.expiresAt ?? null,
       );
+      if (change.writer !== null) this.logs.insertWriter(change.writer, partition, change.seq);
       if (change.value === null) this.statements.deleteRow.run(partition, change.key);
       else {
         this.statements.upsertRow.run(
@@ -381,13 +318,15 @@ export class SqliteReplicaStore implements ReplicaStorage {
   private applyWrite(state: CachedPartition, write: Exclude<ReplicaWrite, { type: "append" }>) {
     const p = write.partition;
     const s = this.statements;
+    const log = this.logs.maintenance(p);
     switch (write.type) {
       case "fence":
         state.fenced = Math.max(state.fenced, write.epoch);
         return;
       case "truncate": {
         assert(write.afterSeq >= state.summary.base.seq, `truncate below the base of ${p}`);
-        for (const undo of s.undoAfter.all(p, write.afterSeq)) {
+        if (log === null) return; // no change was ever stored: nothing to undo
+        for (const undo of log.undoAfter(write.afterSeq)) {
           if (undo.before_seq === null || undo.before_value === null) s.deleteRow.run(p, undo.key);
           else {
             s.upsertRow.run(
@@ -401,23 +340,23 @@ export class SqliteReplicaStore implements ReplicaStorage {
             );
           }
         }
-        s.deleteChangesAfter.run(p, write.afterSeq);
+        log.deleteAfter(write.afterSeq);
         state.summary = this.summarize(p, state.summary.base, state.summary.isCopying);
         return;
       }
       case "trim": {
         assert(write.uptoSeq <= state.summary.last.seq, `trim past the end of ${p}`);
         if (write.uptoSeq <= state.summary.base.seq) return;
-        const at = s.changeAt.get(p, write.uptoSeq);
-        assert(at !== null, `trim: no change ${write.uptoSeq} in ${p}`);
-        s.deleteChangesUpTo.run(p, write.uptoSeq);
+        const at = this.logs.of(p)?.at.get(write.uptoSeq) ?? null;
+        assert(log !== null && at !== null, `trim: no change ${write.uptoSeq} in ${p}`);
+        log.deleteUpTo(write.uptoSeq);
         const base = { epoch: at.epoch, seq: write.uptoSeq };
         state.summary = this.summarize(p, base, state.summary.isCopying);
         return;
       }
       case "copy-start":
         s.deletePartitionRows.run(p);
-        s.deletePartitionChanges.run(p);
+        this.deleteLog(p);
         state.summary = { base: write.base, last: write.base, epochs: [], isCopying: true };
         return;
       case "copy-rows":
@@ -433,15 +372,21 @@ export class SqliteReplicaStore implements ReplicaStorage {
         return;
       case "drop":
         s.deletePartitionRows.run(p);
-        s.deletePartitionChanges.run(p);
+        this.deleteLog(p);
         state.summary = emptyPartition.summary;
         return;
     }
   }
 
+  /** Empties partition `p`'s change log and its writers (the table stays, for what follows). */
+  private deleteLog(p: number): void {
+    this.logs.maintenance(p)?.deleteAll();
+  }
+
   private summarize(partition: number, base: LogPosition, isCopying: boolean): LogSummary {
-    const last = this.statements.lastChange.get(partition) ?? base;
-    const epochs = this.statements.epochStarts.all(partition);
+    const log = this.logs.maintenance(partition);
+    const last = log?.last() ?? base;
+    const epochs = log?.epochStarts() ?? [];
     return { base, last: { epoch: last.epoch, seq: last.seq }, epochs, isCopying };
   }
 
