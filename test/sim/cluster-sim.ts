@@ -10,6 +10,7 @@ import { checkKvHistory, formatFailure, type OpRecord } from "../../lib/lin/inde
 import type { ClientOp, ClientResult } from "../../lib/cluster/node-core.ts";
 import { replicasOf } from "../../lib/placement.ts";
 import { SeededRandom } from "../../lib/util/random.ts";
+import type { ReplicaStorage } from "../../lib/store/replica-types.ts";
 import { NodeWorld } from "./node-world.ts";
 
 export interface ClusterSimOptions {
@@ -21,6 +22,8 @@ export interface ClusterSimOptions {
   readonly faultMs?: number;
   readonly dropRate?: number;
   readonly delayMsMax?: number;
+  /** Each node's data-plane store (NodeWorld's default: in memory). */
+  readonly openReplicaStore?: () => ReplicaStorage;
 }
 
 export interface ClusterSimResult {
@@ -62,6 +65,9 @@ export function runClusterSeed(options: ClusterSimOptions): ClusterSimResult {
     dropRate: options.dropRate ?? random.nextInt(3) * 0.02,
     delayMsMax: options.delayMsMax ?? random.nextInt(4) * 5,
     partitions: 4,
+    ...(options.openReplicaStore === undefined
+      ? {}
+      : { openReplicaStore: options.openReplicaStore }),
   });
   const problems: string[] = [];
   const history: OpRecord[] = [];

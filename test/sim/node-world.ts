@@ -7,6 +7,7 @@ import { NodeCore, type ClientOp, type ClientResult, type NodeCoreConfig, type P
 import { ClusterState, type MemberRecord } from "../../lib/cluster/state.ts";
 import { MemoryStorage, type Ready } from "../../lib/raft/index.ts";
 import { MemoryReplicaStore } from "../../lib/store/memory-replica-store.ts";
+import type { ReplicaStorage } from "../../lib/store/replica-types.ts";
 import { SeededRandom } from "../../lib/util/random.ts";
 
 export interface WorldOptions {
@@ -18,13 +19,15 @@ export interface WorldOptions {
   readonly delayMsMax?: number;
   readonly rf?: number;
   readonly partitions?: number;
+  /** Each node's data-plane store; a MemoryReplicaStore unless given (e.g. sqlite in memory). */
+  readonly openReplicaStore?: () => ReplicaStorage;
 }
 
 interface SimNode {
   readonly id: number;
   readonly member: MemberRecord;
   raftStorage: MemoryStorage;
-  replicaStore: MemoryReplicaStore;
+  replicaStore: ReplicaStorage;
   core: NodeCore | null;
 }
 
@@ -63,6 +66,7 @@ export class NodeWorld {
   private delayMsMax: number;
   private readonly rf: number;
   private readonly partitions: number;
+  private readonly openReplicaStore: () => ReplicaStorage;
   private flights: Flight[] = [];
   private order = 0;
   /** Pairs "a-b" (a < b) whose messages are cut. */
@@ -75,6 +79,7 @@ export class NodeWorld {
     this.delayMsMax = options.delayMsMax ?? 0;
     this.rf = options.rf ?? 2;
     this.partitions = options.partitions ?? 8;
+    this.openReplicaStore = options.openReplicaStore ?? (() => new MemoryReplicaStore());
   }
 
   /** Node `id` starts a new cluster: a snapshot with itself holding every partition. */
@@ -101,7 +106,7 @@ export class NodeWorld {
       id,
       member,
       raftStorage: new MemoryStorage(),
-      replicaStore: new MemoryReplicaStore(),
+      replicaStore: this.openReplicaStore(),
       core: null,
     };
     this.nodes.set(id, node);
