@@ -1,7 +1,8 @@
 // The data plane's storage in the node's sqlite database (replica-types.ts has the contract and
 // its invariants; memory-replica-store.ts the reference semantics). One commit is one IMMEDIATE
 // transaction: with synchronous=FULL, one fsync makes every write in it durable. Partition
-// summaries are cached in memory and replaced only after a commit succeeds.
+// summaries are cached in memory and replaced only after a commit succeeds. Each partition's
+// change log lives in a table of its own (change-log-tables.ts, schema 6).
 
 import type { Database } from "bun:sqlite";
 import { assert } from "../util/errors.ts";
@@ -144,9 +145,10 @@ export class SqliteReplicaStore implements ReplicaStorage {
   }
 
   changesAfter(partition: number, afterSeq: number, limit: number): AppliedChange[] {
-    const log = this.logs.of(partition);
-    if (log === null) return [];
-    return this.guard("changesAfter", () => log.after.all(afterSeq, limit)).map(changeFromRow);
+    const rows = this.guard("changesAfter", () =>
+      this.logs.of(partition)?.after.all(afterSeq, limit) ?? [],
+    );
+    return rows.map(changeFromRow);
   }
 
   keyChangesAfter(
@@ -155,11 +157,10 @@ export class SqliteReplicaStore implements ReplicaStorage {
     afterSeq: number,
     limit: number,
   ): AppliedChange[] {
-    const log = this.logs.of(partition);
-    if (log === null) return [];
-    return this.guard("keyChangesAfter", () => log.keyAfter.all(key, afterSeq, limit)).map(
-      changeFromRow,
+    const rows = this.guard("keyChangesAfter", () =>
+      this.logs.of(partition)?.keyAfter.all(key, afterSeq, limit) ?? [],
     );
+    return rows.map(changeFromRow);
   }
 
   rowsAfter(partition: number, afterKey: string, limit: number): DataRow[] {
@@ -175,11 +176,10 @@ export class SqliteReplicaStore implements ReplicaStorage {
   }
 
   changeByWriter(partition: number, writer: string): AppliedChange | undefined {
-    const log = this.logs.of(partition);
-    if (log === null) return undefined;
     const row = this.guard("changeByWriter", () => {
-      const seq = this.logs.writerSeq(partition, writer);
-      return seq === undefined ? null : log.at.get(seq);
+      const log = this.logs.of(partition);
+      const seq = log === null ? undefined : this.logs.writerSeq(partition, writer);
+      return seq === undefined ? null : (log?.at.get(seq) ?? null);
     });
     return row === null ? undefined : changeFromRow(row);
   }
