@@ -3,8 +3,10 @@
 // frames, counted at checkpoints) and CPU µs per change (commit calls only). Batches of 64
 // changes on random UUID4 keys over 64 partitions, 256-byte values, each change naming a writer
 // as clients do (four of them); the file holds `preload` rows first so the b-trees have a
-// realistic depth.
-import { mkdtempSync, rmSync } from "node:fs";
+// realistic depth. REPLICA_BENCH_BATCH sets the changes per commit (a replica under
+// bench:cluster at 64 clients commits about 15). `pagesByTree` splits the pages per change by
+// the b-tree (table or index) and page kind they belong to (sqlite's dbstat).
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase } from "../lib/store/database.ts";
@@ -14,7 +16,7 @@ import { SqliteReplicaStore } from "../lib/store/sqlite-replica-store.ts";
 const batches = Number(process.argv[2] ?? 300);
 const preload = Number(process.argv[3] ?? 50_000);
 const PARTITIONS = 64;
-const BATCH = 64;
+const BATCH = Number(process.env["REPLICA_BENCH_BATCH"] ?? 64);
 const value = "v".repeat(256);
 /** Four clients, as bench:cluster's loops share four connections. */
 const writerPrefixes = Array.from({ length: 4 }, () => `${crypto.randomUUID()}/`);
@@ -41,6 +43,23 @@ try {
     }
     return [...byPartition].map(([partition, changes]) => ({ type: "append", partition, changes }));
   };
+  const byTree = new Map<string, number>();
+  /** Counts the WAL's frames by the b-tree their page belongs to (read before checkpointing). */
+  const countTrees = (): void => {
+    const wal = readFileSync(`${path}-wal`);
+    if (wal.length < 32) return;
+    const pageBytes = wal.readUInt32BE(8);
+    const owners = new Map<number, string>();
+    const pages = db.query<{ name: string; pageno: number; pagetype: string }, []>(
+      "SELECT name, pageno, pagetype FROM dbstat").all();
+    // Schema 6 keeps a change log table per partition: counted together as changes_<p>.
+    const tree = (name: string) => name.replace(/^changes_[0-9]+$/, "changes_<p>");
+    for (const page of pages) owners.set(page.pageno, `${tree(page.name)} ${page.pagetype}`);
+    for (let at = 32; at + 24 + pageBytes <= wal.length; at += 24 + pageBytes) {
+      const owner = owners.get(wal.readUInt32BE(at)) ?? "other";
+      byTree.set(owner, (byTree.get(owner) ?? 0) + 1);
+    }
+  };
   const checkpoint = (): number => {
     // PASSIVE reports the WAL's frames (and copies them); TRUNCATE then empties the file.
     const row = db.query<{ log: number }, []>("PRAGMA wal_checkpoint(PASSIVE)").get();
@@ -58,7 +77,10 @@ try {
     store.commit(writesNow);
     const used = process.cpuUsage(before);
     cpuUs += used.user + used.system;
-    if (i % 50 === 0 || i === batches) frames += checkpoint();
+    if (i % 50 === 0 || i === batches) {
+      countTrees();
+      frames += checkpoint();
+    }
   }
   const seconds = (performance.now() - started) / 1000;
   const changes = batches * BATCH;
@@ -70,6 +92,9 @@ try {
     pagesPerChange: Number((frames / changes).toFixed(2)),
     cpuUsPerChange: Number((cpuUs / changes).toFixed(1)),
     changesPerSec: Math.round(changes / seconds),
+    pagesByTree: Object.fromEntries([...byTree].sort((a, b) => b[1] - a[1])
+      .filter(([, count]) => count / changes >= 0.01)
+      .map(([tree, count]) => [tree, Number((count / changes).toFixed(2))])),
   }));
   store.close();
   db.close();

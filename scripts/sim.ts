@@ -2,8 +2,11 @@
 // core (S defaults to 1); with `--cluster` (`bun run sim:cluster`), seeds of the whole cluster
 // (test/sim/cluster-sim.ts: nodes, data plane, clients, faults, linearizability). Prints one
 // JSON line last. Exits 1 when any seed fails, after printing the first failing seed and how to
-// replay it.
+// replay it. `--cluster --sqlite` gives each simulated node the sqlite data-plane store (in
+// memory) instead of the in-memory reference store, so its tables meet the cluster's truncations,
+// trims, copies and drops too.
 import { parseArgs } from "node:util";
+import { SqliteReplicaStore } from "../lib/store/sqlite-replica-store.ts";
 import { runClusterSeed } from "../test/sim/cluster-sim.ts";
 import { defaultSimOptions, runSeed } from "../test/sim/raft-sim.ts";
 
@@ -25,6 +28,7 @@ const { values } = parseArgs({
     quiet: { type: "boolean" },
     cluster: { type: "boolean" },
     help: { type: "boolean", short: "h" },
+    sqlite: { type: "boolean" },
   },
 });
 if (values.help === true) {
@@ -90,7 +94,11 @@ function runCluster(): never {
   let first: { seed: number; problem: string } | null = null;
   const startedAt = performance.now();
   for (let seed = from; seed < from + seeds; seed++) {
-    const result = runClusterSeed({ seed });
+    const result = runClusterSeed(
+      values.sqlite === true
+        ? { seed, openReplicaStore: () => new SqliteReplicaStore(":memory:") }
+        : { seed },
+    );
     ops += result.ops;
     acknowledged += result.acknowledged;
     faults += result.faults;

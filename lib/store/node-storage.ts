@@ -54,6 +54,9 @@ export class NodeStorage {
         raft.snapshot !== null ||
         raft.compaction !== null);
     if (!hasRaft && writes.length === 0) return { statuses: [] };
+    // A partition's first change needs its log's table, which is made in a transaction of its
+    // own: the turn's transaction below may roll back, the table must not.
+    this.replica.createLogs(writes);
     return runTransaction(this.db, this.path, (transaction) => {
       if (hasRaft && raft !== null) this.raft.persistWithin(transaction, raft);
       return this.replica.commitWithin(transaction, writes);

@@ -6,7 +6,7 @@ import type { Database } from "bun:sqlite";
 import { assert, StorageError } from "../util/errors.ts";
 
 /** The schema this code writes. Stored in `PRAGMA user_version`; 0 means a new, empty file. */
-export const schemaVersion = 5;
+export const schemaVersion = 6;
 
 export interface ConnectionOptions {
   /** How long a write waits for a lock another connection holds before failing with STORAGE. */
@@ -24,7 +24,7 @@ export const metaNames = {
 
 // migrations[i] takes a database from version i to version i + 1. Append, never edit: a file
 // written by an older build replays only the steps it has not seen.
-const migrations: readonly string[] = [
+const migrations: readonly (string | ((db: Database) => void))[] = [
   `
   CREATE TABLE rows (
     key TEXT PRIMARY KEY NOT NULL,
@@ -143,9 +143,87 @@ const migrations: readonly string[] = [
   DROP INDEX changes_by_writer;
   CREATE INDEX changes_by_writer ON changes (writer) WHERE writer IS NOT NULL;
   `,
+  // Each partition's change log becomes a table of its own, `changes_<partition>`, keyed by seq
+  // (a rowid table: interior pages hold 8-byte keys), and the retry index a table of its own,
+  // `writers`. In one table keyed by (partition, seq), a partition's log ended in the middle of
+  // the b-tree: every few appends its tail leaf split and sqlite rebalanced it with its
+  // neighbours (another partition's head) and their parent, and, as a WITHOUT ROWID table, each
+  // interior cell held a whole change, so the tree was deep. A log of its own always grows at
+  // its b-tree's right edge, where sqlite starts a new leaf and leaves the full one alone.
+  // Rows are copied inside the migration's transaction, like schema 5's.
+  (db) => {
+    db.run(writersTableSql);
+    const found = db.query<{ partition: number }, []>(
+      "SELECT DISTINCT partition FROM changes ORDER BY partition").all();
+    for (const { partition } of found) {
+      db.run(changeLogTableSql(partition));
+      db.run(
+        `INSERT INTO ${changeLogTable(partition)} (${changeLogColumns})
+         SELECT ${changeLogColumns} FROM changes WHERE partition = ? ORDER BY seq`,
+        [partition],
+      );
+    }
+    db.run(`INSERT INTO writers (writer, partition, seq)
+      SELECT writer, partition, seq FROM changes WHERE writer IS NOT NULL`);
+    // Drops changes_by_writer with it.
+    db.run("DROP TABLE changes");
+  },
 ];
 
 assert(migrations.length === schemaVersion, "one migration per schema version");
+
+/** Partitions a change log table may be made for (PARTITIONS_MAX in lib/cluster/state.ts). */
+const LOG_PARTITIONS_MAX = 4096;
+
+/** The table holding partition `partition`'s change log (schema 6). */
+export function changeLogTable(partition: number): string {
+  assert(
+    Number.isSafeInteger(partition) && partition >= 0 && partition < LOG_PARTITIONS_MAX,
+    `no change log table for partition ${partition}`,
+  );
+  return `changes_${partition}`;
+}
+
+/** A change log table's name is `changes_` and the partition in decimal. */
+export const changeLogTablePattern = /^changes_(0|[1-9][0-9]*)$/;
+
+/** The columns of a change log table, in order. */
+export const changeLogColumns =
+  "seq, epoch, key, value, writer, status, before_seq, before_epoch, before_value, " +
+  "before_writer, expires_at, before_expires_at";
+
+/** Creates partition `partition`'s change log (schema 6); the columns are schema 5's. */
+export function changeLogTableSql(partition: number): string {
+  return `
+  CREATE TABLE ${changeLogTable(partition)} (
+    seq INTEGER PRIMARY KEY NOT NULL CHECK (seq >= 1),
+    epoch INTEGER NOT NULL CHECK (epoch >= 1),
+    key TEXT NOT NULL,
+    value TEXT,
+    writer TEXT,
+    status TEXT NOT NULL CHECK (status IN ('created', 'updated', 'deleted', 'not_found')),
+    before_seq INTEGER,
+    before_epoch INTEGER,
+    before_value TEXT,
+    before_writer TEXT,
+    expires_at INTEGER,
+    before_expires_at INTEGER,
+    CHECK ((before_seq IS NULL) = (before_value IS NULL))
+  ) STRICT`;
+}
+
+/**
+ * The retry index (schema 6): every change that names a writer, found by writer. Keyed by the
+ * writer first, so one client's changes extend one run of it; a writer may recur (a write made
+ * again after its first attempt was found not to have happened), hence partition and seq.
+ */
+const writersTableSql = `
+  CREATE TABLE writers (
+    writer TEXT NOT NULL,
+    partition INTEGER NOT NULL CHECK (partition >= 0),
+    seq INTEGER NOT NULL CHECK (seq >= 1),
+    PRIMARY KEY (writer, partition, seq)
+  ) STRICT, WITHOUT ROWID`;
 
 /**
  * Sets the per-connection pragmas. WAL lets readers run beside the one writer; FULL syncs the
@@ -189,7 +267,8 @@ export function migrate(db: Database, path: string): void {
     for (let version = found; version < schemaVersion; version++) {
       const step = migrations[version];
       if (step === undefined) throw new StorageError(`no migration from schema version ${version}`);
-      db.run(step);
+      if (typeof step === "string") db.run(step);
+      else step(db);
     }
     // user_version is written inside the same transaction, so a crash leaves the old version.
     db.run(`PRAGMA user_version = ${schemaVersion}`);

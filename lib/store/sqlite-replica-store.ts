@@ -1,10 +1,12 @@
 // The data plane's storage in the node's sqlite database (replica-types.ts has the contract and
 // its invariants; memory-replica-store.ts the reference semantics). One commit is one IMMEDIATE
 // transaction: with synchronous=FULL, one fsync makes every write in it durable. Partition
-// summaries are cached in memory and replaced only after a commit succeeds.
+// summaries are cached in memory and replaced only after a commit succeeds. Each partition's
+// change log lives in a table of its own (change-log-tables.ts, schema 6).
 
 import type { Database } from "bun:sqlite";
 import { assert } from "../util/errors.ts";
+import { ChangeLogTables, type ChangeRow, type UndoRow } from "./change-log-tables.ts";
 import { guardSqlite, openDatabase } from "./database.ts";
 import { statusOf } from "./memory-replica-store.ts";
 import type { SharedTransaction } from "./transaction.ts";
@@ -22,16 +24,6 @@ import {
   type ReplicaWrite,
 } from "./replica-types.ts";
 
-interface ChangeRow {
-  seq: number;
-  epoch: number;
-  key: string;
-  value: string | null;
-  writer: string | null;
-  status: string;
-  expiresAt: number | null;
-}
-
 /** A kv row as sqlite returns it: `expiresAt` is NULL for a key without a TTL. */
 interface KvRow {
   key: string;
@@ -41,16 +33,6 @@ interface KvRow {
   value: string;
   writer: string | null;
   expiresAt: number | null;
-}
-
-interface UndoRow {
-  seq: number;
-  key: string;
-  before_seq: number | null;
-  before_epoch: number | null;
-  before_value: string | null;
-  before_writer: string | null;
-  before_expires_at: number | null;
 }
 
 interface PartitionRow {
@@ -66,19 +48,11 @@ interface CachedPartition {
   summary: LogSummary;
 }
 
-type ChangeInsert = [
-  ...[partition: number, seq: number, epoch: number, key: string],
-  ...[value: string | null, writer: string | null, status: string],
-  ...[seq: number | null, epoch: number | null, value: string | null, writer: string | null],
-  ...[expiresAt: number | null, beforeExpiresAt: number | null],
-];
-
 type RowUpsert = [
   ...[key: string, partition: number, seq: number, epoch: number, value: string],
   ...[writer: string | null, expiresAt: number | null],
 ];
 
-const changeColumns = "seq, epoch, key, value, writer, status, expires_at AS expiresAt";
 const kvColumns = "key, partition, seq, epoch, value, writer, expires_at AS expiresAt";
 
 function prepare(db: Database) {
@@ -106,55 +80,7 @@ function prepare(db: Database) {
     countRows: db.prepare<{ n: number }, [number]>(
       "SELECT count(*) AS n FROM kv WHERE partition = ?",
     ),
-    insertChange: db.prepare<null, ChangeInsert>(
-      `INSERT INTO changes (partition, seq, epoch, key, value, writer, status,
-         before_seq, before_epoch, before_value, before_writer, expires_at, before_expires_at)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)`,
-    ),
-    changesAfter: db.prepare<ChangeRow, [number, number, number]>(
-      `SELECT ${changeColumns} FROM changes WHERE partition = ?1 AND seq > ?2
-       ORDER BY seq LIMIT ?3`,
-    ),
-    // The (partition, seq) key bounds the walk to the partition's retained log (10,000 changes
-    // or so); an index on key would cost every write for a read that is rare.
-    keyChangesAfter: db.prepare<ChangeRow, [number, string, number, number]>(
-      `SELECT ${changeColumns} FROM changes WHERE partition = ?1 AND seq > ?3 AND key = ?2
-       ORDER BY seq LIMIT ?4`,
-    ),
-    changeByWriter: db.prepare<ChangeRow, [number, string]>(
-      // The writer index, not the log's (partition, seq) order, which would scan the partition.
-      `SELECT ${changeColumns} FROM changes INDEXED BY changes_by_writer
-       WHERE writer = ?2 AND partition = ?1 ORDER BY seq DESC LIMIT 1`,
-    ),
-    undoAfter: db.prepare<UndoRow, [number, number]>(
-      `SELECT seq, key, before_seq, before_epoch, before_value, before_writer, before_expires_at
-       FROM changes WHERE partition = ?1 AND seq > ?2 ORDER BY seq DESC`,
-    ),
-    // Walks the retained log from `atSeq` (the (partition, seq) key); a full copy reads one page
-    // of rows per call, so this stays bounded by the log's length, not the partition's size.
-    beforeImagesAfter: db.prepare<UndoRow, [number, number, string, string | null]>(
-      `SELECT seq, key, before_seq, before_epoch, before_value, before_writer, before_expires_at
-       FROM changes WHERE partition = ?1 AND seq > ?2 AND key > ?3 AND (?4 IS NULL OR key <= ?4)
-       ORDER BY seq`,
-    ),
-    deleteChangesAfter: db.prepare<null, [number, number]>(
-      "DELETE FROM changes WHERE partition = ?1 AND seq > ?2",
-    ),
-    deleteChangesUpTo: db.prepare<null, [number, number]>(
-      "DELETE FROM changes WHERE partition = ?1 AND seq <= ?2",
-    ),
-    changeAt: db.prepare<{ epoch: number }, [number, number]>(
-      "SELECT epoch FROM changes WHERE partition = ?1 AND seq = ?2",
-    ),
-    epochStarts: db.prepare<EpochStart, [number]>(
-      `SELECT epoch, min(seq) AS seq FROM changes WHERE partition = ?
-       GROUP BY epoch ORDER BY epoch`,
-    ),
-    lastChange: db.prepare<{ epoch: number; seq: number }, [number]>(
-      "SELECT epoch, seq FROM changes WHERE partition = ? ORDER BY seq DESC LIMIT 1",
-    ),
     deletePartitionRows: db.prepare<null, [number]>("DELETE FROM kv WHERE partition = ?"),
-    deletePartitionChanges: db.prepare<null, [number]>("DELETE FROM changes WHERE partition = ?"),
     partitions: db.prepare<PartitionRow, []>("SELECT * FROM partition_logs"),
     beginRead: db.prepare<null, []>("BEGIN DEFERRED"),
     endRead: db.prepare<null, []>("COMMIT"),
@@ -181,6 +107,7 @@ export class SqliteReplicaStore implements ReplicaStorage {
   private readonly ownsDatabase: boolean;
   private readonly statements: Statements;
   private readonly cache = new Map<number, CachedPartition>();
+  private readonly logs: ChangeLogTables;
   private readonly commitTransaction: (writes: readonly ReplicaWrite[]) => WorkingCommit;
   /** Inside an open transaction bun runs this as a SAVEPOINT: a throw undoes only this part. */
   private readonly commitSavepoint: (writes: readonly ReplicaWrite[]) => WorkingCommit;
@@ -199,6 +126,7 @@ export class SqliteReplicaStore implements ReplicaStorage {
     this.ownsDatabase = db === undefined;
     this.db = db ?? openDatabase(path, { busyTimeoutMs: 5000 });
     this.statements = prepare(this.db);
+    this.logs = new ChangeLogTables(this.db);
     this.commitTransaction = this.db.transaction((writes: readonly ReplicaWrite[]) =>
       this.applyWrites(writes),
     ).immediate;
@@ -257,9 +185,10 @@ export class SqliteReplicaStore implements ReplicaStorage {
   }
 
   changesAfter(partition: number, afterSeq: number, limit: number): AppliedChange[] {
-    return this.read("changesAfter", () =>
-      this.statements.changesAfter.all(partition, afterSeq, limit),
-    ).map(changeFromRow);
+    const rows = this.read("changesAfter", () =>
+      this.logs.of(partition)?.after.all(afterSeq, limit) ?? [],
+    );
+    return rows.map(changeFromRow);
   }
 
   keyChangesAfter(
@@ -268,9 +197,10 @@ export class SqliteReplicaStore implements ReplicaStorage {
     afterSeq: number,
     limit: number,
   ): AppliedChange[] {
-    return this.read("keyChangesAfter", () =>
-      this.statements.keyChangesAfter.all(partition, key, afterSeq, limit),
-    ).map(changeFromRow);
+    const rows = this.read("keyChangesAfter", () =>
+      this.logs.of(partition)?.keyAfter.all(key, afterSeq, limit) ?? [],
+    );
+    return rows.map(changeFromRow);
   }
 
   rowsAfter(partition: number, afterKey: string, limit: number): DataRow[] {
@@ -285,8 +215,8 @@ export class SqliteReplicaStore implements ReplicaStorage {
     afterKey: string,
     uptoKey: string | null,
   ): Map<string, DataRow | undefined> {
-    const undos = this.guard("rowsBeforeChangesAfter", () =>
-      this.statements.beforeImagesAfter.all(partition, atSeq, afterKey, uptoKey),
+    const undos = this.read("rowsBeforeChangesAfter", () =>
+      this.logs.maintenance(partition)?.beforeImagesAfter(atSeq, afterKey, uptoKey) ?? [],
     );
     const images = new Map<string, DataRow | undefined>();
     for (const undo of undos) {
@@ -302,9 +232,11 @@ export class SqliteReplicaStore implements ReplicaStorage {
   }
 
   changeByWriter(partition: number, writer: string): AppliedChange | undefined {
-    const row = this.read("changeByWriter", () =>
-      this.statements.changeByWriter.get(partition, writer),
-    );
+    const row = this.read("changeByWriter", () => {
+      const log = this.logs.of(partition);
+      const seq = log === null ? undefined : this.logs.writerSeq(partition, writer);
+      return seq === undefined ? null : (log?.at.get(seq) ?? null);
+    });
     return row === null ? undefined : changeFromRow(row);
   }
 
@@ -316,9 +248,24 @@ export class SqliteReplicaStore implements ReplicaStorage {
     assert(!this.isClosed, `store ${this.path} is closed`);
     assert(this.readBatch === "none", "commit inside readTogether");
     if (writes.length === 0) return { statuses: [] };
+    this.createLogs(writes);
     const working = this.guard("commit", () => this.commitTransaction(writes));
     for (const [partition, state] of working.partitions) this.cache.set(partition, state);
     return { statuses: working.statuses };
+  }
+
+  /**
+   * Creates the change log tables the appends in `writes` need (each in a committed transaction
+   * of its own, once per partition ever). Call it before the transaction of commitWithin().
+   */
+  createLogs(writes: readonly ReplicaWrite[]): void {
+    const partitions: number[] = [];
+    for (const write of writes) {
+      if (write.type === "append" && !this.logs.has(write.partition)) {
+        partitions.push(write.partition);
+      }
+    }
+    if (partitions.length > 0) this.guard("create change log", () => this.logs.create(partitions));
   }
 
   /**
@@ -384,6 +331,8 @@ export class SqliteReplicaStore implements ReplicaStorage {
     changes: readonly ChangeRecord[],
   ): ChangeStatus[] {
     assert(!state.summary.isCopying, `append to partition ${partition} while copying`);
+    const log = this.logs.of(partition);
+    assert(log !== null, `append to partition ${partition} before createLogs made its table`);
     const statuses: ChangeStatus[] = [];
     for (const change of changes) {
       const { last } = state.summary;
@@ -391,8 +340,7 @@ export class SqliteReplicaStore implements ReplicaStorage {
       assert(change.epoch >= last.epoch, `append epoch ${change.epoch} below ${last.epoch}`);
       const before = this.statements.getRow.get(partition, change.key);
       const status = statusOf(before !== null, change.value !== null);
-      this.statements.insertChange.run(
-        partition,
+      log.insert.run(
         change.seq,
         change.epoch,
         change.key,
@@ -406,6 +354,7 @@ export class SqliteReplicaStore implements ReplicaStorage {
         change.expiresAt ?? null,
         before?.expiresAt ?? null,
       );
+      if (change.writer !== null) this.logs.insertWriter(change.writer, partition, change.seq);
       if (change.value === null) this.statements.deleteRow.run(partition, change.key);
       else {
         this.statements.upsertRow.run(
@@ -427,13 +376,15 @@ export class SqliteReplicaStore implements ReplicaStorage {
   private applyWrite(state: CachedPartition, write: Exclude<ReplicaWrite, { type: "append" }>) {
     const p = write.partition;
     const s = this.statements;
+    const log = this.logs.maintenance(p);
     switch (write.type) {
       case "fence":
         state.fenced = Math.max(state.fenced, write.epoch);
         return;
       case "truncate": {
         assert(write.afterSeq >= state.summary.base.seq, `truncate below the base of ${p}`);
-        for (const undo of s.undoAfter.all(p, write.afterSeq)) {
+        if (log === null) return; // no change was ever stored: nothing to undo
+        for (const undo of log.undoAfter(write.afterSeq)) {
           if (undo.before_seq === null || undo.before_value === null) s.deleteRow.run(p, undo.key);
           else {
             s.upsertRow.run(
@@ -447,23 +398,23 @@ export class SqliteReplicaStore implements ReplicaStorage {
             );
           }
         }
-        s.deleteChangesAfter.run(p, write.afterSeq);
+        log.deleteAfter(write.afterSeq);
         state.summary = this.summarize(p, state.summary.base, state.summary.isCopying);
         return;
       }
       case "trim": {
         assert(write.uptoSeq <= state.summary.last.seq, `trim past the end of ${p}`);
         if (write.uptoSeq <= state.summary.base.seq) return;
-        const at = s.changeAt.get(p, write.uptoSeq);
-        assert(at !== null, `trim: no change ${write.uptoSeq} in ${p}`);
-        s.deleteChangesUpTo.run(p, write.uptoSeq);
+        const at = this.logs.of(p)?.at.get(write.uptoSeq) ?? null;
+        assert(log !== null && at !== null, `trim: no change ${write.uptoSeq} in ${p}`);
+        log.deleteUpTo(write.uptoSeq);
         const base = { epoch: at.epoch, seq: write.uptoSeq };
         state.summary = this.summarize(p, base, state.summary.isCopying);
         return;
       }
       case "copy-start":
         s.deletePartitionRows.run(p);
-        s.deletePartitionChanges.run(p);
+        this.deleteLog(p);
         state.summary = { base: write.base, last: write.base, epochs: [], isCopying: true };
         return;
       case "copy-rows":
@@ -479,15 +430,21 @@ export class SqliteReplicaStore implements ReplicaStorage {
         return;
       case "drop":
         s.deletePartitionRows.run(p);
-        s.deletePartitionChanges.run(p);
+        this.deleteLog(p);
         state.summary = emptyPartition.summary;
         return;
     }
   }
 
+  /** Empties partition `p`'s change log and its writers (the table stays, for what follows). */
+  private deleteLog(p: number): void {
+    this.logs.maintenance(p)?.deleteAll();
+  }
+
   private summarize(partition: number, base: LogPosition, isCopying: boolean): LogSummary {
-    const last = this.statements.lastChange.get(partition) ?? base;
-    const epochs = this.statements.epochStarts.all(partition);
+    const log = this.logs.maintenance(partition);
+    const last = log?.last() ?? base;
+    const epochs = log?.epochStarts() ?? [];
     return { base, last: { epoch: last.epoch, seq: last.seq }, epochs, isCopying };
   }
 

@@ -11,6 +11,7 @@ import type { ClientOp, ClientResult } from "../../lib/cluster/node-core.ts";
 import type { ReplicaOptions } from "../../lib/cluster/replica-core.ts";
 import { replicasOf } from "../../lib/placement.ts";
 import { SeededRandom } from "../../lib/util/random.ts";
+import type { ReplicaStorage } from "../../lib/store/replica-types.ts";
 import { NodeWorld } from "./node-world.ts";
 
 export interface ClusterSimOptions {
@@ -24,6 +25,8 @@ export interface ClusterSimOptions {
   readonly delayMsMax?: number;
   /** The replicas' sizes; by default odd seeds keep a short log and copy a row per page. */
   readonly replica?: ReplicaOptions;
+  /** Each node's data-plane store (NodeWorld's default: in memory). */
+  readonly openReplicaStore?: () => ReplicaStorage;
 }
 
 export interface ClusterSimResult {
@@ -71,6 +74,9 @@ export function runClusterSeed(options: ClusterSimOptions): ClusterSimResult {
     delayMsMax: options.delayMsMax ?? random.nextInt(4) * 5,
     partitions: 4,
     replica: options.replica ?? (options.seed % 2 === 1 ? SHORT_LOG : undefined),
+    ...(options.openReplicaStore === undefined
+      ? {}
+      : { openReplicaStore: options.openReplicaStore }),
   });
   const problems: string[] = [];
   const history: OpRecord[] = [];

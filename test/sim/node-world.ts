@@ -8,6 +8,7 @@ import type { ReplicaOptions } from "../../lib/cluster/replica-core.ts";
 import { ClusterState, type MemberRecord } from "../../lib/cluster/state.ts";
 import { MemoryStorage, type Ready } from "../../lib/raft/index.ts";
 import { MemoryReplicaStore } from "../../lib/store/memory-replica-store.ts";
+import type { ReplicaStorage } from "../../lib/store/replica-types.ts";
 import { SeededRandom } from "../../lib/util/random.ts";
 
 export interface WorldOptions {
@@ -21,13 +22,15 @@ export interface WorldOptions {
   readonly partitions?: number;
   /** The replicas' log length and copy page size (small ones make trims and copies common). */
   readonly replica?: ReplicaOptions;
+  /** Each node's data-plane store; a MemoryReplicaStore unless given (e.g. sqlite in memory). */
+  readonly openReplicaStore?: () => ReplicaStorage;
 }
 
 interface SimNode {
   readonly id: number;
   readonly member: MemberRecord;
   raftStorage: MemoryStorage;
-  replicaStore: MemoryReplicaStore;
+  replicaStore: ReplicaStorage;
   core: NodeCore | null;
 }
 
@@ -67,6 +70,7 @@ export class NodeWorld {
   private readonly rf: number;
   private readonly partitions: number;
   private readonly replica: ReplicaOptions | undefined;
+  private readonly openReplicaStore: () => ReplicaStorage;
   private flights: Flight[] = [];
   private order = 0;
   /** Pairs "a-b" (a < b) whose messages are cut. */
@@ -80,6 +84,7 @@ export class NodeWorld {
     this.rf = options.rf ?? 2;
     this.partitions = options.partitions ?? 8;
     this.replica = options.replica;
+    this.openReplicaStore = options.openReplicaStore ?? (() => new MemoryReplicaStore());
   }
 
   /** Node `id` starts a new cluster: a snapshot with itself holding every partition. */
@@ -106,7 +111,7 @@ export class NodeWorld {
       id,
       member,
       raftStorage: new MemoryStorage(),
-      replicaStore: new MemoryReplicaStore(),
+      replicaStore: this.openReplicaStore(),
       core: null,
     };
     this.nodes.set(id, node);
@@ -158,7 +163,7 @@ export class NodeWorld {
   }
 
   /** Node `id`'s data-plane store (tests watch how the core reads it). */
-  replicaStore(id: number): MemoryReplicaStore {
+  replicaStore(id: number): ReplicaStorage {
     return this.node(id).replicaStore;
   }
 

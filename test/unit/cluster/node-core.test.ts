@@ -5,7 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import type { ClientResult } from "../../../lib/cluster/node-core.ts";
 import { partitionOf } from "../../../lib/placement.ts";
-import { MemoryReplicaStore } from "../../../lib/store/memory-replica-store.ts";
+import type { ReplicaStorage } from "../../../lib/store/replica-types.ts";
 import { NodeWorld } from "../../sim/node-world.ts";
 import { keyOf } from "../store/rows.ts";
 
@@ -158,7 +158,7 @@ describe("NodeCore retried writes", () => {
 });
 
 /** The store's row reads: how many each readTogether batch made, and how many were outside. */
-function watchReads(store: MemoryReplicaStore) {
+function watchReads(store: ReplicaStorage) {
   const seen = { batches: [] as number[], outside: 0 };
   let inBatch: number | null = null;
   const together = store.readTogether.bind(store);

@@ -12,6 +12,7 @@ import type { Entry, HardState, Snapshot } from "../../../lib/raft/types.ts";
 import { openDatabase } from "../../../lib/store/database.ts";
 import { SqliteRaftStorage, type RaftPersist } from "../../../lib/store/raft-log-store.ts";
 import { schemaVersion } from "../../../lib/store/schema.ts";
+import { rewindChangeLogToSchema5 } from "./old-schemas.ts";
 import { runTransaction } from "../../../lib/store/transaction.ts";
 import { AssertionError, StorageError } from "../../../lib/util/errors.ts";
 
@@ -319,6 +320,7 @@ describe("SqliteRaftStorage schema", () => {
     db.run("DROP TABLE raft_entries; DROP TABLE raft_hard_state; DROP TABLE raft_snapshot");
     // Schema 4's expiry columns did not exist in schema 2 either.
     db.run("DROP INDEX kv_expiring; ALTER TABLE kv DROP COLUMN expires_at");
+    rewindChangeLogToSchema5(db);
     db.run("ALTER TABLE changes DROP COLUMN expires_at");
     db.run("ALTER TABLE changes DROP COLUMN before_expires_at");
     db.run("PRAGMA user_version = 2");

@@ -11,6 +11,7 @@ import { schemaVersion } from "../../../lib/store/schema.ts";
 import { MemoryReplicaStore } from "../../../lib/store/memory-replica-store.ts";
 import { SqliteReplicaStore } from "../../../lib/store/sqlite-replica-store.ts";
 import { replicaStoreContract } from "./replica-store.contract.ts";
+import { rewindChangeLogToSchema5 } from "./old-schemas.ts";
 import { keyOf } from "./rows.ts";
 
 replicaStoreContract({ name: "memory", open: () => new MemoryReplicaStore() });
@@ -50,6 +51,7 @@ describe("SqliteReplicaStore schemas 4 and 5", () => {
     try {
       const db = openDatabase(path, { busyTimeoutMs: 0 });
       db.run(`DROP TABLE kv; ${schema3Kv}`);
+      rewindChangeLogToSchema5(db);
       db.run("ALTER TABLE changes DROP COLUMN expires_at");
       db.run("ALTER TABLE changes DROP COLUMN before_expires_at");
       const insert = db.prepare(
@@ -81,12 +83,6 @@ describe("SqliteReplicaStore schemas 4 and 5", () => {
         { name: "kv_expiring",
           sql: "CREATE INDEX kv_expiring ON kv (partition, key) WHERE expires_at IS NOT NULL" },
       ]);
-      // Retries are looked up by writer alone: a client's writers sort together, so its changes
-      // extend one run of the index instead of one run per partition.
-      const byWriter = check.query<{ sql: string }, []>(
-        "SELECT sql FROM sqlite_schema WHERE name = 'changes_by_writer'").get();
-      expect(byWriter?.sql).toBe(
-        "CREATE INDEX changes_by_writer ON changes (writer) WHERE writer IS NOT NULL");
       check.close();
     } finally {
       rmSync(dirname(path), { recursive: true, force: true });
@@ -156,5 +152,97 @@ describe("SqliteReplicaStore.readTogether", () => {
     } finally {
       store.close();
     }
+  });
+});
+
+describe("SqliteReplicaStore schema 6", () => {
+  test("a schema-5 change log moves to a table per partition, its writers to their own", () => {
+    const path = join(mkdtempSync(join(tmpdir(), "warehouse-replica-")), "warehouse.sqlite");
+    try {
+      const db = openDatabase(path, { busyTimeoutMs: 0 });
+      rewindChangeLogToSchema5(db);
+      const insert = db.prepare(
+        `INSERT INTO changes (partition, seq, epoch, key, value, writer, status, before_seq,
+           before_epoch, before_value, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      const logs = db.prepare(
+        "INSERT INTO partition_logs (partition, fenced, base_seq, base_epoch, is_copying) " +
+          "VALUES (?, 3, 0, 0, 0)");
+      // Partition 4095 is the last there may be (PARTITIONS_MAX).
+      for (const partition of [0, 1, 4095]) {
+        logs.run(partition);
+        for (let seq = 1; seq <= 30; seq++) {
+          const epoch = seq <= 10 ? 2 : 3;
+          const update = seq % 7 === 0;
+          insert.run(partition, seq, epoch, keyOf(update ? 1 : seq), `v${seq}`,
+            seq === 3 ? null : `w/${partition}/${seq}`, update ? "updated" : "created",
+            update ? 1 : null, update ? 2 : null, update ? "v1" : null, seq === 30 ? 99 : null);
+        }
+      }
+      db.run("PRAGMA user_version = 5");
+      db.close();
+
+      const store = new SqliteReplicaStore(path);
+      for (const partition of [0, 1, 4095]) {
+        expect(store.summary(partition)).toEqual({
+          base: { epoch: 0, seq: 0 },
+          last: { epoch: 3, seq: 30 },
+          epochs: [{ epoch: 2, seq: 1 }, { epoch: 3, seq: 11 }],
+          isCopying: false,
+        });
+        expect(store.changesAfter(partition, 27, 10).map((c) => c.seq)).toEqual([28, 29, 30]);
+        expect(store.changesAfter(partition, 29, 10)).toEqual([{ seq: 30, epoch: 3,
+          key: keyOf(30), value: "v30", writer: `w/${partition}/30`, status: "created",
+          expiresAt: 99 }]);
+        expect(store.changeByWriter(partition, `w/${partition}/14`)).toEqual({ seq: 14,
+          epoch: 3, key: keyOf(1), value: "v14", writer: `w/${partition}/14`, status: "updated" });
+        expect(store.keyChangesAfter(partition, keyOf(1), 0, 10).map((c) => c.seq))
+          .toEqual([1, 7, 14, 21, 28]);
+      }
+      // Another partition's writer is not this one's.
+      expect(store.changeByWriter(1, "w/0/14")).toBeUndefined();
+      expect(store.changesAfter(2, 0, 10)).toEqual([]);
+      store.close();
+
+      const check = new Database(path);
+      expect(check.query<{ user_version: number }, []>("PRAGMA user_version").get()?.user_version)
+        .toBe(schemaVersion);
+      const tables = check.query<{ name: string }, []>(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name LIKE 'changes%' " +
+          "ORDER BY name").all().map((t) => t.name);
+      expect(tables).toEqual(["changes_0", "changes_1", "changes_4095"]);
+      const writers = check.query<{ n: number }, []>(
+        "SELECT count(*) AS n FROM writers").get();
+      expect(writers?.n).toBe(3 * 29);
+      check.close();
+    } finally {
+      rmSync(dirname(path), { recursive: true, force: true });
+    }
+  });
+
+  test("truncating, trimming, copying and dropping a log take its writers with it", () => {
+    const store = new SqliteReplicaStore(":memory:");
+    const change = (seq: number) =>
+      ({ seq, epoch: 1, key: keyOf(seq), value: `v${seq}`, writer: `w/${seq}` });
+    const appendTo = (partition: number, from: number, to: number) =>
+      store.commit([{ type: "append", partition, changes:
+        Array.from({ length: to - from + 1 }, (_, i) => change(from + i)) }]);
+    appendTo(7, 1, 20);
+    appendTo(8, 1, 5);
+    store.commit([{ type: "truncate", partition: 7, afterSeq: 15 }]);
+    expect(store.changeByWriter(7, "w/16")).toBeUndefined();
+    expect(store.changeByWriter(7, "w/15")?.seq).toBe(15);
+    store.commit([{ type: "trim", partition: 7, uptoSeq: 10 }]);
+    expect(store.changeByWriter(7, "w/10")).toBeUndefined();
+    expect(store.changeByWriter(7, "w/11")?.seq).toBe(11);
+    // The same writer again after a truncation: the later change is the one found.
+    appendTo(7, 16, 16);
+    store.commit([{ type: "append", partition: 7, changes: [{ ...change(17), writer: "w/11" }] }]);
+    expect(store.changeByWriter(7, "w/11")?.seq).toBe(17);
+    store.commit([{ type: "copy-start", partition: 7, base: { epoch: 1, seq: 40 } }]);
+    expect(store.changeByWriter(7, "w/11")).toBeUndefined();
+    store.commit([{ type: "drop", partition: 8 }]);
+    expect(store.changeByWriter(8, "w/3")).toBeUndefined();
+    store.close();
   });
 });

@@ -80,6 +80,7 @@ describe("one transaction per turn: Raft state and data-plane writes", () => {
   test("both land together, and both stores see them after the commit", () => {
     const path = newPath();
     const node = openNode(path);
+    node.replicas.createLogs([write(1, 1, "a")]);
     const outcome = runTransaction(node.db, path, (transaction) => {
       node.raft.persistWithin(transaction, raftTurn(1, 1));
       const statuses = node.replicas.commitWithin(transaction, [
@@ -114,6 +115,7 @@ describe("one transaction per turn: Raft state and data-plane writes", () => {
   test("a refused data-plane write rolls the Raft state back with it", () => {
     const path = newPath();
     const node = openNode(path);
+    node.replicas.createLogs([write(1, 1, "a")]);
     runTransaction(node.db, path, (transaction) => {
       node.raft.persistWithin(transaction, raftTurn(1, 1));
       node.replicas.commitWithin(transaction, [write(1, 1, "a")]);
@@ -154,10 +156,30 @@ describe("one transaction per turn: Raft state and data-plane writes", () => {
     node.close();
   });
 
+  test("a partition's first change needs its log table made before the transaction", () => {
+    const path = newPath();
+    const node = openNode(path);
+    const before = views(node);
+    // The table is made in a transaction of its own: one made inside this turn would vanish
+    // with a rollback while the store went on believing in it.
+    const turn = () =>
+      runTransaction(node.db, path, (transaction) => {
+        node.raft.persistWithin(transaction, raftTurn(1, 1));
+        node.replicas.commitWithin(transaction, [write(1, 1, "a")]);
+      });
+    expect(turn).toThrow(/before createLogs/);
+    expect(views(node)).toEqual(before);
+    node.replicas.createLogs([write(1, 1, "a")]);
+    turn();
+    expect(node.replicas.summary(P).last).toEqual({ epoch: 1, seq: 1 });
+    node.close();
+  });
+
   test("the replica store writes once per transaction, and never after it ended", () => {
     const path = newPath();
     const node = openNode(path);
     let ended: Parameters<SqliteReplicaStore["commitWithin"]>[0] | null = null;
+    node.replicas.createLogs([write(1, 1, "a")]);
     runTransaction(node.db, path, (transaction) => {
       node.replicas.commitWithin(transaction, [write(1, 1, "a")]);
       expect(() => node.replicas.commitWithin(transaction, [write(2, 1, "b")])).toThrow(/twice/);
