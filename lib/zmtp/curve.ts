@@ -220,6 +220,11 @@ export class CurveServerHandshake {
       return fail(`unsupported CURVE version ${data[0]}.${data[1]}`);
     }
     const clientTransient = data.slice(74, 74 + KEY_BYTES);
+    // X25519 ignores a key's top bit, so a HELLO whose key had it flipped on the wire would
+    // still open; a real public key never has it set: refuse it here, not at the vouch.
+    if (((clientTransient[KEY_BYTES - 1] as number) & 0x80) !== 0) {
+      return fail("CURVE HELLO has a malformed transient key");
+    }
     const nonceTail = data.subarray(106, 114);
     const nonce = readShortNonce(data, 106);
     if (nonce === null || nonce === 0) return fail("CURVE HELLO nonce out of range");
