@@ -10,6 +10,7 @@ import type { DataReply, DataRequest } from "./data-messages.ts";
 import { replyProblem } from "./peer-data-match.ts";
 import {
   PartitionLeader,
+  recentCharsMaxFor,
   type OutgoingRequest,
   type ReadResult,
   type WatchResult,
@@ -250,6 +251,7 @@ export class DataCoordinator {
       selfId: settings.selfId,
       epoch: settings.epoch,
       minInsync: settings.minInsync,
+      recentCharsMax: recentCharsMaxFor(hooks.state().partitions),
       insync: () => hooks.state().insync(partition),
       placement: () => hooks.state().placement(partition),
       send: (to, request) => this.send(partition, to, request),

@@ -34,6 +34,8 @@ export interface PartitionContext {
   readonly selfId: number;
   readonly epoch: number;
   readonly minInsync: number;
+  /** What this partition keeps of its recent changes, in changeChars (recentCharsMaxFor). */
+  readonly recentCharsMax: number;
   /** The in-sync set as the applied Raft state says. */
   insync(): readonly number[];
   /** The replicas placement gives the partition over the current members. */
@@ -131,11 +133,28 @@ const CHANGE_WAIT_TICKS_MAX = 40;
 /** Changes of this epoch kept in memory, so a replica close behind is fed without a source. */
 const RECENT_CHANGES_MAX = 8192;
 /**
- * The same bound in characters of keys, values and writers: large values must not fill the
- * leader's memory (64 partitions of 256 KiB values within the count above would be 256 GiB).
- * A replica further behind is fed from a source's change log instead.
+ * What the leaders of all a node's partitions keep of their recent changes, together, in
+ * changeChars: large values must not fill the leader's memory, and neither may many partitions
+ * (each partition had 2 Mi characters once: 64 of them grew a leader by ~500 MiB of 256-byte
+ * values). Each partition gets its share (recentCharsMaxFor); a replica further behind is fed
+ * from a source's change log instead.
  */
-const RECENT_CHARS_MAX = 2 * 1024 * 1024;
+const RECENT_NODE_CHARS_MAX = 16 * 1024 * 1024;
+/** The least share of a partition, so that a few changes stay even with thousands of them. */
+const RECENT_PARTITION_CHARS_MIN = 16 * 1024;
+/**
+ * What a change costs in memory beyond its strings' characters: the record, three string
+ * headers and its slot, ~300 bytes as measured (a leader holding 60,000 changes of 328
+ * characters grew by ~630 B each). Counted so that small changes are bounded as well.
+ */
+const CHANGE_OVERHEAD_CHARS = 256;
+
+/** A partition's share of what a node keeps of recent changes, with `partitions` of them. */
+export function recentCharsMaxFor(partitions: number): number {
+  const share = Math.floor(RECENT_NODE_CHARS_MAX / Math.max(1, partitions));
+  return Math.max(RECENT_PARTITION_CHARS_MIN, share);
+}
+
 /** Rows with a TTL read per page when a new leader learns which keys it must expire. */
 const EXPIRING_PAGE_ROWS = 1000;
 
@@ -192,6 +211,11 @@ export class PartitionLeader {
       const p = this.progressOf(id);
       return !p.isFailed && !p.isRemovePending;
     });
+  }
+
+  /** What `recent` holds: changes, and their changeChars against context.recentCharsMax. */
+  get recentHeld(): { changes: number; chars: number } {
+    return { changes: this.recent.length, chars: this.recentChars };
   }
 
   get phaseName(): Phase {
@@ -565,11 +589,12 @@ export class PartitionLeader {
    */
   private trimRecent(): void {
     if (this.recent.length >= 2 * RECENT_CHANGES_MAX) this.dropRecent(RECENT_CHANGES_MAX);
-    if (this.recentChars < 2 * RECENT_CHARS_MAX) return;
+    const max = this.context.recentCharsMax;
+    if (this.recentChars < 2 * max) return;
     let count = 0;
     let chars = this.recentChars;
     for (const change of this.recent) {
-      if (chars <= RECENT_CHARS_MAX || change.seq > this.acknowledgedSeq) break;
+      if (chars <= max || change.seq > this.acknowledgedSeq) break;
       chars -= changeChars(change);
       count++;
     }
@@ -1261,7 +1286,11 @@ function compare(a: LogPosition, b: LogPosition): number {
   return a.seq - b.seq;
 }
 
-/** What a change in `recent` holds, in characters (a string's length, close to its bytes). */
+/**
+ * What a change in `recent` holds, in characters (a string's length, close to its bytes) plus
+ * the record's own cost.
+ */
 function changeChars(change: ChangeRecord): number {
-  return change.key.length + (change.value?.length ?? 0) + (change.writer?.length ?? 0);
+  const strings = change.key.length + (change.value?.length ?? 0) + (change.writer?.length ?? 0);
+  return strings + CHANGE_OVERHEAD_CHARS;
 }

@@ -4,6 +4,7 @@
 // leader acknowledges nothing. Rules from docs/agreement.md.
 
 import { describe, expect, test } from "bun:test";
+import { recentCharsMaxFor } from "../../../lib/cluster/partition-leader.ts";
 import type { ChangeRecord } from "../../../lib/store/replica-types.ts";
 import { keyOf } from "../store/rows.ts";
 import { P, PartitionWorld } from "./partition-world.ts";
@@ -149,6 +150,44 @@ describe("PartitionLeader", () => {
     expect(kinds).toContain("fetch");
     expect(world.proposals).toEqual([{ type: "insync-add", partition: P, id: 2, term: 2 }]);
     expect(world.values(2)).toEqual(world.values(1));
+  });
+
+  // What a node keeps of recent changes is bounded as a whole: each of its partitions holds its
+  // share, so a leader of many partitions does not grow with the writes it led. 64 partitions
+  // of 2 Mi characters each once grew a leader by ~500 MiB of 256-byte values.
+  test("a partition keeps only its share of the node's recent changes, however many writes", () => {
+    const world = new PartitionWorld([1, 2], [1, 2]);
+    world.startLeader(1, 2);
+    world.settle();
+    const share = recentCharsMaxFor(64);
+    for (let i = 0; i < 20_000; i++) {
+      world.write(k(i % 500), String(i).padEnd(256, "v"), crypto.randomUUID());
+      if (i % 100 === 99) world.settle();
+    }
+    world.settle();
+    const held = world.leader.recentHeld;
+    expect(held.chars).toBeLessThan(2 * share);
+    expect(held.changes).toBeLessThan((2 * share) / 256);
+    expect(64 * 2 * share).toBeLessThanOrEqual(32 * 1024 * 1024);
+    expect(world.values(2)).toEqual(world.values(1));
+  });
+
+  test("a replica behind by more than the partition's share reads a source", () => {
+    // 1,000 acknowledged values of 1 KiB: beyond one partition's share of 64, within 1's.
+    for (const [partitions, fromSource] of [[64, true], [1, false]] as const) {
+      const world = new PartitionWorld([1, 2], [1], [1, 2]);
+      world.partitions = partitions;
+      world.startLeader(1, 2);
+      world.settle();
+      for (let i = 0; i < 1000; i++) world.write(k(i % 50), String(i).padEnd(1024, "v"));
+      world.settle();
+      const kinds = recordRequests(world);
+      world.leader.tick();
+      world.settle();
+      expect(kinds.includes("fetch")).toBe(fromSource);
+      expect(world.proposals).toEqual([{ type: "insync-add", partition: P, id: 2, term: 2 }]);
+      expect(world.values(2)).toEqual(world.values(1));
+    }
   });
 
   // A replica that was away while the source's log moved past what it holds gets a full copy.

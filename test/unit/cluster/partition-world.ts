@@ -5,6 +5,7 @@
 import type { DataReply, DataRequest } from "../../../lib/cluster/data-messages.ts";
 import {
   PartitionLeader,
+  recentCharsMaxFor,
   type OutgoingRequest,
   type ReadResult,
   type WatchResult,
@@ -35,6 +36,8 @@ export class PartitionWorld {
   /** What the leader reported acknowledged, in order (the WATCH feed's source). */
   committed: AppliedChange[] = [];
   leader!: PartitionLeader;
+  /** Partitions of the leader's node: its share of what the node keeps of recent changes. */
+  partitions = 64;
   private nextRid = 1;
   private requests: InFlight[] = [];
   private replies: { rid: number; from: number; reply: DataReply }[] = [];
@@ -62,6 +65,7 @@ export class PartitionWorld {
       selfId,
       epoch,
       minInsync,
+      recentCharsMax: recentCharsMaxFor(this.partitions),
       insync: () => this.insync,
       placement: () => this.placement,
       send: (to, request) => this.send(to, request),
