@@ -121,6 +121,8 @@ describe("our CURVE DEALER -> pyzmq CURVE ROUTER", () => {
     dealer.connect(bound.endpoint);
     await dealer.send(["hello", "pyzmq"]);
     expect(texts(await within(dealer.receive(), 5_000, "the echo"))).toEqual(["hello", "pyzmq"]);
+    // The fixture reports what it received on its stdout, which may arrive after the echo.
+    await waitFor(() => peer.messages().length > 0, { what: "pyzmq to report the message" });
     const [, first] = peer.messages()[0] as Uint8Array[];
     expect(text(first)).toBe("hello");
   });
