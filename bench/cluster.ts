@@ -9,6 +9,7 @@
 // connect with keys of their own; every line then says "curve": true.
 // cpuUsPerOp: CPU time of the three nodes and this load generator per operation (Linux /proc),
 // which, unlike ops/s, holds steady when other processes compete for the cores.
+import "./help.ts";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { WarehouseClient } from "../lib/client/client.ts";

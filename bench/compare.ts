@@ -180,8 +180,13 @@ async function failover(settings: Settings): Promise<FailoverLine | null> {
 
 async function main(): Promise<number> {
   let settings: Settings;
+  const args = process.argv.slice(2);
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(USAGE);
+    return 0;
+  }
   try {
-    settings = parseSettings(process.argv.slice(2), process.env);
+    settings = parseSettings(args, process.env);
   } catch (error) {
     console.error(`${(error as Error).message}\n${USAGE}`);
     return 2;

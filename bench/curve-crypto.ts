@@ -6,6 +6,7 @@
 // Rates are per second of this process's CPU time, not of wall time, so that other processes
 // competing for the cores do not distort the comparison (the loops are single-threaded).
 // One JSON line per case on stdout. A script, not a test: it measures, it asserts nothing.
+import "./help.ts";
 import { encodeMetadata, parseCommand } from "../lib/zmtp/codec.ts";
 import {
   CurveClientHandshake,

@@ -6,6 +6,7 @@
 //   ping-flood  one client sends PINGs as fast as it can, reconnecting whenever it is closed
 //   sub-flood   one subscriber sends 200,000 distinct 200-byte SUBSCRIBEs
 // Prints its settings, then one JSON line per case; rerun on a quiet machine for figures.
+import "./help.ts";
 import { WarehouseClient } from "../lib/client/client.ts";
 import { Cluster } from "../test/harness/cluster.ts";
 import { gets, MiB, RawPeer, RssSampler, rssBytes } from "../test/harness/hostile.ts";

@@ -1,6 +1,7 @@
 // `bun run bench:lin`: how long the linearizability checker takes on generated valid histories
 // (8 clients overlapping on 8 keys, 1 % unknown outcomes, 2 % definite failures) and on the same
 // with one read corrupted, which it must prove non-linearizable and shrink. One JSON line each.
+import "./help.ts";
 import { checkKvHistory, type OpRecord } from "../lib/lin/index.ts";
 import { randomHistory } from "../test/unit/lin/random-history.ts";
 

@@ -3,6 +3,7 @@
 // plus a latency histogram by op, as the node records it), with our registry (lib/ops) and with
 // prom-client; and what rendering /metrics costs with the node's families filled in.
 // Prints one JSON line per case on stdout.
+import "./help.ts";
 import client from "prom-client";
 import { NodeMetrics, latencyBoundsSeconds } from "../lib/ops/index.ts";
 

@@ -4,6 +4,7 @@
 //   1. a small Raft message (the envelope's cost alone; the Raft decoder here only checks ids),
 //   2. a replicate of 100 changes with 100-byte values (a write batch),
 //   3. a rows-page of 1000 rows with 100-byte values (a catch-up or scan page).
+import "./help.ts";
 
 import type { DataReply, DataRequest } from "../lib/cluster/data-messages.ts";
 import {

@@ -9,6 +9,7 @@
 //   3. runTransaction(): 1 entry + the hard state + one data-plane change (SqliteReplicaStore's
 //      commitWithin), the shape of a node's turn that commits both with one fsync;
 //   4. case 1 on an in-memory database: the store's own cost per transaction, without a disk.
+import "./help.ts";
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -3,6 +3,7 @@
 // is the real one (persist, send, apply, advance). Prints one JSON line: committed proposals per
 // second with proposals in batches and one at a time, and heap bytes allocated per proposal
 // (from JavaScriptCore's GC log, in a child process).
+import "./help.ts";
 import { fullGC } from "bun:jsc";
 import {
   type Message, type MemoryStorage, type NodeId, RaftCore, bootstrapMemoryStorage,

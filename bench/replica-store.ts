@@ -6,6 +6,7 @@
 // realistic depth. REPLICA_BENCH_BATCH sets the changes per commit (a replica under
 // bench:cluster at 64 clients commits about 15). `pagesByTree` splits the pages per change by
 // the b-tree (table or index) and page kind they belong to (sqlite's dbstat).
+import "./help.ts";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

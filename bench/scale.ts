@@ -25,6 +25,7 @@
 //                            runs (e.g. the throughput series and the data series run apart)
 //   --logs dir               keep the logs of the leader and the restarted node of each
 //                            catch-up trial there
+import "./help.ts";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";

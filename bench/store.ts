@@ -4,6 +4,7 @@
 //   2. GroupCommitter rows/s with 64 concurrent writers, for both schedulings, with writes
 //      arriving as promise continuations and as separate loopback TCP requests (how a node
 //      really receives them).
+import "./help.ts";
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

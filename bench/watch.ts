@@ -12,6 +12,7 @@
 // Flags: --quick (100 subscribers, 200 changes/s, short cases), --subscribers N, --rate R,
 // --seconds S. The nodes, the writer and the subscribers share the machine's cores, so on a
 // small machine each one's work slows the others; the settings are printed with every line.
+import "./help.ts";
 import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";

@@ -6,6 +6,7 @@
 // and 128 outstanding requests; each line gives both figures and CURVE's share of NULL's, in
 // messages per second and per CPU second (cpuUsPerMsg: CPU time of both ends per message).
 // A script, not a test: it measures and reports, it asserts nothing.
+import "./help.ts";
 import type { Socket } from "bun";
 import {
   type CurveOptions,
