@@ -373,6 +373,11 @@ export class SqliteReplicaStore implements ReplicaStorage {
     return statuses;
   }
 
+  private putRow(partition: number, row: DataRow): void {
+    const { key, seq, epoch, value, writer } = row;
+    this.statements.upsertRow.run(key, partition, seq, epoch, value, writer, row.expiresAt ?? null);
+  }
+
   private applyWrite(state: CachedPartition, write: Exclude<ReplicaWrite, { type: "append" }>) {
     const p = write.partition;
     const s = this.statements;
@@ -385,18 +390,9 @@ export class SqliteReplicaStore implements ReplicaStorage {
         assert(write.afterSeq >= state.summary.base.seq, `truncate below the base of ${p}`);
         if (log === null) return; // no change was ever stored: nothing to undo
         for (const undo of log.undoAfter(write.afterSeq)) {
-          if (undo.before_seq === null || undo.before_value === null) s.deleteRow.run(p, undo.key);
-          else {
-            s.upsertRow.run(
-              undo.key,
-              p,
-              undo.before_seq,
-              undo.before_epoch ?? 0,
-              undo.before_value,
-              undo.before_writer,
-              undo.before_expires_at,
-            );
-          }
+          const row = beforeRowOf(p, undo);
+          if (row === undefined) s.deleteRow.run(p, undo.key);
+          else this.putRow(p, row);
         }
         log.deleteAfter(write.afterSeq);
         state.summary = this.summarize(p, state.summary.base, state.summary.isCopying);
@@ -419,10 +415,7 @@ export class SqliteReplicaStore implements ReplicaStorage {
         return;
       case "copy-rows":
         assert(state.summary.isCopying, `copy rows into ${p} with no copy running`);
-        for (const row of write.rows) {
-          const expiresAt = row.expiresAt ?? null;
-          s.upsertRow.run(row.key, p, row.seq, row.epoch, row.value, row.writer, expiresAt);
-        }
+        for (const row of write.rows) this.putRow(p, row);
         return;
       case "copy-end":
         assert(state.summary.isCopying, `copy end of ${p} with no copy running`);

@@ -6,21 +6,13 @@
 // reads in flight on that connection must still get their answers, each within its deadline.
 import { expect, test } from "bun:test";
 import { WarehouseClient } from "../../../lib/client/client.ts";
-import { partitionOf, replicasOf } from "../../../lib/placement.ts";
+import { replicasOf } from "../../../lib/placement.ts";
 import { Cluster, waitForSynced } from "../../harness/cluster.ts";
-import { heartbeatVia } from "./workload.ts";
+import { heartbeatVia, keyInPartition } from "./workload.ts";
 
 const PARTITIONS = 3;
 const ATTEMPT_MS = 500;
 const READERS = 16;
-
-/** A fresh key in `partition`. */
-function keyIn(partition: number): string {
-  for (;;) {
-    const key = crypto.randomUUID();
-    if (partitionOf(key, PARTITIONS) === partition) return key;
-  }
-}
 
 test("a timed-out request leaves the others on its connection in flight", async () => {
   await using cluster = new Cluster();
@@ -39,7 +31,7 @@ test("a timed-out request leaves the others on its connection in flight", async 
   });
   try {
     await waitForSynced(heartbeatVia(client), { members: 3, rf: 2, leaderId: 1 });
-    const keys = Array.from({ length: READERS }, () => keyIn(free));
+    const keys = Array.from({ length: READERS }, () => keyInPartition(free, PARTITIONS));
     for (const key of keys) await client.set(key, `v ${key}`);
 
     let isReading = true;
@@ -58,7 +50,7 @@ test("a timed-out request leaves the others on its connection in flight", async 
 
     cluster.node(paused).process.kill("SIGSTOP");
     const started = performance.now();
-    await client.set(keyIn(stalled), "waited for the paused replica to be taken out");
+    await client.set(keyInPartition(stalled, PARTITIONS), "waited for the paused replica to be taken out");
     const writeMs = performance.now() - started;
     isReading = false;
     await Promise.all(readers);

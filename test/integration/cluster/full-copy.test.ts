@@ -5,9 +5,11 @@
 // brings the replica back. Then the source's node dies and every key must read back from the
 // copied replica alone.
 import { expect, test } from "bun:test";
-import { partitionOf, replicasOf } from "../../../lib/placement.ts";
+import { replicasOf } from "../../../lib/placement.ts";
 import { Cluster, waitForSynced } from "../../harness/cluster.ts";
-import { Ledger, Writer, connectClient, expectAllReadable, heartbeatVia } from "./workload.ts";
+import {
+  Ledger, Writer, connectClient, expectAllReadable, heartbeatVia, keyInPartition,
+} from "./workload.ts";
 
 // 84 values of a million characters; 12 of them are made small or deleted while the replica is
 // down, which leaves 72 MB (69 MiB) to copy.
@@ -49,12 +51,7 @@ test("a replica behind by more than the log returns by a paged copy as writes go
   const all = Array.from({ length: PARTITIONS }, (_, p) => p);
   const partition = all.find((p) => !replicasOf(p, [1, 2, 3], 2).includes(1)) as number;
   const [target, source] = replicasOf(partition, [1, 2, 3], 2) as [number, number];
-  const newKey = (): string => {
-    for (;;) {
-      const key = crypto.randomUUID();
-      if (partitionOf(key, PARTITIONS) === partition) return key;
-    }
-  };
+  const newKey = () => keyInPartition(partition, PARTITIONS);
   await using env = await connectClient(cluster);
   const { client } = env;
   await waitForSynced(heartbeatVia(client), { members: 3, rf: 2, leaderId: 1 });

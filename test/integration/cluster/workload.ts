@@ -3,6 +3,7 @@
 // are killed, and a direct request to one node (not through the leader). Not a test file.
 import { expect } from "bun:test";
 import { WarehouseClient } from "../../../lib/client/client.ts";
+import { partitionOf } from "../../../lib/placement.ts";
 import { Dealer, bytesToString } from "../../../lib/zmtp/index.ts";
 import { Cluster, timeouts, waitFor, waitForSynced } from "../../harness/cluster.ts";
 
@@ -167,6 +168,14 @@ export class Writer {
       await ledger.set(client, key, value);
       if (ledger.acked.get(key) === value) record.ackedMs = performance.now();
     }
+  }
+}
+
+/** A fresh random key in `partition` of `partitions`. */
+export function keyInPartition(partition: number, partitions: number): string {
+  for (;;) {
+    const key = crypto.randomUUID();
+    if (partitionOf(key, partitions) === partition) return key;
   }
 }
 
