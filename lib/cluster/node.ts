@@ -181,7 +181,9 @@ export class WarehouseNode {
 
   /** Opens the data directory, binds, bootstraps, joins or restarts, and starts the loop. */
   static async start(settings: NodeSettings, log: Logger): Promise<WarehouseNode> {
-    const storage = NodeStorage.open(settings.dataDir);
+    const storage = NodeStorage.open(settings.dataDir, {
+      onCheckpointsStopped: (reason) => log.warn("background_checkpoints_stopped", { reason }),
+    });
     const curve = settings.curve;
     const serverSecurity = curve === undefined ? {} : { curve: serverCurve(curve) };
     // The peer port admits members only: with CURVE, a connection must prove the cluster key.

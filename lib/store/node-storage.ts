@@ -7,6 +7,7 @@ import type { Database } from "bun:sqlite";
 import { chmodSync, existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { StorageError } from "../util/errors.ts";
+import { BackgroundCheckpoints } from "./background-checkpoints.ts";
 import { guardSqlite, openDatabase } from "./database.ts";
 import { SqliteRaftStorage, type RaftPersist } from "./raft-log-store.ts";
 import type { CommitOutcome, ReplicaWrite } from "./replica-types.ts";
@@ -15,29 +16,38 @@ import { runTransaction } from "./transaction.ts";
 
 export const databaseFileName = "warehouse.sqlite";
 
+export interface NodeStorageOptions {
+  /** Told why background checkpoints stopped; the node's own checkpoints carry on. */
+  readonly onCheckpointsStopped?: (reason: string) => void;
+}
+
 export class NodeStorage {
   readonly path: string;
   readonly raft: SqliteRaftStorage;
   readonly replica: SqliteReplicaStore;
   private readonly db: Database;
+  private readonly checkpoints: BackgroundCheckpoints;
   private isClosed = false;
 
-  private constructor(path: string, db: Database) {
+  private constructor(path: string, db: Database, options: NodeStorageOptions) {
     this.path = path;
     this.db = db;
+    this.checkpoints = new BackgroundCheckpoints(path, (reason) =>
+      options.onCheckpointsStopped?.(reason),
+    );
     this.raft = new SqliteRaftStorage(path, db);
     this.replica = new SqliteReplicaStore(path, db);
   }
 
   /** Opens (creating) `<dataDir>/warehouse.sqlite`; the directory is made private to us. */
-  static open(dataDir: string): NodeStorage {
+  static open(dataDir: string, options: NodeStorageOptions = {}): NodeStorage {
     prepareDataDir(dataDir);
     const path = join(dataDir, databaseFileName);
     const db = openDatabase(path, { busyTimeoutMs: 5000 });
     for (const file of [path, `${path}-wal`, `${path}-shm`]) {
       if (existsSync(file)) chmodSync(file, 0o600);
     }
-    return new NodeStorage(path, db);
+    return new NodeStorage(path, db, options);
   }
 
   /** Whether this database already holds a node's Raft state (a restart, not a new node). */
@@ -57,10 +67,12 @@ export class NodeStorage {
     // A partition's first change needs its log's table, which is made in a transaction of its
     // own: the turn's transaction below may roll back, the table must not.
     this.replica.createLogs(writes);
-    return runTransaction(this.db, this.path, (transaction) => {
+    const outcome = runTransaction(this.db, this.path, (transaction) => {
       if (hasRaft && raft !== null) this.raft.persistWithin(transaction, raft);
       return this.replica.commitWithin(transaction, writes);
     });
+    this.checkpoints.noteCommit();
+    return outcome;
   }
 
   getMeta(name: string): string | undefined {
@@ -84,6 +96,7 @@ export class NodeStorage {
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
+    this.checkpoints.stop();
     this.raft.close();
     this.replica.close();
     guardSqlite(this.path, "close", () => this.db.close());

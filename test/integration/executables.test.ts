@@ -2,7 +2,7 @@
 // then the compiled node runs a 1-node cluster and the compiled client does SET/GET through it,
 // from a scratch directory with no source files, so nothing is loaded from the repository.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Subprocess } from "bun";
@@ -82,7 +82,8 @@ afterAll(async () => {
 });
 
 test("the compiled node and client do SET, GET and DELETE", async () => {
-  const node = await startNode(join(root, "data"));
+  const dataDir = join(root, "data");
+  const node = await startNode(dataDir);
   const key = crypto.randomUUID();
   const client = join(bin, "warehouse");
   const text = await run([
@@ -107,6 +108,14 @@ test("the compiled node and client do SET, GET and DELETE", async () => {
     { id: expect.anything(), ok: true, status: "created", replicas: 1, version: expect.any(Number) },
     { id: expect.anything(), ok: true, found: true, value: "v2", version },
   ]);
+
+  // The compiled node runs its checkpoint worker (a second entry point of the build): the
+  // commits reach the database file, which the node's own connection would copy only past
+  // 10,000 WAL pages.
+  const file = join(dataDir, "warehouse.sqlite");
+  const deadline = Date.now() + RUN_DEADLINE_MS;
+  while (statSync(file).size <= 4096 && Date.now() < deadline) await Bun.sleep(20);
+  expect(statSync(file).size).toBeGreaterThan(4096);
 });
 
 test("a 100,000-byte value comes out of the compiled client whole through a pipe", async () => {
