@@ -16,6 +16,7 @@ import {
   type WatchResult,
   type WriteResult,
 } from "./partition-leader.ts";
+import { readCacheCharsMaxFor } from "./read-cache.ts";
 import type { ClusterCommand, ClusterState } from "./state.ts";
 import { plainWrite, type WriteOptions } from "./write-conditions.ts";
 
@@ -252,6 +253,7 @@ export class DataCoordinator {
       epoch: settings.epoch,
       minInsync: settings.minInsync,
       recentCharsMax: recentCharsMaxFor(hooks.state().partitions),
+      readCacheCharsMax: readCacheCharsMaxFor(hooks.state().partitions),
       insync: () => hooks.state().insync(partition),
       placement: () => hooks.state().placement(partition),
       send: (to, request) => this.send(partition, to, request),

@@ -14,6 +14,7 @@ import type {
 } from "../store/replica-types.ts";
 import { changeBytesAtMost, countWithin } from "./batch-bytes.ts";
 import type { DataReply, DataRequest } from "./data-messages.ts";
+import { ReadCache } from "./read-cache.ts";
 import type { ClusterCommand } from "./state.ts";
 import {
   ExpiryIndex,
@@ -36,6 +37,8 @@ export interface PartitionContext {
   readonly minInsync: number;
   /** What this partition keeps of its recent changes, in changeChars (recentCharsMaxFor). */
   readonly recentCharsMax: number;
+  /** What its read cache may hold (readCacheCharsMaxFor); absent or 0: no cache. */
+  readonly readCacheCharsMax?: number;
   /** The in-sync set as the applied Raft state says. */
   insync(): readonly number[];
   /** The replicas placement gives the partition over the current members. */
@@ -189,6 +192,10 @@ export class PartitionLeader {
   /** Which holder that fetch asks: the next one after a holder that could not answer. */
   private statusTurn = 0;
   private readonly versions = new KeyVersions();
+  /** Rows known current in this epoch (read-cache.ts); null when the context gives no room. */
+  private readonly cache: ReadCache | null;
+  /** Writes ordered so far: a read's row is cached only if none was ordered while it ran. */
+  private orderedCount = 0;
   private readonly expiry = new ExpiryIndex();
   /** Where the takeover's read of rows with a TTL resumes; null when it is done. */
   private expiringAfter: string | null = "";
@@ -197,6 +204,8 @@ export class PartitionLeader {
   constructor(partition: number, context: PartitionContext) {
     this.partition = partition;
     this.context = context;
+    const cacheChars = context.readCacheCharsMax ?? 0;
+    this.cache = cacheChars > 0 ? new ReadCache(cacheChars) : null;
     this.startFencing();
   }
 
@@ -574,6 +583,7 @@ export class PartitionLeader {
     this.expiry.ordered(key, seq, expiresAt);
     const entry: PendingWrite = { change, status: null, done: [done] };
     this.pending.push(entry);
+    this.orderedCount++;
     this.pendingByKey.set(key, (this.pendingByKey.get(key) ?? 0) + 1);
     if (writer !== null) this.pendingByWriter.set(writer, entry);
     this.unsent.push(change);
@@ -799,6 +809,8 @@ export class PartitionLeader {
       this.pending.shift();
       this.acknowledgedSeq = seq;
       this.trimRecent();
+      // Before the key's waiting reads run again (releaseKey): they may be answered from it.
+      this.cacheAcknowledged(entry.change);
       this.releaseKey(entry);
       const result: WriteResult = {
         ok: true,
@@ -879,17 +891,51 @@ export class PartitionLeader {
       this.waitingReads.set(key, waiting);
       return;
     }
+    const cached = this.cache?.get(key);
+    if (cached !== undefined) return done({ ok: true, row: cached });
     const replica = this.readReplica();
     if (replica === null) {
       return done({ ok: false, code: "UNAVAILABLE", message: `partition ${this.partition} has no live in-sync replica` });
     }
     const rid = this.send(replica, { type: "read", partition: this.partition, epoch: this.context.epoch, key });
+    const orderedAtSend = this.orderedCount;
     this.readsInFlight.set(rid, (answer) => {
       if (!answer.ok) return done(answer);
       // The replica may already hold writes of ours that are not acknowledged yet (a message
       // can overtake another): answer only once they are, or never show them (deposed).
-      this.whenAcknowledged(answer.asOf ?? 0, () => done({ ok: true, row: answer.row }), done);
+      this.whenAcknowledged(answer.asOf ?? 0, () => {
+        // No write to the key was in flight at the send (checked above); with none ordered
+        // since, the row is the key's current one. A read of our own replica is not kept:
+        // it costs little, and the cache's room is for the partitions we do not hold.
+        const row = answer.row ?? null;
+        if (replica !== this.context.selfId && this.orderedCount === orderedAtSend) {
+          this.cache?.set(key, row);
+        }
+        done({ ok: true, row });
+      }, done);
     });
+  }
+
+  /**
+   * An acknowledged write's row is its key's current one: it replaces the cached row. Rows
+   * enter the cache only through reads (above), so writes to keys nobody reads cost a lookup.
+   */
+  private cacheAcknowledged(change: ChangeRecord): void {
+    const cache = this.cache;
+    if (cache === null || !cache.has(change.key)) return;
+    const row: DataRow | null =
+      change.value === null
+        ? null
+        : {
+            key: change.key,
+            partition: this.partition,
+            seq: change.seq,
+            epoch: change.epoch,
+            value: change.value,
+            writer: change.writer,
+            ...(change.expiresAt === undefined ? {} : { expiresAt: change.expiresAt }),
+          };
+    cache.set(change.key, row);
   }
 
   /**

@@ -85,6 +85,7 @@ const pureFiles = [
   "lib/cluster/replica-core.ts",
   "lib/cluster/partition-leader.ts",
   "lib/cluster/write-conditions.ts",
+  "lib/cluster/read-cache.ts",
   "lib/cluster/cluster-clock.ts",
   "lib/cluster/data-coordinator.ts",
   "lib/cluster/node-core.ts",

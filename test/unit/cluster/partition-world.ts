@@ -11,6 +11,7 @@ import {
   type WatchResult,
   type WriteResult,
 } from "../../../lib/cluster/partition-leader.ts";
+import { readCacheCharsMaxFor } from "../../../lib/cluster/read-cache.ts";
 import { ReplicaCore, type ReplicaOptions } from "../../../lib/cluster/replica-core.ts";
 import type { ClusterCommand } from "../../../lib/cluster/state.ts";
 import { MemoryReplicaStore } from "../../../lib/store/memory-replica-store.ts";
@@ -66,6 +67,7 @@ export class PartitionWorld {
       epoch,
       minInsync,
       recentCharsMax: recentCharsMaxFor(this.partitions),
+      readCacheCharsMax: readCacheCharsMaxFor(this.partitions),
       insync: () => this.insync,
       placement: () => this.placement,
       send: (to, request) => this.send(to, request),
