@@ -123,14 +123,18 @@ describe("PartitionLeader", () => {
     return kinds;
   }
 
-  test("a leader that does not hold the partition reads a key once, then from its cache", () => {
-    // Node 3 leads; replicas 1 and 2 hold the partition.
+  // Node 3 leads a partition held by replicas 1 and 2, in which k(5) was written once ("v1").
+  function leaderOutside(): { world: PartitionWorld; kinds: string[] } {
     const world = new PartitionWorld([1, 2, 3], [1, 2]);
     world.startLeader(3, 1);
     world.settle();
     world.write(k(5), "v1");
     world.settle();
-    const kinds = recordRequests(world);
+    return { world, kinds: recordRequests(world) };
+  }
+
+  test("a leader that does not hold the partition reads a key once, then from its cache", () => {
+    const { world, kinds } = leaderOutside();
     const first = world.read(k(5));
     world.settle();
     expect(first).toEqual([{ ok: true, row: expect.objectContaining({ value: "v1", seq: 1 }) }]);
@@ -157,12 +161,7 @@ describe("PartitionLeader", () => {
   });
 
   test("a read that a write of the partition overlapped is not cached", () => {
-    const world = new PartitionWorld([1, 2, 3], [1, 2]);
-    world.startLeader(3, 1);
-    world.settle();
-    world.write(k(5), "v1");
-    world.settle();
-    const kinds = recordRequests(world);
+    const { world, kinds } = leaderOutside();
     // The read is out when a write (to another key) is ordered: the row it brings back may
     // be older than the key's current one, for all the leader can tell, so it is not kept.
     const read = world.read(k(5));
