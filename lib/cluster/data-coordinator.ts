@@ -40,6 +40,8 @@ export interface CoordinatorHooks {
   isSuspect(id: number): boolean;
   /** `count` changes were stored durably by replica `id` (for metrics). */
   replicated?(id: number, count: number): void;
+  /** A read of a partition another node holds was answered from the read cache, or not. */
+  readCached?(hit: boolean): void;
   /** A write of `partition` was acknowledged (in seq order within the partition): WATCH feed. */
   committed?(partition: number, change: AppliedChange): void;
   /**
@@ -260,6 +262,7 @@ export class DataCoordinator {
       propose: (command) => hooks.propose(command),
       isSuspect: (id) => id !== settings.selfId && hooks.isSuspect(id),
       replicated: (id, count) => hooks.replicated?.(id, count),
+      readCached: (hit) => hooks.readCached?.(hit),
       committed: (change) => hooks.committed?.(partition, change),
     });
   }

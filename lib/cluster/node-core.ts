@@ -220,6 +220,13 @@ export class NodeCore {
 
   private replicatedListener: ((id: number, count: number) => void) | null = null;
 
+  /** Told whether each read of a partition another node holds hit the read cache (metrics). */
+  onReadCached(listener: (hit: boolean) => void): void {
+    this.readCachedListener = listener;
+  }
+
+  private readCachedListener: ((hit: boolean) => void) | null = null;
+
   /** Told of every write this node acknowledges as leader, in seq order per partition. */
   onCommitted(listener: (partition: number, change: AppliedChange) => void): void {
     this.committedListener = listener;
@@ -536,6 +543,7 @@ export class NodeCore {
           this.config.raft.electionTicks,
         nextRid: () => this.nextRid++,
         replicated: (id, count) => this.replicatedListener?.(id, count),
+        readCached: (hit) => this.readCachedListener?.(hit),
         committed: (partition, change) => this.committedListener?.(partition, change),
       },
     );

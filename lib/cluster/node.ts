@@ -176,6 +176,7 @@ export class WarehouseNode {
     );
     this.core.onEffect((effect) => this.onEffect(effect));
     this.core.onReplicated((id, count) => this.recorder.replicated(id, count, "ok"));
+    this.core.onReadCached((hit) => this.recorder.readCached(hit ? "hit" : "miss"));
     this.core.onCommitted((partition, change) => this.publishChange(partition, change));
   }
 

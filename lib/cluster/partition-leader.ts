@@ -53,6 +53,8 @@ export interface PartitionContext {
   replicated?(id: number, count: number): void;
   /** A write was acknowledged, in seq order: the one point every committed change passes. */
   committed?(change: AppliedChange): void;
+  /** A read of a partition another node holds was answered from the cache (hit) or not. */
+  readCached?(hit: boolean): void;
 }
 
 export type WriteResult =
@@ -892,11 +894,15 @@ export class PartitionLeader {
       return;
     }
     const cached = this.cache?.get(key);
-    if (cached !== undefined) return done({ ok: true, row: cached });
+    if (cached !== undefined) {
+      this.context.readCached?.(true);
+      return done({ ok: true, row: cached });
+    }
     const replica = this.readReplica();
     if (replica === null) {
       return done({ ok: false, code: "UNAVAILABLE", message: `partition ${this.partition} has no live in-sync replica` });
     }
+    if (replica !== this.context.selfId) this.context.readCached?.(false);
     const rid = this.send(replica, { type: "read", partition: this.partition, epoch: this.context.epoch, key });
     const orderedAtSend = this.orderedCount;
     this.readsInFlight.set(rid, (answer) => {

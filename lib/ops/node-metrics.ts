@@ -28,6 +28,7 @@ export class NodeMetrics implements OpsRecorder {
   private readonly peerRequests: Counter;
   private readonly peerSeconds: Histogram;
   private readonly replicatedRows: Counter;
+  private readonly readCacheReads: Counter;
   private readonly catchUps: Counter;
   private readonly commits: Counter;
   private readonly committedRows: Counter;
@@ -60,6 +61,9 @@ export class NodeMetrics implements OpsRecorder {
       latencyBoundsSeconds);
     this.replicatedRows = r.counter("warehouse_replicated_rows_total",
       "Rows the leader sent to replicas, by peer and outcome.", ["peer", "outcome"]);
+    this.readCacheReads = r.counter("warehouse_read_cache_reads_total",
+      "Reads of partitions this node leads but does not hold, by outcome: hit (answered from " +
+        "the leader's read cache) or miss (read from a replica).", ["outcome"]);
     this.catchUps = r.counter("warehouse_catch_ups_total",
       "Replicas that re-entered a partition's in-sync set while this node led " +
         "(catch-ups it completed), by outcome.", ["outcome"]);
@@ -131,6 +135,10 @@ export class NodeMetrics implements OpsRecorder {
 
   replicated(peer: number, rows: number, outcome: "ok" | "failed"): void {
     this.replicatedRows.labels(String(peer), outcome).inc(rows);
+  }
+
+  readCached(outcome: "hit" | "miss"): void {
+    this.readCacheReads.labels(outcome).inc();
   }
 
   catchUp(outcome: "ok" | "failed"): void {

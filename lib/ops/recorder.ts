@@ -10,6 +10,8 @@ export interface OpsRecorder {
   peerRequest(peer: number, op: string, outcome: string, seconds: number): void;
   /** Rows the leader sent to a replica in one replicate call, and whether they were stored. */
   replicated(peer: number, rows: number, outcome: "ok" | "failed"): void;
+  /** A read of a partition another node holds: answered from the leader's read cache or not. */
+  readCached(outcome: "hit" | "miss"): void;
   /** This node finished bringing one of its partitions level, or failed to. */
   catchUp(outcome: "ok" | "failed"): void;
   /** One group commit: rows in the transaction, seconds it took including its fsync. */
@@ -26,6 +28,7 @@ export const nullRecorder: OpsRecorder = {
   request: ignore,
   peerRequest: ignore,
   replicated: ignore,
+  readCached: ignore,
   catchUp: ignore,
   storageCommit: ignore,
   leaderChanged: ignore,

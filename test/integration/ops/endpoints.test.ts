@@ -99,6 +99,27 @@ test("health, ready, status and metrics on a 3-node cluster", async () => {
   }
   expect(sampleValue(leaderAfter, "warehouse_connections", { socket: "request" }))
     .toBeGreaterThan(0);
+
+  // Keys of partitions the leader does not hold: the first read of each goes to a replica
+  // (a miss), later ones are answered from the leader's read cache; a write replaces the row.
+  const elsewhere: string[] = [];
+  while (elsewhere.length < 3) {
+    const key = crypto.randomUUID();
+    if (!replicasOf(partitionOf(key, 64), [1, 2, 3], 2).includes(1)) elsewhere.push(key);
+  }
+  for (const key of elsewhere) await client.set(key, "first");
+  const cacheBefore = await metricsOf(urls[0] ?? "");
+  for (let round = 0; round < 2; round++) {
+    for (const key of elsewhere) expect(await client.get(key)).toMatchObject({ value: "first" });
+  }
+  for (const key of elsewhere) await client.set(key, "second");
+  for (const key of elsewhere) expect(await client.get(key)).toMatchObject({ value: "second" });
+  const cacheAfter = await metricsOf(urls[0] ?? "");
+  const cacheReads = (outcome: string) =>
+    sampleValue(cacheAfter, "warehouse_read_cache_reads_total", { outcome }) -
+    sampleValue(cacheBefore, "warehouse_read_cache_reads_total", { outcome });
+  expect(cacheReads("miss")).toBe(3);
+  expect(cacheReads("hit")).toBe(6);
   expect(sampleValue(leaderAfter, "process_resident_memory_bytes")).toBeGreaterThan(0);
 
   // Read-only: nothing but GET and HEAD; unknown paths are 404.
