@@ -25,22 +25,29 @@ function workerUrl(): string {
 }
 
 export class BackgroundCheckpoints {
-  private readonly worker: Worker;
+  /** Null once stopped, or when the thread could not be made at all. */
+  private worker: Worker | null = null;
   /** Slot 0 counts commits; the worker checkpoints only when it moved. */
   private readonly commits = new Int32Array(new SharedArrayBuffer(4));
-  private isStopped = false;
 
   /** Starts the worker on the database at `path`; `onError` hears once why it stopped. */
   constructor(path: string, onError: (message: string) => void) {
-    // ref false: the node's process must not stay alive for this thread alone.
-    this.worker = new Worker(workerUrl(), { ref: false });
+    let worker: Worker;
+    try {
+      // ref false: the node's process must not stay alive for this thread alone.
+      worker = new Worker(workerUrl(), { ref: false });
+    } catch (error) {
+      onError(String(error));
+      return;
+    }
+    this.worker = worker;
     const fail = (message: string): void => {
-      if (this.isStopped) return;
+      if (this.worker !== worker) return;
       this.stop();
       onError(message);
     };
-    this.worker.addEventListener("error", (event) => fail(event.message));
-    this.worker.addEventListener("message", (event: MessageEvent<CheckpointWorkerReport>) =>
+    worker.addEventListener("error", (event) => fail(event.message));
+    worker.addEventListener("message", (event: MessageEvent<CheckpointWorkerReport>) =>
       fail(event.data.error),
     );
     const start: CheckpointWorkerStart = {
@@ -48,7 +55,7 @@ export class BackgroundCheckpoints {
       intervalMs: CHECKPOINT_INTERVAL_MS,
       commits: this.commits.buffer as SharedArrayBuffer,
     };
-    this.worker.postMessage(start);
+    worker.postMessage(start);
   }
 
   /** Tells the worker there is something to copy. */
@@ -57,8 +64,7 @@ export class BackgroundCheckpoints {
   }
 
   stop(): void {
-    if (this.isStopped) return;
-    this.isStopped = true;
-    this.worker.terminate();
+    this.worker?.terminate();
+    this.worker = null;
   }
 }

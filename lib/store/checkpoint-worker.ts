@@ -1,7 +1,8 @@
 // The worker thread of background-checkpoints.ts: copies committed WAL frames into the database
 // file (a PASSIVE checkpoint, which never waits for and never blocks the node's connection) and
 // fsyncs it, so the node's own checkpoints find almost nothing left to copy. Runs only when the
-// node committed since its last pass. Its messages: CheckpointWorkerStart in, CheckpointWorkerReport out.
+// node committed since its last pass. Messages: CheckpointWorkerStart in, CheckpointWorkerReport
+// out (only when it stops).
 
 import { Database } from "bun:sqlite";
 

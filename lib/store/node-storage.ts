@@ -32,11 +32,12 @@ export class NodeStorage {
   private constructor(path: string, db: Database, options: NodeStorageOptions) {
     this.path = path;
     this.db = db;
+    this.raft = new SqliteRaftStorage(path, db);
+    this.replica = new SqliteReplicaStore(path, db);
+    // Last: the stores above may refuse the file, and then no thread should have started.
     this.checkpoints = new BackgroundCheckpoints(path, (reason) =>
       options.onCheckpointsStopped?.(reason),
     );
-    this.raft = new SqliteRaftStorage(path, db);
-    this.replica = new SqliteReplicaStore(path, db);
   }
 
   /** Opens (creating) `<dataDir>/warehouse.sqlite`; the directory is made private to us. */
