@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Subprocess } from "bun";
-import { repoRoot, timeouts } from "../harness/cluster.ts";
+import { repoRoot, timeouts, waitFor } from "../harness/cluster.ts";
 import { type RunResult, runToEnd } from "../harness/run.ts";
 
 /** Compiling two binaries takes a few seconds; a hung build must still fail the test. */
@@ -113,8 +113,9 @@ test("the compiled node and client do SET, GET and DELETE", async () => {
   // commits reach the database file, which the node's own connection would copy only past
   // 10,000 WAL pages.
   const file = join(dataDir, "warehouse.sqlite");
-  const deadline = Date.now() + RUN_DEADLINE_MS;
-  while (statSync(file).size <= 4096 && Date.now() < deadline) await Bun.sleep(20);
+  await waitFor(() => statSync(file).size > 4096, {
+    timeoutMs: RUN_DEADLINE_MS, what: "the compiled node to checkpoint into its database file",
+  });
   expect(statSync(file).size).toBeGreaterThan(4096);
 });
 

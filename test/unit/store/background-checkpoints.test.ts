@@ -9,6 +9,7 @@ import { join } from "node:path";
 import type { Entry } from "../../../lib/raft/types.ts";
 import { BackgroundCheckpoints } from "../../../lib/store/background-checkpoints.ts";
 import { databaseFileName, NodeStorage } from "../../../lib/store/node-storage.ts";
+import { waitFor } from "../../harness/wait.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -19,15 +20,6 @@ function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), "warehouse-checkpoints-"));
   dirs.push(dir);
   return dir;
-}
-
-async function until(condition: () => boolean, deadlineMs: number): Promise<boolean> {
-  const deadline = Date.now() + deadlineMs;
-  while (!condition()) {
-    if (Date.now() > deadline) return false;
-    await Bun.sleep(10);
-  }
-  return true;
 }
 
 function entry(index: number): Entry {
@@ -46,7 +38,9 @@ test("a node's commits are copied into the database file off its connection", as
       const hardState = { term: 1, vote: 0, commit: index };
       storage.persist({ hardState, entries: [entry(index)], snapshot: null, compaction: null }, []);
     }
-    expect(await until(() => statSync(file).size > before + 50 * 2000, 5000)).toBe(true);
+    await waitFor(() => statSync(file).size > before + 50 * 2000, {
+      what: "the database file to take the checkpointed pages",
+    });
     expect(stopped).toEqual([]);
     expect(storage.raft.lastIndex()).toBe(50);
   } finally {
@@ -60,7 +54,7 @@ test("a worker that cannot open the database says why", async () => {
     reasons.push(reason),
   );
   try {
-    expect(await until(() => reasons.length > 0, 5000)).toBe(true);
+    await waitFor(() => reasons.length > 0, { what: "the worker to report its failure" });
     expect(reasons).toHaveLength(1);
     expect(reasons[0]).toContain("unable to open database file");
   } finally {
