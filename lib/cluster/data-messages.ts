@@ -98,6 +98,8 @@ export type DataRequest =
       readonly rid: number;
       readonly partition: number;
       readonly epoch: number;
+      /** The retried write's key: the log is searched by it (see changeByWriter). */
+      readonly key: string;
       readonly writer: string;
     }
   /** The retained changes of `key` after `afterSeq` (WATCH since), at most `limit`. */

@@ -717,13 +717,13 @@ export class PartitionLeader {
       return done({ ok: false, code: "UNAVAILABLE", message });
     }
     const base = { partition: this.partition, epoch: this.context.epoch };
-    const rid = this.send(replica, { type: "writer", ...base, writer });
+    const rid = this.send(replica, { type: "writer", ...base, key, writer });
     this.writerLookups.set(rid, (change) => {
       if (change === null) {
         const message = "could not tell whether an earlier attempt happened; it did not happen now";
         return done({ ok: false, code: "UNAVAILABLE", message });
       }
-      if (change === undefined || change.key !== key) {
+      if (change === undefined) {
         return this.write(key, value, writer, done, options);
       }
       done({

@@ -96,9 +96,9 @@ export function replyProblem(
       return samePosition(reply.last, request.base) ? null : "installed at another base";
     case "writer":
       if (reply.type !== "writer-change" || reply.change === null) return null;
-      return reply.change.writer === request.writer && inPartition(reply.change.key)
+      return reply.change.writer === request.writer && reply.change.key === request.key
         ? null
-        : "change of another writer or partition";
+        : "change of another writer or key";
     case "key-changes":
       if (reply.type !== "key-changes") return null;
       if (reply.changes.length > request.limit) return "more changes than the limit";

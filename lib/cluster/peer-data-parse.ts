@@ -68,7 +68,7 @@ const requestFields: Record<DataRequest["type"], readonly string[]> = {
   snapshot: ["base", "afterKey"],
   install: ["base", "rows", "first", "last", "expect"],
   rows: ["afterKey", "limit"],
-  writer: ["writer"],
+  writer: ["key", "writer"],
   "key-changes": ["key", "afterSeq", "limit"],
   count: [],
   drop: [],
@@ -144,7 +144,12 @@ export function parseDataRequest(raw: unknown, limits: DataLimits): DataRequest 
       return { type, ...common, afterKey, limit, ttlOnly: boolean(fields.ttlOnly, "body.ttlOnly") };
     }
     case "writer":
-      return { type, ...common, writer: text(fields.writer, "body.writer", WRITER_CHARS_MAX) };
+      return {
+        type,
+        ...common,
+        key: key(fields.key, "body.key", partition, limits),
+        writer: text(fields.writer, "body.writer", WRITER_CHARS_MAX),
+      };
     case "key-changes":
       return {
         type,

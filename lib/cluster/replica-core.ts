@@ -262,7 +262,7 @@ export class ReplicaCore {
         return {
           type: "writer-change",
           rid,
-          change: this.store.changeByWriter(partition, request.writer) ?? null,
+          change: this.store.changeByWriter(partition, request.key, request.writer) ?? null,
         };
       case "key-changes":
         return this.keyChanges(request);

@@ -1,6 +1,5 @@
 // Owns the change log's tables (schema 6): one table per partition, `changes_<partition>`, keyed
-// by seq, and the `writers` table that finds a change by the client request that made it. Knows
-// which partitions have a table and prepares each one's statements once. A table is created
+// by seq. Knows which partitions have a table and prepares each one's statements once. A table is created
 // outside the data transaction (`create`), so a transaction that rolls back never takes a table
 // this class believes in with it.
 
@@ -60,6 +59,13 @@ function prepareLog(db: Database, partition: number) {
       `SELECT ${changeColumns} FROM ${table} WHERE seq > ?2 AND key = ?1 ORDER BY seq LIMIT ?3`,
     ),
     at: db.prepare<ChangeRow, [number]>(`SELECT ${changeColumns} FROM ${table} WHERE seq = ?1`),
+    // A retry's lookup (schema 7 dropped the index by writer, which cost every write a page).
+    // Newest first: a retry follows its first attempt within seconds. The key is compared
+    // first; it precedes the value in the row, so rows of other keys are never read past it.
+    byWriter: db.prepare<ChangeRow, [string, string]>(
+      `SELECT ${changeColumns} FROM ${table} WHERE key = ?1 AND writer = ?2
+       ORDER BY seq DESC LIMIT 1`,
+    ),
   };
 }
 
@@ -83,11 +89,9 @@ export type LogStatements = ReturnType<typeof prepareLog>;
 export class LogMaintenance {
   private readonly db: Database;
   private readonly table: string;
-  private readonly partition: number;
 
   constructor(db: Database, partition: number) {
     this.db = db;
-    this.partition = partition;
     this.table = changeLogTable(partition);
   }
 
@@ -116,17 +120,17 @@ export class LogMaintenance {
     }
   }
 
-  /** Deletes the changes after `seq` and their writers. */
+  /** Deletes the changes after `seq`. */
   deleteAfter(seq: number): void {
     this.delete("seq > ?1", seq);
   }
 
-  /** Deletes the changes up to `seq` and their writers. */
+  /** Deletes the changes up to `seq`. */
   deleteUpTo(seq: number): void {
     this.delete("seq <= ?1", seq);
   }
 
-  /** Deletes every change and its writer; the table stays. */
+  /** Deletes every change; the table stays. */
   deleteAll(): void {
     this.delete("seq >= ?1", 0);
   }
@@ -144,10 +148,6 @@ export class LogMaintenance {
   }
 
   private delete(where: string, seq: number): void {
-    // The writers first, found through the changes about to go (by the writers' whole key).
-    once(this.db, `DELETE FROM writers WHERE (writer, partition, seq) IN
-        (SELECT writer, ${this.partition}, seq FROM ${this.table}
-         WHERE writer IS NOT NULL AND ${where})`, (statement) => [statement.run(seq)]);
     once(this.db, `DELETE FROM ${this.table} WHERE ${where}`, (statement) => [statement.run(seq)]);
   }
 }
@@ -156,8 +156,6 @@ export class ChangeLogTables {
   private readonly db: Database;
   private readonly tables = new Set<number>();
   private readonly statements = new Map<number, LogStatements>();
-  private readonly insertWriterStatement: Statement<null, [string, number, number]>;
-  private readonly writerSeqStatement: Statement<{ seq: number }, [string, number]>;
 
   constructor(db: Database) {
     this.db = db;
@@ -168,12 +166,6 @@ export class ChangeLogTables {
       const match = changeLogTablePattern.exec(name);
       if (match !== null) this.tables.add(Number(match[1]));
     }
-    this.insertWriterStatement = db.prepare(
-      "INSERT INTO writers (writer, partition, seq) VALUES (?1, ?2, ?3)",
-    );
-    this.writerSeqStatement = db.prepare(
-      "SELECT seq FROM writers WHERE writer = ?1 AND partition = ?2 ORDER BY seq DESC LIMIT 1",
-    );
   }
 
   /** Whether partition `partition` has a change log table (it may be empty). */
@@ -206,14 +198,5 @@ export class ChangeLogTables {
       this.statements.set(partition, prepared);
     }
     return prepared;
-  }
-
-  insertWriter(writer: string, partition: number, seq: number): void {
-    this.insertWriterStatement.run(writer, partition, seq);
-  }
-
-  /** The seq of partition `partition`'s latest change made by `writer`, or undefined. */
-  writerSeq(partition: number, writer: string): number | undefined {
-    return this.writerSeqStatement.get(writer, partition)?.seq;
   }
 }

@@ -107,11 +107,11 @@ export class MemoryReplicaStore implements ReplicaStorage {
     return rows.filter((r) => r.expiresAt !== undefined).slice(0, limit);
   }
 
-  changeByWriter(partition: number, writer: string): AppliedChange | undefined {
+  changeByWriter(partition: number, key: string, writer: string): AppliedChange | undefined {
     const log = this.state(partition).log;
     for (let i = log.length - 1; i >= 0; i--) {
       const change = (log[i] as LoggedChange).change;
-      if (change.writer === writer) return change;
+      if (change.key === key && change.writer === writer) return change;
     }
     return undefined;
   }

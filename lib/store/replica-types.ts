@@ -122,8 +122,11 @@ export interface ReplicaStorage {
   ): Map<string, DataRow | undefined>;
   /** The same, for rows with a TTL (`expiresAt`) only: what a new leader must expire. */
   expiringAfter(partition: number, afterKey: string, limit: number): DataRow[];
-  /** The latest retained change of `partition` made by `writer`, if any (retry answers). */
-  changeByWriter(partition: number, writer: string): AppliedChange | undefined;
+  /**
+   * The latest retained change of `partition` to `key` made by `writer`, if any (retry answers:
+   * a retry names its first attempt's key, so no index by writer is needed).
+   */
+  changeByWriter(partition: number, key: string, writer: string): AppliedChange | undefined;
   countRows(partition: number): number;
   /**
    * Runs `read`, whose reads of this store see one committed state, and returns its result.

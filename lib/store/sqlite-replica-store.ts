@@ -231,11 +231,10 @@ export class SqliteReplicaStore implements ReplicaStorage {
     ).map(dataRowOf);
   }
 
-  changeByWriter(partition: number, writer: string): AppliedChange | undefined {
+  changeByWriter(partition: number, key: string, writer: string): AppliedChange | undefined {
     const row = this.read("changeByWriter", () => {
       const log = this.logs.of(partition);
-      const seq = log === null ? undefined : this.logs.writerSeq(partition, writer);
-      return seq === undefined ? null : (log?.at.get(seq) ?? null);
+      return log === null ? null : log.byWriter.get(key, writer);
     });
     return row === null ? undefined : changeFromRow(row);
   }
@@ -354,7 +353,6 @@ export class SqliteReplicaStore implements ReplicaStorage {
         change.expiresAt ?? null,
         before?.expiresAt ?? null,
       );
-      if (change.writer !== null) this.logs.insertWriter(change.writer, partition, change.seq);
       if (change.value === null) this.statements.deleteRow.run(partition, change.key);
       else {
         this.statements.upsertRow.run(
@@ -429,7 +427,7 @@ export class SqliteReplicaStore implements ReplicaStorage {
     }
   }
 
-  /** Empties partition `p`'s change log and its writers (the table stays, for what follows). */
+  /** Empties partition `p`'s change log (the table stays, for what follows). */
   private deleteLog(p: number): void {
     this.logs.maintenance(p)?.deleteAll();
   }

@@ -177,7 +177,9 @@ function requestArb(): fc.Arbitrary<DataRequest> {
       fc
         .record({ afterKey, limit: limitArb })
         .map((f): DataRequest => ({ type: "rows", ...c, ...f })),
-      textArb(1, 32).map((writer): DataRequest => ({ type: "writer", ...c, writer })),
+      fc
+        .record({ key: keyArb(partition), writer: textArb(1, 32) })
+        .map((f): DataRequest => ({ type: "writer", ...c, ...f })),
     );
   });
 }

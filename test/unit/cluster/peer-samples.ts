@@ -130,7 +130,7 @@ export const sampleRequests: DataRequest[] = [
   },
   { type: "rows", rid: 8, ...common, afterKey: "", limit: 16 },
   { type: "rows", rid: 9, ...common, afterKey: keyIn(2), limit: 1 },
-  { type: "writer", rid: 10, ...common, writer: "client-7:42" },
+  { type: "writer", rid: 10, ...common, key: keyIn(4), writer: "client-7:42" },
   { type: "drop", rid: 11, ...common },
   { type: "key-changes", rid: 12, ...common, key: keyIn(1), afterSeq: 3, limit: 16 },
 ];

@@ -24,7 +24,10 @@ export const schema5Changes = `
   ) STRICT, WITHOUT ROWID;
   CREATE INDEX changes_by_writer ON changes (writer) WHERE writer IS NOT NULL;`;
 
-/** Gives a new, empty file schema 5's change log in place of schema 6's (no log tables yet). */
+/**
+ * Gives a new, empty file schema 5's change log (no log tables yet; the current schema has no
+ * `writers` table, which schema 6 added and schema 7 dropped).
+ */
 export function rewindChangeLogToSchema5(db: Database): void {
-  db.run(`DROP TABLE writers; ${schema5Changes}`);
+  db.run(schema5Changes);
 }

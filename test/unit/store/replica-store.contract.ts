@@ -105,8 +105,10 @@ export function replicaStoreContract(fixture: ReplicaStoreFixture): void {
         [3, "not_found"],
         [4, "deleted"],
       ]);
-      expect(store.changeByWriter(P, "c:2")?.status).toBe("updated");
-      expect(store.changeByWriter(P, "c:99")).toBeUndefined();
+      expect(store.changeByWriter(P, keyOf(1), "c:2")?.status).toBe("updated");
+      // A retry names its key: the same writer on another key is another request.
+      expect(store.changeByWriter(P, keyOf(2), "c:2")).toBeUndefined();
+      expect(store.changeByWriter(P, keyOf(1), "c:99")).toBeUndefined();
       expect(store.countRows(P)).toBe(1);
     });
 

@@ -155,8 +155,8 @@ describe("SqliteReplicaStore.readTogether", () => {
   });
 });
 
-describe("SqliteReplicaStore schema 6", () => {
-  test("a schema-5 change log moves to a table per partition, its writers to their own", () => {
+describe("SqliteReplicaStore schemas 6 and 7", () => {
+  test("a schema-5 change log moves to a table per partition; retries are found in it", () => {
     const path = join(mkdtempSync(join(tmpdir(), "warehouse-replica-")), "warehouse.sqlite");
     try {
       const db = openDatabase(path, { busyTimeoutMs: 0 });
@@ -194,13 +194,13 @@ describe("SqliteReplicaStore schema 6", () => {
         expect(store.changesAfter(partition, 29, 10)).toEqual([{ seq: 30, epoch: 3,
           key: keyOf(30), value: "v30", writer: `w/${partition}/30`, status: "created",
           expiresAt: 99 }]);
-        expect(store.changeByWriter(partition, `w/${partition}/14`)).toEqual({ seq: 14,
+        expect(store.changeByWriter(partition, keyOf(1), `w/${partition}/14`)).toEqual({ seq: 14,
           epoch: 3, key: keyOf(1), value: "v14", writer: `w/${partition}/14`, status: "updated" });
         expect(store.keyChangesAfter(partition, keyOf(1), 0, 10).map((c) => c.seq))
           .toEqual([1, 7, 14, 21, 28]);
       }
       // Another partition's writer is not this one's.
-      expect(store.changeByWriter(1, "w/0/14")).toBeUndefined();
+      expect(store.changeByWriter(1, keyOf(1), "w/0/14")).toBeUndefined();
       expect(store.changesAfter(2, 0, 10)).toEqual([]);
       store.close();
 
@@ -211,16 +211,17 @@ describe("SqliteReplicaStore schema 6", () => {
         "SELECT name FROM sqlite_schema WHERE type = 'table' AND name LIKE 'changes%' " +
           "ORDER BY name").all().map((t) => t.name);
       expect(tables).toEqual(["changes_0", "changes_1", "changes_4095"]);
+      // Schema 6's retry index is gone with schema 7.
       const writers = check.query<{ n: number }, []>(
-        "SELECT count(*) AS n FROM writers").get();
-      expect(writers?.n).toBe(3 * 29);
+        "SELECT count(*) AS n FROM sqlite_schema WHERE name = 'writers'").get();
+      expect(writers?.n).toBe(0);
       check.close();
     } finally {
       rmSync(dirname(path), { recursive: true, force: true });
     }
   });
 
-  test("truncating, trimming, copying and dropping a log take its writers with it", () => {
+  test("truncating, trimming, copying and dropping a log take its retries' answers with it", () => {
     const store = new SqliteReplicaStore(":memory:");
     const change = (seq: number) =>
       ({ seq, epoch: 1, key: keyOf(seq), value: `v${seq}`, writer: `w/${seq}` });
@@ -230,19 +231,22 @@ describe("SqliteReplicaStore schema 6", () => {
     appendTo(7, 1, 20);
     appendTo(8, 1, 5);
     store.commit([{ type: "truncate", partition: 7, afterSeq: 15 }]);
-    expect(store.changeByWriter(7, "w/16")).toBeUndefined();
-    expect(store.changeByWriter(7, "w/15")?.seq).toBe(15);
+    const byWriter = (partition: number, seq: number, writer = `w/${seq}`) =>
+      store.changeByWriter(partition, keyOf(seq), writer);
+    expect(byWriter(7, 16)).toBeUndefined();
+    expect(byWriter(7, 15)?.seq).toBe(15);
     store.commit([{ type: "trim", partition: 7, uptoSeq: 10 }]);
-    expect(store.changeByWriter(7, "w/10")).toBeUndefined();
-    expect(store.changeByWriter(7, "w/11")?.seq).toBe(11);
-    // The same writer again after a truncation: the later change is the one found.
+    expect(byWriter(7, 10)).toBeUndefined();
+    expect(byWriter(7, 11)?.seq).toBe(11);
+    // The same write again after a truncation: the later change is the one found.
     appendTo(7, 16, 16);
-    store.commit([{ type: "append", partition: 7, changes: [{ ...change(17), writer: "w/11" }] }]);
-    expect(store.changeByWriter(7, "w/11")?.seq).toBe(17);
+    store.commit([{ type: "append", partition: 7,
+      changes: [{ ...change(17), key: keyOf(11), writer: "w/11" }] }]);
+    expect(byWriter(7, 11)?.seq).toBe(17);
     store.commit([{ type: "copy-start", partition: 7, base: { epoch: 1, seq: 40 } }]);
-    expect(store.changeByWriter(7, "w/11")).toBeUndefined();
+    expect(byWriter(7, 11)).toBeUndefined();
     store.commit([{ type: "drop", partition: 8 }]);
-    expect(store.changeByWriter(8, "w/3")).toBeUndefined();
+    expect(byWriter(8, 3)).toBeUndefined();
     store.close();
   });
 });
