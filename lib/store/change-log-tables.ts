@@ -1,7 +1,7 @@
 // Owns the change log's tables (schema 6): one table per partition, `changes_<partition>`, keyed
-// by seq. Knows which partitions have a table and prepares each one's statements once. A table is created
-// outside the data transaction (`create`), so a transaction that rolls back never takes a table
-// this class believes in with it.
+// by seq. Knows which partitions have a table and prepares each one's statements once. A table
+// is created outside the data transaction (`create`), so a transaction that rolls back never
+// takes a table this class believes in with it.
 
 import type { Database, Statement } from "bun:sqlite";
 import { assert } from "../util/errors.ts";

@@ -363,7 +363,9 @@ describe("hostile and malformed frames are refused", () => {
 
   test("brackets and escaped quotes inside strings do not count as nesting", () => {
     const writer = '\\"'.repeat(3) + "[{".repeat(40);
-    const body: DataRequest = { type: "writer", rid: 1, partition: P, epoch: 7, key: keyIn(1), writer };
+    const body: DataRequest = {
+      type: "writer", rid: 1, partition: P, epoch: 7, key: keyIn(1), writer,
+    };
     const message: TestMessage = { from: LEADER, to: REPLICA, kind: "data-request", body };
     expect(parsePeerMessage(encodePeerMessage(message), limits)).toEqual({ ok: true, message });
   });
@@ -481,7 +483,7 @@ describe("replyProblem: a reply must fit the request it answers", () => {
     ["installed elsewhere", request("install"), installed(6, 8), "another base"],
     ["the writer's change", request("writer"), writerChange("client-7:42"), null],
     ["another writer's change", request("writer"), writerChange("client-7:43"), "another writer"],
-    ["another key's change", request("writer"), writerChange("client-7:42", 5), "another writer or key"],
+    ["another key's change", request("writer"), writerChange("client-7:42", 5), "or key"],
     ["the key's changes", request("key-changes"), keyChanges(applied(4, 1 * PARTITIONS + P)), null],
     ["another key's changes", request("key-changes"), keyChanges(applied(4, K2)), "another key"],
     ["a change before afterSeq", request("key-changes"), keyChanges(applied(3, PARTITIONS + P)),
