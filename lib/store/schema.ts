@@ -170,8 +170,9 @@ const migrations: readonly (string | ((db: Database) => void))[] = [
   },
   // The retry index goes: a retry names its first attempt's key, and the partition's log is
   // searched by key and writer, newest first (change-log-tables.ts, byWriter). Retries are rare;
-  // the index cost every write a random page of its own (each client's run of it is elsewhere),
-  // about one in three of the pages a change writes.
+  // the index cost every write a random page of its own (each client's run of it is elsewhere):
+  // a fifth of the pages a change wrote in bench/replica-store.ts with four clients, more with
+  // more clients.
   `
   DROP TABLE writers;
   `,
