@@ -99,6 +99,7 @@ test("health, ready, status and metrics on a 3-node cluster", async () => {
   }
   expect(sampleValue(leaderAfter, "warehouse_connections", { socket: "request" }))
     .toBeGreaterThan(0);
+  expect(sampleValue(leaderAfter, "process_resident_memory_bytes")).toBeGreaterThan(0);
 
   // Keys of partitions the leader does not hold: the first read of each goes to a replica
   // (a miss), later ones are answered from the leader's read cache; a write replaces the row.
@@ -120,7 +121,6 @@ test("health, ready, status and metrics on a 3-node cluster", async () => {
     sampleValue(cacheBefore, "warehouse_read_cache_reads_total", { outcome });
   expect(cacheReads("miss")).toBe(3);
   expect(cacheReads("hit")).toBe(6);
-  expect(sampleValue(leaderAfter, "process_resident_memory_bytes")).toBeGreaterThan(0);
 
   // Read-only: nothing but GET and HEAD; unknown paths are 404.
   const url = urls[0] ?? "";
