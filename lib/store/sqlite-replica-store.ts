@@ -402,8 +402,7 @@ export class SqliteReplicaStore implements ReplicaStorage {
         const at = this.logs.of(p)?.at.get(write.uptoSeq) ?? null;
         assert(log !== null && at !== null, `trim: no change ${write.uptoSeq} in ${p}`);
         log.deleteUpTo(write.uptoSeq);
-        const base = { epoch: at.epoch, seq: write.uptoSeq };
-        state.summary = this.summarize(p, base, state.summary.isCopying);
+        state.summary = afterTrim(state.summary, { epoch: at.epoch, seq: write.uptoSeq });
         return;
       }
       case "copy-start":
@@ -467,6 +466,22 @@ function withLast(summary: LogSummary, last: LogPosition): LogSummary {
       ? summary.epochs
       : [...summary.epochs, { epoch: last.epoch, seq: last.seq }];
   return { ...summary, last, epochs };
+}
+
+/**
+ * The summary once the changes up to `base` (one the log holds) are trimmed, worked out from the
+ * one before: reading the epochs back scans the whole retained log, and a partition is trimmed
+ * every tenth of its length, which at full logs made a tenth of a catch-up's time.
+ */
+function afterTrim(summary: LogSummary, base: LogPosition): LogSummary {
+  const { last, isCopying } = summary;
+  const first = base.seq + 1;
+  if (first > last.seq) return { base, last, epochs: [], isCopying };
+  // Epochs ascend with seq, so only the epoch holding `first` can have started before it.
+  const later = summary.epochs.filter((e) => e.seq > first);
+  const holding = summary.epochs.findLast((e) => e.seq <= first);
+  const epochs = holding === undefined ? later : [{ epoch: holding.epoch, seq: first }, ...later];
+  return { base, last, epochs, isCopying };
 }
 
 function changeFromRow(row: ChangeRow): AppliedChange {

@@ -197,6 +197,25 @@ export function replicaStoreContract(fixture: ReplicaStoreFixture): void {
       );
     });
 
+    test("trimming inside an epoch starts it at the first change kept, also once reopened", () => {
+      store.commit([append(change(1, 1, 1, "a"), change(2, 1, 2, "b"), change(3, 2, 3, "c"))]);
+      store.commit([append(change(4, 2, 4, "d"), change(5, 2, 5, "e"), change(6, 4, 6, "f"))]);
+      store.commit([{ type: "trim", partition: P, uptoSeq: 3 }]);
+      const expected = {
+        base: { epoch: 2, seq: 3 },
+        last: { epoch: 4, seq: 6 },
+        epochs: [{ epoch: 2, seq: 4 }, { epoch: 4, seq: 6 }],
+        isCopying: false,
+      };
+      expect(store.summary(P)).toEqual(expected);
+      if (fixture.reopen !== undefined) store = fixture.reopen(store);
+      expect(store.summary(P)).toEqual(expected);
+      store.commit([{ type: "trim", partition: P, uptoSeq: 6 }]);
+      expect(store.summary(P)).toEqual({
+        base: { epoch: 4, seq: 6 }, last: { epoch: 4, seq: 6 }, epochs: [], isCopying: false,
+      });
+    });
+
     test("a full copy replaces the partition and the log continues after its base", () => {
       store.commit([append(change(1, 1, 1, "old"))]);
       const base = { epoch: 4, seq: 40 };
@@ -292,7 +311,15 @@ export function replicaStoreContract(fixture: ReplicaStoreFixture): void {
           else expected[c.key] = c.value;
         }
         expect(values(store)).toEqual(expected);
-        expect(store.summary(P).last.seq).toBe(history.length);
+        const summary = store.summary(P);
+        expect(summary.last.seq).toBe(history.length);
+        // The epoch starts of what the log retains, which trims and truncations both move.
+        const epochs: { epoch: number; seq: number }[] = [];
+        for (const c of history.slice(summary.base.seq)) {
+          const top = epochs[epochs.length - 1];
+          if (top?.epoch !== c.epoch) epochs.push({ epoch: c.epoch, seq: c.seq });
+        }
+        expect(summary.epochs).toEqual(epochs);
       }
     });
   });
