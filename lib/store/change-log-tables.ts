@@ -135,10 +135,40 @@ export class LogMaintenance {
     this.delete("seq >= ?1", 0);
   }
 
+  /**
+   * Where each epoch of the retained log starts. Seqs are contiguous and epochs never fall along
+   * them, so each start is found by bisecting on seq (a point lookup by the key each time), not
+   * by reading the whole log: a node starting with full logs read every one of them.
+   */
   epochStarts(): EpochStart[] {
-    return once<EpochStart>(this.db,
-      `SELECT epoch, min(seq) AS seq FROM ${this.table} GROUP BY epoch ORDER BY epoch`,
-      (statement) => statement.all());
+    const first = once<{ epoch: number; seq: number }>(this.db,
+      `SELECT epoch, seq FROM ${this.table} ORDER BY seq LIMIT 1`,
+      (statement) => statement.all())[0];
+    const last = this.last();
+    if (first === undefined || last === undefined) return [];
+    const starts: EpochStart[] = [{ epoch: first.epoch, seq: first.seq }];
+    once<{ epoch: number }>(this.db, `SELECT epoch FROM ${this.table} WHERE seq = ?1`, (statement) => {
+      const epochAt = (seq: number): number => {
+        const row = statement.get(seq);
+        assert(row !== null, `change ${seq} missing from ${this.table}`);
+        return row.epoch;
+      };
+      let top = starts[0] as EpochStart;
+      while (top.epoch < last.epoch) {
+        // The first seq after top.seq whose epoch is newer: in (top.seq, last.seq].
+        let low = top.seq + 1;
+        let high = last.seq;
+        while (low < high) {
+          const middle = Math.floor((low + high) / 2);
+          if (epochAt(middle) > top.epoch) high = middle;
+          else low = middle + 1;
+        }
+        top = { epoch: epochAt(low), seq: low };
+        starts.push(top);
+      }
+      return [];
+    });
+    return starts;
   }
 
   last(): { epoch: number; seq: number } | undefined {

@@ -286,6 +286,7 @@ export function replicaStoreContract(fixture: ReplicaStoreFixture): void {
       // The model: the full history of committed changes; rows = replay of it.
       const history: ChangeRecord[] = [];
       let epoch = 1;
+      let mostEpochs = 0;
       for (let round = 0; round < 200; round++) {
         const { base, last } = store.summary(P);
         const choice = random(10);
@@ -320,7 +321,14 @@ export function replicaStoreContract(fixture: ReplicaStoreFixture): void {
           if (top?.epoch !== c.epoch) epochs.push({ epoch: c.epoch, seq: c.seq });
         }
         expect(summary.epochs).toEqual(epochs);
+        mostEpochs = Math.max(mostEpochs, epochs.length);
+        // A store opened on the file reads the same summary back from the log.
+        if (fixture.reopen !== undefined && round % 10 === 9) {
+          store = fixture.reopen(store);
+          expect(store.summary(P)).toEqual(summary);
+        }
       }
+      expect(mostEpochs).toBeGreaterThan(2);
     });
   });
 }
