@@ -6,55 +6,18 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bunPath, repoRoot } from "../harness/cluster.ts";
+import { runScript } from "../harness/process-tree.ts";
 
 /** The bench's own deadline: --quick takes well under this even on a busy machine. */
 const DEADLINE_MS = 50_000;
-
-function childrenOf(pid: number): number[] {
-  try {
-    const text = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
-    return text === "" ? [] : text.split(" ").map(Number);
-  } catch {
-    return [];
-  }
-}
-
-/** Stops the bench (so it starts nothing more), kills the nodes it started, then the bench. */
-function killTree(pid: number): void {
-  try {
-    process.kill(pid, "SIGSTOP");
-  } catch {
-    return; // already gone, and its nodes with it (it kills them before it exits)
-  }
-  for (const child of childrenOf(pid)) {
-    try {
-      process.kill(child, "SIGKILL");
-    } catch {
-      // exited on its own meanwhile
-    }
-  }
-  process.kill(pid, "SIGKILL");
-}
 
 type Line = Record<string, unknown>;
 
 test("bench:scale --quick prints a point per case, a summary and writes its charts", async () => {
   const out = mkdtempSync(join(tmpdir(), "warehouse-bench-scale-"));
-  const proc = Bun.spawn([bunPath, join(repoRoot, "bench", "scale.ts"), "--quick", "--out", out], {
-    cwd: repoRoot, stdin: "ignore", stdout: "pipe", stderr: "pipe",
-  });
-  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`bench:scale --quick ran over ${DEADLINE_MS} ms`)),
-        DEADLINE_MS);
-    });
-    const [stdout, stderr, code] = await Promise.race([
-      Promise.all([
-        new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited,
-      ]),
-      deadline,
-    ]);
+    const { code, stdout, stderr } = await runScript(
+      [bunPath, join(repoRoot, "bench", "scale.ts"), "--quick", "--out", out], repoRoot, DEADLINE_MS);
     expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
     const lines = stdout.trim().split("\n").map((line) => JSON.parse(line) as Line);
     checkThroughput(lines);
@@ -85,8 +48,6 @@ test("bench:scale --quick prints a point per case, a summary and writes its char
     expect([...clientsChart.matchAll(/<polyline /g)].length).toBe(2);
     expect([...clientsChart.matchAll(/<circle /g)].length).toBe(4);
   } finally {
-    clearTimeout(timer);
-    killTree(proc.pid);
     rmSync(out, { recursive: true, force: true });
   }
 }, 60_000);

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exitHint } from "../../lib/client/terminal.ts";
 import { bunPath, repoRoot, timeouts } from "../harness/cluster.ts";
+import { childrenOf } from "../harness/process-tree.ts";
 import { PtySession } from "../harness/pty.ts";
 import { waitFor } from "../harness/wait.ts";
 
@@ -16,11 +17,6 @@ function processGroupOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return Number(fields[2]);
-}
-
-function childrenOf(pid: number): number[] {
-  const text = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
-  return text === "" ? [] : text.split(" ").map(Number);
 }
 
 // Ports of this test alone (below 32768): requests 27411-27413, heartbeats 27511-27513.

@@ -1,0 +1,201 @@
+// `bun run bench:catch-up`: how long a node that missed writes takes to be back in every in-sync
+// set it belongs to, replayed as often as wanted from one saved data set, so that two versions of
+// the code can be compared on the same data in minutes (bench:scale loads the data anew for
+// every trial). Two steps, given the same --dir and --port-base:
+//
+//   build    3 nodes (RF 2) load --keys keys of 256-byte values, node 3 is killed, --missed
+//            rewrites of stored keys follow, then nodes 1 and 2 stop; the three data
+//            directories are kept in --dir
+//   replay   --rounds times: copies the directories, restarts nodes 1 and 2 on them and waits
+//            until they serve every partition, then restarts node 3 and times it until the
+//            leader's heartbeat shows it in every in-sync set placement gives it. One JSON line
+//            per round (start-up and catch-up ms, CPU ms of nodes 1, 2 and 3 from node 3's
+//            restart, node 3's RSS), then a summary line with the medians.
+//
+//   --keys n        stored keys (default 1000000)
+//   --missed n      writes node 3 misses (default 200000)
+//   --dir d         where build keeps the data (default .tmp/catch-up); replay copies it
+//   --rounds n      replays (default 3)
+//   --port-base p   node i listens on p+10i, p+10i+1 and p+10i+2 (default 21000): a restarted
+//                   node must come back on its old ports
+// Every node it starts is killed when it ends, also on error.
+import "./help.ts";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { WarehouseClient } from "../lib/client/client.ts";
+import { replicasOf } from "../lib/placement.ts";
+import { Cluster, waitFor } from "../test/harness/cluster.ts";
+import { keyOf, valueOf, writeAll } from "./scale/load.ts";
+import { cpuMs, rssBytes } from "./scale/probe.ts";
+
+/** A mistake in how the script was called: said on stderr, exit status 2. */
+class UsageError extends Error {}
+
+function count(name: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got ${text}`);
+  }
+  return n;
+}
+
+function readSettings() {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      options: {
+        keys: { type: "string", default: "1000000" },
+        missed: { type: "string", default: "200000" },
+        dir: { type: "string", default: ".tmp/catch-up" },
+        rounds: { type: "string", default: "3" },
+        "port-base": { type: "string", default: "21000" },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values: flags, positionals } = parsed;
+  const step = positionals[0];
+  if (positionals.length !== 1 || (step !== "build" && step !== "replay")) {
+    throw new UsageError("usage: bun run bench:catch-up -- build|replay [flags] (--help)");
+  }
+  return {
+    step,
+    keys: count("keys", flags.keys, 1, 100_000_000),
+    missed: count("missed", flags.missed, 0, 100_000_000),
+    rounds: count("rounds", flags.rounds, 1, 1000),
+    portBase: count("port-base", flags["port-base"], 1024, 32_700),
+    dir: resolve(flags.dir),
+  };
+}
+
+const { step, keys, missed, rounds, portBase, dir } = (() => {
+  try {
+    return readSettings();
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(error.message);
+    process.exit(2);
+  }
+})();
+const RF = 2;
+const VALUE_BYTES = 256;
+const LOAD_CLIENTS = 64;
+/** A round that takes longer than this is a failure, not a slow result. */
+const ROUND_TIMEOUT_MS = 300_000;
+
+const portsOf = (id: number) => ({
+  port: portBase + id * 10, pubPort: portBase + id * 10 + 1, peerPort: portBase + id * 10 + 2,
+  httpPort: "off" as const,
+});
+
+async function connect(cluster: Cluster): Promise<WarehouseClient> {
+  return WarehouseClient.connect({
+    endpoints: cluster.endpoints(), requestTimeoutMs: 3000, giveUpMs: 20_000,
+  });
+}
+
+/** Whether the leader has `alive` live members and every partition is held by exactly the
+ * replicas placement names, less `absent`. */
+async function isSettled(probe: WarehouseClient, alive: number, absent: number[]) {
+  const reply = await probe.request({ op: "HEARTBEAT" });
+  const members = reply["members"] as { id: number; alive: boolean }[] | undefined;
+  const insync = reply["insync"] as number[][] | undefined;
+  if (reply["role"] !== "leader" || members === undefined || insync === undefined) return false;
+  if (members.filter((m) => m.alive).length !== alive) return false;
+  const ids = members.map((m) => m.id);
+  return insync.every((held, p) => [...held].sort().join() ===
+    replicasOf(p, ids, RF).filter((id) => !absent.includes(id)).sort().join());
+}
+
+async function build(): Promise<void> {
+  await using cluster = new Cluster();
+  const first = await cluster.start({ id: 1, rf: RF, ...portsOf(1) });
+  for (const id of [2, 3]) await cluster.start({ id, join: [first.endpoint], ...portsOf(id) });
+  const clients = await Promise.all([1, 2, 3, 4].map(() => connect(cluster)));
+  try {
+    const probe = clients[0] as WarehouseClient;
+    await waitFor(() => isSettled(probe, 3, []), { what: "3 nodes in sync", timeoutMs: 60_000 });
+    const load = await writeAll(clients, LOAD_CLIENTS, 0, keys, keyOf,
+      (i) => valueOf(i, VALUE_BYTES));
+    await cluster.kill(3);
+    const miss = await writeAll(clients, LOAD_CLIENTS, 0, missed,
+      () => keyOf(Math.floor(Math.random() * keys)), (i) => valueOf(`m${i}`, VALUE_BYTES));
+    console.log(JSON.stringify({ event: "built", keys, missed, loadWritesPerSec: load.writesPerSec,
+      missWritesPerSec: miss.writesPerSec }));
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+  }
+  await cluster.stop(2);
+  await cluster.stop(1);
+  await Bun.$`rm -rf ${dir} && mkdir -p ${dir} && cp -a ${cluster.root}/. ${dir}/`;
+  writeFileSync(join(dir, "catch-up.json"), JSON.stringify({ keys, missed, portBase }));
+  console.log(JSON.stringify({ event: "saved", dir }));
+}
+
+async function replayOnce(round: number) {
+  await using cluster = new Cluster();
+  await Bun.$`cp -a ${dir}/. ${cluster.root}/`;
+  for (const id of [1, 2]) await cluster.start({ id, ...portsOf(id) });
+  const probe = await connect(cluster);
+  try {
+    await waitFor(() => isSettled(probe, 2, [3]), {
+      what: "nodes 1 and 2 serving every partition", timeoutMs: ROUND_TIMEOUT_MS,
+    });
+    const cpuBefore = [1, 2].map((id) => cpuMs(cluster.node(id).process.pid));
+    const started = performance.now();
+    const restarted = await cluster.start({ id: 3, ...portsOf(3) });
+    const startUpMs = performance.now() - started;
+    await waitFor(() => isSettled(probe, 3, []), {
+      what: "node 3 in every in-sync set", timeoutMs: ROUND_TIMEOUT_MS, intervalMs: 20,
+    });
+    const catchUpMs = performance.now() - started;
+    const cpuMsPerNode = [
+      ...[1, 2].map((id, i) => cpuMs(cluster.node(id).process.pid) - (cpuBefore[i] as number)),
+      cpuMs(restarted.process.pid),
+    ];
+    return { round, startUpMs: Math.round(startUpMs), catchUpMs: Math.round(catchUpMs),
+      cpuMsPerNode, rssBytesRestarted: rssBytes(restarted.process.pid) };
+  } finally {
+    await probe.close();
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
+}
+
+async function replay(): Promise<void> {
+  const saved = join(dir, "catch-up.json");
+  if (!existsSync(saved)) {
+    throw new UsageError(`no data set in ${dir}: run \`bun run bench:catch-up -- build\` first`);
+  }
+  const fixture = JSON.parse(readFileSync(saved, "utf8")) as { keys: number; missed: number;
+    portBase: number };
+  if (fixture.portBase !== portBase) {
+    throw new UsageError(`${dir} was built with --port-base ${fixture.portBase}`);
+  }
+  const results = [];
+  for (let round = 1; round <= rounds; round++) {
+    const result = await replayOnce(round);
+    console.log(JSON.stringify(result));
+    results.push(result);
+  }
+  console.log(JSON.stringify({ event: "summary", keys: fixture.keys, missed: fixture.missed,
+    rounds, medianCatchUpMs: median(results.map((r) => r.catchUpMs)),
+    medianStartUpMs: median(results.map((r) => r.startUpMs)),
+    medianCpuMsRestarted: median(results.map((r) => r.cpuMsPerNode[2] as number)) }));
+}
+
+try {
+  if (step === "build") await build();
+  else await replay();
+} catch (error) {
+  console.error(error instanceof UsageError ? error.message
+    : `bench:catch-up failed: ${(error as Error).stack ?? String(error)}`);
+  process.exitCode = error instanceof UsageError ? 2 : 1;
+}
