@@ -11,6 +11,11 @@
 //            leader's heartbeat shows it in every in-sync set placement gives it. One JSON line
 //            per round (start-up and catch-up ms, CPU ms of nodes 1, 2 and 3 from node 3's
 //            restart, node 3's RSS), then a summary line with the medians.
+//   store    the storage part alone, no network and no other node: copies node 3's database and
+//            has its replica role store --missed rewrites of the keys it holds (256-byte
+//            values, 512 per partition step, about 1,300 per commit as node 3 commits them when
+//            catching up, the log trimmed as a node trims it). One JSON line: µs per change of
+//            elapsed time, of user and of system CPU, and read and write system calls per change.
 //
 //   --keys n        stored keys (default 1000000)
 //   --missed n      writes node 3 misses (default 200000)
@@ -20,11 +25,15 @@
 //                   node must come back on its old ports
 // Every node it starts is killed when it ends, also on error.
 import "./help.ts";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { Database } from "bun:sqlite";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { WarehouseClient } from "../lib/client/client.ts";
+import { ReplicaCore } from "../lib/cluster/replica-core.ts";
 import { replicasOf } from "../lib/placement.ts";
+import { NodeStorage } from "../lib/store/node-storage.ts";
 import { Cluster, waitFor } from "../test/harness/cluster.ts";
 import { keyOf, valueOf, writeAll } from "./scale/load.ts";
 import { cpuMs, rssBytes } from "./scale/probe.ts";
@@ -59,8 +68,8 @@ function readSettings() {
   }
   const { values: flags, positionals } = parsed;
   const step = positionals[0];
-  if (positionals.length !== 1 || (step !== "build" && step !== "replay")) {
-    throw new UsageError("usage: bun run bench:catch-up -- build|replay [flags] (--help)");
+  if (positionals.length !== 1 || (step !== "build" && step !== "replay" && step !== "store")) {
+    throw new UsageError("usage: bun run bench:catch-up -- build|replay|store [flags] (--help)");
   }
   return {
     step,
@@ -84,6 +93,9 @@ const { step, keys, missed, rounds, portBase, dir } = (() => {
 const RF = 2;
 const VALUE_BYTES = 256;
 const LOAD_CLIENTS = 64;
+/** Changes of one catch-up step (the leader's fetch limit) and of one commit of node 3's. */
+const STEP_CHANGES = 512;
+const COMMIT_CHANGES = 1300;
 /** A round that takes longer than this is a failure, not a slow result. */
 const ROUND_TIMEOUT_MS = 300_000;
 
@@ -169,13 +181,18 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
-async function replay(): Promise<void> {
+/** What `build` saved in `dir`. */
+function savedDataSet(): { keys: number; missed: number; portBase: number } {
   const saved = join(dir, "catch-up.json");
   if (!existsSync(saved)) {
     throw new UsageError(`no data set in ${dir}: run \`bun run bench:catch-up -- build\` first`);
   }
-  const fixture = JSON.parse(readFileSync(saved, "utf8")) as { keys: number; missed: number;
+  return JSON.parse(readFileSync(saved, "utf8")) as { keys: number; missed: number;
     portBase: number };
+}
+
+async function replay(): Promise<void> {
+  const fixture = savedDataSet();
   if (fixture.portBase !== portBase) {
     throw new UsageError(`${dir} was built with --port-base ${fixture.portBase}`);
   }
@@ -191,9 +208,82 @@ async function replay(): Promise<void> {
     medianCpuMsRestarted: median(results.map((r) => r.cpuMsPerNode[2] as number)) }));
 }
 
+/** Read and write system calls of this process so far (Linux /proc, every thread). */
+function syscalls(): { reads: number; writes: number } {
+  const text = readFileSync("/proc/self/io", "utf8");
+  const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, "m").exec(text)?.[1]);
+  return { reads: field("syscr"), writes: field("syscw") };
+}
+
+async function storeOnly(): Promise<void> {
+  savedDataSet();
+  const work = mkdtempSync(join(tmpdir(), "warehouse-catch-up-store-"));
+  try {
+    await Bun.$`cp -a ${join(dir, "3")}/. ${work}/`;
+    const keysOf = new Map<number, string[]>();
+    const file = new Database(join(work, "warehouse.sqlite"), { readonly: true });
+    for (const { partition, key } of file.query<{ partition: number; key: string }, []>(
+      "SELECT partition, key FROM kv").iterate()) {
+      const list = keysOf.get(partition) ?? [];
+      if (list.length === 0) keysOf.set(partition, list);
+      list.push(key);
+    }
+    file.close();
+    const storage = NodeStorage.open(work);
+    const core = new ReplicaCore(storage.replica);
+    const partitions = [...keysOf.keys()];
+    const value = "v".repeat(VALUE_BYTES);
+    const writer = `${crypto.randomUUID()}/`;
+    let rid = 0;
+    let stored = 0;
+    const cpu = process.cpuUsage();
+    const calls = syscalls();
+    const started = performance.now();
+    while (stored < missed) {
+      // Steps of different partitions, as the leader sends them: the store's summary moves only
+      // when the batch commits, so a partition takes one step per commit.
+      const stepped = new Set<number>();
+      let queued = 0;
+      while (queued < COMMIT_CHANGES && stored + queued < missed) {
+        const partition = partitions[Math.floor(Math.random() * partitions.length)] as number;
+        if (stepped.has(partition)) continue;
+        stepped.add(partition);
+        const keys = keysOf.get(partition) as string[];
+        const prev = storage.replica.summary(partition).last;
+        const epoch = Math.max(prev.epoch, storage.replica.fencedEpoch(partition), 1);
+        const count = Math.min(STEP_CHANGES, COMMIT_CHANGES - queued, missed - stored - queued);
+        const changes = Array.from({ length: count }, (_, i) => ({
+          seq: prev.seq + 1 + i, epoch, key: keys[Math.floor(Math.random() * keys.length)] as string,
+          value, writer: `${writer}${stored + queued + i}`,
+        }));
+        const reply = core.handle(1, { type: "replicate", rid: ++rid, partition, epoch, prev,
+          changes });
+        if (reply !== null) throw new Error(`replicate refused: ${JSON.stringify(reply)}`);
+        queued += count;
+      }
+      const batch = core.takeBatch();
+      batch.complete(storage.persist(null, batch.writes));
+      stored += queued;
+    }
+    const elapsedMs = performance.now() - started;
+    const used = process.cpuUsage(cpu);
+    const after = syscalls();
+    storage.close();
+    const per = (n: number) => Math.round((n / stored) * 10) / 10;
+    console.log(JSON.stringify({ event: "store", changes: stored, rows: [...keysOf.values()]
+      .reduce((n, k) => n + k.length, 0), usPerChange: per(elapsedMs * 1000),
+      userUsPerChange: per(used.user), systemUsPerChange: per(used.system),
+      readCallsPerChange: per(after.reads - calls.reads),
+      writeCallsPerChange: per(after.writes - calls.writes) }));
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 try {
   if (step === "build") await build();
-  else await replay();
+  else if (step === "replay") await replay();
+  else await storeOnly();
 } catch (error) {
   console.error(error instanceof UsageError ? error.message
     : `bench:catch-up failed: ${(error as Error).stack ?? String(error)}`);

@@ -1,6 +1,7 @@
 // `bun run bench:catch-up` keeps working: `build` saves a small data set that node 3 missed
 // writes of, `replay` restarts the cluster on copies of it and times node 3 back into every
-// in-sync set, twice from the same data. Every node the script starts is killed at the end.
+// in-sync set, twice from the same data, and `store` stores rewrites into a copy of node 3's
+// database without the network. Every node the script starts is killed at the end.
 import { expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,7 +19,7 @@ function linesOf(stdout: string): Line[] {
   return stdout.trim().split("\n").map((line) => JSON.parse(line) as Line);
 }
 
-test("bench:catch-up builds a data set once and replays node 3's catch-up from it", async () => {
+test("bench:catch-up builds a data set once, replays node 3's catch-up from it and stores alone", async () => {
   const dir = mkdtempSync(join(tmpdir(), "warehouse-bench-catch-up-"));
   const script = [bunPath, join(repoRoot, "bench", "catch-up.ts")];
   const flags = ["--dir", dir, "--port-base", PORT_BASE];
@@ -47,6 +48,15 @@ test("bench:catch-up builds a data set once and replays node 3's catch-up from i
     }
     expect(summary).toMatchObject({ event: "summary", keys: 3000, missed: 1500, rounds: 2 });
     expect([first["catchUpMs"], second["catchUpMs"]]).toContain(summary["medianCatchUpMs"]);
+
+    // The storage part alone, on a copy of node 3's database: every change stored, written out.
+    const stored = await runScript([...script, "store", "--missed", "2000", ...flags], repoRoot,
+      DEADLINE_MS);
+    expect({ code: stored.code, stderr: stored.stderr }).toEqual({ code: 0, stderr: "" });
+    const [line] = linesOf(stored.stdout) as [Line];
+    expect(line).toMatchObject({ event: "store", changes: 2000 });
+    expect(line["rows"] as number).toBeGreaterThan(1000);
+    expect(line["writeCallsPerChange"] as number).toBeGreaterThan(0);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
