@@ -253,8 +253,8 @@ async function storeOnly(): Promise<void> {
         const epoch = Math.max(prev.epoch, storage.replica.fencedEpoch(partition), 1);
         const count = Math.min(STEP_CHANGES, COMMIT_CHANGES - queued, missed - stored - queued);
         const changes = Array.from({ length: count }, (_, i) => ({
-          seq: prev.seq + 1 + i, epoch, key: keys[Math.floor(Math.random() * keys.length)] as string,
-          value, writer: `${writer}${stored + queued + i}`,
+          seq: prev.seq + 1 + i, epoch, value, writer: `${writer}${stored + queued + i}`,
+          key: keys[Math.floor(Math.random() * keys.length)] as string,
         }));
         const reply = core.handle(1, { type: "replicate", rid: ++rid, partition, epoch, prev,
           changes });

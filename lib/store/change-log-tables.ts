@@ -147,7 +147,8 @@ export class LogMaintenance {
     const last = this.last();
     if (first === undefined || last === undefined) return [];
     const starts: EpochStart[] = [{ epoch: first.epoch, seq: first.seq }];
-    once<{ epoch: number }>(this.db, `SELECT epoch FROM ${this.table} WHERE seq = ?1`, (statement) => {
+    const sql = `SELECT epoch FROM ${this.table} WHERE seq = ?1`;
+    once<{ epoch: number }>(this.db, sql, (statement) => {
       const epochAt = (seq: number): number => {
         const row = statement.get(seq);
         assert(row !== null, `change ${seq} missing from ${this.table}`);

@@ -19,7 +19,7 @@ function linesOf(stdout: string): Line[] {
   return stdout.trim().split("\n").map((line) => JSON.parse(line) as Line);
 }
 
-test("bench:catch-up builds a data set once, replays node 3's catch-up from it and stores alone", async () => {
+test("bench:catch-up: build a data set, replay node 3's catch-up from it, store alone", async () => {
   const dir = mkdtempSync(join(tmpdir(), "warehouse-bench-catch-up-"));
   const script = [bunPath, join(repoRoot, "bench", "catch-up.ts")];
   const flags = ["--dir", dir, "--port-base", PORT_BASE];

@@ -16,8 +16,8 @@ type Line = Record<string, unknown>;
 test("bench:scale --quick prints a point per case, a summary and writes its charts", async () => {
   const out = mkdtempSync(join(tmpdir(), "warehouse-bench-scale-"));
   try {
-    const { code, stdout, stderr } = await runScript(
-      [bunPath, join(repoRoot, "bench", "scale.ts"), "--quick", "--out", out], repoRoot, DEADLINE_MS);
+    const args = [bunPath, join(repoRoot, "bench", "scale.ts"), "--quick", "--out", out];
+    const { code, stdout, stderr } = await runScript(args, repoRoot, DEADLINE_MS);
     expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
     const lines = stdout.trim().split("\n").map((line) => JSON.parse(line) as Line);
     checkThroughput(lines);
