@@ -136,9 +136,9 @@ export class LogMaintenance {
   }
 
   /**
-   * Where each epoch of the retained log starts. Seqs are contiguous and epochs never fall along
-   * them, so each start is found by bisecting on seq (a point lookup by the key each time), not
-   * by reading the whole log: a node starting with full logs read every one of them.
+   * Where each epoch of the retained log starts. Seqs are contiguous and epochs never decrease
+   * along them, so each start is found by bisecting on seq (a point lookup by the key each time),
+   * not by reading the whole log: a node starting with full logs read every one of them.
    */
   epochStarts(): EpochStart[] {
     const first = once<{ epoch: number; seq: number }>(this.db,
@@ -167,7 +167,7 @@ export class LogMaintenance {
         top = { epoch: epochAt(low), seq: low };
         starts.push(top);
       }
-      return [];
+      return []; // the starts are collected above; `once` only finalizes the statement
     });
     return starts;
   }

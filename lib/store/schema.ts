@@ -262,8 +262,8 @@ export function configureConnection(db: Database, path: string, options: Connect
   // 16 MiB of page cache instead of sqlite's 2 MB: a batch of changes at random keys walks the
   // interior pages of `kv` and its index and of many change logs, which at a million keys no
   // longer stay cached in 2 MB and are read again from the file, one system call each. A
-  // catch-up at 1M keys (bench/scale.ts) stores its changes about 9 % faster; more cache did not
-  // help further.
+  // catch-up at 1M keys (bench/catch-up.ts) stores its changes about 9 % faster; more cache did
+  // not help further.
   db.run(`PRAGMA cache_size = -${PAGE_CACHE_KIB}`);
 }
 
