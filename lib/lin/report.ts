@@ -29,6 +29,12 @@ export interface HistoryVerdict {
 export interface KvCheckOptions extends CheckOptions {
   /** False: created/updated/deleted/not_found are not checked, only what reads return. */
   readonly checkWriteReplies: boolean;
+  /**
+   * A key inconclusive within `stepBudget` is searched once more with this budget (none when
+   * unset): most keys need a small fraction of the first budget, so the large one is spent only
+   * on the few histories dense with unknown writes.
+   */
+  readonly retryStepBudget?: number;
 }
 
 /** Checks every key on its own (P-compositionality). */
@@ -38,7 +44,12 @@ export function checkKvHistory(
 ): HistoryVerdict {
   const keys: KeyVerdict[] = [];
   for (const [key, ops] of operationsByKey(records, options)) {
-    keys.push({ key, ...checkObject(kvModelFor(ops), ops, options) });
+    let verdict = checkObject(kvModelFor(ops), ops, options);
+    if (verdict.verdict === "inconclusive" && options.retryStepBudget !== undefined) {
+      const stepBudget = options.retryStepBudget;
+      verdict = checkObject(kvModelFor(ops), ops, { ...options, stepBudget });
+    }
+    keys.push({ key, ...verdict });
   }
   const failures = keys.flatMap((k) => (k.failure === undefined ? [] : [k.failure]));
   const reads = failures.filter((f) => f.culprit.input.op === "GET").length;

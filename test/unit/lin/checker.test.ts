@@ -172,6 +172,17 @@ describe("bounds and shrinking", () => {
     expect(checkObject(kvModel, ops).verdict).toBe("violation");
   });
 
+  test("a key inconclusive within the step budget is searched again with the retry budget", () => {
+    const writes = Array.from({ length: 12 }, (_, i) =>
+      record(i + 1, "SET", 0, 1, "unknown", { value: `v${i}`, error: "TIMEOUT" }));
+    const read = record(99, "GET", 2, 3, "ok", { reply: { found: true, value: "never" } });
+    const small = { ...checkDefaults, stepBudget: 50, checkWriteReplies: true };
+    expect(checkKvHistory([...writes, read], small).inconclusive).toBe(1);
+    const retried = checkKvHistory([...writes, read], { ...small, retryStepBudget: 1_000_000 });
+    expect(retried.inconclusive).toBe(0);
+    expect(retried.violations).toBe(1);
+  });
+
   test("a cut at time t keeps earlier calls and makes later returns unknown", () => {
     const ops = [set(1, 0, 1, "a", "created"), set(2, 2, 8, "b", "updated"), get(3, 3, 9, "a"),
       get(4, 9.5, 10, "b")];
