@@ -232,6 +232,7 @@ async function storeOnly(): Promise<void> {
     const storage = NodeStorage.open(work);
     const core = new ReplicaCore(storage.replica);
     const partitions = [...keysOf.keys()];
+    if (partitions.length === 0) throw new UsageError(`node 3 of ${dir} holds no rows`);
     const value = "v".repeat(VALUE_BYTES);
     const writer = `${crypto.randomUUID()}/`;
     let rid = 0;
@@ -244,7 +245,8 @@ async function storeOnly(): Promise<void> {
       // when the batch commits, so a partition takes one step per commit.
       const stepped = new Set<number>();
       let queued = 0;
-      while (queued < COMMIT_CHANGES && stored + queued < missed) {
+      while (queued < COMMIT_CHANGES && stored + queued < missed &&
+        stepped.size < partitions.length) {
         const partition = partitions[Math.floor(Math.random() * partitions.length)] as number;
         if (stepped.has(partition)) continue;
         stepped.add(partition);
