@@ -32,11 +32,10 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { WarehouseClient } from "../lib/client/client.ts";
 import { ReplicaCore } from "../lib/cluster/replica-core.ts";
-import { replicasOf } from "../lib/placement.ts";
 import { NodeStorage } from "../lib/store/node-storage.ts";
 import { Cluster, waitFor } from "../test/harness/cluster.ts";
 import { keyOf, valueOf, writeAll } from "./scale/load.ts";
-import { cpuMs, rssBytes } from "./scale/probe.ts";
+import { cpuMs, isFullyInSync, rssBytes, timeToInSync } from "./scale/probe.ts";
 
 /** A mistake in how the script was called: said on stderr, exit status 2. */
 class UsageError extends Error {}
@@ -113,14 +112,7 @@ async function connect(cluster: Cluster): Promise<WarehouseClient> {
 /** Whether the leader has `alive` live members and every partition is held by exactly the
  * replicas placement names, less `absent`. */
 async function isSettled(probe: WarehouseClient, alive: number, absent: number[]) {
-  const reply = await probe.request({ op: "HEARTBEAT" });
-  const members = reply["members"] as { id: number; alive: boolean }[] | undefined;
-  const insync = reply["insync"] as number[][] | undefined;
-  if (reply["role"] !== "leader" || members === undefined || insync === undefined) return false;
-  if (members.filter((m) => m.alive).length !== alive) return false;
-  const ids = members.map((m) => m.id);
-  return insync.every((held, p) => [...held].sort().join() ===
-    replicasOf(p, ids, RF).filter((id) => !absent.includes(id)).sort().join());
+  return isFullyInSync(await probe.request({ op: "HEARTBEAT" }), alive, RF, absent);
 }
 
 async function build(): Promise<void> {
@@ -161,10 +153,7 @@ async function replayOnce(round: number) {
     const started = performance.now();
     const restarted = await cluster.start({ id: 3, ...portsOf(3) });
     const startUpMs = performance.now() - started;
-    await waitFor(() => isSettled(probe, 3, []), {
-      what: "node 3 in every in-sync set", timeoutMs: ROUND_TIMEOUT_MS, intervalMs: 20,
-    });
-    const catchUpMs = performance.now() - started;
+    const catchUpMs = await timeToInSync(probe, 3, RF, started, ROUND_TIMEOUT_MS);
     const cpuMsPerNode = [
       ...[1, 2].map((id, i) => cpuMs(cluster.node(id).process.pid) - (cpuBefore[i] as number)),
       cpuMs(restarted.process.pid),

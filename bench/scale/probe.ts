@@ -53,13 +53,15 @@ export function diskBytes(dir: string): { total: number; wal: number } {
 
 /**
  * Whether the raw HEARTBEAT reply comes from a leader with `members` live members whose every
- * partition's in-sync set is exactly the replicas placement names: the node the benchmark
- * restarted is in every set it belongs to, and no copy is still being handed over.
+ * partition's in-sync set is exactly the replicas placement names, less the nodes in `absent`:
+ * the node the benchmark restarted is in every set it belongs to, and no copy is still being
+ * handed over.
  */
 export function isFullyInSync(
   reply: Record<string, unknown>,
   members: number,
   rf: number,
+  absent: readonly number[] = [],
 ): boolean {
   if (reply["role"] !== "leader") return false;
   const list = reply["members"] as { id: number; alive: boolean }[] | undefined;
@@ -67,8 +69,8 @@ export function isFullyInSync(
   if (list === undefined || insync === undefined) return false;
   if (list.filter((m) => m.alive).length !== members) return false;
   const ids = list.map((m) => m.id);
-  return insync.every((held, p) =>
-    [...held].sort().join() === replicasOf(p, ids, rf).sort().join());
+  return insync.every((held, p) => [...held].sort().join() ===
+    replicasOf(p, ids, rf).filter((id) => !absent.includes(id)).sort().join());
 }
 
 /** How many partitions list `id` in their in-sync set, in a raw HEARTBEAT reply. */
