@@ -1,0 +1,52 @@
+// Records a running process's writes, syncs and sends with strace (attached to every thread),
+// for checkDurableSends (durable-sends.ts). Debian's `strace` package; ptrace needs root or
+// CAP_SYS_PTRACE, which CI has.
+
+import type { Subprocess } from "bun";
+import { readFileSync } from "node:fs";
+import { waitFor } from "./wait.ts";
+
+const TRACED_CALLS = "write,writev,pwrite64,pwritev,pwritev2,sendto,sendmsg,fsync,fdatasync";
+
+export interface SyscallTrace {
+  /** The trace so far (strace writes it as it goes; complete once the process has exited). */
+  text(): string;
+  /** Resolves when strace has ended (it does when the traced process exits). */
+  readonly ended: Promise<number>;
+  /** Stops tracing (the traced process runs on). */
+  stop(): void;
+}
+
+/** Attaches strace to `pid` and every thread of it; resolves once it is attached. */
+export async function traceSyscalls(pid: number, file: string): Promise<SyscallTrace> {
+  let strace: Subprocess<"ignore", "ignore", "pipe">;
+  try {
+    strace = Bun.spawn(
+      // -yy names each descriptor's file or socket; -s 0 leaves the data out.
+      ["strace", "-f", "-yy", "-s", "0", "-e", `trace=${TRACED_CALLS}`, "-o", file, "-p", String(pid)],
+      { stdin: "ignore", stdout: "ignore", stderr: "pipe" },
+    );
+  } catch (error) {
+    throw new Error(`cannot run strace (apt-get install strace): ${String(error)}`);
+  }
+  let stderr = "";
+  void (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of strace.stderr) stderr += decoder.decode(chunk, { stream: true });
+  })();
+  try {
+    // "Process <pid> attached with <n> threads": from here on every call is recorded.
+    await waitFor(() => stderr.includes("attached") || strace.exitCode !== null, {
+      what: `strace to attach to process ${pid}`,
+    });
+  } catch (error) {
+    strace.kill("SIGKILL");
+    throw error;
+  }
+  if (strace.exitCode !== null) throw new Error(`strace could not attach to ${pid}: ${stderr}`);
+  return {
+    text: () => readFileSync(file, "utf8"),
+    ended: strace.exited,
+    stop: () => strace.kill("SIGKILL"),
+  };
+}
