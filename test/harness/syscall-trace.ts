@@ -1,5 +1,5 @@
 // Records a running process's writes, syncs and sends with strace (attached to every thread),
-// for checkDurableSends (durable-sends.ts). Debian's `strace` package; ptrace needs root or
+// for the checks in durable-sends.ts. Debian's `strace` package; ptrace needs root or
 // CAP_SYS_PTRACE, which CI has.
 
 import type { Subprocess } from "bun";
@@ -22,8 +22,10 @@ export async function traceSyscalls(pid: number, file: string): Promise<SyscallT
   let strace: Subprocess<"ignore", "ignore", "pipe">;
   try {
     strace = Bun.spawn(
-      // -yy names each descriptor's file or socket; -s 0 leaves the data out.
-      ["strace", "-f", "-yy", "-s", "0", "-e", `trace=${TRACED_CALLS}`, "-o", file, "-p", String(pid)],
+      // -yy names each descriptor's file or socket; -ttt -T give when each call began and how
+      // long it took; -xx -s 8192 print the data written, whole pages included, in hex.
+      ["strace", "-f", "-yy", "-ttt", "-T", "-xx", "-s", "8192", "-e", `trace=${TRACED_CALLS}`,
+        "-o", file, "-p", String(pid)],
       { stdin: "ignore", stdout: "ignore", stderr: "pipe" },
     );
   } catch (error) {

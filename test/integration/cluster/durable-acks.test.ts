@@ -1,14 +1,17 @@
-// Every acknowledgement rests on disk: with strace on all three nodes while clients write, and
-// through a leader's SIGKILL and the election after it, no node sends anything over TCP (a
-// client's answer, a replica's ack, a vote, a heartbeat) while a write to its WAL is not yet
-// synced. A process kill cannot show this (the OS keeps written pages); a power loss right after
-// such a send would lose what it announced.
+// Every acknowledgement rests on disk. With strace on all three nodes while clients write, and
+// through a leader's SIGKILL and the election after it:
+// - no node sends anything over TCP (a client's answer, a replica's ack, a vote, a heartbeat)
+//   while a write to its WAL is not yet synced;
+// - every acknowledged SET's value was in the WAL and synced on as many nodes as the answer
+//   names as replicas before the answer reached the client.
+// A process kill cannot show either (the OS keeps written pages); a power loss right after a
+// send that broke them would lose what it announced.
 
 import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import { WarehouseClient } from "../../../lib/client/client.ts";
 import { Cluster, waitForSynced } from "../../harness/cluster.ts";
-import { checkDurableSends } from "../../harness/durable-sends.ts";
+import { checkDurableSends, walSyncTimes } from "../../harness/durable-sends.ts";
 import { traceSyscalls, type SyscallTrace } from "../../harness/syscall-trace.ts";
 
 const traces: SyscallTrace[] = [];
@@ -16,24 +19,43 @@ afterEach(() => {
   for (const trace of traces.splice(0)) trace.stop();
 });
 
-/** `writers` clients at once, each `ops` changes of keys of its own: SET, SET again, DELETE. */
-async function write(client: WarehouseClient, writers: number, ops: number): Promise<number> {
-  let acknowledged = 0;
+interface Acknowledged {
+  readonly value: string;
+  readonly replicas: number;
+  /** Wall clock seconds at which the answer was read, as strace -ttt counts them. */
+  readonly at: number;
+}
+
+const VALUE = /durable-[0-9a-f-]{36}/g;
+
+/** Seconds since the epoch, to the microsecond, on the clock strace stamps calls with. */
+function wallSeconds(): number {
+  return (performance.timeOrigin + performance.now()) / 1000;
+}
+
+/** `writers` clients at once, each on keys of its own: SET, SET again, DELETE, `rounds` times. */
+async function write(client: WarehouseClient, writers: number, rounds: number): Promise<Acknowledged[]> {
+  const acknowledged: Acknowledged[] = [];
+  const set = async (key: string, status: "created" | "updated") => {
+    const value = `durable-${crypto.randomUUID()}`;
+    const reply = await client.set(key, value);
+    acknowledged.push({ value, replicas: reply.replicas, at: wallSeconds() });
+    expect(reply.status).toBe(status);
+  };
   await Promise.all(
     Array.from({ length: writers }, async () => {
-      for (let i = 0; i < ops; i += 3) {
+      for (let i = 0; i < rounds; i++) {
         const key = crypto.randomUUID();
-        expect((await client.set(key, `a${i}`)).status).toBe("created");
-        expect((await client.set(key, `b${i}`)).status).toBe("updated");
+        await set(key, "created");
+        await set(key, "updated");
         expect((await client.delete(key)).status).toBe("deleted");
-        acknowledged += 3;
       }
     }),
   );
   return acknowledged;
 }
 
-test("no node sends while its WAL holds writes not yet synced, through a leader's kill", async () => {
+test("acknowledged writes were synced first, and no node sends with its WAL unsynced", async () => {
   await using cluster = new Cluster();
   await cluster.startMany(3, 2);
   const client = await WarehouseClient.connect({
@@ -48,21 +70,32 @@ test("no node sends while its WAL holds writes not yet synced, through a leader'
       traces.push(trace);
       traced.set(id, trace);
     }
-    let acknowledged = await write(client, 8, 15);
+    const acknowledged = await write(client, 8, 5);
     await cluster.kill(1);
     // Nodes 2 and 3 elect a leader (votes are sends too) and serve the writes that follow.
-    acknowledged += await write(client, 8, 15);
-    expect(acknowledged).toBe(2 * 8 * 15);
+    acknowledged.push(...await write(client, 8, 5));
+    expect(acknowledged.length).toBe(2 * 8 * 5 * 2);
     for (const id of [2, 3]) await cluster.kill(id);
+
+    const syncedAt = new Map<number, Map<string, number>>();
     for (const id of [1, 2, 3]) {
       const trace = traced.get(id) as SyscallTrace;
       await trace.ended;
-      const report = checkDurableSends(trace.text());
-      // Each node wrote, synced and sent while traced: the check below is not vacuous.
+      const text = trace.text();
+      const report = checkDurableSends(text);
+      // Each node wrote, synced and sent while traced: the checks are not vacuous.
       expect({ id, wrote: report.walWrites > 0, synced: report.walSyncs > 0, sent: report.sends > 0 })
         .toEqual({ id, wrote: true, synced: true, sent: true });
       expect({ id, violations: report.violations.slice(0, 3) }).toEqual({ id, violations: [] });
+      syncedAt.set(id, walSyncTimes(text, VALUE));
     }
+    const early = acknowledged.flatMap(({ value, replicas, at }) => {
+      const onDisk = [1, 2, 3].filter((id) => (syncedAt.get(id)?.get(value) ?? Infinity) < at);
+      return onDisk.length >= replicas ? [] : [{ value, replicas, syncedBeforeAnswer: onDisk }];
+    });
+    expect(early.slice(0, 3)).toEqual([]);
+    // Both replicas answered for the writes before the kill.
+    expect(acknowledged.slice(0, 8).every((a) => a.replicas === 2)).toBe(true);
   } finally {
     await client.close();
   }

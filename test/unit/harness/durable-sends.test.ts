@@ -1,8 +1,9 @@
-// The strace checker behind test/integration/cluster/durable-acks.test.ts, on hand-written
-// traces: it must flag a send made while a WAL write is unsynced, and only then.
+// The strace readers behind test/integration/cluster/durable-acks.test.ts, on hand-written
+// traces: a send made while a WAL write is unsynced is flagged, and only then; a value counts as
+// on disk only once a WAL sync that began after its write has returned.
 
 import { describe, expect, test } from "bun:test";
-import { checkDurableSends } from "../../harness/durable-sends.ts";
+import { checkDurableSends, walSyncTimes } from "../../harness/durable-sends.ts";
 
 const wal = "7</data/1/warehouse.sqlite-wal>";
 const db = "12</data/1/warehouse.sqlite>";
@@ -65,5 +66,48 @@ describe("checkDurableSends", () => {
       `100 sendto(${tcp}, ""..., 74, 0, NULL, 0) = 74`,
     ));
     expect(elsewhere).toEqual({ walWrites: 0, walSyncs: 0, sends: 1, violations: [] });
+  });
+});
+
+/** A string as strace -xx prints it. */
+const hex = (text: string) => [...text].map((c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`).join("");
+const walHex = `7<${hex("/data/2/warehouse.sqlite-wal")}>`;
+const page = (...values: string[]) => `"${hex(`\u0000\r${values.join("\u0001")}\u0000`)}"`;
+
+describe("walSyncTimes", () => {
+  const value = /durable-[0-9]+/g;
+
+  test("a value is on disk when a WAL sync that began after its write returns", () => {
+    const synced = walSyncTimes(trace(
+      `100 1000.000100 pwrite64(${walHex}, ${page("durable-1", "durable-2")}, 4096, 0) = 4096 <0.000020>`,
+      `100 1000.000200 fsync(${walHex}) = 0 <0.000300>`,
+      `100 1000.000600 pwrite64(${walHex}, ${page("durable-3")}, 4096, 4096) = 4096 <0.000020>`,
+    ), value);
+    expect([...synced.keys()].sort()).toEqual(["durable-1", "durable-2"]);
+    expect(synced.get("durable-1")).toBeCloseTo(1000.0005, 6);
+  });
+
+  test("a write made while a sync runs waits for the next; a failed sync covers nothing", () => {
+    const synced = walSyncTimes(trace(
+      `200 1000.000100 fdatasync(${walHex} <unfinished ...>`,
+      `100 1000.000150 pwrite64(${walHex}, ${page("durable-1")}, 4096, 0) = 4096 <0.000020>`,
+      `200 1000.000400 <... fdatasync resumed>) = 0 <0.000300>`,
+      `200 1000.000500 fdatasync(${walHex}) = -1 EIO (Input/output error) <0.000100>`,
+      `200 1000.000700 fdatasync(${walHex}) = 0 <0.000200>`,
+    ), value);
+    expect(synced.get("durable-1")).toBeCloseTo(1000.0009, 6);
+  });
+
+  test("a split write's data is read from its entry line; the first sync after it counts", () => {
+    const synced = walSyncTimes(trace(
+      `100 1000.000100 pwrite64(${walHex}, ${page("durable-7")}, 4096, 0 <unfinished ...>`,
+      `200 1000.000120 fsync(${walHex} <unfinished ...>`,
+      `100 1000.000150 <... pwrite64 resumed>) = 4096 <0.000050>`,
+      `200 1000.000300 <... fsync resumed>) = 0 <0.000180>`,
+      `100 1000.000400 fsync(${walHex}) = 0 <0.000100>`,
+      `100 1000.000600 fsync(${walHex}) = 0 <0.000100>`,
+    ), value);
+    // The sync that began at .000120 began before the write returned: it does not count.
+    expect(synced.get("durable-7")).toBeCloseTo(1000.0005, 6);
   });
 });
