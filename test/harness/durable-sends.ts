@@ -112,7 +112,9 @@ export function checkDurableSends(trace: string): DurableSendReport {
       if (isTcp(event.target) && WRITES.has(event.name)) {
         sends++;
         if (synced < walWrites) {
-          violations.push(`${walWrites - synced} WAL write(s) not synced before: ${event.line}`);
+          // The call and its socket; the data (in hex with -xx) would only bury them.
+          const call = event.line.slice(0, 120);
+          violations.push(`${walWrites - synced} WAL write(s) not synced before: ${call}`);
         }
       }
       if (isWal(event.target) && SYNCS.has(event.name)) syncFrom.set(event.pid, walWrites);

@@ -1,5 +1,6 @@
-// Every acknowledgement rests on disk. With strace on all three nodes while clients write, and
-// through a leader's SIGKILL and the election after it:
+// Every acknowledgement rests on disk. With strace on all three nodes while clients write,
+// through a leader's SIGKILL and the election after it, and through its restart, its catch-up
+// and its taking the lead back:
 // - no node sends anything over TCP (a client's answer, a replica's ack, a vote, a heartbeat)
 //   while a write to its WAL is not yet synced;
 // - every acknowledged SET's value was in the WAL and synced on as many nodes as the answer
@@ -55,7 +56,7 @@ async function write(client: WarehouseClient, writers: number, rounds: number): 
   return acknowledged;
 }
 
-test("acknowledged writes were synced first, and no node sends with its WAL unsynced", async () => {
+test("acknowledged writes were synced first, and no node sends with its WAL unsynced, through a kill and a catch-up", async () => {
   await using cluster = new Cluster();
   await cluster.startMany(3, 2);
   const client = await WarehouseClient.connect({
@@ -63,39 +64,49 @@ test("acknowledged writes were synced first, and no node sends with its WAL unsy
   });
   try {
     await waitForSynced((b) => client.request(b), { members: 3, rf: 2, leaderId: 1 });
-    const traced = new Map<number, SyscallTrace>();
-    for (const id of [1, 2, 3]) {
-      const trace = await traceSyscalls(
-        cluster.node(id).process.pid, join(cluster.root, `strace-${id}.txt`));
-      traces.push(trace);
-      traced.set(id, trace);
-    }
+    /** Each traced process: a node id can have two, before its kill and after its restart. */
+    const traced: { id: number; trace: SyscallTrace }[] = [];
+    const trace = async (id: number) => {
+      const file = join(cluster.root, `strace-${id}-${traced.length}.txt`);
+      const handle = await traceSyscalls(cluster.node(id).process.pid, file);
+      traces.push(handle);
+      traced.push({ id, trace: handle });
+    };
+    for (const id of [1, 2, 3]) await trace(id);
     const acknowledged = await write(client, 8, 5);
-    await cluster.kill(1);
+    const killed = await cluster.kill(1);
     // Nodes 2 and 3 elect a leader (votes are sends too) and serve the writes that follow.
     acknowledged.push(...await write(client, 8, 5));
-    expect(acknowledged.length).toBe(2 * 8 * 5 * 2);
-    for (const id of [2, 3]) await cluster.kill(id);
+    // Node 1 comes back on its data, catches up while writes go on, and leads again.
+    await cluster.restart(1, killed);
+    await trace(1);
+    acknowledged.push(...await write(client, 8, 5));
+    await waitForSynced((b) => client.request(b), { members: 3, rf: 2, leaderId: 1 });
+    acknowledged.push(...await write(client, 8, 5));
+    expect(acknowledged.length).toBe(4 * 8 * 5 * 2);
+    for (const id of [1, 2, 3]) await cluster.kill(id);
 
-    const syncedAt = new Map<number, Map<string, number>>();
-    for (const id of [1, 2, 3]) {
-      const trace = traced.get(id) as SyscallTrace;
+    const syncedAt: { id: number; times: Map<string, number> }[] = [];
+    for (const { id, trace } of traced) {
       await trace.ended;
       const text = trace.text();
       const report = checkDurableSends(text);
-      // Each node wrote, synced and sent while traced: the checks are not vacuous.
+      // Each process wrote, synced and sent while traced: the checks are not vacuous.
       expect({ id, wrote: report.walWrites > 0, synced: report.walSyncs > 0, sent: report.sends > 0 })
         .toEqual({ id, wrote: true, synced: true, sent: true });
       expect({ id, violations: report.violations.slice(0, 3) }).toEqual({ id, violations: [] });
-      syncedAt.set(id, walSyncTimes(text, VALUE));
+      syncedAt.push({ id, times: walSyncTimes(text, VALUE) });
     }
     const early = acknowledged.flatMap(({ value, replicas, at }) => {
-      const onDisk = [1, 2, 3].filter((id) => (syncedAt.get(id)?.get(value) ?? Infinity) < at);
-      return onDisk.length >= replicas ? [] : [{ value, replicas, syncedBeforeAnswer: onDisk }];
+      const onDisk = new Set(
+        syncedAt.filter(({ times }) => (times.get(value) ?? Infinity) < at).map(({ id }) => id),
+      );
+      return onDisk.size >= replicas ? [] : [{ value, replicas, syncedBeforeAnswer: [...onDisk] }];
     });
     expect(early.slice(0, 3)).toEqual([]);
-    // Both replicas answered for the writes before the kill.
+    // Both replicas answered for the writes before the kill, and again once node 1 was back.
     expect(acknowledged.slice(0, 8).every((a) => a.replicas === 2)).toBe(true);
+    expect(acknowledged.slice(-8).every((a) => a.replicas === 2)).toBe(true);
   } finally {
     await client.close();
   }
