@@ -10,7 +10,8 @@
 //            until they serve every partition, then restarts node 3 and times it until the
 //            leader's heartbeat shows it in every in-sync set placement gives it. One JSON line
 //            per round (start-up and catch-up ms, CPU ms of nodes 1, 2 and 3 from node 3's
-//            restart, node 3's RSS), then a summary line with the medians.
+//            restart, node 3's RSS, and from node 3's own metrics its commits, the rows they
+//            stored and the ms they took), then a summary line with the medians.
 //   store    the storage part alone, no network and no other node: copies node 3's database and
 //            has its replica role store --missed rewrites of the keys it holds (256-byte
 //            values, 512 per partition step, about 1,300 per commit as node 3 commits them when
@@ -22,7 +23,7 @@
 //   --dir d         where build keeps the data (default .tmp/catch-up); replay copies it
 //   --rounds n      replays (default 3)
 //   --port-base p   node i listens on p+10i, p+10i+1 and p+10i+2 (default 21000): a restarted
-//                   node must come back on its old ports
+//                   node must come back on its old ports; replay's node 3 serves HTTP on p+33
 // Every node it starts is killed when it ends, also on error.
 import "./help.ts";
 import { Database } from "bun:sqlite";
@@ -35,6 +36,7 @@ import { ReplicaCore } from "../lib/cluster/replica-core.ts";
 import { NodeStorage } from "../lib/store/node-storage.ts";
 import { Cluster, waitFor } from "../test/harness/cluster.ts";
 import { keyOf, valueOf, writeAll } from "./scale/load.ts";
+import { parsePrometheusText, sampleValue } from "../test/harness/prometheus.ts";
 import { cpuMs, isFullyInSync, rssBytes, timeToInSync } from "./scale/probe.ts";
 
 /** A mistake in how the script was called: said on stderr, exit status 2. */
@@ -151,7 +153,8 @@ async function replayOnce(round: number) {
     });
     const cpuBefore = [1, 2].map((id) => cpuMs(cluster.node(id).process.pid));
     const started = performance.now();
-    const restarted = await cluster.start({ id: 3, ...portsOf(3) });
+    // HTTP on node 3 alone: its metrics say how long its commits took.
+    const restarted = await cluster.start({ id: 3, ...portsOf(3), httpPort: portBase + 33 });
     const startUpMs = performance.now() - started;
     const catchUpMs = await timeToInSync(probe, 3, RF, started, ROUND_TIMEOUT_MS);
     const cpuMsPerNode = [
@@ -159,10 +162,23 @@ async function replayOnce(round: number) {
       cpuMs(restarted.process.pid),
     ];
     return { round, startUpMs: Math.round(startUpMs), catchUpMs: Math.round(catchUpMs),
-      cpuMsPerNode, rssBytesRestarted: rssBytes(restarted.process.pid) };
+      cpuMsPerNode, rssBytesRestarted: rssBytes(restarted.process.pid),
+      ...await commitsOf(restarted.http) };
   } finally {
     await probe.close();
   }
+}
+
+/** A node's commits since it started, the rows they stored and their time (its /metrics). */
+async function commitsOf(http: string | null) {
+  if (http === null) throw new Error("node 3 serves no HTTP: its metrics cannot be read");
+  const metrics = parsePrometheusText(await (await fetch(`${http}/metrics`)).text());
+  return {
+    commitsRestarted: sampleValue(metrics, "warehouse_storage_commits_total"),
+    committedRowsRestarted: sampleValue(metrics, "warehouse_storage_committed_rows_total"),
+    commitMsRestarted: Math.round(
+      sampleValue(metrics, "warehouse_storage_commit_duration_seconds_sum") * 1000),
+  };
 }
 
 function median(values: number[]): number {
@@ -194,7 +210,8 @@ async function replay(): Promise<void> {
   console.log(JSON.stringify({ event: "summary", keys: fixture.keys, missed: fixture.missed,
     rounds, medianCatchUpMs: median(results.map((r) => r.catchUpMs)),
     medianStartUpMs: median(results.map((r) => r.startUpMs)),
-    medianCpuMsRestarted: median(results.map((r) => r.cpuMsPerNode[2] as number)) }));
+    medianCpuMsRestarted: median(results.map((r) => r.cpuMsPerNode[2] as number)),
+    medianCommitMsRestarted: median(results.map((r) => r.commitMsRestarted)) }));
 }
 
 /** Read and write system calls of this process so far (Linux /proc, every thread). */

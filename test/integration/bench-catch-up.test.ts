@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { bunPath, repoRoot } from "../harness/cluster.ts";
 import { runScript } from "../harness/process-tree.ts";
 
-/** Ports of this test alone (below 32768): node i on 23100 + 10i .. + 2. */
+/** Ports of this test alone (below 32768): node i on 23100 + 10i .. + 2, node 3's HTTP + 33. */
 const PORT_BASE = "23100";
 const DEADLINE_MS = 50_000;
 
@@ -45,9 +45,15 @@ test("bench:catch-up: build a data set, replay node 3's catch-up from it, store 
       const cpu = line["cpuMsPerNode"] as number[];
       expect(cpu).toHaveLength(3);
       expect(cpu[2]).toBeGreaterThan(0);
+      // Node 3's own metrics: it committed what it caught up on, and that took time.
+      expect(line["commitsRestarted"] as number).toBeGreaterThan(0);
+      expect(line["committedRowsRestarted"] as number).toBeGreaterThan(0);
+      expect(line["commitMsRestarted"] as number).toBeGreaterThan(0);
     }
     expect(summary).toMatchObject({ event: "summary", keys: 3000, missed: 1500, rounds: 2 });
     expect([first["catchUpMs"], second["catchUpMs"]]).toContain(summary["medianCatchUpMs"]);
+    expect([first["commitMsRestarted"], second["commitMsRestarted"]])
+      .toContain(summary["medianCommitMsRestarted"]);
 
     // The storage part alone, on a copy of node 3's database: every change stored, written out.
     const stored = await runScript([...script, "store", "--missed", "2000", ...flags], repoRoot,
