@@ -35,8 +35,8 @@ import { WarehouseClient } from "../lib/client/client.ts";
 import { ReplicaCore } from "../lib/cluster/replica-core.ts";
 import { NodeStorage } from "../lib/store/node-storage.ts";
 import { Cluster, waitFor } from "../test/harness/cluster.ts";
-import { keyOf, valueOf, writeAll } from "./scale/load.ts";
 import { parsePrometheusText, sampleValue } from "../test/harness/prometheus.ts";
+import { keyOf, valueOf, writeAll } from "./scale/load.ts";
 import { cpuMs, isFullyInSync, rssBytes, timeToInSync } from "./scale/probe.ts";
 
 /** A mistake in how the script was called: said on stderr, exit status 2. */
