@@ -74,7 +74,11 @@ function prepareLog(db: Database, partition: number) {
  * trims, copies and summaries are rare, and with thousands of partitions kept statements
  * would add up.
  */
-function once<T>(db: Database, sql: string, run: (statement: Statement<T, number[]>) => T[]) {
+function once<T, R = T[]>(
+  db: Database,
+  sql: string,
+  run: (statement: Statement<T, number[]>) => R,
+): R {
   const statement = db.prepare<T, number[]>(sql);
   try {
     return run(statement);
@@ -146,15 +150,15 @@ export class LogMaintenance {
       (statement) => statement.all())[0];
     const last = this.last();
     if (first === undefined || last === undefined) return [];
-    const starts: EpochStart[] = [{ epoch: first.epoch, seq: first.seq }];
     const sql = `SELECT epoch FROM ${this.table} WHERE seq = ?1`;
-    once<{ epoch: number }>(this.db, sql, (statement) => {
+    return once<{ epoch: number }, EpochStart[]>(this.db, sql, (statement) => {
       const epochAt = (seq: number): number => {
         const row = statement.get(seq);
         assert(row !== null, `change ${seq} missing from ${this.table}`);
         return row.epoch;
       };
-      let top = starts[0] as EpochStart;
+      let top: EpochStart = { epoch: first.epoch, seq: first.seq };
+      const starts = [top];
       while (top.epoch < last.epoch) {
         // The first seq after top.seq whose epoch is newer: in (top.seq, last.seq].
         let low = top.seq + 1;
@@ -167,9 +171,8 @@ export class LogMaintenance {
         top = { epoch: epochAt(low), seq: low };
         starts.push(top);
       }
-      return []; // the starts are collected above; `once` only finalizes the statement
+      return starts;
     });
-    return starts;
   }
 
   last(): { epoch: number; seq: number } | undefined {
@@ -179,7 +182,9 @@ export class LogMaintenance {
   }
 
   private delete(where: string, seq: number): void {
-    once(this.db, `DELETE FROM ${this.table} WHERE ${where}`, (statement) => [statement.run(seq)]);
+    once(this.db, `DELETE FROM ${this.table} WHERE ${where}`, (statement) => {
+      statement.run(seq);
+    });
   }
 }
 
