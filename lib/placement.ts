@@ -102,3 +102,127 @@ export function replicasOfKey(
 export function replicaCacheSize(): number {
   return replicaCache.size;
 }
+
+/**
+ * How a cluster places partitions, fixed when it is created. "rendezvous" (clusters created
+ * before placement was balanced): each partition independently takes its `rf` best-scoring
+ * members, so members hold uneven shares (with ids 1-3, 64 partitions and RF 2: 39, 37 and 52).
+ * "balanced": the same scores, but no member takes more than its share (`balancedReplicas`).
+ */
+export type PlacementRule = "rendezvous" | "balanced";
+
+export const placementRules: readonly PlacementRule[] = ["rendezvous", "balanced"];
+
+/** The rule of a cluster whose heartbeat or snapshot names none: it predates the field. */
+export const legacyPlacementRule: PlacementRule = "rendezvous";
+
+/**
+ * The rule a heartbeat's `placement` field names: absent means a node from before the field
+ * (rendezvous); null for anything this code does not know.
+ */
+export function placementRuleOf(field: unknown): PlacementRule | null {
+  if (field === undefined) return legacyPlacementRule;
+  return placementRules.find((rule) => rule === field) ?? null;
+}
+
+/** The rule a new cluster is created with. */
+export const defaultPlacementRule: PlacementRule = "balanced";
+
+interface ScoredPair {
+  readonly partition: number;
+  readonly id: number;
+  readonly score: bigint;
+}
+
+function byPairRank(left: ScoredPair, right: ScoredPair): number {
+  if (left.score !== right.score) return left.score > right.score ? -1 : 1;
+  return left.partition - right.partition || left.id - right.id;
+}
+
+const balancedCache = new Map<string, readonly (readonly number[])[]>();
+/** Whole tables remembered: one per membership a node has seen lately is plenty. */
+const balancedCacheEntriesMax = 16;
+
+/**
+ * Balanced placement, the replicas of every partition at once (docs/protocol.md, Placement):
+ * with k = min(rf, members), each member may take at most ceil(partitions * k / members)
+ * partitions (its quota). Every (partition, member) pair is taken in order of its score,
+ * highest first (equal scores: lower partition, then lower id), and the member joins the
+ * partition's replicas when the partition has fewer than k and the member is under its quota.
+ * A partition still short (the quotas left over belong to members it already has) then takes
+ * its best-scoring members it lacks, over quota. Each partition's replicas are listed highest
+ * score first. A member joining or leaving moves about as many partitions as its share, where
+ * a fixed assignment (p mod n) would move nearly all of them.
+ */
+export function balancedReplicas(
+  partitions: number,
+  memberIds: readonly number[],
+  rf: number,
+): readonly (readonly number[])[] {
+  assert(Number.isSafeInteger(partitions) && partitions > 0, "partitions must be positive");
+  assert(Number.isSafeInteger(rf) && rf > 0, "rf must be positive");
+  assert(new Set(memberIds).size === memberIds.length, "member ids must be distinct");
+  const ids = memberIds.slice().sort((a, b) => a - b);
+  const cacheKey = `${partitions}|${rf}|${ids.join(",")}`;
+  const cached = balancedCache.get(cacheKey);
+  if (cached !== undefined) return cached;
+  const k = Math.min(rf, ids.length);
+  const quota = ids.length === 0 ? 0 : Math.ceil((partitions * k) / ids.length);
+  const pairs: ScoredPair[] = [];
+  for (let partition = 0; partition < partitions; partition++) {
+    for (const id of ids) pairs.push({ partition, id, score: placementScore(partition, id) });
+  }
+  pairs.sort(byPairRank);
+  const load = new Map<number, number>(ids.map((id) => [id, 0]));
+  const chosen: ScoredMember[][] = Array.from({ length: partitions }, () => []);
+  for (const pair of pairs) {
+    const replicas = chosen[pair.partition] as ScoredMember[];
+    const held = load.get(pair.id) as number;
+    if (replicas.length >= k || held >= quota) continue;
+    replicas.push({ id: pair.id, score: pair.score });
+    load.set(pair.id, held + 1);
+  }
+  const table = chosen.map((replicas, partition) => {
+    if (replicas.length < k) {
+      const have = new Set(replicas.map((member) => member.id));
+      const rest = ids
+        .filter((id) => !have.has(id))
+        .map((id) => ({ id, score: placementScore(partition, id) }));
+      for (const id of topRanked(rest, k - replicas.length)) {
+        replicas.push({ id, score: placementScore(partition, id) });
+      }
+    }
+    return Object.freeze(topRanked(replicas, k));
+  });
+  if (balancedCache.size >= balancedCacheEntriesMax) {
+    const oldest = balancedCache.keys().next();
+    if (oldest.done !== true) balancedCache.delete(oldest.value);
+  }
+  const frozen = Object.freeze(table);
+  balancedCache.set(cacheKey, frozen);
+  return frozen;
+}
+
+/** The replicas of `partition` under `rule`, highest score first. */
+export function placeReplicas(
+  rule: PlacementRule,
+  partition: number,
+  partitions: number,
+  memberIds: readonly number[],
+  rf: number,
+): number[] {
+  assert(partition >= 0 && partition < partitions, "partition out of range");
+  if (rule === "rendezvous") return replicasOf(partition, memberIds, rf);
+  return (balancedReplicas(partitions, memberIds, rf)[partition] as readonly number[]).slice();
+}
+
+/** The replicas of the partition `key` (canonical form) falls in, under `rule`. */
+export function placeKey(
+  rule: PlacementRule,
+  key: string,
+  partitions: number,
+  memberIds: readonly number[],
+  rf: number,
+): number[] {
+  return placeReplicas(rule, partitionOf(key, partitions), partitions, memberIds, rf);
+}

@@ -9,6 +9,7 @@
 // - A value must be well-formed Unicode: a lone surrogate (possible through a "\ud800" escape) has
 //   no UTF-8 form and could not be returned as stored, so it is refused with BAD_REQUEST.
 // - A numeric id must be finite ("1e400" parses to Infinity, which JSON cannot echo back).
+import { placementRuleOf, type PlacementRule } from "./placement.ts";
 import { parseTcpEndpoint } from "./util/endpoint.ts";
 import { assert, unreachable, type WireErrorCode } from "./util/errors.ts";
 import { utf8ByteLength } from "./util/utf8.ts";
@@ -590,6 +591,11 @@ export interface HeartbeatInfo {
   readonly leader: LeaderInfo | null;
   readonly rf: number;
   readonly partitions: number;
+  /**
+   * How the cluster places partitions (docs/protocol.md, Placement); null when the node names a
+   * rule this client does not know. Nodes before the field existed place by rendezvous.
+   */
+  readonly placement: PlacementRule | null;
   readonly members: readonly MemberInfo[];
 }
 
@@ -626,7 +632,7 @@ function isRole(value: unknown): value is NodeRole {
  */
 export function parseHeartbeat(value: unknown): HeartbeatInfo | null {
   if (!isJsonObject(value)) return null;
-  const { node, role, term, leader, rf, partitions, members } = value;
+  const { node, role, term, leader, rf, partitions, placement, members } = value;
   if (!isJsonObject(node)) return null;
   const { id, endpoint, pub } = node;
   if (!isNodeId(id) || !isConnectEndpoint(endpoint) || !isConnectEndpoint(pub)) return null;
@@ -643,6 +649,7 @@ export function parseHeartbeat(value: unknown): HeartbeatInfo | null {
     leader: leaderInfo,
     rf,
     partitions,
+    placement: placementRuleOf(placement),
     members: memberList,
   };
 }

@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { WarehouseClient } from "../../lib/client/client.ts";
-import { replicasOf } from "../../lib/placement.ts";
+import { placeReplicas, placementRuleOf } from "../../lib/placement.ts";
 
 /** Resident set size of a process in bytes (Linux /proc), or NaN once it is gone. */
 export function rssBytes(pid: number): number {
@@ -69,8 +69,10 @@ export function isFullyInSync(
   if (list === undefined || insync === undefined) return false;
   if (list.filter((m) => m.alive).length !== members) return false;
   const ids = list.map((m) => m.id);
-  return insync.every((held, p) => [...held].sort().join() ===
-    replicasOf(p, ids, rf).filter((id) => !absent.includes(id)).sort().join());
+  const rule = placementRuleOf(reply["placement"]);
+  if (rule === null) return false;
+  return insync.every((held, p) => [...held].sort().join() === placeReplicas(rule, p,
+    insync.length, ids, rf).filter((id) => !absent.includes(id)).sort().join());
 }
 
 /** How many partitions list `id` in their in-sync set, in a raw HEARTBEAT reply. */
@@ -85,7 +87,10 @@ export function partitionsPlacedOn(reply: Record<string, unknown>, id: number, r
   const list = reply["members"] as { id: number }[] | undefined;
   if (insync === undefined || list === undefined) return 0;
   const ids = list.map((m) => m.id);
-  return insync.filter((_, p) => replicasOf(p, ids, rf).includes(id)).length;
+  const rule = placementRuleOf(reply["placement"]);
+  if (rule === null) return 0;
+  return insync.filter((_, p) => placeReplicas(rule, p, insync.length, ids, rf).includes(id))
+    .length;
 }
 
 /** Polls the leader's heartbeat every `intervalMs` until the cluster is fully in sync; ms taken

@@ -2,6 +2,7 @@
 // heartbeats, sends requests with ids and per-attempt deadlines, and retries at the new leader
 // (from a NOT_LEADER hint or a heartbeat) or the next node until a bounded time has passed.
 // Used by the REPL, the tests and the benchmarks.
+import type { PlacementRule } from "../placement.ts";
 import { CancelledError, ConflictError, KvError, type WireErrorCode } from "../util/errors.ts";
 import { type Logger, nullLogger } from "../util/log.ts";
 import {
@@ -31,6 +32,8 @@ export interface ClusterView {
   leader: LeaderInfo | null;
   rf: number;
   partitions: number;
+  /** How the cluster places partitions; null before a heartbeat or for a rule unknown here. */
+  placement: PlacementRule | null;
   members: ClusterMember[];
   term: number;
 }
@@ -108,6 +111,7 @@ export class WarehouseClient {
   private term = 0;
   private rf = 0;
   private partitions = 0;
+  private placement: PlacementRule | null = null;
   private wasUnderReplicated = false;
   private readonly aliveShown = new Map<number, boolean>();
   private nextId = 1;
@@ -313,6 +317,7 @@ export class WarehouseClient {
       leader: this.leader,
       rf: this.rf,
       partitions: this.partitions,
+      placement: this.placement,
       members: [...members.values()].sort((a, b) => a.id - b.id),
       term: this.term,
     };
@@ -495,6 +500,7 @@ export class WarehouseClient {
   private learn(info: HeartbeatInfo): void {
     this.rf = info.rf;
     this.partitions = info.partitions;
+    this.placement = info.placement;
     this.seen.set(info.node.id, { info, seenMs: Date.now() });
     for (const m of info.members) {
       if (this.subscribed.has(m.pub)) continue;

@@ -2,7 +2,7 @@
 // REPL and the CLI's text output. No I/O, no clock, no sockets: the shell (repl-shell.ts) calls
 // the client and prints what these functions return. Parsing lives in commands.ts.
 import type { HeartbeatInfo, WatchChange } from "../protocol.ts";
-import { partitionOf, replicasOf } from "../placement.ts";
+import { partitionOf, placeReplicas } from "../placement.ts";
 import { KvError, unreachable } from "../util/errors.ts";
 import type { ClientEvent, ClusterView } from "./client.ts";
 import { quoteWord } from "./tokenize.ts";
@@ -134,12 +134,14 @@ export interface KeyPlacement {
   readonly replicas: readonly { id: number; endpoint: string; alive: boolean }[];
 }
 
-/** Null when the view has no usable rf or partition count yet (no heartbeat seen). */
+/** Null when the view has no usable rf, partition count or placement rule yet (no heartbeat
+ * seen), or names a placement rule this client does not know. */
 export function placementOf(key: string, view: ClusterView): KeyPlacement | null {
   if (!Number.isSafeInteger(view.partitions) || view.partitions < 1) return null;
-  if (!Number.isSafeInteger(view.rf) || view.rf < 1) return null;
+  if (!Number.isSafeInteger(view.rf) || view.rf < 1 || view.placement === null) return null;
   const partition = partitionOf(key, view.partitions);
-  const ids = replicasOf(partition, view.members.map((member) => member.id), view.rf);
+  const ids = placeReplicas(view.placement, partition, view.partitions,
+    view.members.map((member) => member.id), view.rf);
   const replicas = ids.flatMap((id) => {
     const member = view.members.find((candidate) => candidate.id === id);
     return member === undefined ? [] : [{ id, endpoint: member.endpoint, alive: member.alive }];

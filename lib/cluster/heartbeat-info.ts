@@ -3,6 +3,7 @@
 // for every partition placement gives it, and, on the leader, each partition's in-sync set.
 // Pure: built from NodeCore's status and ClusterState.
 
+import type { PlacementRule } from "../placement.ts";
 import type { RaftStatus } from "../raft/index.ts";
 import type { ClusterState, MemberRecord } from "./state.ts";
 
@@ -19,6 +20,7 @@ export interface HeartbeatObject {
   readonly leader: { readonly id: number; readonly endpoint: string } | null;
   readonly rf: number;
   readonly partitions: number;
+  readonly placement: PlacementRule;
   readonly members: readonly HeartbeatMember[];
   readonly insync?: readonly (readonly number[])[];
 }
@@ -49,6 +51,7 @@ export function heartbeatObject(
     leader: leader === undefined ? null : { id: leader.id, endpoint: leader.endpoint },
     rf: Math.max(state.rf, 1),
     partitions: Math.max(state.partitions, 1),
+    placement: state.placementRule,
     members,
   };
   if (role !== "leader") return base;

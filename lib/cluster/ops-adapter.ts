@@ -8,7 +8,6 @@ import type {
   NodeStatusSource,
   PartitionStatus,
 } from "../ops/index.ts";
-import { replicasOf } from "../placement.ts";
 import type { WarehouseNode } from "./node.ts";
 
 export function opsSourceOf(node: WarehouseNode, version: string): NodeStatusSource {
@@ -38,11 +37,10 @@ function statusOf(node: WarehouseNode, version: string): NodeStatus {
     http: m.id === id ? node.settings.http : (node.peerHttp.get(m.id) ?? null),
     alive: m.id === id || m.alive,
   }));
-  const ids = state.memberIds();
   const partitions: PartitionStatus[] = [];
   let lagging = 0;
   for (let p = 0; p < state.partitions; p++) {
-    const replicas = replicasOf(p, ids, state.rf);
+    const replicas = [...state.placement(p)];
     const insync = [...state.insync(p)];
     if (replicas.includes(id) && !insync.includes(id)) lagging++;
     const last = view.position(p);

@@ -5,7 +5,13 @@
 // members and in-sync sets reads it. Commands arrive from the log, which peers write, so they
 // are parsed and checked here before anything changes.
 
-import { replicasOf } from "../placement.ts";
+import {
+  defaultPlacementRule,
+  legacyPlacementRule,
+  placeReplicas,
+  placementRuleOf,
+  type PlacementRule,
+} from "../placement.ts";
 import { assert } from "../util/errors.ts";
 
 export interface MemberRecord {
@@ -66,11 +72,14 @@ interface Snapshot {
   readonly insync: readonly (readonly number[])[];
   /** Absent in snapshots written before the cluster clock existed: 0. */
   readonly clockMs?: number;
+  /** Absent in snapshots of clusters created before placement was balanced: rendezvous. */
+  readonly placement?: PlacementRule;
 }
 
 export class ClusterState {
   private rfValue = 0;
   private partitionsValue = 0;
+  private placementRuleValue: PlacementRule = legacyPlacementRule;
   private readonly memberMap = new Map<number, MemberRecord>();
   private readonly removedIds = new Set<number>();
   private insyncSets: number[][] = [];
@@ -79,12 +88,18 @@ export class ClusterState {
   private placements: (readonly number[] | undefined)[] = [];
 
   /** The state a new cluster starts from: one member holding every partition. */
-  static initial(rf: number, partitions: number, member: MemberRecord): ClusterState {
+  static initial(
+    rf: number,
+    partitions: number,
+    member: MemberRecord,
+    placementRule: PlacementRule = defaultPlacementRule,
+  ): ClusterState {
     assert(rf >= 1 && rf <= RF_MAX, `rf ${rf} out of range`);
     assert(partitions >= 1 && partitions <= PARTITIONS_MAX, `partitions ${partitions} out of range`);
     const state = new ClusterState();
     state.rfValue = rf;
     state.partitionsValue = partitions;
+    state.placementRuleValue = placementRule;
     state.memberMap.set(member.id, member);
     state.insyncSets = Array.from({ length: partitions }, () => [member.id]);
     return state;
@@ -99,6 +114,10 @@ export class ClusterState {
   }
   get partitions(): number {
     return this.partitionsValue;
+  }
+  /** How partitions are placed on members; fixed when the cluster is created. */
+  get placementRule(): PlacementRule {
+    return this.placementRuleValue;
   }
   /** The newest committed cluster-clock reading, in ms (never decreases). */
   get clockMs(): number {
@@ -117,11 +136,12 @@ export class ClusterState {
   isRemoved(id: number): boolean {
     return this.removedIds.has(id);
   }
-  /** The replicas placement gives `partition` over the current members (see replicasOf). */
+  /** The replicas placement gives `partition` over the current members (see placeReplicas). */
   placement(partition: number): readonly number[] {
     let replicas = this.placements[partition];
     if (replicas === undefined) {
-      replicas = Object.freeze(replicasOf(partition, this.memberIds(), this.rfValue));
+      replicas = Object.freeze(placeReplicas(this.placementRuleValue, partition,
+        this.partitionsValue, this.memberIds(), this.rfValue));
       this.placements[partition] = replicas;
     }
     return replicas;
@@ -191,6 +211,7 @@ export class ClusterState {
       removed: [...this.removedIds].sort((a, b) => a - b),
       insync: this.insyncSets,
       clockMs: this.clockMsValue,
+      placement: this.placementRuleValue,
     };
     return JSON.stringify(snapshot);
   }
@@ -205,9 +226,12 @@ export class ClusterState {
     }
     if (!isRecord(raw)) return null;
     const state = new ClusterState();
-    const { rf, partitions, members, removed, insync, clockMs } = raw;
+    const { rf, partitions, members, removed, insync, clockMs, placement } = raw;
     if (clockMs !== undefined && !isCount(clockMs, 0, Number.MAX_SAFE_INTEGER)) return null;
     state.clockMsValue = clockMs ?? 0;
+    const rule = placementRuleOf(placement);
+    if (rule === null) return null;
+    state.placementRuleValue = rule;
     if (!isCount(rf, 0, RF_MAX) || !isCount(partitions, 0, PARTITIONS_MAX)) return null;
     if (!Array.isArray(members) || !Array.isArray(removed) || !Array.isArray(insync)) return null;
     if (insync.length !== partitions) return null;

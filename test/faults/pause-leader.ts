@@ -4,7 +4,7 @@
 //   3. L resumes (SIGCONT); for 3 s every GET k must answer v2.
 //   4. L is killed (SIGKILL); GET k must answer v2.
 // Exit status 0 when every step held, 1 with a message saying which did not and what came back.
-import { replicasOfKey } from "../../lib/placement.ts";
+import { placeKey, placementRuleOf } from "../../lib/placement.ts";
 import { Cluster } from "../harness/cluster.ts";
 import { seededRandom, seededUuid4 } from "./random.ts";
 import { NodeLink, type NodeView, parseHeartbeat, type Reply } from "./wire.ts";
@@ -117,12 +117,15 @@ async function keyOnLeader(scenario: Scenario, ids: readonly number[], leader: n
   Promise<string> {
   const heartbeat = await (scenario.links.get(leader) as NodeLink)
     .request({ op: "HEARTBEAT" }, 500);
-  const partitions = heartbeat.kind === "reply" ? Number(heartbeat.reply["partitions"] ?? 64) : 64;
+  if (heartbeat.kind !== "reply") throw new Error(`no HEARTBEAT answer from node ${leader}`);
+  const partitions = Number(heartbeat.reply["partitions"]);
+  const rule = placementRuleOf(heartbeat.reply["placement"]);
+  if (rule === null) throw new Error(`node ${leader} names an unknown placement rule`);
   const random = seededRandom(7);
   let key = seededUuid4(random);
-  while (!replicasOfKey(key, partitions, ids, 2).includes(leader)) key = seededUuid4(random);
+  while (!placeKey(rule, key, partitions, ids, 2).includes(leader)) key = seededUuid4(random);
   say(`leader is node ${leader}; key ${key} lives on nodes ` +
-    `${replicasOfKey(key, partitions, ids, 2).join(" and ")}`);
+    `${placeKey(rule, key, partitions, ids, 2).join(" and ")}`);
   return key;
 }
 

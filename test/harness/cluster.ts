@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { replicasOf } from "../../lib/placement.ts";
+import { placeReplicas, placementRuleOf } from "../../lib/placement.ts";
 import { readUntil, timeouts, waitFor } from "./wait.ts";
 
 export { timeouts, waitFor } from "./wait.ts";
@@ -214,7 +214,9 @@ export async function waitForSynced(
     if (insync === undefined) return false;
     // In sync means exactly the replicas placement names: copies made, surplus holders let go.
     const ids = members.map((m) => m.id);
-    return insync.every((held, p) =>
-      [...held].sort().join() === replicasOf(p, ids, options.rf).sort().join());
+    const rule = placementRuleOf(reply["placement"]);
+    if (rule === null) return false;
+    return insync.every((held, p) => [...held].sort().join() ===
+      placeReplicas(rule, p, insync.length, ids, options.rf).sort().join());
   }, { what: `a leader with ${options.members} live members and every partition fully in sync` });
 }

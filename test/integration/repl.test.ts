@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { join } from "node:path";
 import { WarehouseClient } from "../../lib/client/client.ts";
 import { helpOverview } from "../../lib/client/commands.ts";
-import { partitionOf, replicasOf } from "../../lib/placement.ts";
+import { partitionOf, placeReplicas } from "../../lib/placement.ts";
 import {
   Cluster,
   type NodeHandle,
@@ -127,7 +127,7 @@ describe("REPL scripts against a 3-node RF 2 cluster", () => {
 
     const [n1, n2, n3] = [node(1), node(2), node(3)];
     const partition = partitionOf(jsonKey, partitions);
-    const replicaRows = replicasOf(partition, [1, 2, 3], 2).map((id) =>
+    const replicaRows = placeReplicas("balanced", partition, partitions, [1, 2, 3], 2).map((id) =>
       row(" ", String(id), node(id).endpoint, "alive"),
     );
     expectLines(result.stdout, [
@@ -215,7 +215,7 @@ describe("REPL scripts against a 3-node RF 2 cluster", () => {
       id: n.id, endpoint: n.endpoint, pub: n.pub, alive: true,
     }));
     const partition = partitionOf(key, partitions);
-    const placed = replicasOf(partition, [1, 2, 3], 2).map((replicaId) => ({
+    const placed = placeReplicas("balanced", partition, partitions, [1, 2, 3], 2).map((replicaId) => ({
       id: replicaId, endpoint: node(replicaId).endpoint, alive: true,
     }));
     expect(replies).toMatchObject([

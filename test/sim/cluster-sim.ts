@@ -9,7 +9,6 @@
 import { checkKvHistory, formatFailure, type OpRecord } from "../../lib/lin/index.ts";
 import type { ClientOp, ClientResult } from "../../lib/cluster/node-core.ts";
 import type { ReplicaOptions } from "../../lib/cluster/replica-core.ts";
-import { replicasOf } from "../../lib/placement.ts";
 import { SeededRandom } from "../../lib/util/random.ts";
 import type { ReplicaStorage } from "../../lib/store/replica-types.ts";
 import { NodeWorld } from "./node-world.ts";
@@ -315,7 +314,7 @@ function isConverged(world: NodeWorld, nodeCount: number): boolean {
   const ids = state.memberIds();
   if (ids.length !== nodeCount) return false;
   for (let p = 0; p < state.partitions; p++) {
-    const placed = replicasOf(p, ids, state.rf).sort();
+    const placed = [...state.placement(p)].sort();
     if (state.insync(p).join() !== placed.join()) return false;
   }
   return core.isHealthy();
@@ -327,7 +326,7 @@ function describe(world: NodeWorld, nodeCount: number): string {
   const state = world.core(leader).state;
   const core = world.core(leader);
   const sets = Array.from({ length: state.partitions }, (_, p) => {
-    const placed = replicasOf(p, state.memberIds(), state.rf).sort();
+    const placed = [...state.placement(p)].sort();
     const isDone = state.insync(p).join() === placed.join();
     return `${p}:[${state.insync(p)}]${isDone ? "" : ` {${core.describePartition(p)}}`}`;
   });

@@ -40,7 +40,8 @@ const allowed: Record<string, { areas: string[]; external: string[] }> = {
   // The Raft core imports nothing outside lib/raft, not even util (issue 6).
   raft: { areas: [], external: [] },
   placement: { areas: ["util"], external: [] },
-  protocol: { areas: ["util"], external: [] },
+  // The heartbeat names the cluster's placement rule, so the wire contract knows the rules.
+  protocol: { areas: ["util", "placement"], external: [] },
   config: { areas: ["util"], external: ["node:util"] },
   zmtp: {
     areas: ["util"],

@@ -10,6 +10,9 @@ import {
   replicasOf,
   replicasOfKey,
   topRanked,
+  balancedReplicas,
+  placeKey,
+  placeReplicas,
 } from "../../lib/placement.ts";
 
 // [partition, node id, score] from python3:
@@ -235,5 +238,126 @@ describe("replicasOfKey", () => {
   test("combines partitionOf and replicasOf", () => {
     const key = "9b2f1c3e-1a2b-4c3d-8e4f-a1b2c3d4e5f6";
     expect(replicasOfKey(key, 64, [1, 2, 3], 2)).toEqual(replicasOf(62, [1, 2, 3], 2));
+  });
+});
+
+// Balanced placement computed by an independent implementation of docs/protocol.md's text
+// (python3 hashlib; sort all (partition, member) pairs by score, quotas, then the fill).
+const goldenBalanced64 = [
+  [3, 1], [2, 1], [2, 1], [3, 2], [1, 3], [3, 1], [2, 1], [1, 3],
+  [2, 1], [3, 2], [1, 3], [1, 2], [1, 3], [1, 3], [2, 3], [3, 1],
+  [3, 1], [1, 3], [1, 2], [3, 1], [3, 1], [2, 3], [1, 3], [2, 3],
+  [2, 1], [1, 3], [3, 1], [3, 2], [3, 2], [3, 2], [2, 1], [2, 3],
+  [1, 2], [3, 1], [3, 1], [2, 1], [1, 2], [1, 3], [3, 2], [1, 2],
+  [1, 2], [3, 2], [2, 1], [2, 3], [1, 3], [3, 1], [2, 3], [2, 3],
+  [1, 2], [2, 1], [3, 1], [2, 3], [3, 2], [2, 3], [1, 2], [1, 2],
+  [3, 2], [2, 3], [3, 2], [2, 1], [3, 2], [1, 2], [2, 1], [3, 1],
+];
+const goldenBalanced16Rf3 = [
+  [3, 5, 1], [4, 2, 5], [2, 3, 4], [5, 3, 2],
+  [1, 3, 5], [4, 3, 1], [4, 2, 1], [1, 3, 4],
+  [2, 1, 5], [3, 4, 2], [5, 1, 3], [1, 5, 2],
+  [5, 4, 1], [1, 3, 4], [2, 3, 5], [3, 5, 4],
+];
+const goldenBalanced7Rf1 = [[2], [40], [2], [9], [9], [40], [40]];
+
+function loads(table: readonly (readonly number[])[], ids: readonly number[]): number[] {
+  const held = new Map(ids.map((id) => [id, 0]));
+  for (const replicas of table) for (const id of replicas) held.set(id, (held.get(id) ?? 0) + 1);
+  return ids.map((id) => held.get(id) ?? 0);
+}
+
+function replicaMoves(before: readonly (readonly number[])[], after: readonly (readonly number[])[]) {
+  let moved = 0;
+  after.forEach((replicas, p) => {
+    for (const id of replicas) if (!(before[p] ?? []).includes(id)) moved++;
+  });
+  return moved;
+}
+
+const shapes: [partitions: number, members: number, rf: number][] = [];
+for (const partitions of [1, 2, 7, 16, 64, 100, 256]) {
+  for (let members = 1; members <= 9; members++) {
+    for (let rf = 1; rf <= 4; rf++) shapes.push([partitions, members, rf]);
+  }
+}
+const idsOf = (members: number, spread: number) =>
+  Array.from({ length: members }, (_, i) => 1 + i + spread * (i % 2));
+
+describe("balancedReplicas", () => {
+  test("golden vectors", () => {
+    expect(balancedReplicas(64, [1, 2, 3], 2)).toEqual(goldenBalanced64);
+    expect(balancedReplicas(16, [5, 3, 1, 4, 2], 3)).toEqual(goldenBalanced16Rf3);
+    expect(balancedReplicas(7, [40, 2, 9], 1)).toEqual(goldenBalanced7Rf1);
+  });
+
+  test("the default cluster (ids 1-3, 64 partitions, rf 2) is even where rendezvous is not", () => {
+    const ids = [1, 2, 3];
+    expect(loads(balancedReplicas(64, ids, 2), ids)).toEqual([43, 42, 43]);
+    const rendezvous = Array.from({ length: 64 }, (_, p) => replicasOf(p, ids, 2));
+    expect(loads(rendezvous, ids)).toEqual([39, 37, 52]);
+  });
+
+  test("every partition gets min(rf, members) distinct members, best score first", () => {
+    for (const [partitions, members, rf] of shapes) {
+      for (const spread of [0, 10, 1000]) {
+        const ids = idsOf(members, spread);
+        const table = balancedReplicas(partitions, ids, rf);
+        expect(table.length).toBe(partitions);
+        table.forEach((replicas, p) => {
+          expect(new Set(replicas).size).toBe(Math.min(rf, members));
+          for (const id of replicas) expect(ids).toContain(id);
+          const scores = replicas.map((id) => placementScore(p, id));
+          for (let i = 1; i < scores.length; i++) {
+            expect((scores[i - 1] as bigint) >= (scores[i] as bigint)).toBe(true);
+          }
+        });
+      }
+    }
+  });
+
+  test("no member holds more than rendezvous would give the busiest one", () => {
+    for (const [partitions, members, rf] of shapes) {
+      for (const spread of [0, 10, 1000]) {
+        const ids = idsOf(members, spread);
+        const rendezvous = Array.from({ length: partitions }, (_, p) => replicasOf(p, ids, rf));
+        const busiest = Math.max(...loads(rendezvous, ids));
+        expect(Math.max(...loads(balancedReplicas(partitions, ids, rf), ids)))
+          .toBeLessThanOrEqual(busiest);
+      }
+    }
+  });
+
+  test("a member joining or leaving moves little more than its share", () => {
+    for (const [partitions, members, rf] of [[64, 3, 2], [64, 4, 2], [64, 5, 3], [256, 3, 2],
+      [256, 7, 3]] as const) {
+      const ids = idsOf(members, 0);
+      const before = balancedReplicas(partitions, ids, rf);
+      const joined = balancedReplicas(partitions, [...ids, members + 1], rf);
+      const share = Math.ceil((partitions * Math.min(rf, members + 1)) / (members + 1));
+      expect(replicaMoves(before, joined)).toBeLessThanOrEqual(Math.ceil(share * 1.25));
+      const left = balancedReplicas(partitions, ids.slice(1), rf);
+      const held = loads(before, ids)[0] as number;
+      expect(replicaMoves(before, left)).toBeLessThanOrEqual(Math.ceil(held * 1.25));
+    }
+  });
+
+  test("the order of the member list does not matter; the table is frozen", () => {
+    const table = balancedReplicas(64, [3, 1, 2], 2);
+    expect(balancedReplicas(64, [2, 3, 1], 2)).toBe(table);
+    expect(Object.isFrozen(table) && Object.isFrozen(table[0])).toBe(true);
+  });
+});
+
+describe("placeReplicas and placeKey", () => {
+  test("pick the cluster's rule", () => {
+    const ids = [1, 2, 3];
+    for (let p = 0; p < 64; p++) {
+      expect(placeReplicas("rendezvous", p, 64, ids, 2)).toEqual(replicasOf(p, ids, 2));
+      expect(placeReplicas("balanced", p, 64, ids, 2)).toEqual([...(goldenBalanced64[p] ?? [])]);
+    }
+    const key = "0000003e-0000-4000-8000-000000000000";
+    expect(placeKey("balanced", key, 64, ids, 2)).toEqual([...(goldenBalanced64[62] ?? [])]);
+    expect(placeKey("rendezvous", key, 64, ids, 2)).toEqual(replicasOf(62, ids, 2));
   });
 });

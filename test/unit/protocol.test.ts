@@ -528,6 +528,7 @@ describe("heartbeats", () => {
     leader: { id: 1, endpoint: "tcp://127.0.0.1:7001" },
     rf: 2,
     partitions: 64,
+    placement: "balanced",
     members: [
       { id: 1, endpoint: "tcp://127.0.0.1:7001", pub: "tcp://127.0.0.1:7101", alive: true },
       { id: 2, endpoint: "tcp://localhost:7002", pub: "tcp://[::1]:7102", alive: false },
@@ -546,6 +547,14 @@ describe("heartbeats", () => {
       role: "candidate",
     });
     expect(parseHeartbeat({ ...heartbeat, members: [] })).toEqual({ ...heartbeat, members: [] });
+  });
+
+  test("placement: absent means rendezvous (nodes before the field); an unknown rule is null", () => {
+    const { placement: _, ...legacy } = heartbeat;
+    expect(parseHeartbeat(legacy)?.placement).toBe("rendezvous");
+    expect(parseHeartbeat({ ...heartbeat, placement: "rendezvous" })?.placement).toBe("rendezvous");
+    expect(parseHeartbeat({ ...heartbeat, placement: "spiral" })?.placement).toBeNull();
+    expect(parseHeartbeat({ ...heartbeat, placement: 7 })?.placement).toBeNull();
   });
 
   test("extra fields are allowed and dropped from the result", () => {

@@ -6,7 +6,7 @@
 // reads in flight on that connection must still get their answers, each within its deadline.
 import { expect, test } from "bun:test";
 import { WarehouseClient } from "../../../lib/client/client.ts";
-import { replicasOf } from "../../../lib/placement.ts";
+import { placeReplicas } from "../../../lib/placement.ts";
 import { Cluster, waitForSynced } from "../../harness/cluster.ts";
 import { heartbeatVia, keyInPartition } from "./workload.ts";
 
@@ -18,7 +18,7 @@ test("a timed-out request leaves the others on its connection in flight", async 
   await using cluster = new Cluster();
   const first = await cluster.start({ id: 1, rf: 2, extraArgs: ["--partitions", `${PARTITIONS}`] });
   for (const id of [2, 3]) await cluster.start({ id, join: [first.endpoint] });
-  const holders = (p: number) => replicasOf(p, [1, 2, 3], 2);
+  const holders = (p: number) => placeReplicas("balanced", p, PARTITIONS, [1, 2, 3], 2);
   const all = Array.from({ length: PARTITIONS }, (_, p) => p);
   // Writes to `stalled` wait for the paused node; reads of `free` never involve it.
   const paused = 3;

@@ -5,7 +5,7 @@
 // brings the replica back. Then the source's node dies and every key must read back from the
 // copied replica alone.
 import { expect, test } from "bun:test";
-import { replicasOf } from "../../../lib/placement.ts";
+import { placeReplicas } from "../../../lib/placement.ts";
 import { Cluster, waitForSynced } from "../../harness/cluster.ts";
 import {
   Ledger, Writer, connectClient, expectAllReadable, heartbeatVia, keyInPartition,
@@ -49,8 +49,8 @@ test("a replica behind by more than the log returns by a paged copy as writes go
   // Every key below is in a partition node 1 (the leader) does not hold: nodes `target` and
   // `source` hold it.
   const all = Array.from({ length: PARTITIONS }, (_, p) => p);
-  const partition = all.find((p) => !replicasOf(p, [1, 2, 3], 2).includes(1)) as number;
-  const [target, source] = replicasOf(partition, [1, 2, 3], 2) as [number, number];
+  const partition = all.find((p) => !placeReplicas("balanced", p, PARTITIONS, [1, 2, 3], 2).includes(1)) as number;
+  const [target, source] = placeReplicas("balanced", partition, PARTITIONS, [1, 2, 3], 2) as [number, number];
   const newKey = () => keyInPartition(partition, PARTITIONS);
   await using env = await connectClient(cluster);
   const { client } = env;

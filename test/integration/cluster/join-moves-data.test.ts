@@ -2,7 +2,7 @@
 // copied to it (copy, then catch up) while writes go on; once it is in sync the old holders drop
 // their copies, so every key ends up on exactly the nodes placement names.
 import { expect, test } from "bun:test";
-import { partitionOf, replicasOf } from "../../../lib/placement.ts";
+import { partitionOf, placeKey } from "../../../lib/placement.ts";
 import { SqliteReplicaStore } from "../../../lib/store/index.ts";
 import { Cluster, waitForSynced } from "../../harness/cluster.ts";
 import { Ledger, connectClient, expectAllReadable, heartbeatVia, scenarioTimeoutMs } from "./workload.ts";
@@ -42,7 +42,7 @@ test("a joining node receives its partitions and the old holders let go", async 
   try {
     const misplaced: string[] = [];
     for (const key of [...before, ...during]) {
-      const want = replicasOf(partitionOf(key, 64), [1, 2, 3], 2).sort();
+      const want = placeKey("balanced", key, 64, [1, 2, 3], 2).sort();
       const holders = [1, 2, 3].filter((id) => stores[id - 1]?.get(partitionOf(key, 64), key) !== undefined);
       if (holders.join() !== want.join()) misplaced.push(`${key}: on ${holders}, placed on ${want}`);
     }

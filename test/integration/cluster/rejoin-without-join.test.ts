@@ -4,7 +4,7 @@
 // it, written before, during and after its absence, is served.
 import { expect, test } from "bun:test";
 import type { WarehouseClient } from "../../../lib/client/client.ts";
-import { partitionOf, replicasOf } from "../../../lib/placement.ts";
+import { partitionOf, placeKey } from "../../../lib/placement.ts";
 import { SqliteReplicaStore } from "../../../lib/store/index.ts";
 import { waitFor, waitForSynced } from "../../harness/cluster.ts";
 import {
@@ -12,7 +12,7 @@ import {
 } from "./workload.ts";
 
 function onNode3(key: string): boolean {
-  return replicasOf(partitionOf(key, 64), [1, 2, 3], 2).includes(3);
+  return placeKey("balanced", key, 64, [1, 2, 3], 2).includes(3);
 }
 
 async function writeKeys(client: WarehouseClient, ledger: Ledger, tag: string): Promise<string[]> {

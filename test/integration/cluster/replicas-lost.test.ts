@@ -2,7 +2,7 @@
 // partition from the live leader, not a timeout from a dead node, and keys whose replicas live
 // are still served.
 import { expect, test } from "bun:test";
-import { partitionOf, replicasOf } from "../../../lib/placement.ts";
+import { partitionOf, placeKey } from "../../../lib/placement.ts";
 import { KvError } from "../../../lib/util/errors.ts";
 import { waitFor } from "../../harness/cluster.ts";
 import { scenarioTimeoutMs, startSyncedCluster } from "./workload.ts";
@@ -11,7 +11,7 @@ import { scenarioTimeoutMs, startSyncedCluster } from "./workload.ts";
 function keyOn(ids: number[]): string {
   while (true) {
     const key = crypto.randomUUID();
-    const replicas = replicasOf(partitionOf(key, 64), [1, 2, 3], 1).sort();
+    const replicas = placeKey("balanced", key, 64, [1, 2, 3], 1).sort();
     if (replicas.join() === ids.join()) return key;
   }
 }

@@ -1,7 +1,7 @@
 // The HTTP endpoints of real nodes: /health and /ready, /status against the cluster, /metrics as
 // Prometheus text whose counters move with the requests made, and the read-only rules.
 import { expect, test } from "bun:test";
-import { partitionOf, replicasOf } from "../../../lib/placement.ts";
+import { placeKey, placeReplicas } from "../../../lib/placement.ts";
 import type { NodeStatus } from "../../../lib/ops/index.ts";
 import { waitFor } from "../../harness/cluster.ts";
 import { getJson, getText, httpOf } from "../../harness/http.ts";
@@ -30,11 +30,15 @@ test("health, ready, status and metrics on a 3-node cluster", async () => {
 
   // Every node's /status says what the cluster is: members (with the HTTP addresses they
   // advertise), the leader, the term, and each partition's placement, all in sync.
+  const insync = heartbeat["insync"] as number[][];
+  const insyncText = JSON.stringify(insync.map((ids) => [...ids].sort()));
   for (const [i, url] of urls.entries()) {
+    // A follower applies the leader's last in-sync changes a moment after the leader does.
     await waitFor(async () => {
       const { body } = await getJson<NodeStatus>(`${url}/status`);
-      return body.members.every((m) => m.http !== null);
-    }, { what: `${url}/status to know every member's HTTP address` });
+      return body.members.every((m) => m.http !== null) &&
+        JSON.stringify(body.partitions.map((p) => [...p.insync].sort())) === insyncText;
+    }, { what: `${url}/status to know every member's HTTP address and the leader's in-sync sets` });
     const status = (await getJson<NodeStatus>(`${url}/status`)).body;
     expect(status.id).toBe(i + 1);
     expect(status.role).toBe(i === 0 ? "leader" : "follower");
@@ -45,9 +49,8 @@ test("health, ready, status and metrics on a 3-node cluster", async () => {
     })));
     expect(status.partitionCount).toBe(64);
     expect(status.laggingPartitions).toBe(0);
-    const insync = heartbeat["insync"] as number[][];
     expect(status.partitions.map((p) => p.replicas)).toEqual(
-      Array.from({ length: 64 }, (_, p) => replicasOf(p, [1, 2, 3], 2)));
+      Array.from({ length: 64 }, (_, p) => placeReplicas("balanced", p, 64, [1, 2, 3], 2)));
     expect(status.partitions.map((p) => [...p.insync].sort())).toEqual(
       insync.map((ids) => [...ids].sort()));
   }
@@ -76,7 +79,7 @@ test("health, ready, status and metrics on a 3-node cluster", async () => {
   }
   // Each key went to its two replicas: the rows each node committed are the keys it holds.
   for (const [i, node] of nodes.entries()) {
-    const held = keys.filter((k) => replicasOf(partitionOf(k, 64), [1, 2, 3], 2).includes(node.id));
+    const held = keys.filter((k) => placeKey("balanced", k, 64, [1, 2, 3], 2).includes(node.id));
     expect(moved("warehouse_storage_committed_rows_total", {}, i)).toBe(held.length);
     expect(moved("warehouse_storage_commits_total", {}, i)).toBeGreaterThan(0);
   }
@@ -86,7 +89,7 @@ test("health, ready, status and metrics on a 3-node cluster", async () => {
       sampleValue(leaderBefore, "warehouse_replicated_rows_total", labels);
   };
   for (const peer of [2, 3]) {
-    const held = keys.filter((k) => replicasOf(partitionOf(k, 64), [1, 2, 3], 2).includes(peer));
+    const held = keys.filter((k) => placeKey("balanced", k, 64, [1, 2, 3], 2).includes(peer));
     expect(replicatedTo(peer)).toBe(held.length);
   }
   // The leader timed its replicate round trips to each replica that took a key.
@@ -106,7 +109,7 @@ test("health, ready, status and metrics on a 3-node cluster", async () => {
   const elsewhere: string[] = [];
   while (elsewhere.length < 3) {
     const key = crypto.randomUUID();
-    if (!replicasOf(partitionOf(key, 64), [1, 2, 3], 2).includes(1)) elsewhere.push(key);
+    if (!placeKey("balanced", key, 64, [1, 2, 3], 2).includes(1)) elsewhere.push(key);
   }
   for (const key of elsewhere) await client.set(key, "first");
   const cacheBefore = await metricsOf(urls[0] ?? "");
@@ -152,7 +155,7 @@ test("/ready is 503 on a node catching up, and 200 once it has caught up", async
   const keys: string[] = [];
   while (keys.length < 5) {
     const key = crypto.randomUUID();
-    const replicas = replicasOf(partitionOf(key, 64), [1, 2, 3], 2).sort();
+    const replicas = placeKey("balanced", key, 64, [1, 2, 3], 2).sort();
     if (replicas.join() === "2,3") keys.push(key);
   }
   for (const key of keys) await client.set(key, "written while node 3 was down");

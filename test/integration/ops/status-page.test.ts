@@ -5,7 +5,7 @@ import { expect, test } from "bun:test";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { WarehouseClient } from "../../../lib/client/client.ts";
-import { replicasOf } from "../../../lib/placement.ts";
+import { placeReplicas } from "../../../lib/placement.ts";
 import { Browser, type Page } from "../../harness/browser.ts";
 import { repoRoot, waitFor } from "../../harness/cluster.ts";
 import { httpOf } from "../../harness/http.ts";
@@ -84,7 +84,7 @@ test("the status page shows the cluster, draws its charts, and follows a failove
     // Node 1's copies show as on a down node; every one of them, nothing else.
     const downCells = await page.evaluate<number>(
       `document.querySelectorAll('#grid .row[data-node-id="1"] .cell.down').length`);
-    const node1Partitions = Array.from({ length: 64 }, (_, p) => replicasOf(p, [1, 2, 3], 2))
+    const node1Partitions = Array.from({ length: 64 }, (_, p) => placeReplicas("balanced", p, 64, [1, 2, 3], 2))
       .filter((ids) => ids.includes(1)).length;
     expect(downCells).toBe(node1Partitions);
     // The event follows once node 1's heartbeats have been missing for the suspicion time

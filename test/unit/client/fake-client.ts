@@ -11,6 +11,7 @@ export const fakeView: ClusterView = {
   leader: { id: 1, endpoint: "tcp://127.0.0.1:7001" },
   rf: 2,
   partitions: 64,
+  placement: "balanced",
   term: 3,
   members: [
     { id: 1, endpoint: "tcp://127.0.0.1:7001", pub: "tcp://127.0.0.1:7101", alive: true,
@@ -150,6 +151,7 @@ export class FakeClient implements ReplClient {
       leader: current.leader,
       rf: current.rf,
       partitions: current.partitions,
+      placement: current.placement,
       members: current.members.map(({ id, endpoint, pub, alive }) => ({
         id, endpoint, pub, alive,
       })),

@@ -17,6 +17,7 @@ import {
   placementOf,
   underReplicationWarning,
 } from "../../../lib/client/repl.ts";
+import { balancedReplicas, replicasOf } from "../../../lib/placement.ts";
 import type { HeartbeatInfo } from "../../../lib/protocol.ts";
 import { ConfigError, KvError } from "../../../lib/util/errors.ts";
 
@@ -26,6 +27,7 @@ const view: ClusterView = {
   leader: { id: 1, endpoint: "tcp://127.0.0.1:7001" },
   rf: 2,
   partitions: 64,
+  placement: "rendezvous",
   term: 3,
   members: [
     { id: 2, endpoint: "tcp://127.0.0.1:7002", pub: "tcp://127.0.0.1:7102", alive: true,
@@ -92,7 +94,9 @@ describe("formatCluster", () => {
   });
 
   test("no leader and no members", () => {
-    const empty: ClusterView = { leader: null, rf: 2, partitions: 64, members: [], term: 0 };
+    const empty: ClusterView = {
+      leader: null, rf: 2, partitions: 64, placement: null, members: [], term: 0,
+    };
     expect(formatCluster(empty)).toBe(
       ["(no members known)", "leader: none  rf: 2  partitions: 64  term: 0"].join("\n"),
     );
@@ -139,6 +143,7 @@ describe("formatHeartbeat", () => {
       leader: { id: 1, endpoint: "tcp://127.0.0.1:7001" },
       rf: 2,
       partitions: 64,
+      placement: "balanced",
       members: [
         { id: 2, endpoint: "tcp://127.0.0.1:7002", pub: "tcp://127.0.0.1:7102", alive: true },
         { id: 1, endpoint: "tcp://127.0.0.1:7001", pub: "tcp://127.0.0.1:7101", alive: true },
@@ -165,6 +170,7 @@ describe("formatHeartbeat", () => {
       leader: null,
       rf: 1,
       partitions: 8,
+      placement: "balanced",
       members: [],
     };
     expect(formatHeartbeat(info)).toBe(
@@ -202,6 +208,18 @@ describe("WHERE", () => {
         "  2  tcp://127.0.0.1:7002  alive",
       ].join("\n"),
     );
+  });
+
+  test("a balanced cluster's replicas follow its rule, not rendezvous hashing", () => {
+    const ids = [1, 2, 3];
+    const table = balancedReplicas(64, ids, 2);
+    // A partition whose balanced replicas differ from its rendezvous ones (node 3 gives some up).
+    const moved = table.findIndex((replicas, p) => replicas.join() !== replicasOf(p, ids, 2).join());
+    expect(moved).toBeGreaterThanOrEqual(0);
+    const keyInMoved = `${moved.toString(16).padStart(8, "0")}-0000-4000-8000-000000000000`;
+    const placement = placementOf(keyInMoved, { ...view, placement: "balanced" });
+    expect(placement?.replicas.map((replica) => replica.id)).toEqual([...(table[moved] ?? [])]);
+    expect(placementOf(keyInMoved, { ...view, placement: null })).toBeNull();
   });
 
   test("the partition is the first 8 hex digits mod the partition count", () => {

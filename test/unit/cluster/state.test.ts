@@ -11,7 +11,7 @@ import {
   parseMember,
   type MemberRecord,
 } from "../../../lib/cluster/state.ts";
-import { replicasOf } from "../../../lib/placement.ts";
+import { balancedReplicas, replicasOf } from "../../../lib/placement.ts";
 
 const member = (id: number): MemberRecord => ({
   id,
@@ -30,7 +30,8 @@ function threeMembers(): ClusterState {
 describe("ClusterState", () => {
   test("placement follows every member change, also after it was asked before", () => {
     const state = ClusterState.initial(2, 4, member(1));
-    const expected = (ids: number[]) => [0, 1, 2, 3].map((p) => replicasOf(p, ids, 2));
+    expect(state.placementRule).toBe("balanced");
+    const expected = (ids: number[]) => [0, 1, 2, 3].map((p) => [...(balancedReplicas(4, ids, 2)[p] ?? [])]);
     const placements = () => [0, 1, 2, 3].map((p) => [...state.placement(p)]);
     expect(placements()).toEqual(expected([1]));
     state.applyMemberChange({ type: "add", member: member(2) });
@@ -41,6 +42,27 @@ describe("ClusterState", () => {
     state.applyMemberChange({ type: "remove", id: 2 });
     expect(placements()).toEqual(expected([1, 3, 4]));
     expect(ClusterState.restore(state.snapshot())?.placement(1)).toEqual(expected([1, 3, 4])[1]);
+  });
+
+  test("a cluster keeps the placement rule it was created with, also through a snapshot", () => {
+    const ids = [1, 2, 3];
+    const legacy = ClusterState.initial(2, 64, member(1), "rendezvous");
+    const balanced = ClusterState.initial(2, 64, member(1));
+    for (const state of [legacy, balanced]) {
+      state.applyMemberChange({ type: "add", member: member(2) });
+      state.applyMemberChange({ type: "add", member: member(3) });
+    }
+    const all = (state: ClusterState) => Array.from({ length: 64 }, (_, p) => [...state.placement(p)]);
+    expect(all(legacy)).toEqual(Array.from({ length: 64 }, (_, p) => replicasOf(p, ids, 2)));
+    expect(all(balanced)).toEqual(balancedReplicas(64, ids, 2).map((r) => [...r]));
+    expect(all(balanced)).not.toEqual(all(legacy));
+    expect(ClusterState.restore(legacy.snapshot())?.placementRule).toBe("rendezvous");
+    expect(ClusterState.restore(balanced.snapshot())?.placementRule).toBe("balanced");
+    // A snapshot written before the field existed is a rendezvous cluster's.
+    const old = JSON.parse(legacy.snapshot()) as Record<string, unknown>;
+    delete old["placement"];
+    expect(ClusterState.restore(JSON.stringify(old))?.placementRule).toBe("rendezvous");
+    expect(ClusterState.restore(JSON.stringify({ ...old, placement: "ring" }))).toBeNull();
   });
 
   test("a new cluster has its one member in sync for every partition", () => {
