@@ -1,7 +1,8 @@
-// Placement: which partition a key falls in and which members hold a partition (rendezvous
-// hashing), exactly as docs/protocol.md "Placement" specifies, so a client in any language can
-// compute the same answer. Pure: no I/O, no clock, no randomness; imports util only. The one piece of state
-// is a bounded memo of replicasOf results, which is invisible to callers.
+// Placement: which partition a key falls in and which members hold a partition (balanced, or
+// rendezvous hashing for clusters created before), exactly as docs/protocol.md "Placement"
+// specifies, so a client in any language can compute the same answer. Pure: no I/O, no clock,
+// no randomness; imports util only. The only state is two bounded memos (replicasOf results and
+// balanced tables), invisible to callers.
 import { assert } from "./util/errors.ts";
 import { sha256 } from "./util/sha256.ts";
 
@@ -185,12 +186,11 @@ export function balancedReplicas(
   const table = chosen.map((replicas, partition) => {
     if (replicas.length < k) {
       const have = new Set(replicas.map((member) => member.id));
-      const rest = ids
+      const missing = ids
         .filter((id) => !have.has(id))
         .map((id) => ({ id, score: placementScore(partition, id) }));
-      for (const id of topRanked(rest, k - replicas.length)) {
-        replicas.push({ id, score: placementScore(partition, id) });
-      }
+      const extra = new Set(topRanked(missing, k - replicas.length));
+      replicas.push(...missing.filter((member) => extra.has(member.id)));
     }
     return Object.freeze(topRanked(replicas, k));
   });

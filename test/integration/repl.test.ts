@@ -215,7 +215,8 @@ describe("REPL scripts against a 3-node RF 2 cluster", () => {
       id: n.id, endpoint: n.endpoint, pub: n.pub, alive: true,
     }));
     const partition = partitionOf(key, partitions);
-    const placed = placeReplicas("balanced", partition, partitions, [1, 2, 3], 2).map((replicaId) => ({
+    const replicaIds = placeReplicas("balanced", partition, partitions, [1, 2, 3], 2);
+    const placed = replicaIds.map((replicaId) => ({
       id: replicaId, endpoint: node(replicaId).endpoint, alive: true,
     }));
     expect(replies).toMatchObject([

@@ -267,7 +267,9 @@ function loads(table: readonly (readonly number[])[], ids: readonly number[]): n
   return ids.map((id) => held.get(id) ?? 0);
 }
 
-function replicaMoves(before: readonly (readonly number[])[], after: readonly (readonly number[])[]) {
+type Table = readonly (readonly number[])[];
+
+function replicaMoves(before: Table, after: Table): number {
   let moved = 0;
   after.forEach((replicas, p) => {
     for (const id of replicas) if (!(before[p] ?? []).includes(id)) moved++;

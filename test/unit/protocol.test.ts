@@ -549,7 +549,7 @@ describe("heartbeats", () => {
     expect(parseHeartbeat({ ...heartbeat, members: [] })).toEqual({ ...heartbeat, members: [] });
   });
 
-  test("placement: absent means rendezvous (nodes before the field); an unknown rule is null", () => {
+  test("placement: absent is rendezvous (nodes before the field); an unknown rule null", () => {
     const { placement: _, ...legacy } = heartbeat;
     expect(parseHeartbeat(legacy)?.placement).toBe("rendezvous");
     expect(parseHeartbeat({ ...heartbeat, placement: "rendezvous" })?.placement).toBe("rendezvous");

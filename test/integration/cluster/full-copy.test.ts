@@ -49,8 +49,9 @@ test("a replica behind by more than the log returns by a paged copy as writes go
   // Every key below is in a partition node 1 (the leader) does not hold: nodes `target` and
   // `source` hold it.
   const all = Array.from({ length: PARTITIONS }, (_, p) => p);
-  const partition = all.find((p) => !placeReplicas("balanced", p, PARTITIONS, [1, 2, 3], 2).includes(1)) as number;
-  const [target, source] = placeReplicas("balanced", partition, PARTITIONS, [1, 2, 3], 2) as [number, number];
+  const placed = (p: number) => placeReplicas("balanced", p, PARTITIONS, [1, 2, 3], 2);
+  const partition = all.find((p) => !placed(p).includes(1)) as number;
+  const [target, source] = placed(partition) as [number, number];
   const newKey = () => keyInPartition(partition, PARTITIONS);
   await using env = await connectClient(cluster);
   const { client } = env;

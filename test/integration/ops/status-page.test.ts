@@ -84,8 +84,9 @@ test("the status page shows the cluster, draws its charts, and follows a failove
     // Node 1's copies show as on a down node; every one of them, nothing else.
     const downCells = await page.evaluate<number>(
       `document.querySelectorAll('#grid .row[data-node-id="1"] .cell.down').length`);
-    const node1Partitions = Array.from({ length: 64 }, (_, p) => placeReplicas("balanced", p, 64, [1, 2, 3], 2))
-      .filter((ids) => ids.includes(1)).length;
+    const node1Partitions = Array.from({ length: 64 },
+      (_, p) => placeReplicas("balanced", p, 64, [1, 2, 3], 2)).filter((ids) => ids.includes(1))
+      .length;
     expect(downCells).toBe(node1Partitions);
     // The event follows once node 1's heartbeats have been missing for the suspicion time
     // (500 ms), which can be after the new leader is elected (about 300 ms).

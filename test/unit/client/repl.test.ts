@@ -214,7 +214,8 @@ describe("WHERE", () => {
     const ids = [1, 2, 3];
     const table = balancedReplicas(64, ids, 2);
     // A partition whose balanced replicas differ from its rendezvous ones (node 3 gives some up).
-    const moved = table.findIndex((replicas, p) => replicas.join() !== replicasOf(p, ids, 2).join());
+    const moved = table.findIndex((replicas, p) =>
+      replicas.join() !== replicasOf(p, ids, 2).join());
     expect(moved).toBeGreaterThanOrEqual(0);
     const keyInMoved = `${moved.toString(16).padStart(8, "0")}-0000-4000-8000-000000000000`;
     const placement = placementOf(keyInMoved, { ...view, placement: "balanced" });

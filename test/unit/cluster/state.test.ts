@@ -31,7 +31,7 @@ describe("ClusterState", () => {
   test("placement follows every member change, also after it was asked before", () => {
     const state = ClusterState.initial(2, 4, member(1));
     expect(state.placementRule).toBe("balanced");
-    const expected = (ids: number[]) => [0, 1, 2, 3].map((p) => [...(balancedReplicas(4, ids, 2)[p] ?? [])]);
+    const expected = (ids: number[]) => balancedReplicas(4, ids, 2).map((replicas) => [...replicas]);
     const placements = () => [0, 1, 2, 3].map((p) => [...state.placement(p)]);
     expect(placements()).toEqual(expected([1]));
     state.applyMemberChange({ type: "add", member: member(2) });
@@ -52,7 +52,8 @@ describe("ClusterState", () => {
       state.applyMemberChange({ type: "add", member: member(2) });
       state.applyMemberChange({ type: "add", member: member(3) });
     }
-    const all = (state: ClusterState) => Array.from({ length: 64 }, (_, p) => [...state.placement(p)]);
+    const all = (state: ClusterState) =>
+      Array.from({ length: 64 }, (_, p) => [...state.placement(p)]);
     expect(all(legacy)).toEqual(Array.from({ length: 64 }, (_, p) => replicasOf(p, ids, 2)));
     expect(all(balanced)).toEqual(balancedReplicas(64, ids, 2).map((r) => [...r]));
     expect(all(balanced)).not.toEqual(all(legacy));
