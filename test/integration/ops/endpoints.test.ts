@@ -33,12 +33,14 @@ test("health, ready, status and metrics on a 3-node cluster", async () => {
   const insync = heartbeat["insync"] as number[][];
   const insyncText = JSON.stringify(insync.map((ids) => [...ids].sort()));
   for (const [i, url] of urls.entries()) {
-    // A follower applies the leader's last in-sync changes a moment after the leader does.
+    // A follower applies the leader's last in-sync changes a moment after the leader does, and
+    // counts a member alive once its heartbeats arrive (its subscription may still be connecting).
     await waitFor(async () => {
       const { body } = await getJson<NodeStatus>(`${url}/status`);
-      return body.members.every((m) => m.http !== null) &&
+      return body.members.every((m) => m.http !== null && m.alive) &&
         JSON.stringify(body.partitions.map((p) => [...p.insync].sort())) === insyncText;
-    }, { what: `${url}/status to know every member's HTTP address and the leader's in-sync sets` });
+    }, { what: `${url}/status to show every member alive with its HTTP address, and the ` +
+      "leader's in-sync sets" });
     const status = (await getJson<NodeStatus>(`${url}/status`)).body;
     expect(status.id).toBe(i + 1);
     expect(status.role).toBe(i === 0 ? "leader" : "follower");
