@@ -3,16 +3,16 @@
 import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import {
+  balancedReplicas,
   partitionOf,
+  placeKey,
+  placeReplicas,
   placementScore,
   replicaCacheEntriesMax,
   replicaCacheSize,
   replicasOf,
   replicasOfKey,
   topRanked,
-  balancedReplicas,
-  placeKey,
-  placeReplicas,
 } from "../../lib/placement.ts";
 
 // [partition, node id, score] from python3:
@@ -241,8 +241,8 @@ describe("replicasOfKey", () => {
   });
 });
 
-// Balanced placement computed by an independent implementation of docs/protocol.md's text
-// (python3 hashlib; sort all (partition, member) pairs by score, quotas, then the fill).
+// Balanced placement computed by an independent implementation of docs/protocol.md's text,
+// test/testdata/balanced-placement.py (e.g. `python3 balanced-placement.py 64 '[1,2,3]' 2`).
 const goldenBalanced64 = [
   [3, 1], [2, 1], [2, 1], [3, 2], [1, 3], [3, 1], [2, 1], [1, 3],
   [2, 1], [3, 2], [1, 3], [1, 2], [1, 3], [1, 3], [2, 3], [3, 1],
@@ -261,13 +261,13 @@ const goldenBalanced16Rf3 = [
 ];
 const goldenBalanced7Rf1 = [[2], [40], [2], [9], [9], [40], [40]];
 
-function loads(table: readonly (readonly number[])[], ids: readonly number[]): number[] {
+type Table = readonly (readonly number[])[];
+
+function loads(table: Table, ids: readonly number[]): number[] {
   const held = new Map(ids.map((id) => [id, 0]));
   for (const replicas of table) for (const id of replicas) held.set(id, (held.get(id) ?? 0) + 1);
   return ids.map((id) => held.get(id) ?? 0);
 }
-
-type Table = readonly (readonly number[])[];
 
 function replicaMoves(before: Table, after: Table): number {
   let moved = 0;
