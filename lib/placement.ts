@@ -68,6 +68,15 @@ function computeReplicas(partition: number, memberIds: readonly number[], rf: nu
 // key the least recently used one.
 const replicaCache = new Map<string, readonly number[]>();
 
+/** Stores `value` under `key`, first dropping the oldest entry when `cache` holds `max`. */
+function remember<V>(cache: Map<string, V>, key: string, value: V, max: number): void {
+  if (cache.size >= max) {
+    const oldest = cache.keys().next();
+    if (oldest.done !== true) cache.delete(oldest.value);
+  }
+  cache.set(key, value);
+}
+
 /** The ids of the min(rf, members) members that hold `partition`, highest score first. The order
  * of `memberIds` does not matter. Cheap to call per request: results are memoized. */
 export function replicasOf(partition: number, memberIds: readonly number[], rf: number): number[] {
@@ -81,11 +90,7 @@ export function replicasOf(partition: number, memberIds: readonly number[], rf: 
     return cached.slice();
   }
   const replicas = computeReplicas(partition, memberIds, rf);
-  if (replicaCache.size >= replicaCacheEntriesMax) {
-    const oldest = replicaCache.keys().next();
-    if (oldest.done !== true) replicaCache.delete(oldest.value);
-  }
-  replicaCache.set(cacheKey, Object.freeze(replicas.slice()));
+  remember(replicaCache, cacheKey, Object.freeze(replicas.slice()), replicaCacheEntriesMax);
   return replicas;
 }
 
@@ -194,12 +199,8 @@ export function balancedReplicas(
     }
     return Object.freeze(topRanked(replicas, k));
   });
-  if (balancedCache.size >= balancedCacheEntriesMax) {
-    const oldest = balancedCache.keys().next();
-    if (oldest.done !== true) balancedCache.delete(oldest.value);
-  }
   const frozen = Object.freeze(table);
-  balancedCache.set(cacheKey, frozen);
+  remember(balancedCache, cacheKey, frozen, balancedCacheEntriesMax);
   return frozen;
 }
 

@@ -4,7 +4,7 @@
 
 import type { Subprocess } from "bun";
 import { readFileSync } from "node:fs";
-import { waitFor } from "./wait.ts";
+import { forEachLine, readUntil, timeouts } from "./wait.ts";
 
 const TRACED_CALLS = "write,writev,pwrite64,pwritev,pwritev2,sendto,sendmsg,fsync,fdatasync";
 
@@ -31,21 +31,16 @@ export async function traceSyscalls(pid: number, file: string): Promise<SyscallT
   } catch (error) {
     throw new Error(`cannot run strace (apt-get install strace): ${String(error)}`);
   }
-  let stderr = "";
-  void (async () => {
-    const decoder = new TextDecoder();
-    for await (const chunk of strace.stderr) stderr += decoder.decode(chunk, { stream: true });
-  })();
-  try {
-    // "Process <pid> attached with <n> threads": from here on every call is recorded.
-    await waitFor(() => stderr.includes("attached") || strace.exitCode !== null, {
-      what: `strace to attach to process ${pid}`,
-    });
-  } catch (error) {
+  // "Process <pid> attached with <n> threads": from here on every call is recorded. Nothing
+  // found means strace ended (it could not attach) or the deadline passed.
+  const { found, text } = await readUntil(strace.stderr, timeouts.conditionMs,
+    (read) => (read.includes("attached") ? true : undefined));
+  if (found === undefined) {
     strace.kill("SIGKILL");
-    throw error;
+    throw new Error(`strace did not attach to process ${pid}: ${text}`);
   }
-  if (strace.exitCode !== null) throw new Error(`strace could not attach to ${pid}: ${stderr}`);
+  // Drained from here on, so strace never waits on a full pipe.
+  void forEachLine(strace.stderr, () => {});
   return {
     text: () => readFileSync(file, "utf8"),
     ended: strace.exited,

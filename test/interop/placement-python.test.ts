@@ -4,19 +4,15 @@
 import { expect, test } from "bun:test";
 import { join } from "node:path";
 import { balancedReplicas } from "../../lib/placement.ts";
+import { runToEnd } from "../harness/run.ts";
 
 const SCRIPT = join(import.meta.dir, "..", "testdata", "balanced-placement.py");
 
 async function pythonTable(partitions: number, ids: number[], rf: number): Promise<number[][]> {
-  const args = [SCRIPT, `${partitions}`, JSON.stringify(ids), `${rf}`];
-  const proc = Bun.spawn(["/usr/bin/python3", ...args], { stdout: "pipe", stderr: "pipe" });
-  const [out, err, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  if (code !== 0) throw new Error(`balanced-placement.py exited ${code}: ${err}`);
-  return JSON.parse(out) as number[][];
+  const { code, stdout, stderr } =
+    await runToEnd(["/usr/bin/python3", SCRIPT, `${partitions}`, JSON.stringify(ids), `${rf}`]);
+  if (code !== 0) throw new Error(`balanced-placement.py exited ${code}: ${stderr}`);
+  return JSON.parse(stdout) as number[][];
 }
 
 test("balanced placement: the Python implementation of the document agrees", async () => {
