@@ -66,6 +66,17 @@ function prepare(db: Database) {
        ON CONFLICT (partition, key) DO UPDATE SET seq = excluded.seq, epoch = excluded.epoch,
          value = excluded.value, writer = excluded.writer, expires_at = excluded.expires_at`,
     ),
+    // An append reads the row it replaces (the log keeps it as the before-image) and then
+    // rewrites that row where it lies, by rowid: one lookup in the (partition, key) index per
+    // change instead of one for the read and another for an upsert's conflict check.
+    rowBefore: db.prepare<KvRow & { rowid: number }, [number, string]>(
+      `SELECT rowid, ${kvColumns} FROM kv WHERE partition = ?1 AND key = ?2`,
+    ),
+    updateRowAt: db.prepare<null, [number, number, number, string, string | null, number | null]>(
+      `UPDATE kv SET seq = ?2, epoch = ?3, value = ?4, writer = ?5, expires_at = ?6
+       WHERE rowid = ?1`,
+    ),
+    deleteRowAt: db.prepare<null, [number]>("DELETE FROM kv WHERE rowid = ?1"),
     deleteRow: db.prepare<null, [number, string]>(
       "DELETE FROM kv WHERE partition = ?1 AND key = ?2",
     ),
@@ -337,7 +348,7 @@ export class SqliteReplicaStore implements ReplicaStorage {
       const { last } = state.summary;
       assert(change.seq === last.seq + 1, `append seq ${change.seq} after ${last.seq}`);
       assert(change.epoch >= last.epoch, `append epoch ${change.epoch} below ${last.epoch}`);
-      const before = this.statements.getRow.get(partition, change.key);
+      const before = this.statements.rowBefore.get(partition, change.key);
       const status = statusOf(before !== null, change.value !== null);
       log.insert.run(
         change.seq,
@@ -353,17 +364,16 @@ export class SqliteReplicaStore implements ReplicaStorage {
         change.expiresAt ?? null,
         before?.expiresAt ?? null,
       );
-      if (change.value === null) this.statements.deleteRow.run(partition, change.key);
-      else {
-        this.statements.upsertRow.run(
-          change.key,
-          partition,
-          change.seq,
-          change.epoch,
-          change.value,
-          change.writer,
-          change.expiresAt ?? null,
-        );
+      const { key, seq, epoch, value, writer } = change;
+      const expiresAt = change.expiresAt ?? null;
+      if (before === null) {
+        if (value !== null) {
+          this.statements.upsertRow.run(key, partition, seq, epoch, value, writer, expiresAt);
+        }
+      } else if (value === null) {
+        this.statements.deleteRowAt.run(before.rowid);
+      } else {
+        this.statements.updateRowAt.run(before.rowid, seq, epoch, value, writer, expiresAt);
       }
       statuses.push(status);
       state.summary = withLast(state.summary, { epoch: change.epoch, seq: change.seq });
