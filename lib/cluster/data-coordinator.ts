@@ -209,6 +209,11 @@ export class DataCoordinator {
     this.leaders[tracked.partition]?.onReply(reply.rid, from, reply);
   }
 
+  /** Member `id` is heard again after a silence (longer than an election timeout). */
+  onMemberReturned(id: number): void {
+    for (const leader of this.leaders) leader.onMemberReturned(id);
+  }
+
   onInsyncChanged(partition: number): void {
     this.leaders[partition]?.onInsyncChanged();
   }

@@ -263,14 +263,24 @@ export class NodeCore {
     if (ms !== null) this.propose({ type: "clock", ms });
   }
 
+  /** Not heard from for longer than an election timeout. */
+  private isSuspect(id: number): boolean {
+    const silentTicks = this.tickCount - (this.lastHeardTick.get(id) ?? -Infinity);
+    return silentTicks > this.config.raft.electionTicks;
+  }
+
   step(from: number, input: StepInput): void {
     switch (input.kind) {
-      case "raft":
+      case "raft": {
         // Any Raft message proves the sender alive: a new leader does not wait for members it
-        // has not heard from during its election (see DataCoordinator's isSuspect).
+        // has not heard from during its election (see DataCoordinator's isSuspect). One that
+        // returns after a silence has its failed catch-ups retried now (PartitionLeader).
+        const isReturning = this.isSuspect(from);
         this.lastHeardTick.set(from, this.tickCount);
+        if (isReturning) this.coordinator?.onMemberReturned(from);
         this.raft.step(input.message);
         return;
+      }
       case "data-request":
         // Served in ready(), with the turn's other data requests in one read of the store; its
         // answer would not leave before then anyway.
@@ -539,8 +549,7 @@ export class NodeCore {
       {
         state: () => this.stateValue,
         propose: (command) => this.propose(command),
-        isSuspect: (id) => this.tickCount - (this.lastHeardTick.get(id) ?? -Infinity) >
-          this.config.raft.electionTicks,
+        isSuspect: (id) => this.isSuspect(id),
         nextRid: () => this.nextRid++,
         replicated: (id, count) => this.replicatedListener?.(id, count),
         readCached: (hit) => this.readCachedListener?.(hit),

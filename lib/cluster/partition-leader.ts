@@ -1085,6 +1085,16 @@ export class PartitionLeader {
     if (reply.type === "refused" && reply.reason === "stale-epoch") this.depose();
   }
 
+  /**
+   * Member `id` is heard again after a silence: a catch-up or probe of it that failed while it
+   * was away is retried at the next tick instead of RETRY_TICKS after the failure. (What was
+   * sent to it meanwhile waited in its peer queue and reaches it now, too late to count.)
+   */
+  onMemberReturned(id: number): void {
+    const p = this.progress.get(id);
+    if (p !== undefined) p.retryTicks = Math.min(p.retryTicks, 1);
+  }
+
   /** `rid` to `to` got no answer in time, or `to` refused in a way that means it fell out. */
   onTimeout(rid: number, to: number): void {
     const watch = this.watchesInFlight.get(rid);

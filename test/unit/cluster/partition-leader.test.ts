@@ -112,6 +112,30 @@ describe("PartitionLeader", () => {
     expect(world.values(2)[k(9)]).toBeUndefined();
   });
 
+  test("a replica heard again after a silence is caught up at the next tick, not ten later", () => {
+    const world = new PartitionWorld([1, 2], [1], [1, 2]);
+    world.startLeader(1, 1);
+    world.settle();
+    world.write(k(1), "v1");
+    world.settle();
+    // Replica 2 is down: the catch-up's first request is lost and times out.
+    world.down.add(2);
+    world.leader.tick();
+    world.settle();
+    world.timeOut();
+    world.down.delete(2);
+    const kinds = recordRequests(world);
+    world.leader.tick();
+    world.settle();
+    expect(kinds).toEqual([]);
+    world.leader.onMemberReturned(2);
+    world.leader.tick();
+    world.settle();
+    expect(kinds[0]).toBe("fence");
+    expect(world.proposals).toEqual([{ type: "insync-add", partition: P, id: 2, term: 1 }]);
+    expect(world.values(2)).toEqual(world.values(1));
+  });
+
   // Returns the kinds of request the leader sent, in order, from now on.
   function recordRequests(world: PartitionWorld): string[] {
     const kinds: string[] = [];
