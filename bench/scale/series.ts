@@ -55,7 +55,7 @@ export interface DataPoint {
   walBytesPerNode: number[];
   /** Every file of the three data directories over keys times RF. */
   diskBytesPerKeyReplica: number;
-  /** The same without sqlite's write-ahead logs (up to about 40 MB a node, checkpointed). */
+  /** The same without sqlite's write-ahead logs (up to about 160 MB a node, checkpointed). */
   dbBytesPerKeyReplica: number;
   catchUp: CatchUp | null;
 }

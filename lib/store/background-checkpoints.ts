@@ -3,9 +3,11 @@
 // whenever the WAL passes wal_autocheckpoint pages: under SET load at 64 clients that stalled
 // each node's loop for 10-20 ms about twice a second, the slowest 1 % of SETs. A worker thread
 // with a connection of its own checkpoints every CHECKPOINT_INTERVAL_MS instead. The node's own
-// automatic checkpoint still runs, but finds the frames already copied and costs little; it is
-// what lets the WAL start over from its beginning, which needs every frame copied with no
-// commit in between, and only the node's connection (the one writer) can arrange that.
+// automatic checkpoint still runs, rarely (schema.ts, WAL_AUTOCHECKPOINT_PAGES): it finds the
+// frames already copied, but its fsync of the database file flushes what the worker copied
+// since its own fsync, tens of ms under sustained writes. It is what lets the WAL start over
+// from its beginning, which needs every frame copied with no commit in between, and only the
+// node's connection (the one writer) can arrange that.
 // If the worker cannot start or fails, the node goes on with its own checkpoints, as before.
 
 import type { CheckpointWorkerReport, CheckpointWorkerStart } from "./checkpoint-worker.ts";

@@ -18,7 +18,7 @@ export {
   type StoredRow,
   type Version,
 } from "./row.ts";
-export { metaNames, schemaVersion } from "./schema.ts";
+export { metaNames, schemaVersion, WAL_AUTOCHECKPOINT_PAGES } from "./schema.ts";
 export { guardSqlite, openDatabase } from "./database.ts";
 export { runTransaction, SharedTransaction } from "./transaction.ts";
 export { entrySizeBytes, SqliteRaftStorage, type RaftPersist } from "./raft-log-store.ts";

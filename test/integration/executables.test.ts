@@ -111,7 +111,7 @@ test("the compiled node and client do SET, GET and DELETE", async () => {
 
   // The compiled node runs its checkpoint worker (a second entry point of the build): the
   // commits reach the database file, which the node's own connection would copy only past
-  // 10,000 WAL pages.
+  // 40,000 WAL pages.
   const file = join(dataDir, "warehouse.sqlite");
   await waitFor(() => statSync(file).size > 4096, {
     timeoutMs: RUN_DEADLINE_MS, what: "the compiled node to checkpoint into its database file",

@@ -1,5 +1,5 @@
 // A node's database is checkpointed by a worker thread: its commits reach the database file
-// although its own connection checkpoints only past 10,000 WAL pages, and a worker that cannot
+// although its own connection checkpoints only past 40,000 WAL pages, and a worker that cannot
 // do its job says why.
 
 import { afterEach, expect, test } from "bun:test";

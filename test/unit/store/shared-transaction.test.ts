@@ -15,6 +15,7 @@ import {
   SqliteReplicaStore,
   type RaftPersist,
   type ReplicaWrite,
+  WAL_AUTOCHECKPOINT_PAGES,
 } from "../../../lib/store/index.ts";
 import { AssertionError, StorageError } from "../../../lib/util/errors.ts";
 import { keyOf } from "./rows.ts";
@@ -201,7 +202,7 @@ describe("the connection a turn commits on", () => {
     // 2 is FULL for synchronous and MEMORY for temp_store.
     expect(pragma("synchronous")).toBe(2);
     expect(pragma("temp_store")).toBe(2);
-    expect(pragma("wal_autocheckpoint")).toBe(10000);
+    expect(pragma("wal_autocheckpoint")).toBe(WAL_AUTOCHECKPOINT_PAGES);
     node.close();
   });
 });
