@@ -66,9 +66,9 @@ function prepare(db: Database) {
        ON CONFLICT (partition, key) DO UPDATE SET seq = excluded.seq, epoch = excluded.epoch,
          value = excluded.value, writer = excluded.writer, expires_at = excluded.expires_at`,
     ),
-    // An append reads the row it replaces (the log keeps it as the before-image) and then
-    // rewrites that row where it lies, by rowid: one lookup in the (partition, key) index per
-    // change instead of one for the read and another for an upsert's conflict check.
+    // An append reads the row it replaces (the log keeps it as the before-image), then rewrites
+    // or deletes that row where it lies, by rowid: one lookup in the (partition, key) index for
+    // such a change instead of one for the read and another for an upsert's conflict check.
     rowBefore: db.prepare<KvRow & { rowid: number }, [number, string]>(
       `SELECT rowid, ${kvColumns} FROM kv WHERE partition = ?1 AND key = ?2`,
     ),
