@@ -420,6 +420,7 @@ export class WarehouseNode {
       this.log.warn("peer_message_refused", { reason: check.error });
       return;
     }
+    if (check.ok) this.transport.heard(message.from, performance.now());
     switch (message.kind) {
       case "raft":
         this.core.step(message.from, { kind: "raft", message: message.body });

@@ -18,6 +18,9 @@ import type { Message as RaftMessage } from "../raft/index.ts";
 /** Sends to one member that may wait for room at once; more are dropped. */
 const BLOCKED_SENDS_MAX = 1024;
 
+/** Hearing from a member dials it early at most this often (the dealers' reconnect cap). */
+const EARLY_DIAL_GAP_MS = 200;
+
 export interface Incoming {
   readonly message: PeerMessage<RaftMessage>;
   /** Answers on the connection the message came in on (join and remove replies). */
@@ -28,6 +31,8 @@ interface Link {
   readonly endpoint: string;
   readonly dealer: Dealer;
   blocked: number;
+  /** When hearing from the member last dialled it early (heard). */
+  earlyDialAt: number;
 }
 
 export class PeerTransport {
@@ -60,14 +65,14 @@ export class PeerTransport {
     if (existing !== undefined) void existing.dealer.close();
     const dealer = new Dealer({
       reconnectIvlMs: 20,
-      reconnectIvlMaxMs: 200,
+      reconnectIvlMaxMs: EARLY_DIAL_GAP_MS,
       lingerMs: 0,
       sendHwm: 10_000,
       maxMessageBytes: this.limits().frameBytesMax,
       ...(this.curve === undefined ? {} : { curve: this.curve }),
     });
     dealer.connect(endpoint);
-    this.links.set(id, { endpoint, dealer, blocked: 0 });
+    this.links.set(id, { endpoint, dealer, blocked: 0, earlyDialAt: Number.NEGATIVE_INFINITY });
   }
 
   removePeer(id: number): void {
@@ -93,6 +98,18 @@ export class PeerTransport {
       .send([encodePeerMessage(message)])
       .catch(() => undefined)
       .finally(() => link.blocked--);
+  }
+
+  /**
+   * Member `id` was heard from on our peer port at `now` (ms). If our link to it is waiting out
+   * a reconnect backoff, it dials now: a member coming back would otherwise get what we queued
+   * for it up to 200 ms later, and every catch-up of it would wait that long to start.
+   */
+  heard(id: number, now: number): void {
+    const link = this.links.get(id);
+    if (link === undefined || now - link.earlyDialAt < EARLY_DIAL_GAP_MS) return;
+    link.earlyDialAt = now;
+    link.dealer.reconnectNow(link.endpoint);
   }
 
   /** Puts what was sent so far on the wire now (see SocketBase.flushNow). */

@@ -32,6 +32,8 @@ export type SocketEvent =
   | { type: "listening"; endpoint: string }
   | { type: "accepted"; endpoint: string }
   | { type: "connected"; endpoint: string }
+  /** A dial failed or a connection was lost: the next dial in `delayMs` (CONNECT_RETRIED). */
+  | { type: "connect-retry"; endpoint: string; delayMs: number }
   | { type: "disconnected"; endpoint: string; reason: string }
   | { type: "handshake-failed"; endpoint: string; reason: string }
   | { type: "protocol-error"; endpoint: string; reason: string };
@@ -201,6 +203,7 @@ interface ConnectTarget {
   port: number;
   pipe: Pipe;
   attempt: number;
+  /** Set while waiting to dial again (reconnect backoff), undefined otherwise. */
   timer: ReturnType<typeof setTimeout> | undefined;
   isActive: boolean;
 }
@@ -306,6 +309,19 @@ export abstract class SocketBase implements ConnectionOwner {
     };
     this.targets.set(endpoint, target);
     this.addPipe(pipe);
+    this.dial(target);
+  }
+
+  /**
+   * Dials `endpoint` now if it is waiting out a reconnect backoff, for a caller that has just
+   * learned the peer is back by another way (it heard from it). The backoff is not reset: if
+   * this dial fails too, the next wait is as long as it would have been.
+   */
+  reconnectNow(endpoint: string): void {
+    const target = this.targets.get(endpoint);
+    if (target === undefined || target.timer === undefined || this.isClosed) return;
+    clearTimeout(target.timer);
+    target.timer = undefined;
     this.dial(target);
   }
 
@@ -626,7 +642,12 @@ export abstract class SocketBase implements ConnectionOwner {
     const ivl = this.options.reconnectIvlMs;
     const base = Math.min(ivl * 2 ** target.attempt, Math.max(ivl, this.options.reconnectIvlMaxMs));
     target.attempt = Math.min(target.attempt + 1, 16);
-    target.timer = setTimeout(() => this.dial(target), base + Math.floor(Math.random() * ivl));
+    const delayMs = base + Math.floor(Math.random() * ivl);
+    target.timer = setTimeout(() => {
+      target.timer = undefined;
+      this.dial(target);
+    }, delayMs);
+    this.emit({ type: "connect-retry", endpoint: target.endpoint, delayMs });
   }
 
   /** Logs a warning at most once a minute per event name: floods must not flood the log. */

@@ -70,6 +70,32 @@ test("reconnect after the peer process is SIGKILLed and restarted on the same po
   expect(events.filter((e) => e.type === "connected").length).toBe(2);
 });
 
+test("reconnectNow dials a peer that is back at once instead of waiting out the backoff", async () => {
+  const gone = await startPeer("router");
+  await gone.kill();
+  // A backoff far longer than the deadlines below: only reconnectNow can connect in time.
+  const dealer = track(
+    new Dealer({ lingerMs: 0, reconnectIvlMs: 60_000, reconnectIvlMaxMs: 60_000 }),
+  );
+  const events = recordEvents(dealer);
+  dealer.connect(gone.endpoint);
+  await waitFor(() => events.some((e) => e.type === "connect-retry"), {
+    what: "the first dial to fail and a retry to be scheduled",
+  });
+  const retry = events.find((e) => e.type === "connect-retry");
+  expect(retry).toMatchObject({ endpoint: gone.endpoint });
+  expect((retry as { delayMs: number }).delayMs).toBeGreaterThanOrEqual(60_000);
+
+  const back = await startPeer("router", port(gone.endpoint));
+  await dealer.send(["after", "restart"]);
+  dealer.reconnectNow(back.endpoint);
+  expect(texts(await within(dealer.receive(), 5_000, "the echo after reconnectNow"))).toEqual([
+    "after",
+    "restart",
+  ]);
+  expect(events.filter((e) => e.type === "connected").length).toBe(1);
+});
+
 test("connect before bind: messages sent first are delivered once the peer appears", async () => {
   // A port that was just in use and is free now (the peer process is gone), never a fixed one.
   const gone = await startPeer("router");
