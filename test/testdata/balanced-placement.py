@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # Balanced placement as docs/protocol.md ("Placement") states it, written from that text alone
-# so that test/unit/placement.test.ts can compare lib/placement.ts with a second implementation.
+# so that test/interop/placement-python.test.ts can compare lib/placement.ts with a second
+# implementation (test/unit/placement.test.ts's golden tables come from it too).
 # Usage: balanced-placement.py PARTITIONS MEMBER_IDS_JSON RF  -> JSON: each partition's replicas.
 import hashlib
 import json
