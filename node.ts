@@ -21,6 +21,10 @@ import { programName } from "./lib/util/program.ts";
 import { z85Encode } from "./lib/util/z85.ts";
 import { loadCurveCrypto } from "./lib/zmtp/index.ts";
 import type { NodeConfig } from "./lib/config.ts";
+import { reexecWithAllocatorEnv } from "./lib/ops/allocator-env.ts";
+
+// Before anything else: this may replace the process with a copy that has the setting.
+reexecWithAllocatorEnv();
 
 if (Bun.argv[2] === "keygen") {
   const write = (stream: NodeJS.WriteStream) => (text: string) => void stream.write(text);

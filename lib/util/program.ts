@@ -2,9 +2,13 @@
 // "bun client.ts" for a script run by Bun. Reads only Bun's view of the process.
 import { basename } from "node:path";
 
+/** Whether `main` (the entry point's path) is inside a compiled executable. */
+export function isCompiledEntry(main: string = Bun.main): boolean {
+  // A compiled executable runs its entry point from Bun's embedded file system.
+  return main.startsWith("/$bunfs/") || main.includes("~BUN");
+}
+
 /** The command a person would type to run this program again. */
 export function programName(): string {
-  // A compiled executable runs its entry point from Bun's embedded file system.
-  const isCompiled = Bun.main.startsWith("/$bunfs/") || Bun.main.includes("~BUN");
-  return isCompiled ? basename(process.execPath) : `bun ${basename(Bun.main)}`;
+  return isCompiledEntry() ? basename(process.execPath) : `bun ${basename(Bun.main)}`;
 }

@@ -40,6 +40,8 @@ export interface StartNodeOptions {
   /** Command the node runs under, e.g. ["ip", "netns", "exec", "ns1"] (it must exec). */
   wrapper?: string[];
   extraArgs?: string[];
+  /** Changes to this process's environment for the node: a value, or undefined to remove it. */
+  env?: Record<string, string | undefined>;
 }
 
 /** The ready line, or the process's exit code and stderr when it stopped first. */
@@ -66,7 +68,10 @@ export async function launchNode(
   if (options.rf !== undefined) args.push("--rf", String(options.rf));
   if (options.join !== undefined && options.join.length > 0) args.push("--join", options.join.join(","));
   args.push(...(options.extraArgs ?? []));
-  const proc = Bun.spawn(args, { stdin: "ignore", stdout: "pipe", stderr: "pipe", cwd: repoRoot });
+  const proc = Bun.spawn(args, {
+    stdin: "ignore", stdout: "pipe", stderr: "pipe", cwd: repoRoot,
+    env: nodeEnvironment(options.env ?? {}),
+  });
   track(proc);
   let stderrText = "";
   void (async () => {
@@ -90,6 +95,14 @@ export async function launchNode(
       dataDir: options.dataDir, process: proc, stderr: () => stderrText,
     },
   };
+}
+
+function nodeEnvironment(changes: Record<string, string | undefined>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries({ ...process.env, ...changes })) {
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
 }
 
 async function readReadyLine(

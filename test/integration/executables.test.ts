@@ -2,10 +2,11 @@
 // then the compiled node runs a 1-node cluster and the compiled client does SET/GET through it,
 // from a scratch directory with no source files, so nothing is loaded from the repository.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Subprocess } from "bun";
+import { allocatorEnv } from "../../lib/ops/allocator-env.ts";
 import { repoRoot, timeouts, waitFor } from "../harness/cluster.ts";
 import { type RunResult, runToEnd } from "../harness/run.ts";
 
@@ -25,14 +26,16 @@ function run(
   return runToEnd(argv, { ...options, onSpawn: (proc) => void started.push(proc) });
 }
 
-/** Starts the compiled node and returns its ready line. */
-async function startNode(dataDir: string): Promise<{ endpoint: string; pub: string }> {
+/** Starts the compiled node (without the allocator variable) and returns its ready line. */
+async function startNode(dataDir: string): Promise<{ endpoint: string; pub: string; pid: number }> {
+  const env = { ...process.env };
+  delete env[allocatorEnv.name];
   const proc = Bun.spawn(
     [
       join(bin, "warehouse-node"),
       "--id", "1", "--rf", "1", "--port", "0", "--pub-port", "0", "--data", dataDir,
     ],
-    { cwd: root, stdin: "ignore", stdout: "pipe", stderr: "pipe" },
+    { cwd: root, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" },
   );
   started.push(proc);
   const reader = proc.stdout.getReader();
@@ -59,7 +62,7 @@ async function startNode(dataDir: string): Promise<{ endpoint: string; pub: stri
   const line = text.slice(0, text.indexOf("\n"));
   const ready = JSON.parse(line) as { event: string; endpoint: string; pub: string };
   expect(ready.event).toBe("ready");
-  return ready;
+  return { ...ready, pid: proc.pid };
 }
 
 beforeAll(async () => {
@@ -84,6 +87,10 @@ afterAll(async () => {
 test("the compiled node and client do SET, GET and DELETE", async () => {
   const dataDir = join(root, "data");
   const node = await startNode(dataDir);
+  // The compiled node restarted itself in place with its allocator setting.
+  expect(readFileSync(`/proc/${node.pid}/environ`, "utf8").split("\0")).toContain(
+    `${allocatorEnv.name}=${allocatorEnv.value}`,
+  );
   const key = crypto.randomUUID();
   const client = join(bin, "warehouse");
   const text = await run([

@@ -54,7 +54,8 @@ const allowed: Record<string, { areas: string[]; external: string[] }> = {
     ],
   },
   store: { areas: ["util", "raft"], external: ["bun:sqlite", "node:fs", "node:path"] },
-  ops: { areas: ["util"], external: ["node:os", "node:dns/promises"] },
+  // bun:ffi: a node re-executes itself with its allocator setting (allocator-env.ts).
+  ops: { areas: ["util"], external: ["node:os", "node:dns/promises", "bun:ffi"] },
   cluster: {
     areas: ["util", "placement", "protocol", "zmtp", "store", "config", "raft", "ops"],
     external: [],

@@ -1,0 +1,78 @@
+// Owns the one allocator setting a node runs with, which can only be given before the process
+// starts: Bun's allocator (mimalloc) reads MIMALLOC_* variables once, at start-up. A node that
+// finds the setting missing replaces itself (execve: same pid, same open files, same
+// arguments) with a copy of itself that has it, before it has done anything else.
+//
+// Why: mimalloc gives memory a page held free for 100 ms back to the kernel, and takes it back
+// with page faults when it is needed again. A node under writes frees and reuses such pages
+// all the time, and every give-back is an madvise whose TLB flush interrupts the other core: in
+// bench:cluster's SET case at 64 clients this churn cost a third of the nodes' CPU. Never giving
+// memory back keeps a node's RSS at its peak instead (README, Benchmarks).
+
+import { dlopen, FFIType, ptr } from "bun:ffi";
+import { isCompiledEntry } from "../util/program.ts";
+
+/** The variable and the value a node runs with (-1: never return freed pages to the kernel). */
+export const allocatorEnv = { name: "MIMALLOC_PURGE_DELAY", value: "-1" } as const;
+
+/**
+ * The program and arguments that start this same program again, from `process.argv` (the
+ * runtime, the entry point, then the arguments): a compiled executable is its own program and
+ * takes the arguments alone; under `bun`, the runtime's own flags come before the script.
+ */
+export function restartCommand(
+  execPath: string,
+  argv: readonly string[],
+  execArgv: readonly string[],
+): string[] {
+  return isCompiledEntry(argv[1] ?? "")
+    ? [execPath, ...argv.slice(2)]
+    : [execPath, ...execArgv, ...argv.slice(1)];
+}
+
+/**
+ * Re-executes this process with the allocator setting unless the variable is already set (by
+ * the user, to any value, or by an earlier pass through here). Returns only when it did not
+ * re-execute: not on Linux, or the C library or execve refused; the node then runs as it is.
+ */
+export function reexecWithAllocatorEnv(): void {
+  if (process.platform !== "linux" || process.env[allocatorEnv.name] !== undefined) return;
+  const command = restartCommand(process.execPath, process.argv, process.execArgv);
+  const env = { ...process.env, [allocatorEnv.name]: allocatorEnv.value };
+  const environment = Object.entries(env).flatMap(([k, v]) =>
+    v === undefined ? [] : [`${k}=${v}`],
+  );
+  let libc: ReturnType<typeof openLibc>;
+  try {
+    libc = openLibc();
+  } catch {
+    return;
+  }
+  const args = command.map(cString);
+  const envs = environment.map(cString);
+  const argvArray = pointerArray(args);
+  const envArray = pointerArray(envs);
+  libc.symbols.execve(ptr(args[0] as Uint8Array), ptr(argvArray), ptr(envArray));
+  // Still here: execve failed. Nothing has been started yet, so carry on without the setting.
+  // (The buffers are used after the call so that none can be collected while execve reads it.)
+  if (args.length + envs.length + argvArray.length + envArray.length > 0) libc.close();
+}
+
+function openLibc() {
+  return dlopen("libc.so.6", {
+    execve: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+  });
+}
+
+function cString(text: string): Uint8Array {
+  return new TextEncoder().encode(`${text}\0`);
+}
+
+/** A NULL-terminated array of pointers to `strings`, as execve takes its argv and envp. */
+function pointerArray(strings: readonly Uint8Array[]): BigUint64Array {
+  const array = new BigUint64Array(strings.length + 1);
+  strings.forEach((s, i) => {
+    array[i] = BigInt(ptr(s));
+  });
+  return array;
+}
