@@ -1,6 +1,6 @@
 // Owns the one allocator setting a node runs with, which can only be given before the process
 // starts: Bun's allocator (mimalloc) reads MIMALLOC_* variables once, at start-up. A node that
-// finds the setting missing replaces itself (execve: same pid, same open files, same
+// finds the setting missing replaces itself (process.execve: same pid, same open files, same
 // arguments) with a copy of itself that has it, before it has done anything else.
 //
 // Why: mimalloc gives memory a page held free for 100 ms back to the kernel, and takes it back
@@ -9,7 +9,6 @@
 // bench:cluster's SET case at 64 clients this churn cost a third of the nodes' CPU. Never giving
 // memory back keeps a node's RSS at its peak instead (README, Benchmarks).
 
-import { dlopen, FFIType, ptr } from "bun:ffi";
 import { isCompiledEntry } from "../util/program.ts";
 
 /** The variable and the value a node runs with (-1: never return freed pages to the kernel). */
@@ -33,46 +32,18 @@ export function restartCommand(
 /**
  * Re-executes this process with the allocator setting unless the variable is already set (by
  * the user, to any value, or by an earlier pass through here). Returns only when it did not
- * re-execute: not on Linux, or the C library or execve refused; the node then runs as it is.
+ * re-execute: not on Linux (the setting was measured there only), or execve refused.
  */
 export function reexecWithAllocatorEnv(): void {
   if (process.platform !== "linux" || process.env[allocatorEnv.name] !== undefined) return;
+  if (typeof process.execve !== "function") return;
   const command = restartCommand(process.execPath, process.argv, process.execArgv);
-  const env = { ...process.env, [allocatorEnv.name]: allocatorEnv.value };
-  const environment = Object.entries(env).flatMap(([k, v]) =>
-    v === undefined ? [] : [`${k}=${v}`],
-  );
-  let libc: ReturnType<typeof openLibc>;
   try {
-    libc = openLibc();
+    process.execve(process.execPath, command, {
+      ...process.env,
+      [allocatorEnv.name]: allocatorEnv.value,
+    });
   } catch {
-    return;
+    // execve refused (the program moved, a limit): nothing has started yet, so run as we are.
   }
-  const args = command.map(cString);
-  const envs = environment.map(cString);
-  const argvArray = pointerArray(args);
-  const envArray = pointerArray(envs);
-  libc.symbols.execve(ptr(args[0] as Uint8Array), ptr(argvArray), ptr(envArray));
-  // Still here: execve failed. Nothing has been started yet, so carry on without the setting.
-  // (The buffers are used after the call so that none can be collected while execve reads it.)
-  if (args.length + envs.length + argvArray.length + envArray.length > 0) libc.close();
-}
-
-function openLibc() {
-  return dlopen("libc.so.6", {
-    execve: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
-  });
-}
-
-function cString(text: string): Uint8Array {
-  return new TextEncoder().encode(`${text}\0`);
-}
-
-/** A NULL-terminated array of pointers to `strings`, as execve takes its argv and envp. */
-function pointerArray(strings: readonly Uint8Array[]): BigUint64Array {
-  const array = new BigUint64Array(strings.length + 1);
-  strings.forEach((s, i) => {
-    array[i] = BigInt(ptr(s));
-  });
-  return array;
 }

@@ -54,8 +54,7 @@ const allowed: Record<string, { areas: string[]; external: string[] }> = {
     ],
   },
   store: { areas: ["util", "raft"], external: ["bun:sqlite", "node:fs", "node:path"] },
-  // bun:ffi: a node re-executes itself with its allocator setting (allocator-env.ts).
-  ops: { areas: ["util"], external: ["node:os", "node:dns/promises", "bun:ffi"] },
+  ops: { areas: ["util"], external: ["node:os", "node:dns/promises"] },
   cluster: {
     areas: ["util", "placement", "protocol", "zmtp", "store", "config", "raft", "ops"],
     external: [],
@@ -65,6 +64,11 @@ const allowed: Record<string, { areas: string[]; external: string[] }> = {
     external: ["node:readline", "node:fs", "node:stream"],
   },
   "curve-keys": { areas: ["util", "zmtp", "config"], external: ["node:fs"] },
+  // The node program (node.ts loads it): flags, start, serve, stop.
+  "node-program": {
+    areas: ["util", "config", "cluster", "ops", "curve-keys", "zmtp"],
+    external: [],
+  },
   // The linearizability checker: pure, so simulations and benchmarks can use it; no cluster code.
   lin: { areas: ["util"], external: [] },
 };
