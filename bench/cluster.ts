@@ -8,7 +8,8 @@
 // `--curve`: the nodes serve and peer with CURVE (a cluster key from keygen) and the clients
 // connect with keys of their own; every line then says "curve": true.
 // cpuUsPerOp: CPU time of the three nodes and this load generator per operation (Linux /proc),
-// which, unlike ops/s, holds steady when other processes compete for the cores.
+// which, unlike ops/s, holds steady when other processes compete for the cores; nodesCpuUsPerOp
+// splits the nodes' share into user and kernel time.
 import "./help.ts";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -32,17 +33,20 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
-/** CPU time in µs used so far by these processes (node pids) and this one. */
-function cpuUs(pids: number[]): number {
-  let ticks = 0;
+/** CPU time in µs used so far by these processes (node pids), user and kernel, and by this one. */
+function cpuUs(pids: number[]): { nodesUser: number; nodesSystem: number; self: number } {
+  let user = 0;
+  let system = 0;
   for (const pid of pids) {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // Fields after "(comm)": state is the first; utime and stime are the 12th and 13th.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    ticks += Number(fields[11]) + Number(fields[12]);
+    user += Number(fields[11]);
+    system += Number(fields[12]);
   }
   const self = process.cpuUsage();
-  return (ticks * 1e6) / CLOCK_TICKS_PER_SEC + self.user + self.system;
+  const toUs = (ticks: number) => (ticks * 1e6) / CLOCK_TICKS_PER_SEC;
+  return { nodesUser: toUs(user), nodesSystem: toUs(system), self: self.user + self.system };
 }
 
 /** Linux's USER_HZ, the unit of /proc/<pid>/stat times, is 100 on every common platform. */
@@ -105,7 +109,11 @@ async function runCase(
   const started = performance.now();
   const cpuBefore = cpuUs(pids);
   await Promise.all(Array.from({ length: concurrency }, (_, i) => loop(i)));
-  const cpuUsed = cpuUs(pids) - cpuBefore;
+  const cpuAfter = cpuUs(pids);
+  const nodesUser = cpuAfter.nodesUser - cpuBefore.nodesUser;
+  const nodesSystem = cpuAfter.nodesSystem - cpuBefore.nodesSystem;
+  const cpuUsed = nodesUser + nodesSystem + cpuAfter.self - cpuBefore.self;
+  const perOp = (us: number) => Math.round(us / Math.max(1, latencies.length));
   const elapsed = (performance.now() - started) / 1000;
   // A healthy, busy cluster keeps its leader: the term must not move during a case.
   const termAfter = (await (clients[0] as WarehouseClient).heartbeat()).term;
@@ -121,7 +129,8 @@ async function runCase(
       opsPerSec: Math.round(latencies.length / elapsed),
       p50Ms: Number(percentile(latencies, 50).toFixed(2)),
       p99Ms: Number(percentile(latencies, 99).toFixed(2)),
-      cpuUsPerOp: Math.round(cpuUsed / Math.max(1, latencies.length)),
+      cpuUsPerOp: perOp(cpuUsed),
+      nodesCpuUsPerOp: { user: perOp(nodesUser), kernel: perOp(nodesSystem) },
       errors,
       termChanges: termAfter - termBefore,
     }),
