@@ -21,6 +21,7 @@ import { programName } from "./util/program.ts";
 import { z85Encode } from "./util/z85.ts";
 import { loadCurveCrypto } from "./zmtp/index.ts";
 import type { NodeConfig } from "./config.ts";
+import { allocatorEnv } from "./ops/allocator-env.ts";
 
 if (Bun.argv[2] === "keygen") {
   const write = (stream: NodeJS.WriteStream) => (text: string) => void stream.write(text);
@@ -164,6 +165,8 @@ log.info("node_started", {
   rf: node.opsView().state.rf,
   partitions: node.opsView().state.partitions,
   settings: { ...config, advertise },
+  // Whether the allocator setting is in force (null: the re-exec was refused or not tried).
+  allocator: { [allocatorEnv.name]: process.env[allocatorEnv.name] ?? null },
 });
 if (config.curveSecretKeyFile === null && !isLoopbackHost(config.host)) {
   log.warn("insecure", {
