@@ -7,7 +7,7 @@
 // with page faults when it is needed again. A node under writes frees and reuses such pages
 // all the time, and every give-back is an madvise whose TLB flush interrupts the other core: in
 // bench:cluster's SET case at 64 clients this churn cost about a quarter of the CPU. Never giving
-// memory back keeps a node's RSS at its peak instead (README, Benchmarks).
+// memory back keeps a node's RSS at its peak instead (docs/benchmarks.md, Cluster).
 
 import { isCompiledEntry } from "../util/program.ts";
 

@@ -1,6 +1,6 @@
 // The few NaCl operations CurveZMQ needs (RFC 26: crypto_box with a precomputed key, secretbox,
 // X25519), each taken from an audited library, never written here. Three interchangeable
-// backends, fastest first (figures in bench/curve-crypto.ts and the README):
+// backends, fastest first (figures in bench/curve-crypto.ts and docs/benchmarks.md):
 // - libsodium-native: the system's libsodium (Debian libsodium23, which libzmq itself uses)
 //   through bun:ffi;
 // - libsodium: the same C code compiled to WebAssembly (libsodium-wrappers), when the system
